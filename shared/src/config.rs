@@ -1,0 +1,292 @@
+//! Typed configuration from environment variables.
+//!
+//! Every reader names the variable, the bad value and what was expected, so a misconfigured
+//! function fails at cold start with a message an operator can act on.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// A missing or malformed configuration variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {var} is required but not set: expected {expected}")]
+    Missing { var: String, expected: String },
+    #[error("environment variable {var} has invalid value {value:?}: expected {expected}")]
+    Invalid {
+        var: String,
+        value: String,
+        expected: String,
+    },
+}
+
+impl ConfigError {
+    pub fn invalid(var: &str, value: &str, expected: impl fmt::Display) -> Self {
+        ConfigError::Invalid {
+            var: var.to_owned(),
+            value: value.to_owned(),
+            expected: expected.to_string(),
+        }
+    }
+}
+
+/// Where configuration comes from: the process environment, or a fixed map in tests.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    // None reads the process environment; Some is a snapshot (tests, or a parsed SSM parameter).
+    vars: Option<BTreeMap<String, String>>,
+}
+
+impl Env {
+    /// Reads the process environment on each lookup.
+    pub fn process() -> Self {
+        Env { vars: None }
+    }
+
+    /// A fixed set of variables; nothing else is visible.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Env {
+            vars: Some(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The raw value; an empty or all-blank value counts as unset.
+    pub fn get(&self, var: &str) -> Option<String> {
+        let value = match &self.vars {
+            Some(map) => map.get(var).cloned(),
+            None => std::env::var(var).ok(),
+        }?;
+        let trimmed = value.trim();
+        (!trimmed.is_empty()).then(|| trimmed.to_owned())
+    }
+
+    /// A required string.
+    pub fn required(&self, var: &str, expected: &str) -> Result<String, ConfigError> {
+        self.get(var).ok_or_else(|| ConfigError::Missing {
+            var: var.to_owned(),
+            expected: expected.to_owned(),
+        })
+    }
+
+    /// A string with a default.
+    pub fn string(&self, var: &str, default: &str) -> String {
+        self.get(var).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// Any value parsed by `parse`, which returns None for a bad value.
+    pub fn parse_with<T>(
+        &self,
+        var: &str,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        match self.get(var) {
+            None => Ok(None),
+            Some(raw) => parse(&raw)
+                .map(Some)
+                .ok_or_else(|| ConfigError::invalid(var, &raw, expected)),
+        }
+    }
+
+    /// A value of any `FromStr` type, with a default.
+    pub fn parse<T: FromStr>(
+        &self,
+        var: &str,
+        default: T,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
+        Ok(self
+            .parse_with(var, expected, |s| s.parse().ok())?
+            .unwrap_or(default))
+    }
+
+    /// A boolean: true/false, yes/no, 1/0, on/off (any case).
+    pub fn bool(&self, var: &str, default: bool) -> Result<bool, ConfigError> {
+        Ok(self
+            .parse_with(var, "true or false", |s| {
+                match s.to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "1" | "on" => Some(true),
+                    "false" | "no" | "0" | "off" => Some(false),
+                    _ => None,
+                }
+            })?
+            .unwrap_or(default))
+    }
+
+    /// A whole number within `min..=max`.
+    pub fn u64_in(&self, var: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+        let expected = format!("a whole number from {min} to {max}");
+        Ok(self
+            .parse_with(var, &expected, |s| {
+                s.parse::<u64>().ok().filter(|n| (min..=max).contains(n))
+            })?
+            .unwrap_or(default))
+    }
+
+    /// A positive decimal number (rates, seconds).
+    pub fn positive_f64(&self, var: &str, default: f64) -> Result<f64, ConfigError> {
+        Ok(self
+            .parse_with(var, "a number greater than 0", |s| {
+                s.parse::<f64>().ok().filter(|n| n.is_finite() && *n > 0.0)
+            })?
+            .unwrap_or(default))
+    }
+
+    /// A comma-separated list; blanks dropped, items trimmed. Unset gives an empty list.
+    pub fn list(&self, var: &str) -> Vec<String> {
+        self.get(var)
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A comma-separated list of calendar dates (YYYY-MM-DD).
+    pub fn date_list(&self, var: &str) -> Result<Vec<jiff::civil::Date>, ConfigError> {
+        self.list(var)
+            .iter()
+            .map(|item| {
+                item.parse::<jiff::civil::Date>().map_err(|_| {
+                    ConfigError::invalid(var, item, "a comma-separated list of dates as YYYY-MM-DD")
+                })
+            })
+            .collect()
+    }
+
+    /// An IANA time zone name such as Europe/Berlin.
+    pub fn time_zone(&self, var: &str, default: &str) -> Result<jiff::tz::TimeZone, ConfigError> {
+        let name = self.string(var, default);
+        jiff::tz::TimeZone::get(&name).map_err(|_| {
+            ConfigError::invalid(
+                var,
+                &name,
+                "an IANA time zone name such as Europe/Berlin or UTC",
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn missing_required_names_the_variable_and_expectation() {
+        let err = env(&[]).required("TABLE", "a table name").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable TABLE is required but not set: expected a table name"
+        );
+    }
+
+    #[test]
+    fn blank_counts_as_unset() {
+        let e = env(&[("A", "   ")]);
+        assert_eq!(e.get("A"), None);
+        assert_eq!(e.string("A", "dflt"), "dflt");
+        assert!(matches!(
+            e.required("A", "x"),
+            Err(ConfigError::Missing { .. })
+        ));
+    }
+
+    #[test]
+    fn bool_accepts_common_spellings_and_rejects_others() {
+        for (raw, want) in [
+            ("TRUE", true),
+            ("yes", true),
+            ("1", true),
+            ("off", false),
+            ("False", false),
+        ] {
+            assert_eq!(
+                env(&[("DRY_RUN", raw)]).bool("DRY_RUN", !want).unwrap(),
+                want,
+                "{raw}"
+            );
+        }
+        assert!(env(&[]).bool("DRY_RUN", true).unwrap());
+        let err = env(&[("DRY_RUN", "maybe")])
+            .bool("DRY_RUN", false)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable DRY_RUN has invalid value \"maybe\": expected true or false"
+        );
+    }
+
+    #[test]
+    fn numbers_are_range_checked() {
+        let e = env(&[("MAX", "501"), ("BAD", "ten"), ("NEG", "-1")]);
+        assert_eq!(e.u64_in("MAX", 5, 0, 1000).unwrap(), 501);
+        assert_eq!(e.u64_in("UNSET", 5, 0, 1000).unwrap(), 5);
+        let err = e.u64_in("MAX", 5, 0, 500).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Invalid {
+                var: "MAX".into(),
+                value: "501".into(),
+                expected: "a whole number from 0 to 500".into()
+            }
+        );
+        assert!(e.u64_in("BAD", 5, 0, 10).is_err());
+        assert!(e.u64_in("NEG", 5, 0, 10).is_err());
+        assert!(env(&[("R", "0")]).positive_f64("R", 1.0).is_err());
+        assert_eq!(env(&[("R", "2.5")]).positive_f64("R", 1.0).unwrap(), 2.5);
+    }
+
+    #[test]
+    fn lists_are_trimmed_and_blanks_dropped() {
+        let e = env(&[("REGIONS", " eu-west-1, ,us-east-1 ,")]);
+        assert_eq!(e.list("REGIONS"), vec!["eu-west-1", "us-east-1"]);
+        assert!(e.list("UNSET").is_empty());
+    }
+
+    #[test]
+    fn date_list_reports_the_bad_item() {
+        let ok = env(&[("SKIP_DATES", "2026-12-24,2026-12-25")])
+            .date_list("SKIP_DATES")
+            .unwrap();
+        assert_eq!(ok.len(), 2);
+        let err = env(&[("SKIP_DATES", "2026-12-24,24/12/2026")])
+            .date_list("SKIP_DATES")
+            .unwrap_err();
+        assert!(err.to_string().contains("\"24/12/2026\""), "{err}");
+        assert!(err.to_string().contains("YYYY-MM-DD"), "{err}");
+    }
+
+    #[test]
+    fn time_zone_is_validated() {
+        assert!(
+            env(&[("TZ_NAME", "Europe/Berlin")])
+                .time_zone("TZ_NAME", "UTC")
+                .is_ok()
+        );
+        let err = env(&[("TZ_NAME", "Mars/Olympus")])
+            .time_zone("TZ_NAME", "UTC")
+            .unwrap_err();
+        assert!(err.to_string().contains("Mars/Olympus"));
+    }
+
+    #[test]
+    fn generic_parse_uses_from_str() {
+        let e = env(&[("PORT", "8080"), ("BADPORT", "99999")]);
+        assert_eq!(e.parse::<u16>("PORT", 1, "a port number").unwrap(), 8080);
+        assert!(e.parse::<u16>("BADPORT", 1, "a port number").is_err());
+    }
+}

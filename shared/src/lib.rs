@@ -1,0 +1,19 @@
+//! fleetkeeper: the library every function uses.
+//!
+//! Each function follows observe -> plan -> apply -> report. This crate holds the parts they share:
+//! typed configuration ([`config`]), the one AWS SDK loader ([`aws`]), JSON logs and EMF metrics
+//! ([`telemetry`]), plans and reports ([`plan`], [`report`]), bounded and rate-limited execution
+//! with a time budget ([`exec`]) and the error type ([`error`]).
+
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod plan;
+pub mod report;
+pub mod telemetry;
+
+pub use config::{ConfigError, Env};
+pub use error::{AwsError, Error};
+pub use plan::{Mode, Plan, Planned, Skip};
+pub use report::Report;
