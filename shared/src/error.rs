@@ -177,6 +177,23 @@ impl Error {
     }
 }
 
+/// What Lambda shows as the failed invocation's errorType and errorMessage.
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(err: Error) -> Self {
+        let error_type = match &err {
+            Error::Config(_) => "ConfigError",
+            Error::Aws(_) => "AwsError",
+            Error::Input(_) => "InvalidInput",
+            Error::Refused(_) => "Refused",
+            Error::Internal(_) => "InternalError",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
 /// `sdk_call.await.map_err(aws_err("ec2:StopInstances"))?`
 pub fn aws_err<E>(operation: &'static str) -> impl FnOnce(SdkError<E, Response>) -> AwsError
 where
@@ -234,5 +251,8 @@ mod tests {
         assert!(err.to_string().contains("used by ami"));
         let cfg: Error = ConfigError::invalid("X", "y", "z").into();
         assert_eq!(cfg.aws_code(), None);
+        let d: lambda_runtime::Diagnostic = Error::input("not an object").into();
+        assert_eq!(d.error_type, "InvalidInput");
+        assert_eq!(d.error_message, "invalid input: not an object");
     }
 }

@@ -9,6 +9,7 @@ pub mod aws;
 pub mod config;
 pub mod error;
 pub mod exec;
+pub mod lambda;
 pub mod plan;
 pub mod report;
 pub mod telemetry;

@@ -1,0 +1,50 @@
+//! Settings from environment variables.
+
+use fleetkeeper::{ConfigError, Env};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `REGIONS`: comma list; empty means the function's own region.
+    pub regions: Vec<String>,
+    /// `SCHEDULE_TAG_KEY` / `SCHEDULE_TAG_VALUE`: the opt-in tag nightly-stopper acts on.
+    pub schedule_tag_key: String,
+    pub schedule_tag_value: String,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let regions = env.list("REGIONS");
+        for r in &regions {
+            let valid = r.split('-').count() >= 3
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !valid {
+                return Err(ConfigError::invalid(
+                    "REGIONS",
+                    r,
+                    "AWS region names such as eu-west-1, comma-separated",
+                ));
+            }
+        }
+        Ok(Config {
+            regions,
+            schedule_tag_key: env.string("SCHEDULE_TAG_KEY", "fleetkeeper:schedule"),
+            schedule_tag_value: env.string("SCHEDULE_TAG_VALUE", "office-hours"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_bad_region() {
+        let c = Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap();
+        assert!(c.regions.is_empty());
+        assert_eq!(c.schedule_tag_key, "fleetkeeper:schedule");
+        let err =
+            Config::from_env(&Env::from_pairs([("REGIONS", "eu-west-1,Frankfurt")])).unwrap_err();
+        assert!(err.to_string().contains("\"Frankfurt\""), "{err}");
+    }
+}
