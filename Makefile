@@ -1,0 +1,65 @@
+# fleetkeeper: set-up, build, test, demo, bench, package, deploy.
+# `make demo` and `make test` are all a fresh machine needs (Rust and Python 3 with pip).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+STAMP     := $(VENV)/.installed
+PYTHON    ?= python3
+# The virtualenv's tools (moto_server, cfn-lint, cargo-lambda, zig) come first on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export CARGO_TERM_COLOR ?= never
+
+FUNCTIONS := $(notdir $(wildcard functions/*))
+
+.PHONY: help setup build test lint fmt demo bench package deploy clean
+
+help:
+	@echo "make setup    install the Python tools (moto, cfn-lint, cargo-lambda, zig) into $(VENV)"
+	@echo "make build    build every crate"
+	@echo "make test     everything CI checks: fmt, clippy, tests (moto included), cfn-lint"
+	@echo "make demo     run every function as a Lambda against a local AWS emulator"
+	@echo "make bench    benchmarks (release builds)"
+	@echo "make package  arm64 zips for Lambda under target/lambda/"
+	@echo "make deploy   sam deploy --guided (needs AWS credentials; never run in CI)"
+	@echo "make clean    remove build output and $(VENV)"
+
+# Idempotent and quick once done: reinstalls only when requirements.txt changes.
+setup: $(STAMP)
+$(STAMP): requirements.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+build:
+	cargo build --workspace --all-targets
+
+fmt:
+	cargo fmt --all
+
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint infra/template.yaml
+
+test: setup lint
+	cargo test --workspace
+
+demo: setup
+	$(VENV)/bin/python scripts/demo.py
+
+bench: setup
+	$(VENV)/bin/python scripts/bench.py
+
+package: setup
+	cargo lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(FUNCTIONS))
+	@ls -l target/lambda/*/bootstrap.zip
+
+deploy: package
+	sam deploy --guided --template-file infra/template.yaml
+
+clean:
+	cargo clean
+	rm -rf $(VENV) .demo

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""make demo: run every fleetkeeper function as a real Lambda against a local AWS emulator.
+
+Starts moto on a free loopback port, seeds a demo account, serves the functions through
+cargo-lambda's local Runtime API (`cargo lambda watch`), sends each its sample events with
+`cargo lambda invoke`, prints what each did, and stops everything. Exits non-zero if any step
+did not do what it should. Every function adds its own step to STEPS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+REGIONS = ["us-east-1", "eu-west-1"]
+# moto's placeholder credentials; nothing here reaches AWS.
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"demo: {what} did not come up within {timeout:.0f}s")
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except Exception:
+        return False
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Background:
+    """A process in its own process group, stopped with everything it started."""
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None):
+        self.log = log
+        self.proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+# ---- seeding -------------------------------------------------------------------------------
+
+SEEDED: dict[str, dict] = {}
+
+
+def seed_fleet(endpoint: str) -> None:
+    """Instances in two regions: opted in, opted in but in an Auto Scaling group, untagged."""
+    plan = {
+        "us-east-1": [
+            ("web-1", {"fleetkeeper:schedule": "office-hours"}, "running"),
+            ("web-2", {"fleetkeeper:schedule": "office-hours"}, "running"),
+            ("batch-1", {"fleetkeeper:schedule": "office-hours"}, "stopped"),
+            ("asg-member", {"fleetkeeper:schedule": "office-hours", "aws:autoscaling:groupName": "web-asg"}, "running"),
+            ("database", {}, "running"),
+        ],
+        "eu-west-1": [
+            ("eu-web-1", {"fleetkeeper:schedule": "office-hours"}, "running"),
+            ("eu-build", {}, "running"),
+        ],
+    }
+    for region, instances in plan.items():
+        ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        for name, tags, state in instances:
+            tags = {"Name": name, **tags}
+            out = ec2.run_instances(
+                ImageId=image,
+                InstanceType="t3.micro",
+                MinCount=1,
+                MaxCount=1,
+                TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+            )
+            if state == "stopped":
+                ec2.stop_instances(InstanceIds=[out["Instances"][0]["InstanceId"]])
+        SEEDED[region] = {
+            "total": len(instances),
+            "opted_in": sum(1 for _, t, _ in instances if t.get("fleetkeeper:schedule") == "office-hours"),
+        }
+
+
+# ---- steps ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    function: str
+    event: str  # file under events/<function>/
+    what: str
+    # Given the invocation's (ok, output), returns (passed, one-line summary).
+    check: Callable[[bool, object], tuple[bool, str]]
+
+
+def census_summary(ok: bool, out: object) -> tuple[bool, str]:
+    if not ok or not isinstance(out, dict):
+        return False, f"failed: {out}"
+    parts, right = [], out.get("status") == "ok"
+    for r in out.get("regions", []):
+        want = SEEDED.get(r["region"], {})
+        right &= r["total"] == want.get("total") and r["opted_in"] == want.get("opted_in")
+        states = ", ".join(f"{n} {s}" for s, n in sorted(r["by_state"].items()))
+        asg = f" ({r['opted_in_asg_members']} in an Auto Scaling group)" if r['opted_in_asg_members'] else ""
+        parts.append(f"{r['region']}: {r['total']} ({states}), {r['opted_in']} opted in{asg}")
+    right &= len(out.get("regions", [])) == len(REGIONS)
+    return right, "; ".join(parts)
+
+
+def refused(ok: bool, out: object) -> tuple[bool, str]:
+    text = str(out)
+    return (not ok and "invalid input" in text), ("refused: " + text.splitlines()[0] if not ok else f"accepted: {out}")
+
+
+STEPS = [
+    Step("fleet-census", "scheduled.json", "daily census", census_summary),
+    Step("fleet-census", "bad-input.json", "bad input", refused),
+]
+
+
+# ---- running -------------------------------------------------------------------------------
+
+
+def invoke(port: int, function: str, event: Path) -> tuple[bool, object]:
+    res = subprocess.run(
+        [str(BIN / "cargo-lambda"), "lambda", "invoke", function, "-A", "127.0.0.1", "-P", str(port),
+         "--data-file", str(event), "--output-format", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    if res.returncode == 0:
+        try:
+            return True, json.loads(res.stdout)
+        except json.JSONDecodeError:
+            return True, res.stdout.strip()
+    # cargo-lambda prints the function's error; keep the message lines only.
+    lines = [l.strip(" │×") for l in (res.stdout + res.stderr).splitlines()]
+    text = " ".join(l for l in lines if l and not l.startswith(("Was this", "Start a thread")))
+    return False, text.replace("Error: ", "", 1)
+
+
+def main() -> int:
+    work = ROOT / ".demo"
+    work.mkdir(exist_ok=True)
+    functions = sorted({s.function for s in STEPS})
+    print(f"demo: building {', '.join(functions)} ...", flush=True)
+    subprocess.run(["cargo", "build", "--quiet"] + [a for f in functions for a in ("--bin", f)], cwd=ROOT, check=True)
+
+    moto_port, lambda_port = free_port(), free_port()
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    moto = Background([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], work / "moto.log")
+    watcher = None
+    rows: list[tuple[str, str, str, str]] = []
+    failed = 0
+    try:
+        wait_until(lambda: answers(f"{endpoint}/moto-api/"), "moto")
+        os.environ.update(FAKE_CREDENTIALS)
+        seed_fleet(endpoint)
+        fn_env = {
+            **FAKE_CREDENTIALS,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": REGIONS[0],
+            "AWS_REQUEST_CHECKSUM_CALCULATION": "WHEN_REQUIRED",
+            "REGIONS": ",".join(REGIONS),
+            "AWS_LAMBDA_LOG_LEVEL": "INFO",
+        }
+        env_file = work / "functions.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in fn_env.items()))
+        watcher = Background(
+            [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "-A", "127.0.0.1",
+             "-P", str(lambda_port), "--env-file", str(env_file)],
+            work / "watch.log",
+            env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+        )
+        wait_until(lambda: port_open(lambda_port), "cargo lambda watch")
+        for step in STEPS:
+            ok, out = invoke(lambda_port, step.function, ROOT / "events" / step.function / step.event)
+            passed, summary = step.check(ok, out)
+            failed += not passed
+            rows.append((step.function, step.what, "ok" if passed else "FAILED", summary))
+    finally:
+        if watcher:
+            watcher.stop()
+        moto.stop()
+
+    widths = [max(len(r[i]) for r in rows + [("function", "event", "result", "")]) for i in range(3)]
+    print()
+    print(f"{'function':<{widths[0]}}  {'event':<{widths[1]}}  {'result':<{widths[2]}}  what it did")
+    for r in rows:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
+    print()
+    print(f"logs: .demo/watch.log (functions), .demo/moto.log (emulator)")
+    if failed:
+        print(f"demo: {failed} step(s) failed", file=sys.stderr)
+        return 1
+    print(f"demo: all {len(rows)} steps did what they should")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
