@@ -19,7 +19,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 help:
 	@echo "make setup    install the Python tools (moto, cfn-lint, cargo-lambda, zig) into $(VENV)"
 	@echo "make build    build every crate"
-	@echo "make test     everything CI checks: fmt, clippy, tests (moto included), cfn-lint"
+	@echo "make test     everything CI checks: fmt, clippy, tests (moto included), cfn-lint, the demo"
 	@echo "make demo     run every function as a Lambda against a local AWS emulator"
 	@echo "make bench    benchmarks (release builds)"
 	@echo "make package  arm64 zips for Lambda under target/lambda/"
@@ -44,8 +44,10 @@ lint: setup
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
 
+# The demo runs last: it proves every function works as a real Lambda through cargo-lambda.
 test: setup lint
 	cargo test --workspace
+	$(VENV)/bin/python scripts/demo.py
 
 demo: setup
 	$(VENV)/bin/python scripts/demo.py

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""make bench: speed, memory and size of the Lambda binaries.
+
+A local stand-in for the Lambda Runtime API (and for EC2, answering DescribeInstances with a
+canned page of 1000 instances) serves events to each candidate, so the figures measure the
+function, not an emulator. For each candidate: the stripped binary size, init time (spawn to the
+first /next request), cold invoke time (first event to its response), warm invoke time (later
+events) and peak RSS (VmHWM). Medians over repeated cold starts; ratios against the baseline
+measured in the same run.
+
+Candidates: fleet-census built with each release opt-level (baseline: opt-level 3), and the same
+census in Python with boto3 (the scripts fleetkeeper replaces).
+
+    scripts/bench.py                      # every candidate
+    scripts/bench.py --opt-levels 3 s     # only some opt-levels
+    scripts/bench.py --runs 5 --warm 10   # fewer repetitions
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+INSTANCES = 1000
+
+
+def describe_instances_page(n: int) -> bytes:
+    """An EC2 DescribeInstances response in the query protocol's XML, one reservation per instance."""
+    states = ["running", "stopped", "running", "stopping"]
+    items = []
+    for i in range(n):
+        state = states[i % len(states)]
+        tags = f"<item><key>Name</key><value>host-{i}</value></item>"
+        if i % 3 == 0:
+            tags += "<item><key>fleetkeeper:schedule</key><value>office-hours</value></item>"
+        items.append(
+            f"<item><reservationId>r-{i:017x}</reservationId><ownerId>123456789012</ownerId><groupSet/>"
+            f"<instancesSet><item><instanceId>i-{i:017x}</instanceId><imageId>ami-12c6146b</imageId>"
+            f"<instanceState><code>16</code><name>{state}</name></instanceState>"
+            f"<privateDnsName>ip-10-0-{i // 250}-{i % 250}.ec2.internal</privateDnsName>"
+            f"<instanceType>t3.micro</instanceType><launchTime>2026-11-01T07:00:00.000Z</launchTime>"
+            f"<placement><availabilityZone>us-east-1a</availabilityZone><tenancy>default</tenancy></placement>"
+            f"<monitoring><state>disabled</state></monitoring><subnetId>subnet-0123456789abcdef0</subnetId>"
+            f"<vpcId>vpc-0123456789abcdef0</vpcId><privateIpAddress>10.0.{i // 250}.{i % 250}</privateIpAddress>"
+            f"<architecture>x86_64</architecture><rootDeviceType>ebs</rootDeviceType><rootDeviceName>/dev/xvda</rootDeviceName>"
+            f"<tagSet>{tags}</tagSet></item></instancesSet></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+        f"<requestId>{uuid.uuid4()}</requestId><reservationSet>{''.join(items)}</reservationSet>"
+        "</DescribeInstancesResponse>"
+    ).encode()
+
+
+class Stand:
+    """The Runtime API and EC2 stand-in. Records when /next is asked for and responses arrive."""
+
+    def __init__(self, events: int):
+        self.page = describe_instances_page(INSTANCES)
+        self.events_left = events
+        self.lock = threading.Condition()
+        self.marks: list[tuple[str, float]] = []
+        stand = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                if self.path.endswith("/invocation/next"):
+                    with stand.lock:
+                        stand.marks.append(("next", time.perf_counter()))
+                        stand.lock.notify_all()
+                        while stand.events_left <= 0:
+                            stand.lock.wait()
+                        stand.events_left -= 1
+                    body = b'{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":{}}'
+                    self.send_response(200)
+                    self.send_header("Lambda-Runtime-Aws-Request-Id", str(uuid.uuid4()))
+                    self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
+                    self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:fleet-census")
+                    self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    with stand.lock:
+                        stand.marks.append(("event", time.perf_counter()))
+                    self.wfile.write(body)
+                else:
+                    self.send_error(404)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if "/invocation/" in self.path:
+                    kind = "response" if self.path.endswith("/response") else "error"
+                    with stand.lock:
+                        stand.marks.append((kind, time.perf_counter()))
+                        stand.lock.notify_all()
+                    if kind == "error":
+                        sys.stderr.write(f"bench: function error: {body[:300]!r}\n")
+                    out = b'{"status":"OK"}'
+                    self.send_response(202)
+                else:  # EC2 DescribeInstances
+                    out = stand.page
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/xml;charset=UTF-8")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.addr = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def wait_for(self, kind: str, count: int, timeout: float = 60) -> None:
+        deadline = time.perf_counter() + timeout
+        with self.lock:
+            while sum(1 for k, _ in self.marks if k == kind) < count:
+                if "error" in (k for k, _ in self.marks):
+                    raise RuntimeError("function reported an error")
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    raise TimeoutError(f"no {kind} #{count}")
+                self.lock.wait(left)
+
+    def close(self):
+        with self.lock:
+            self.events_left = 10**9
+            self.lock.notify_all()
+        self.server.shutdown()
+
+
+def peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def one_cold_start(cmd: list[str], warm: int) -> dict:
+    stand = Stand(events=1 + warm)
+    env = {
+        "PATH": os.environ["PATH"],
+        "AWS_LAMBDA_RUNTIME_API": stand.addr,
+        "AWS_ENDPOINT_URL": f"http://{stand.addr}",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_LAMBDA_FUNCTION_NAME": "fleet-census",
+        "AWS_LAMBDA_LOG_LEVEL": "WARN",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        stand.wait_for("response", 1 + warm)
+        rss = peak_rss_kib(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+        stand.close()
+    nexts = [t for k, t in stand.marks if k == "next"]
+    events = [t for k, t in stand.marks if k == "event"]
+    responses = [t for k, t in stand.marks if k == "response"]
+    return {
+        "init_ms": (nexts[0] - t0) * 1000,
+        "cold_ms": (responses[0] - events[0]) * 1000,
+        "warm_ms": statistics.median((r - e) * 1000 for e, r in zip(events[1:], responses[1:])) if warm else 0.0,
+        "rss_mib": rss / 1024,
+    }
+
+
+def measure(name: str, cmd: list[str], runs: int, warm: int, size: int | None) -> dict:
+    samples = [one_cold_start(cmd, warm) for _ in range(runs)]
+    row = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+    row.update(name=name, size_mib=(size / 2**20) if size else None)
+    return row
+
+
+def build(level: str) -> Path:
+    target = ROOT / "target" / "bench" / f"opt-{level}"
+    env = {**os.environ, "CARGO_PROFILE_RELEASE_OPT_LEVEL": level}
+    print(f"bench: building fleet-census with opt-level {level} (release, LTO) ...", flush=True)
+    subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "fleet-census", "--target-dir", str(target)],
+                   cwd=ROOT, env=env, check=True)
+    return target / "release" / "fleet-census"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--opt-levels", nargs="*", default=["3", "2", "s", "z"])
+    ap.add_argument("--runs", type=int, default=11, help="cold starts per candidate")
+    ap.add_argument("--warm", type=int, default=20, help="warm invocations per cold start")
+    ap.add_argument("--no-python", action="store_true", help="skip the boto3 baseline")
+    ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = ap.parse_args()
+
+    rows = []
+    for level in args.opt_levels:
+        binary = build(level)
+        rows.append(measure(f"fleet-census opt-level={level}", [str(binary)], args.runs, args.warm, binary.stat().st_size))
+    if not args.no_python:
+        rows.append(measure("python3 + boto3 (baseline script)", [str(BIN / "python"), str(ROOT / "bench" / "census_boto3.py")],
+                            max(3, args.runs // 2), args.warm, None))
+
+    base = rows[0]
+    print(f"\nfleet-census: {INSTANCES} instances per invocation; medians of {args.runs} cold starts x {args.warm} warm invocations;")
+    print(f"ratios are against '{base['name']}' measured in this run (>1 means more than the baseline).\n")
+    cols = [("init_ms", "init ms"), ("cold_ms", "cold invoke ms"), ("warm_ms", "warm invoke ms"), ("rss_mib", "peak RSS MiB"), ("size_mib", "binary MiB")]
+    header = f"{'candidate':<36}" + "".join(f"{t:>22}" for _, t in cols)
+    print(header)
+    for r in rows:
+        cells = []
+        for k, _ in cols:
+            v, b = r[k], base[k]
+            if v is None:
+                cells.append(f"{'-':>22}")
+            else:
+                ratio = f"({v / b:.2f}x)" if b else ""
+                cells.append(f"{v:>13.2f} {ratio:>8}")
+        print(f"{r['name']:<36}" + "".join(cells))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
