@@ -12,14 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fleetkeeper::exec::BucketSpec;
+use fleetkeeper::exec::{BucketSpec, RateLimiter};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::time::Instant;
 
 /// What to do instead of (or before) forwarding a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,17 +86,11 @@ impl Rule {
     }
 }
 
-#[derive(Debug)]
-struct Bucket {
-    spec: BucketSpec,
-    tokens: f64,
-    last: Instant,
-}
-
 #[derive(Debug, Default)]
 struct State {
     rules: Vec<Rule>,
-    buckets: BTreeMap<String, Bucket>,
+    // The same token bucket the functions use to stay under AWS's limits plays AWS's side here.
+    buckets: BTreeMap<String, RateLimiter>,
     requests: BTreeMap<String, u64>,
     injected: BTreeMap<String, u64>,
     rng: u64,
@@ -133,19 +126,8 @@ impl State {
                 break;
             }
         }
-        if chosen.is_none() {
-            if let Some(b) = self.buckets.get_mut(action) {
-                let now = Instant::now();
-                let refill =
-                    now.saturating_duration_since(b.last).as_secs_f64() * b.spec.per_second;
-                b.tokens = (b.tokens + refill).min(b.spec.burst as f64);
-                b.last = now;
-                if b.tokens >= 1.0 {
-                    b.tokens -= 1.0;
-                } else {
-                    chosen = Some(Fault::Throttle);
-                }
-            }
+        if chosen.is_none() && self.buckets.get(action).is_some_and(|b| !b.try_acquire()) {
+            chosen = Some(Fault::Throttle);
         }
         if chosen
             .as_ref()
@@ -207,14 +189,9 @@ impl FaultProxy {
 
     /// Plays AWS's token bucket for one action: calls beyond it are answered throttled.
     pub fn bucket(&self, action: &str, spec: BucketSpec) -> &Self {
-        self.lock().buckets.insert(
-            action.to_owned(),
-            Bucket {
-                spec,
-                tokens: spec.burst as f64,
-                last: Instant::now(),
-            },
-        );
+        self.lock()
+            .buckets
+            .insert(action.to_owned(), RateLimiter::new(spec));
         self
     }
 
@@ -483,6 +460,27 @@ mod tests {
         assert_eq!(s.decide("ec2:StopInstances"), None);
         assert_eq!(s.requests["ec2:StopInstances"], 2);
         assert_eq!(s.injected["ec2:StopInstances"], 1);
+    }
+
+    #[test]
+    fn bucket_throttles_beyond_the_burst() {
+        let mut s = State::default();
+        s.buckets.insert(
+            "ec2:StartInstances".into(),
+            RateLimiter::new(BucketSpec {
+                burst: 5,
+                per_second: 0.001,
+            }),
+        );
+        let throttled = (0..8)
+            .filter(|_| s.decide("ec2:StartInstances").is_some())
+            .count();
+        assert_eq!(throttled, 3);
+        assert_eq!(
+            s.decide("ec2:StopInstances"),
+            None,
+            "other actions are not limited"
+        );
     }
 
     #[test]

@@ -4,15 +4,27 @@
 
 use std::time::{Duration, Instant};
 
+use aws_config::SdkConfig;
 use aws_sdk_ec2::types::InstanceType;
 use fleetkeeper::AwsError;
 use fleetkeeper::error::{AwsErrorKind, aws_err};
 use fleetkeeper::exec::{BucketSpec, Budget, RateLimiter, buckets, run_bounded};
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 
+/// A client from the shared loader, pointed at `endpoint`, with `attempts` per call.
+async fn via<C>(endpoint: String, attempts: &str, service: &str, make: fn(&SdkConfig) -> C) -> C {
+    let aws = Moto::aws(&Moto::env_for(&endpoint, &[("AWS_MAX_ATTEMPTS", attempts)])).await;
+    aws.client(service, make)
+}
+
 async fn ec2_via(endpoint: &str, attempts: &str) -> aws_sdk_ec2::Client {
-    let aws = Moto::aws(&Moto::env_for(endpoint, &[("AWS_MAX_ATTEMPTS", attempts)])).await;
-    aws.client("EC2", aws_sdk_ec2::Client::new)
+    via(
+        endpoint.to_owned(),
+        attempts,
+        "EC2",
+        aws_sdk_ec2::Client::new,
+    )
+    .await
 }
 
 async fn describe(ec2: &aws_sdk_ec2::Client) -> Result<usize, AwsError> {
@@ -167,14 +179,8 @@ async fn ec2_request_limit_exceeded_is_ridden_over() {
 async fn ssm_throttling_exception_is_ridden_over() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(&moto.endpoint());
-    let ssm_via = |attempts: &'static str| {
-        let endpoint = proxy.endpoint();
-        async move {
-            Moto::aws(&Moto::env_for(&endpoint, &[("AWS_MAX_ATTEMPTS", attempts)]))
-                .await
-                .client("SSM", aws_sdk_ssm::Client::new)
-        }
-    };
+    let ssm_via =
+        |attempts: &'static str| via(proxy.endpoint(), attempts, "SSM", aws_sdk_ssm::Client::new);
     ssm_via("1")
         .await
         .put_parameter()
@@ -215,12 +221,12 @@ async fn route53_throttling_and_prior_request_not_complete_are_ridden_over() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(&moto.endpoint());
     let r53_via = |attempts: &'static str| {
-        let endpoint = proxy.endpoint();
-        async move {
-            Moto::aws(&Moto::env_for(&endpoint, &[("AWS_MAX_ATTEMPTS", attempts)]))
-                .await
-                .client("ROUTE_53", aws_sdk_route53::Client::new)
-        }
+        via(
+            proxy.endpoint(),
+            attempts,
+            "ROUTE_53",
+            aws_sdk_route53::Client::new,
+        )
     };
     for (fault, code) in [
         (Fault::Throttle, "Throttling"),
