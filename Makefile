@@ -55,7 +55,9 @@ demo: setup
 bench: setup
 	$(VENV)/bin/python scripts/bench.py
 
+# Lambda runs these on Graviton (arm64); cargo-lambda cross-links with the pinned zig.
 package: setup
+	rustup target add aarch64-unknown-linux-gnu
 	cargo lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(FUNCTIONS))
 	@ls -l target/lambda/*/bootstrap.zip
 
