@@ -56,6 +56,17 @@ pub mod buckets {
 }
 
 impl BucketSpec {
+    /// The same bucket scaled down to `fraction` of its burst and refill. AWS counts tokens on
+    /// arrival and shares each bucket across the account, so a client paced exactly at the
+    /// limit is throttled whenever a call arrives a hair early; pacing under it is not.
+    pub fn headroom(self, fraction: f64) -> BucketSpec {
+        let fraction = fraction.clamp(0.01, 1.0);
+        BucketSpec {
+            burst: ((self.burst as f64 * fraction).floor() as u32).max(1),
+            per_second: self.per_second * fraction,
+        }
+    }
+
     /// Reads `<PREFIX>_BURST` and `<PREFIX>_PER_SECOND`, defaulting to `default`.
     pub fn from_env(env: &Env, prefix: &str, default: BucketSpec) -> Result<Self, ConfigError> {
         Ok(BucketSpec {
@@ -254,6 +265,22 @@ mod tests {
             "{took:?}"
         );
         assert!(!l.try_acquire());
+    }
+
+    #[test]
+    fn headroom_scales_burst_and_rate() {
+        let spec = buckets::EC2_START_INSTANCES.headroom(0.9);
+        assert_eq!(spec.burst, 4);
+        assert!((spec.per_second - 1.8).abs() < 1e-9);
+        assert_eq!(
+            BucketSpec {
+                burst: 1,
+                per_second: 1.0
+            }
+            .headroom(0.1)
+            .burst,
+            1
+        );
     }
 
     #[test]
