@@ -36,6 +36,30 @@ async fn describe(ec2: &aws_sdk_ec2::Client) -> Result<usize, AwsError> {
     Ok(out.regions().len())
 }
 
+/// With one attempt per call, one injected `fault` fails DescribeRegions (the error is returned
+/// for the caller to check); with the shared default of three attempts, two in a row are
+/// ridden over and the third attempt goes through.
+async fn fails_once_rides_over_twice(proxy: &FaultProxy, fault: Fault) -> AwsError {
+    proxy.clear();
+    proxy.add(Rule::new(fault.clone()).on("ec2:DescribeRegions").first(1));
+    let err = describe(&ec2_via(&proxy.endpoint(), "1").await)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{fault:?} must be retryable: {err}");
+
+    proxy.clear();
+    proxy.add(Rule::new(fault.clone()).on("ec2:DescribeRegions").first(2));
+    let ridden = describe(&ec2_via(&proxy.endpoint(), "3").await).await;
+    assert!(ridden.is_ok(), "{fault:?}: {ridden:?}");
+    assert_eq!(
+        proxy.count("ec2:DescribeRegions"),
+        3,
+        "{fault:?}: two failed, the third went through"
+    );
+    assert_eq!(proxy.injected("ec2:DescribeRegions"), 2);
+    err
+}
+
 #[tokio::test]
 async fn moto_starts_and_the_shared_loader_reaches_it() {
     let moto = Moto::start();
@@ -144,35 +168,9 @@ async fn per_service_endpoint_and_s3_path_style() {
 async fn ec2_request_limit_exceeded_is_ridden_over() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(&moto.endpoint());
-
-    proxy.add(
-        Rule::new(Fault::Throttle)
-            .on("ec2:DescribeRegions")
-            .first(1),
-    );
-    let err = describe(&ec2_via(&proxy.endpoint(), "1").await)
-        .await
-        .unwrap_err();
+    let err = fails_once_rides_over_twice(&proxy, Fault::Throttle).await;
     assert_eq!(err.code(), Some("RequestLimitExceeded"), "{err}");
-    assert!(err.is_throttling() && err.is_retryable());
-
-    proxy.clear();
-    proxy.add(
-        Rule::new(Fault::Throttle)
-            .on("ec2:DescribeRegions")
-            .first(2),
-    );
-    assert!(
-        describe(&ec2_via(&proxy.endpoint(), "3").await)
-            .await
-            .is_ok()
-    );
-    assert_eq!(
-        proxy.count("ec2:DescribeRegions"),
-        3,
-        "two throttled, the third went through"
-    );
-    assert_eq!(proxy.injected("ec2:DescribeRegions"), 2);
+    assert!(err.is_throttling());
 }
 
 #[tokio::test]
@@ -260,22 +258,8 @@ async fn server_errors_are_ridden_over() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(&moto.endpoint());
     for status in [500u16, 503] {
-        proxy.clear();
-        proxy.add(Rule::new(Fault::Status(status)).on("ec2:").first(1));
-        let err = describe(&ec2_via(&proxy.endpoint(), "1").await)
-            .await
-            .unwrap_err();
+        let err = fails_once_rides_over_twice(&proxy, Fault::Status(status)).await;
         assert_eq!(err.http_status, Some(status), "{err}");
-        assert!(err.is_retryable());
-
-        proxy.clear();
-        proxy.add(Rule::new(Fault::Status(status)).on("ec2:").first(2));
-        assert!(
-            describe(&ec2_via(&proxy.endpoint(), "3").await)
-                .await
-                .is_ok()
-        );
-        assert_eq!(proxy.count("ec2:DescribeRegions"), 3);
     }
 }
 
@@ -283,24 +267,11 @@ async fn server_errors_are_ridden_over() {
 async fn dropped_connections_are_ridden_over() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(&moto.endpoint());
-    proxy.add(Rule::new(Fault::Drop).on("ec2:").first(1));
-    let err = describe(&ec2_via(&proxy.endpoint(), "1").await)
-        .await
-        .unwrap_err();
+    let err = fails_once_rides_over_twice(&proxy, Fault::Drop).await;
     assert!(
         matches!(err.kind, AwsErrorKind::Dispatch | AwsErrorKind::Response),
         "{err:?}"
     );
-    assert!(err.is_retryable());
-
-    proxy.clear();
-    proxy.add(Rule::new(Fault::Drop).on("ec2:").first(2));
-    assert!(
-        describe(&ec2_via(&proxy.endpoint(), "3").await)
-            .await
-            .is_ok()
-    );
-    assert_eq!(proxy.count("ec2:DescribeRegions"), 3);
 }
 
 #[tokio::test]
