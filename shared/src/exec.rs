@@ -23,39 +23,22 @@ pub struct BucketSpec {
 pub mod buckets {
     use super::BucketSpec;
 
-    pub const EC2_NON_MUTATING: BucketSpec = BucketSpec {
-        burst: 100,
-        per_second: 20.0,
-    };
-    pub const EC2_UNFILTERED_DESCRIBE: BucketSpec = BucketSpec {
-        burst: 50,
-        per_second: 10.0,
-    };
+    pub const EC2_NON_MUTATING: BucketSpec = BucketSpec::new(100, 20.0);
+    pub const EC2_UNFILTERED_DESCRIBE: BucketSpec = BucketSpec::new(50, 10.0);
     /// Mutating actions without a bucket of their own, StopInstances among them.
-    pub const EC2_MUTATING: BucketSpec = BucketSpec {
-        burst: 50,
-        per_second: 5.0,
-    };
-    pub const EC2_START_INSTANCES: BucketSpec = BucketSpec {
-        burst: 5,
-        per_second: 2.0,
-    };
-    pub const EC2_RUN_INSTANCES: BucketSpec = BucketSpec {
-        burst: 5,
-        per_second: 2.0,
-    };
+    pub const EC2_MUTATING: BucketSpec = BucketSpec::new(50, 5.0);
+    pub const EC2_START_INSTANCES: BucketSpec = BucketSpec::new(5, 2.0);
+    pub const EC2_RUN_INSTANCES: BucketSpec = BucketSpec::new(5, 2.0);
     /// CreateSnapshot and DeleteSnapshot.
-    pub const EC2_SNAPSHOTS: BucketSpec = BucketSpec {
-        burst: 100,
-        per_second: 5.0,
-    };
-    pub const EC2_CREATE_TAGS: BucketSpec = BucketSpec {
-        burst: 100,
-        per_second: 10.0,
-    };
+    pub const EC2_SNAPSHOTS: BucketSpec = BucketSpec::new(100, 5.0);
+    pub const EC2_CREATE_TAGS: BucketSpec = BucketSpec::new(100, 10.0);
 }
 
 impl BucketSpec {
+    pub const fn new(burst: u32, per_second: f64) -> Self {
+        BucketSpec { burst, per_second }
+    }
+
     /// The same bucket scaled down to `fraction` of its burst and refill. AWS counts tokens on
     /// arrival and shares each bucket across the account, so a client paced exactly at the
     /// limit is throttled whenever a call arrives a hair early; pacing under it is not.
