@@ -52,8 +52,9 @@ test: setup lint
 demo: setup
 	$(VENV)/bin/python scripts/demo.py
 
+# BENCH_ARGS="--opt-levels 3 2 s z" reruns the study behind the release profile's opt-level.
 bench: setup
-	$(VENV)/bin/python scripts/bench.py
+	$(VENV)/bin/python scripts/bench.py $(BENCH_ARGS)
 
 # Lambda runs these on Graviton (arm64); cargo-lambda cross-links with the pinned zig.
 package: setup

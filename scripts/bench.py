@@ -8,12 +8,13 @@ first /next request), cold invoke time (first event to its response), warm invok
 events) and peak RSS (VmHWM). Medians over repeated cold starts; ratios against the baseline
 measured in the same run.
 
-Candidates: fleet-census built with each release opt-level (baseline: opt-level 3), and the same
-census in Python with boto3 (the scripts fleetkeeper replaces).
+Candidates: fleet-census built with the release profile (or with each of several opt-levels;
+the first is the baseline of the ratios), and the same census in Python with boto3 (the scripts
+fleetkeeper replaces).
 
-    scripts/bench.py                      # every candidate
-    scripts/bench.py --opt-levels 3 s     # only some opt-levels
-    scripts/bench.py --runs 5 --warm 10   # fewer repetitions
+    scripts/bench.py                          # release profile vs the boto3 script
+    scripts/bench.py --opt-levels 3 2 s z     # the opt-level study behind the release profile
+    scripts/bench.py --runs 5 --warm 10       # fewer repetitions
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ class Stand:
                     raise RuntimeError("function reported an error")
                 left = deadline - time.perf_counter()
                 if left <= 0:
-                    raise TimeoutError(f"no {kind} #{count}")
+                    raise TimeoutError(f"no {kind} #{count}; seen {[k for k, _ in self.marks]}")
                 self.lock.wait(left)
 
     def close(self):
@@ -161,6 +162,8 @@ def one_cold_start(cmd: list[str], warm: int) -> dict:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_LAMBDA_FUNCTION_NAME": "fleet-census",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_LEVEL": "WARN",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
@@ -191,10 +194,15 @@ def measure(name: str, cmd: list[str], runs: int, warm: int, size: int | None) -
     return row
 
 
-def build(level: str) -> Path:
-    target = ROOT / "target" / "bench" / f"opt-{level}"
-    env = {**os.environ, "CARGO_PROFILE_RELEASE_OPT_LEVEL": level}
-    print(f"bench: building fleet-census with opt-level {level} (release, LTO) ...", flush=True)
+def build(level: str | None) -> Path:
+    """The release profile as configured (level None), or with its opt-level overridden."""
+    env = dict(os.environ)
+    if level is None:
+        target = ROOT / "target"
+    else:
+        target = ROOT / "target" / "bench" / f"opt-{level}"
+        env["CARGO_PROFILE_RELEASE_OPT_LEVEL"] = level
+    print(f"bench: building fleet-census, release profile{'' if level is None else f' with opt-level {level}'} ...", flush=True)
     subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "fleet-census", "--target-dir", str(target)],
                    cwd=ROOT, env=env, check=True)
     return target / "release" / "fleet-census"
@@ -202,7 +210,8 @@ def build(level: str) -> Path:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--opt-levels", nargs="*", default=["3", "2", "s", "z"])
+    ap.add_argument("--opt-levels", nargs="*", default=[],
+                    help="compare these opt-levels (e.g. 3 2 s z); default: the release profile as configured")
     ap.add_argument("--runs", type=int, default=11, help="cold starts per candidate")
     ap.add_argument("--warm", type=int, default=20, help="warm invocations per cold start")
     ap.add_argument("--no-python", action="store_true", help="skip the boto3 baseline")
@@ -210,9 +219,10 @@ def main() -> int:
     args = ap.parse_args()
 
     rows = []
-    for level in args.opt_levels:
+    for level in args.opt_levels or [None]:
         binary = build(level)
-        rows.append(measure(f"fleet-census opt-level={level}", [str(binary)], args.runs, args.warm, binary.stat().st_size))
+        name = "fleet-census (release profile)" if level is None else f"fleet-census opt-level={level}"
+        rows.append(measure(name, [str(binary)], args.runs, args.warm, binary.stat().st_size))
     if not args.no_python:
         rows.append(measure("python3 + boto3 (baseline script)", [str(BIN / "python"), str(ROOT / "bench" / "census_boto3.py")],
                             max(3, args.runs // 2), args.warm, None))
