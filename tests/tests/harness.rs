@@ -369,3 +369,48 @@ async fn token_bucket_throttles_the_excess_and_the_shared_limiter_avoids_it() {
     );
     assert_eq!(proxy.count("ec2:DescribeRegions"), 10 + injected);
 }
+
+#[tokio::test]
+async fn s3_slow_down_is_ridden_over() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let endpoint = proxy.endpoint();
+    let s3_via = |attempts: &'static str| {
+        let endpoint = endpoint.clone();
+        async move {
+            Moto::aws(&Moto::env_for(&endpoint, &[("AWS_MAX_ATTEMPTS", attempts)]))
+                .await
+                .s3()
+        }
+    };
+    s3_via("1")
+        .await
+        .create_bucket()
+        .bucket("renditions")
+        .send()
+        .await
+        .unwrap();
+    let action = "s3:GET/renditions";
+    proxy.add(Rule::new(Fault::Throttle).on(action).first(1));
+    let err = s3_via("1")
+        .await
+        .list_objects_v2()
+        .bucket("renditions")
+        .send()
+        .await
+        .map_err(aws_err("s3:ListObjectsV2"))
+        .unwrap_err();
+    assert_eq!(err.code(), Some("SlowDown"), "{err}");
+    assert!(err.is_throttling());
+
+    proxy.clear();
+    proxy.add(Rule::new(Fault::Throttle).on(action).first(2));
+    s3_via("3")
+        .await
+        .list_objects_v2()
+        .bucket("renditions")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxy.count(action), 3);
+}
