@@ -70,21 +70,53 @@ pub struct Counts {
     pub failed: usize,
 }
 
-/// The result of one invocation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The result of one invocation. `status` and `counts` are derived from the lists whenever
+/// they are read or serialized, so they can never disagree with them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     pub function: String,
     pub mode: Mode,
-    pub status: Status,
-    pub counts: Counts,
     pub planned: Vec<Entry>,
     pub done: Vec<Entry>,
     pub skipped: Vec<Entry>,
     pub failed: Vec<Failure>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remaining: Option<Remaining>,
+}
+
+/// The JSON shape of a report.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    function: &'a str,
+    mode: Mode,
+    status: Status,
+    counts: Counts,
+    planned: &'a [Entry],
+    done: &'a [Entry],
+    skipped: &'a [Entry],
+    failed: &'a [Failure],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remaining: Option<&'a Remaining>,
+}
+
+impl Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReportJson {
+            function: &self.function,
+            mode: self.mode,
+            status: self.status(),
+            counts: self.counts(),
+            planned: &self.planned,
+            done: &self.done,
+            skipped: &self.skipped,
+            failed: &self.failed,
+            refused: self.refused.as_deref(),
+            remaining: self.remaining.as_ref(),
+        }
+        .serialize(serializer)
+    }
 }
 
 impl Report {
@@ -92,13 +124,6 @@ impl Report {
         Report {
             function: function.to_owned(),
             mode,
-            status: Status::Ok,
-            counts: Counts {
-                planned: 0,
-                done: 0,
-                skipped: 0,
-                failed: 0,
-            },
             planned: Vec::new(),
             done: Vec::new(),
             skipped: Vec::new(),
@@ -123,7 +148,30 @@ impl Report {
             report.skip(&s.target, "none", &s.reason);
         }
         report.refused = plan.refused.clone();
-        report.settle()
+        report
+    }
+
+    pub fn counts(&self) -> Counts {
+        Counts {
+            planned: self.planned.len(),
+            done: self.done.len(),
+            skipped: self.skipped.len(),
+            failed: self.failed.len(),
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        if self.refused.is_some() {
+            Status::Refused
+        } else if self.mode.is_dry_run() && self.failed.is_empty() {
+            Status::DryRun
+        } else if !self.failed.is_empty() && self.done.is_empty() && self.remaining.is_none() {
+            Status::Failed
+        } else if !self.failed.is_empty() || self.remaining.is_some() {
+            Status::Partial
+        } else {
+            Status::Ok
+        }
     }
 
     pub fn done(&mut self, target: &str, action: &str, reason: &str, detail: Option<Value>) {
@@ -164,28 +212,6 @@ impl Report {
         }
     }
 
-    /// Recomputes counts and status from the lists. Call before returning the report.
-    pub fn settle(mut self) -> Self {
-        self.counts = Counts {
-            planned: self.planned.len(),
-            done: self.done.len(),
-            skipped: self.skipped.len(),
-            failed: self.failed.len(),
-        };
-        self.status = if self.refused.is_some() {
-            Status::Refused
-        } else if self.mode.is_dry_run() && self.failed.is_empty() {
-            Status::DryRun
-        } else if !self.failed.is_empty() && self.done.is_empty() && self.remaining.is_none() {
-            Status::Failed
-        } else if !self.failed.is_empty() || self.remaining.is_some() {
-            Status::Partial
-        } else {
-            Status::Ok
-        };
-        self
-    }
-
     /// Logs the summary (info), each failure (warn) and a refusal (error: a human must look).
     pub fn log(&self) {
         for f in &self.failed {
@@ -194,13 +220,14 @@ impl Report {
         if let Some(why) = &self.refused {
             tracing::error!(reason = %why, "plan refused");
         }
+        let counts = self.counts();
         tracing::info!(
             function = %self.function,
-            status = %self.status,
-            planned = self.counts.planned,
-            done = self.counts.done,
-            skipped = self.counts.skipped,
-            failed = self.counts.failed,
+            status = %self.status(),
+            planned = counts.planned,
+            done = counts.done,
+            skipped = counts.skipped,
+            failed = counts.failed,
             remaining = self.remaining.as_ref().map(|r| r.count),
             "run finished"
         );
@@ -208,10 +235,11 @@ impl Report {
 
     /// Adds the generic counters every function reports.
     pub fn count_into(&self, metrics: &mut Metrics) {
-        metrics.count("ActionsPlanned", self.counts.planned as u64);
-        metrics.count("ActionsDone", self.counts.done as u64);
-        metrics.count("ActionsSkipped", self.counts.skipped as u64);
-        metrics.count("Failures", self.counts.failed as u64);
+        let counts = self.counts();
+        metrics.count("ActionsPlanned", counts.planned as u64);
+        metrics.count("ActionsDone", counts.done as u64);
+        metrics.count("ActionsSkipped", counts.skipped as u64);
+        metrics.count("Failures", counts.failed as u64);
     }
 }
 
@@ -239,7 +267,7 @@ mod tests {
     #[test]
     fn from_plan_carries_reasons() {
         let r = Report::from_plan("nightly-stopper", Mode::Live, &plan());
-        assert_eq!(r.counts.planned, 2);
+        assert_eq!(r.counts().planned, 2);
         assert_eq!(r.planned[0].reason, "tagged office-hours");
         assert_eq!(r.skipped[0].reason, "member of an Auto Scaling group");
         let json = serde_json::to_value(&r).unwrap();
@@ -254,34 +282,34 @@ mod tests {
         let err: Error =
             AwsError::service("ec2:StopInstances", "IncorrectInstanceState", "pending").into();
         r.fail("i-2", "stop", &err);
-        let r = r.settle();
-        assert_eq!(r.status, Status::Partial);
+        assert_eq!(r.status(), Status::Partial);
         assert_eq!(r.failed[0].code.as_deref(), Some("IncorrectInstanceState"));
 
         let mut all_failed = Report::from_plan("f", Mode::Live, &plan());
         all_failed.fail("i-1", "stop", &err);
-        assert_eq!(all_failed.settle().status, Status::Failed);
+        assert_eq!(all_failed.status(), Status::Failed);
 
         let mut left = Report::from_plan("f", Mode::Live, &plan());
         left.done("i-1", "stop", "x", None);
         left.leave_for_next_run(1, "time budget spent");
-        let left = left.settle();
-        assert_eq!(left.status, Status::Partial);
+        assert_eq!(left.status(), Status::Partial);
         assert_eq!(left.remaining.unwrap().count, 1);
 
         assert_eq!(
-            Report::from_plan("f", Mode::DryRun, &plan()).status,
+            Report::from_plan("f", Mode::DryRun, &plan()).status(),
             Status::DryRun
         );
         let refused = Report::from_plan("f", Mode::Live, &plan().cap(1, "MAX_ACTIONS"));
-        assert_eq!(refused.status, Status::Refused);
+        assert_eq!(refused.status(), Status::Refused);
+        let json = serde_json::to_value(&refused).unwrap();
+        assert_eq!(json["status"], "refused");
+        assert_eq!(json["counts"]["planned"], 2);
     }
 
     #[test]
     fn generic_metrics_match_counts() {
         let mut r = Report::from_plan("f", Mode::Live, &plan());
         r.done("i-1", "stop", "x", None);
-        let r = r.settle();
         let mut m = Metrics::for_function("f");
         r.count_into(&mut m);
         let line: Value = serde_json::from_str(&m.lines(jiff::Timestamp::UNIX_EPOCH)[0]).unwrap();
