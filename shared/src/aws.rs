@@ -174,6 +174,27 @@ impl Aws {
             .collect()
     }
 
+    /// The same configuration acting as `role_arn` through STS (for functions that reach into
+    /// other accounts). Credentials are fetched on first use and refreshed before they expire.
+    pub async fn assume_role(&self, role_arn: &str, session_name: &str) -> Aws {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name(session_name)
+            .configure(&self.sdk_for("STS"))
+            .build()
+            .await;
+        let sdk = self
+            .sdk
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build();
+        Aws {
+            sdk,
+            settings: self.settings.clone(),
+        }
+    }
+
     /// The S3 client, path-style whenever an endpoint override is in force.
     pub fn s3(&self) -> aws_sdk_s3::Client {
         let sdk = self.sdk_for("S3");

@@ -152,6 +152,32 @@ impl Env {
             .unwrap_or_default()
     }
 
+    /// A comma-separated list of AWS region names (e.g. `eu-west-1,us-east-1`); duplicates dropped.
+    pub fn regions(&self, var: &str) -> Result<Vec<String>, ConfigError> {
+        let mut out: Vec<String> = Vec::new();
+        for r in self.list(var) {
+            let parts: Vec<&str> = r.split('-').collect();
+            let valid = parts.len() >= 3
+                && parts.iter().all(|p| !p.is_empty())
+                && parts
+                    .last()
+                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !valid {
+                return Err(ConfigError::invalid(
+                    var,
+                    &r,
+                    "AWS region names such as eu-west-1, comma-separated",
+                ));
+            }
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
     /// A comma-separated list of calendar dates (YYYY-MM-DD).
     pub fn date_list(&self, var: &str) -> Result<Vec<jiff::civil::Date>, ConfigError> {
         self.list(var)
@@ -255,6 +281,19 @@ mod tests {
         let e = env(&[("REGIONS", " eu-west-1, ,us-east-1 ,")]);
         assert_eq!(e.list("REGIONS"), vec!["eu-west-1", "us-east-1"]);
         assert!(e.list("UNSET").is_empty());
+    }
+
+    #[test]
+    fn regions_are_validated_and_deduplicated() {
+        let e = env(&[("REGIONS", "eu-west-1, us-gov-west-1,eu-west-1")]);
+        assert_eq!(
+            e.regions("REGIONS").unwrap(),
+            vec!["eu-west-1", "us-gov-west-1"]
+        );
+        for bad in ["Frankfurt", "eu-west", "eu_west_1", "EU-WEST-1", "eu--1"] {
+            let err = env(&[("REGIONS", bad)]).regions("REGIONS").unwrap_err();
+            assert!(err.to_string().contains(bad), "{err}");
+        }
     }
 
     #[test]

@@ -13,21 +13,8 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let regions = env.list("REGIONS");
-        for r in &regions {
-            let valid = r.split('-').count() >= 3
-                && r.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if !valid {
-                return Err(ConfigError::invalid(
-                    "REGIONS",
-                    r,
-                    "AWS region names such as eu-west-1, comma-separated",
-                ));
-            }
-        }
         Ok(Config {
-            regions,
+            regions: env.regions("REGIONS")?,
             schedule_tag_key: env.string("SCHEDULE_TAG_KEY", "fleetkeeper:schedule"),
             schedule_tag_value: env.string("SCHEDULE_TAG_VALUE", "office-hours"),
         })
