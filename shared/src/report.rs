@@ -54,6 +54,23 @@ pub enum Status {
     Refused,
 }
 
+impl Status {
+    /// The one rule every report's status follows.
+    pub fn of(mode: Mode, refused: bool, done: usize, failed: usize, remaining: usize) -> Status {
+        if refused {
+            Status::Refused
+        } else if mode.is_dry_run() && failed == 0 {
+            Status::DryRun
+        } else if failed > 0 && done == 0 && remaining == 0 {
+            Status::Failed
+        } else if failed > 0 || remaining > 0 {
+            Status::Partial
+        } else {
+            Status::Ok
+        }
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = serde_json::to_value(self).ok();
@@ -161,17 +178,13 @@ impl Report {
     }
 
     pub fn status(&self) -> Status {
-        if self.refused.is_some() {
-            Status::Refused
-        } else if self.mode.is_dry_run() && self.failed.is_empty() {
-            Status::DryRun
-        } else if !self.failed.is_empty() && self.done.is_empty() && self.remaining.is_none() {
-            Status::Failed
-        } else if !self.failed.is_empty() || self.remaining.is_some() {
-            Status::Partial
-        } else {
-            Status::Ok
-        }
+        Status::of(
+            self.mode,
+            self.refused.is_some(),
+            self.done.len(),
+            self.failed.len(),
+            self.remaining.as_ref().map_or(0, |r| r.count),
+        )
     }
 
     pub fn done(&mut self, target: &str, action: &str, reason: &str, detail: Option<Value>) {

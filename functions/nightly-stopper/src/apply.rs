@@ -1,0 +1,347 @@
+//! Apply: carry a region's plan out in batches of at most 1000 ids, splitting a batch that
+//! fails because of some of its ids so one bad instance never blocks the others.
+
+use fleetkeeper::exec::{Budget, RateLimiter};
+use fleetkeeper::{AwsError, Mode, Plan};
+
+use crate::fleet::Fleet;
+use crate::plan::{Act, LAST_ACTION_TAG};
+
+/// EC2 accepts at most 1000 ids per StopInstances / StartInstances / CreateTags call.
+pub const MAX_BATCH: usize = 1000;
+
+/// Errors caused by particular ids (not by the call as a whole): split and try again.
+const PER_ID_ERRORS: &[&str] = &[
+    "IncorrectInstanceState",
+    "InvalidInstanceID.NotFound",
+    "InvalidInstanceID.Malformed",
+    "UnsupportedHibernationConfiguration",
+    "UnsupportedOperation",
+];
+
+/// Hibernation refused for this instance: stop it plainly instead.
+const HIBERNATION_REFUSED: &[&str] = &[
+    "UnsupportedHibernationConfiguration",
+    "UnsupportedOperation",
+];
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// (id, what was done, note)
+    pub done: Vec<(String, Act, Option<String>)>,
+    /// (id, what was tried, error)
+    pub failed: Vec<(String, Act, AwsError)>,
+    /// Not attempted because the time budget ran out.
+    pub not_started: Vec<String>,
+    /// Acted on, but the last-action tag could not be written.
+    pub untagged: Vec<(String, AwsError)>,
+}
+
+struct Batch {
+    act: Act,
+    ids: Vec<String>,
+    note: Option<String>,
+}
+
+pub struct Limits<'a> {
+    pub stop: &'a RateLimiter,
+    pub start: &'a RateLimiter,
+    pub budget: Budget,
+}
+
+pub async fn apply<F: Fleet>(
+    fleet: &F,
+    plan: &Plan<Act>,
+    mode: Mode,
+    limits: &Limits<'_>,
+    stamp: &str,
+) -> Outcome {
+    let dry_run = mode.is_dry_run();
+    let mut queue: Vec<Batch> = Vec::new();
+    for act in [Act::Start, Act::Hibernate, Act::Stop] {
+        let ids: Vec<String> = plan
+            .runnable()
+            .iter()
+            .filter(|p| p.action == act)
+            .map(|p| p.target.clone())
+            .collect();
+        // Pushed in reverse so batches run in plan order off the end of the stack.
+        for chunk in ids.chunks(MAX_BATCH).rev() {
+            queue.push(Batch {
+                act,
+                ids: chunk.to_vec(),
+                note: None,
+            });
+        }
+    }
+    let mut out = Outcome::default();
+    while let Some(batch) = queue.pop() {
+        if limits.budget.is_spent() {
+            out.not_started.extend(batch.ids);
+            continue;
+        }
+        let result = match batch.act {
+            Act::Start => {
+                limits.start.acquire().await;
+                fleet.start(&batch.ids, dry_run).await
+            }
+            Act::Stop | Act::Hibernate => {
+                limits.stop.acquire().await;
+                fleet
+                    .stop(&batch.ids, batch.act == Act::Hibernate, dry_run)
+                    .await
+            }
+        };
+        match result {
+            Ok(()) => {
+                let note = batch.note;
+                out.done.extend(
+                    batch
+                        .ids
+                        .into_iter()
+                        .map(|id| (id, batch.act, note.clone())),
+                );
+            }
+            Err(e)
+                if batch.ids.len() > 1 && e.code().is_some_and(|c| PER_ID_ERRORS.contains(&c)) =>
+            {
+                let mut ids = batch.ids;
+                let second = ids.split_off(ids.len() / 2);
+                queue.push(Batch {
+                    act: batch.act,
+                    ids: second,
+                    note: batch.note.clone(),
+                });
+                queue.push(Batch {
+                    act: batch.act,
+                    ids,
+                    note: batch.note,
+                });
+            }
+            Err(e)
+                if batch.act == Act::Hibernate
+                    && e.code().is_some_and(|c| HIBERNATION_REFUSED.contains(&c)) =>
+            {
+                queue.push(Batch {
+                    act: Act::Stop,
+                    ids: batch.ids,
+                    note: Some(format!(
+                        "hibernation refused ({}); stopped instead",
+                        e.code().unwrap_or("?")
+                    )),
+                });
+            }
+            Err(e) => out
+                .failed
+                .extend(batch.ids.into_iter().map(|id| (id, batch.act, e.clone()))),
+        }
+    }
+    if !dry_run {
+        tag_done(fleet, &mut out, limits, stamp).await;
+    }
+    out
+}
+
+/// Writes `fleetkeeper:last-action` = `stopped <time>` / `started <time>` on what was done.
+async fn tag_done<F: Fleet>(fleet: &F, out: &mut Outcome, limits: &Limits<'_>, stamp: &str) {
+    for (verb, acts) in [
+        ("stopped", &[Act::Stop, Act::Hibernate][..]),
+        ("started", &[Act::Start][..]),
+    ] {
+        let ids: Vec<String> = out
+            .done
+            .iter()
+            .filter(|(_, a, _)| acts.contains(a))
+            .map(|(id, _, _)| id.clone())
+            .collect();
+        let value = format!("{verb} {stamp}");
+        for chunk in ids.chunks(MAX_BATCH) {
+            // CreateTags has its own bucket, larger than the stop one; pacing with it is safe.
+            limits.stop.acquire().await;
+            if let Err(e) = fleet.tag(chunk, LAST_ACTION_TAG, &value).await {
+                out.untagged
+                    .extend(chunk.iter().map(|id| (id.clone(), e.clone())));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::Instance;
+    use fleetkeeper::exec::BucketSpec;
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    /// An in-memory fleet that refuses some ids the way EC2 does: the whole call fails.
+    #[derive(Default)]
+    struct Fake {
+        missing: BTreeSet<String>,
+        no_hibernation: BTreeSet<String>,
+        calls: Mutex<Vec<(String, usize)>>,
+        stopped: Mutex<Vec<(String, bool)>>,
+        tagged: Mutex<Vec<(String, String)>>,
+    }
+
+    impl Fleet for Fake {
+        fn name(&self) -> &str {
+            "test"
+        }
+        async fn tagged(&self, _: &str, _: &str) -> Result<Vec<Instance>, AwsError> {
+            Ok(vec![])
+        }
+        async fn stop(
+            &self,
+            ids: &[String],
+            hibernate: bool,
+            dry_run: bool,
+        ) -> Result<(), AwsError> {
+            self.calls.lock().unwrap().push(("stop".into(), ids.len()));
+            if let Some(bad) = ids.iter().find(|i| self.missing.contains(*i)) {
+                return Err(AwsError::service(
+                    "ec2:StopInstances",
+                    "InvalidInstanceID.NotFound",
+                    &format!("{bad} not found"),
+                ));
+            }
+            if hibernate && ids.iter().any(|i| self.no_hibernation.contains(i)) {
+                return Err(AwsError::service(
+                    "ec2:StopInstances",
+                    "UnsupportedHibernationConfiguration",
+                    "not enabled",
+                ));
+            }
+            if !dry_run {
+                self.stopped
+                    .lock()
+                    .unwrap()
+                    .extend(ids.iter().map(|i| (i.clone(), hibernate)));
+            }
+            Ok(())
+        }
+        async fn start(&self, ids: &[String], _: bool) -> Result<(), AwsError> {
+            self.calls.lock().unwrap().push(("start".into(), ids.len()));
+            Ok(())
+        }
+        async fn tag(&self, ids: &[String], _: &str, value: &str) -> Result<(), AwsError> {
+            self.tagged
+                .lock()
+                .unwrap()
+                .extend(ids.iter().map(|i| (i.clone(), value.to_owned())));
+            Ok(())
+        }
+    }
+
+    fn stop_plan(n: usize, hibernate: &[usize]) -> Plan<Act> {
+        let mut p = Plan::new();
+        for i in 0..n {
+            let act = if hibernate.contains(&i) {
+                Act::Hibernate
+            } else {
+                Act::Stop
+            };
+            p.act(format!("i-{i:04}"), act, "test");
+        }
+        p
+    }
+
+    async fn run(fake: &Fake, plan: &Plan<Act>, mode: Mode, budget: Budget) -> Outcome {
+        let fast = RateLimiter::new(BucketSpec::new(10_000, 10_000.0));
+        let limits = Limits {
+            stop: &fast,
+            start: &fast,
+            budget,
+        };
+        apply(fake, plan, mode, &limits, "2026-11-20T20:00:00Z").await
+    }
+
+    #[tokio::test]
+    async fn batches_of_1000_and_a_bad_id_is_split_out() {
+        let fake = Fake {
+            missing: ["i-1234".to_string()].into(),
+            ..Fake::default()
+        };
+        let out = run(
+            &fake,
+            &stop_plan(2500, &[]),
+            Mode::Live,
+            Budget::unlimited(),
+        )
+        .await;
+        assert_eq!(out.done.len(), 2499);
+        assert_eq!(out.failed.len(), 1);
+        assert_eq!(out.failed[0].0, "i-1234");
+        assert_eq!(out.failed[0].2.code(), Some("InvalidInstanceID.NotFound"));
+        let calls = fake.calls.lock().unwrap();
+        assert!(calls.iter().all(|(_, n)| *n <= MAX_BATCH));
+        assert_eq!(calls[0].1, 1000);
+        // One bad id in a batch of 1000 costs about log2(1000) * 2 extra calls, not 1000.
+        assert!(calls.len() < 30, "{} calls", calls.len());
+        let tagged = fake.tagged.lock().unwrap();
+        assert_eq!(tagged.len(), 2499);
+        assert!(
+            tagged
+                .iter()
+                .all(|(_, v)| v == "stopped 2026-11-20T20:00:00Z")
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_hibernation_falls_back_to_a_plain_stop() {
+        let fake = Fake {
+            no_hibernation: ["i-0001".to_string()].into(),
+            ..Fake::default()
+        };
+        let out = run(
+            &fake,
+            &stop_plan(4, &[0, 1]),
+            Mode::Live,
+            Budget::unlimited(),
+        )
+        .await;
+        assert!(out.failed.is_empty());
+        let stopped = fake.stopped.lock().unwrap();
+        assert!(stopped.contains(&("i-0000".into(), true)), "hibernated");
+        assert!(
+            stopped.contains(&("i-0001".into(), false)),
+            "stopped plainly"
+        );
+        let fallback = out.done.iter().find(|(id, _, _)| id == "i-0001").unwrap();
+        assert_eq!(fallback.1, Act::Stop);
+        assert!(
+            fallback
+                .2
+                .as_deref()
+                .unwrap()
+                .contains("hibernation refused")
+        );
+    }
+
+    #[tokio::test]
+    async fn dry_run_changes_nothing_and_tags_nothing() {
+        let fake = Fake::default();
+        let out = run(&fake, &stop_plan(3, &[]), Mode::DryRun, Budget::unlimited()).await;
+        assert_eq!(out.done.len(), 3, "EC2's DryRun said it would succeed");
+        assert!(fake.stopped.lock().unwrap().is_empty());
+        assert!(fake.tagged.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_leaves_everything_for_the_next_run() {
+        let fake = Fake::default();
+        let spent = Budget::until(std::time::SystemTime::now(), std::time::Duration::ZERO);
+        let out = run(&fake, &stop_plan(1500, &[]), Mode::Live, spent).await;
+        assert_eq!(out.not_started.len(), 1500);
+        assert!(fake.calls.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refused_plan_does_nothing() {
+        let fake = Fake::default();
+        let plan = stop_plan(10, &[]).cap(5, "MAX_ACTIONS");
+        let out = run(&fake, &plan, Mode::Live, Budget::unlimited()).await;
+        assert!(out.done.is_empty() && out.failed.is_empty());
+        assert!(fake.calls.lock().unwrap().is_empty());
+    }
+}

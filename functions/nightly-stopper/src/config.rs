@@ -1,0 +1,107 @@
+//! Settings from environment variables.
+
+use fleetkeeper::exec::{BucketSpec, buckets};
+use fleetkeeper::{ConfigError, Env, Mode};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `REGIONS`: empty means the function's own region.
+    pub regions: Vec<String>,
+    /// `ROLE_ARNS`: roles to assume to act in other accounts (each in every region).
+    pub role_arns: Vec<String>,
+    /// `SCHEDULE_TAG_KEY` / `SCHEDULE_TAG_VALUE`: the opt-in tag.
+    pub tag_key: String,
+    pub tag_value: String,
+    /// `SCHEDULE_TIMEZONE`: the zone SKIP_DATES and keep-running-until dates are read in.
+    pub time_zone: TimeZone,
+    pub time_zone_name: String,
+    /// `SKIP_DATES`: days on which nothing is done.
+    pub skip_dates: Vec<Date>,
+    /// `MAX_ACTIONS`: a plan with more actions (over all regions) acts on nothing.
+    pub max_actions: usize,
+    pub mode: Mode,
+    /// `STOP_RATE_BURST` / `STOP_RATE_PER_SECOND`: StopInstances calls (EC2's mutating bucket).
+    pub stop_rate: BucketSpec,
+    /// `START_RATE_BURST` / `START_RATE_PER_SECOND`: StartInstances calls (5 burst, 2/s at AWS).
+    pub start_rate: BucketSpec,
+}
+
+/// Pace at 90% of AWS's buckets: AWS counts on arrival and shares them across the account.
+const HEADROOM: f64 = 0.9;
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let role_arns = env.list("ROLE_ARNS");
+        for arn in &role_arns {
+            let ok = arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/");
+            if !ok {
+                return Err(ConfigError::invalid(
+                    "ROLE_ARNS",
+                    arn,
+                    "IAM role ARNs such as arn:aws:iam::123456789012:role/fleetkeeper, comma-separated",
+                ));
+            }
+        }
+        let time_zone_name = env.string("SCHEDULE_TIMEZONE", "UTC");
+        Ok(Config {
+            regions: env.regions("REGIONS")?,
+            role_arns,
+            tag_key: env.string("SCHEDULE_TAG_KEY", "fleetkeeper:schedule"),
+            tag_value: env.string("SCHEDULE_TAG_VALUE", "office-hours"),
+            time_zone: env.time_zone("SCHEDULE_TIMEZONE", "UTC")?,
+            time_zone_name,
+            skip_dates: env.date_list("SKIP_DATES")?,
+            max_actions: env.u64_in("MAX_ACTIONS", 500, 0, 100_000)? as usize,
+            mode: Mode::from_env(env)?,
+            stop_rate: BucketSpec::from_env(
+                env,
+                "STOP_RATE",
+                buckets::EC2_MUTATING.headroom(HEADROOM),
+            )?,
+            start_rate: BucketSpec::from_env(
+                env,
+                "START_RATE",
+                buckets::EC2_START_INSTANCES.headroom(HEADROOM),
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_env(&env(&[])).unwrap();
+        assert_eq!(
+            (c.tag_key.as_str(), c.tag_value.as_str()),
+            ("fleetkeeper:schedule", "office-hours")
+        );
+        assert_eq!(c.max_actions, 500);
+        assert_eq!(c.time_zone_name, "UTC");
+        assert_eq!(c.start_rate.burst, 4);
+        assert!(!c.mode.is_dry_run());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("SCHEDULE_TIMEZONE", "Europe/Atlantis"),
+            ("REGIONS", "eu-west-1,moon-1"),
+            ("SKIP_DATES", "2026-12-24,christmas"),
+            ("MAX_ACTIONS", "-5"),
+            ("ROLE_ARNS", "fleetkeeper-role"),
+            ("DRY_RUN", "sure"),
+        ] {
+            let err = Config::from_env(&env(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains(var), "{var}: {err}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! One invocation: parse the payload, observe every region concurrently, plan, apply the cap
+//! over all regions, act, report.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use fleetkeeper::exec::{Budget, RateLimiter};
+use fleetkeeper::telemetry::Metrics;
+use fleetkeeper::{Error, Plan};
+
+use crate::apply::{Limits, apply};
+use crate::config::Config;
+use crate::event;
+use crate::fleet::Fleet;
+use crate::plan::{Act, plan};
+use crate::report::StopperReport;
+
+/// Time kept back from the invocation deadline to finish tagging and return the report.
+pub const RESERVE: Duration = Duration::from_secs(10);
+
+/// One region of one account, with its own limiters: AWS's buckets are per account and region.
+pub struct Target<F> {
+    pub fleet: F,
+    pub stop: RateLimiter,
+    pub start: RateLimiter,
+}
+
+impl<F: Fleet> Target<F> {
+    pub fn new(fleet: F, config: &Config) -> Self {
+        Target {
+            fleet,
+            stop: RateLimiter::new(config.stop_rate),
+            start: RateLimiter::new(config.start_rate),
+        }
+    }
+}
+
+pub async fn run<F: Fleet + Sync>(
+    targets: &[Target<F>],
+    config: &Config,
+    payload: &Value,
+    now: Timestamp,
+    budget: Budget,
+    metrics: &mut Metrics,
+) -> Result<StopperReport, Error> {
+    let action = event::parse(payload)?;
+    let observed = join_all(
+        targets
+            .iter()
+            .map(|t| t.fleet.tagged(&config.tag_key, &config.tag_value)),
+    )
+    .await;
+    if let Some(Err(first)) = observed
+        .first()
+        .filter(|_| observed.iter().all(Result::is_err))
+    {
+        // Nothing could be read anywhere: fail the invocation so Lambda's Errors metric sees it.
+        return Err(first.clone().into());
+    }
+
+    let mut plans: Vec<Option<(usize, Plan<Act>)>> = observed
+        .iter()
+        .map(|o| {
+            o.as_ref()
+                .ok()
+                .map(|instances| (instances.len(), plan(action, instances, config, now)))
+        })
+        .collect();
+    let total: usize = plans.iter().flatten().map(|(_, p)| p.actions.len()).sum();
+    if total > config.max_actions {
+        let why = format!(
+            "plan has {total} actions over all regions, more than MAX_ACTIONS={}; nothing was done (raise MAX_ACTIONS if this is intended)",
+            config.max_actions
+        );
+        for (_, p) in plans.iter_mut().flatten() {
+            p.refused = Some(why.clone());
+        }
+    }
+
+    let stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let outcomes = join_all(targets.iter().zip(&plans).map(|(t, p)| {
+        let stamp = stamp.as_str();
+        async move {
+            match p {
+                Some((_, plan)) => {
+                    let limits = Limits {
+                        stop: &t.stop,
+                        start: &t.start,
+                        budget,
+                    };
+                    Some(apply(&t.fleet, plan, config.mode, &limits, stamp).await)
+                }
+                None => None,
+            }
+        }
+    }))
+    .await;
+
+    let mut report = StopperReport::new(action, config.mode);
+    for ((t, observed), (p, out)) in targets
+        .iter()
+        .zip(&observed)
+        .zip(plans.iter().zip(&outcomes))
+    {
+        match (observed, p, out) {
+            (Err(e), _, _) => report.region_failed(t.fleet.name(), e),
+            (Ok(_), Some((matched, plan)), Some(out)) => report.add_region(
+                t.fleet.name(),
+                *matched,
+                plan,
+                out,
+                config.mode.is_dry_run(),
+            ),
+            _ => unreachable!("a region that was read has a plan and an outcome"),
+        }
+    }
+    let report = report.finish(config.mode);
+    report.metrics_into(metrics);
+    tracing::info!(
+        action = ?report.action,
+        status = %report.status,
+        matched = report.matched,
+        acted = report.acted.len(),
+        skipped = report.skipped.len(),
+        failed = report.failed.len(),
+        remaining = report.remaining,
+        "run finished"
+    );
+    for f in &report.failed {
+        tracing::warn!(id = %f.id, region = %f.region, code = f.code.as_deref(), message = %f.message, "action failed");
+    }
+    if let Some(why) = &report.refused {
+        tracing::error!(reason = %why, "plan refused");
+    }
+    Ok(report)
+}
