@@ -1,0 +1,310 @@
+//! nightly-stopper against moto: two regions, 1,200 tagged instances (pagination), the
+//! instances it must leave alone, idempotence, start again, and the same end state with the
+//! fault proxy throttling 30% of calls (moto never throttles; the proxy plays AWS).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
+use fleetkeeper::exec::Budget;
+use fleetkeeper::report::Status;
+use fleetkeeper::telemetry::Metrics;
+use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
+use jiff::Timestamp;
+use nightly_stopper::config::Config;
+use nightly_stopper::fleet::Ec2Fleet;
+use nightly_stopper::handler::{Target, run};
+use nightly_stopper::report::StopperReport;
+use serde_json::json;
+
+const REGIONS: &str = "us-east-1,eu-west-1";
+
+async fn ec2(endpoint: &str, region: &str) -> aws_sdk_ec2::Client {
+    let aws = Moto::aws(&Moto::env_for(endpoint, &[("AWS_REGION", region)])).await;
+    aws.client("EC2", aws_sdk_ec2::Client::new)
+}
+
+async fn launch(client: &aws_sdk_ec2::Client, n: i32, tags: &[(&str, &str)]) -> Vec<String> {
+    let image = client
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .unwrap()
+        .images()[0]
+        .image_id()
+        .unwrap()
+        .to_owned();
+    let mut spec = TagSpecification::builder()
+        .resource_type(ResourceType::Instance)
+        .tags(Tag::builder().key("Name").value("seeded").build());
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    let out = client
+        .run_instances()
+        .image_id(image)
+        .instance_type(InstanceType::T3Micro)
+        .min_count(n)
+        .max_count(n)
+        .tag_specifications(spec.build())
+        .send()
+        .await
+        .unwrap();
+    out.instances()
+        .iter()
+        .map(|i| i.instance_id().unwrap().to_owned())
+        .collect()
+}
+
+/// What the test seeded, by role.
+struct Seeded {
+    eligible: Vec<(String, String)>,
+    left_alone: Vec<(String, String)>,
+}
+
+async fn seed(endpoint: &str) -> Seeded {
+    let office = ("fleetkeeper:schedule", "office-hours");
+    let east = ec2(endpoint, "us-east-1").await;
+    let west = ec2(endpoint, "eu-west-1").await;
+    let mut eligible = Vec::new();
+    let mut left_alone = Vec::new();
+    for id in launch(&east, 1150, &[office]).await {
+        eligible.push(("us-east-1".to_owned(), id));
+    }
+    for id in launch(&west, 50, &[office]).await {
+        eligible.push(("eu-west-1".to_owned(), id));
+    }
+    for id in launch(&east, 3, &[]).await {
+        left_alone.push(("us-east-1".to_owned(), id));
+    }
+    for id in launch(&east, 1, &[office, ("aws:autoscaling:groupName", "web")]).await {
+        left_alone.push(("us-east-1".to_owned(), id));
+    }
+    for id in launch(
+        &west,
+        1,
+        &[office, ("fleetkeeper:keep-running-until", "2099-12-31")],
+    )
+    .await
+    {
+        left_alone.push(("eu-west-1".to_owned(), id));
+    }
+    let stopped = launch(&west, 1, &[office]).await;
+    west.stop_instances()
+        .set_instance_ids(Some(stopped.clone()))
+        .send()
+        .await
+        .unwrap();
+    Seeded {
+        eligible,
+        left_alone,
+    }
+}
+
+/// id -> (state, last-action tag) over both regions.
+async fn states(endpoint: &str) -> BTreeMap<String, (String, Option<String>)> {
+    let mut out = BTreeMap::new();
+    for region in REGIONS.split(',') {
+        let client = ec2(endpoint, region).await;
+        let mut pages = client
+            .describe_instances()
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for i in page
+                .unwrap()
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+            {
+                let tag = i
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some("fleetkeeper:last-action"))
+                    .and_then(|t| t.value().map(str::to_owned));
+                let state = i
+                    .state()
+                    .and_then(|s| s.name())
+                    .unwrap()
+                    .as_str()
+                    .to_owned();
+                out.insert(i.instance_id().unwrap().to_owned(), (state, tag));
+            }
+        }
+    }
+    out
+}
+
+async fn invoke(
+    endpoint: &str,
+    extra: &[(&str, &str)],
+    payload: serde_json::Value,
+) -> StopperReport {
+    try_invoke(endpoint, extra, payload).await.unwrap()
+}
+
+async fn try_invoke(
+    endpoint: &str,
+    extra: &[(&str, &str)],
+    payload: serde_json::Value,
+) -> Result<StopperReport, fleetkeeper::Error> {
+    let mut vars = vec![("REGIONS", REGIONS), ("MAX_ACTIONS", "5000")];
+    vars.extend_from_slice(extra);
+    let env = Moto::env_for(endpoint, &vars);
+    let config = Config::from_env(&env).unwrap();
+    let aws = Moto::aws(&env).await;
+    let targets: Vec<Target<Ec2Fleet>> = aws
+        .regional("EC2", &config.regions, aws_sdk_ec2::Client::new)
+        .into_iter()
+        .map(|(region, client)| Target::new(Ec2Fleet::new(region, client), &config))
+        .collect();
+    let now: Timestamp = "2026-11-20T19:00:00Z".parse().unwrap();
+    let mut metrics = Metrics::for_function("nightly-stopper");
+    run(
+        &targets,
+        &config,
+        &payload,
+        now,
+        Budget::unlimited(),
+        &mut metrics,
+    )
+    .await
+}
+
+fn assert_end_state(
+    after: &BTreeMap<String, (String, Option<String>)>,
+    seeded: &Seeded,
+    state: &str,
+    tag: &str,
+) {
+    for (_, id) in &seeded.eligible {
+        assert_eq!(after[id].0, state, "{id}");
+        assert_eq!(after[id].1.as_deref(), Some(tag), "{id}");
+    }
+    for (_, id) in &seeded.left_alone {
+        assert_eq!(after[id].0, "running", "{id} must be left running");
+        assert_eq!(after[id].1, None, "{id} must not be tagged");
+    }
+}
+
+#[tokio::test]
+async fn stop_is_exact_idempotent_and_start_undoes_it() {
+    let moto = Moto::start();
+    let seeded = seed(&moto.endpoint()).await;
+
+    let report = invoke(&moto.endpoint(), &[], json!({"action": "stop"})).await;
+    assert_eq!(report.status, Status::Ok, "{:?}", report.failed);
+    assert_eq!(report.acted.len(), 1200);
+    // 1200 eligible + ASG member + keep-running + the one already stopped.
+    assert_eq!(report.matched, 1203);
+    let reasons: Vec<&str> = report.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("Auto Scaling group")));
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("keep-running-until 2099-12-31 is in the future"))
+    );
+    assert!(reasons.iter().any(|r| *r == "already stopped"));
+    assert_end_state(
+        &states(&moto.endpoint()).await,
+        &seeded,
+        "stopped",
+        "stopped 2026-11-20T19:00:00Z",
+    );
+
+    let again = invoke(&moto.endpoint(), &[], json!({"action": "stop"})).await;
+    assert!(again.acted.is_empty(), "a second run changes nothing");
+    assert_eq!(again.skipped.len(), 1203);
+
+    let started = invoke(&moto.endpoint(), &[], json!({"action": "start"})).await;
+    assert_eq!(started.status, Status::Ok, "{:?}", started.failed);
+    assert_eq!(
+        started.acted.len(),
+        1201,
+        "the 1200 and the one stopped before"
+    );
+    let after = states(&moto.endpoint()).await;
+    for (_, id) in &seeded.eligible {
+        assert_eq!(
+            after[id],
+            (
+                "running".to_owned(),
+                Some("started 2026-11-20T19:00:00Z".to_owned())
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn same_end_state_with_30_percent_of_calls_throttled() {
+    let moto = Moto::start();
+    let seeded = seed(&moto.endpoint()).await;
+    let proxy = FaultProxy::start(&moto.endpoint());
+    proxy.add(Rule::new(Fault::Throttle).on("ec2:").rate(0.3));
+    let retries = [("AWS_MAX_ATTEMPTS", "10")];
+
+    let report = invoke(&proxy.endpoint(), &retries, json!({"action": "stop"})).await;
+    assert_eq!(report.status, Status::Ok, "{:?}", report.failed);
+    assert_end_state(
+        &states(&moto.endpoint()).await,
+        &seeded,
+        "stopped",
+        "stopped 2026-11-20T19:00:00Z",
+    );
+    let throttled: u64 = proxy.counts().keys().map(|a| proxy.injected(a)).sum();
+    assert!(
+        throttled > 0,
+        "the proxy throttled nothing: {:?}",
+        proxy.counts()
+    );
+}
+
+#[tokio::test]
+async fn dry_run_and_the_cap_change_nothing() {
+    let moto = Moto::start();
+    let seeded = seed(&moto.endpoint()).await;
+    let before = states(&moto.endpoint()).await;
+
+    let dry = invoke(
+        &moto.endpoint(),
+        &[("DRY_RUN", "true")],
+        json!({"action": "stop"}),
+    )
+    .await;
+    assert_eq!(dry.status, Status::DryRun, "{:?}", dry.failed);
+    assert!(dry.dry_run);
+    assert_eq!(dry.planned.len(), 1200);
+    assert!(dry.acted.is_empty());
+
+    let capped = invoke(
+        &moto.endpoint(),
+        &[("MAX_ACTIONS", "1000")],
+        json!({"action": "stop"}),
+    )
+    .await;
+    assert_eq!(capped.status, Status::Refused);
+    assert!(
+        capped
+            .refused
+            .as_deref()
+            .unwrap()
+            .contains("MAX_ACTIONS=1000")
+    );
+    assert!(capped.acted.is_empty());
+
+    for bad in [
+        json!({"action": "reboot"}),
+        json!("stop"),
+        json!({"detail-type": "Other"}),
+    ] {
+        let err = try_invoke(&moto.endpoint(), &[], bad.clone())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, fleetkeeper::Error::Input(_)), "{bad}: {err}");
+    }
+
+    assert_eq!(states(&moto.endpoint()).await, before, "nothing changed");
+    assert_eq!(seeded.eligible.len(), 1200);
+}
