@@ -206,7 +206,7 @@ async fn stop_is_exact_idempotent_and_start_undoes_it() {
             .iter()
             .any(|r| r.contains("keep-running-until 2099-12-31 is in the future"))
     );
-    assert!(reasons.iter().any(|r| *r == "already stopped"));
+    assert!(reasons.contains(&"already stopped"));
     assert_end_state(
         &states(&moto.endpoint()).await,
         &seeded,
