@@ -86,6 +86,8 @@ class Background:
 # ---- seeding -------------------------------------------------------------------------------
 
 SEEDED: dict[str, dict] = {}
+NAMES: dict[str, tuple[str, str]] = {}  # Name tag -> (region, instance id)
+ENDPOINT = ""
 
 
 def seed_fleet(endpoint: str) -> None:
@@ -115,6 +117,7 @@ def seed_fleet(endpoint: str) -> None:
                 MaxCount=1,
                 TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
             )
+            NAMES[name] = (region, out["Instances"][0]["InstanceId"])
             if state == "stopped":
                 ec2.stop_instances(InstanceIds=[out["Instances"][0]["InstanceId"]])
         SEEDED[region] = {
@@ -149,14 +152,49 @@ def census_summary(ok: bool, out: object) -> tuple[bool, str]:
     return right, "; ".join(parts)
 
 
+def states() -> dict[str, str]:
+    """Name tag -> instance state, read back from the emulator."""
+    out = {}
+    for name, (region, iid) in NAMES.items():
+        ec2 = boto3.client("ec2", region_name=region, endpoint_url=ENDPOINT)
+        out[name] = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    return out
+
+
+def stopper(action: str, want_acted: set[str], want: dict[str, str]) -> Callable[[bool, object], tuple[bool, str]]:
+    """Checks a nightly-stopper run: which instances it acted on and the states afterwards."""
+    def check(ok: bool, out: object) -> tuple[bool, str]:
+        if not ok or not isinstance(out, dict):
+            return False, f"failed: {out}"
+        by_id = {iid: name for name, (_, iid) in NAMES.items()}
+        acted = {by_id.get(a["id"], a["id"]) for a in out["acted"]}
+        now = states()
+        right = out["status"] == "ok" and acted == want_acted and all(now[n] == s for n, s in want.items())
+        skipped = "; ".join(f"{by_id.get(k['id'], k['id'])}: {k['reason']}" for k in out["skipped"])
+        verb = "stopped" if action == "stop" else "started"
+        did = f"{verb} {len(acted)}" + (f" ({', '.join(sorted(acted))})" if acted else "")
+        failed = "; ".join(f"{by_id.get(f['id'], f['id'])}: {f['message']}" for f in out["failed"])
+        return right, f"{did}; skipped {len(out['skipped'])}" + (f" [{skipped}]" if skipped else "") + (
+            f"; FAILED {failed}" if failed else "")
+
+    return check
+
+
 def refused(ok: bool, out: object) -> tuple[bool, str]:
     text = str(out)
     return (not ok and "invalid input" in text), ("refused: " + text.splitlines()[0] if not ok else f"accepted: {out}")
 
 
+OFFICE = {"web-1", "web-2", "eu-web-1"}
+ALWAYS_ON = {"asg-member": "running", "database": "running", "eu-build": "running"}
+
 STEPS = [
     Step("fleet-census", "scheduled.json", "daily census", census_summary),
     Step("fleet-census", "bad-input.json", "bad input", refused),
+    Step("nightly-stopper", "stop.json", "evening stop", stopper("stop", OFFICE, {**{n: "stopped" for n in OFFICE}, **ALWAYS_ON})),
+    Step("nightly-stopper", "stop.json", "stop again", stopper("stop", set(), {**{n: "stopped" for n in OFFICE}, **ALWAYS_ON})),
+    Step("nightly-stopper", "start.json", "morning start", stopper("start", OFFICE | {"batch-1"}, {**{n: "running" for n in OFFICE | {"batch-1"}}, **ALWAYS_ON})),
+    Step("nightly-stopper", "unknown-action.json", "bad input", refused),
 ]
 
 
@@ -188,7 +226,8 @@ def main() -> int:
     subprocess.run(["cargo", "build", "--quiet"] + [a for f in functions for a in ("--bin", f)], cwd=ROOT, check=True)
 
     moto_port, lambda_port = free_port(), free_port()
-    endpoint = f"http://127.0.0.1:{moto_port}"
+    global ENDPOINT
+    endpoint = ENDPOINT = f"http://127.0.0.1:{moto_port}"
     moto = Background([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], work / "moto.log")
     watcher = None
     rows: list[tuple[str, str, str, str]] = []

@@ -130,20 +130,28 @@ impl Budget {
         Budget { until: None }
     }
 
-    /// `reserve` before `deadline`: the time kept back to finish and return the report.
+    /// `reserve` before `deadline`: the time kept back to finish and return the report. The
+    /// reserve is at most a quarter of the time left, so a short timeout (Lambda's default is
+    /// 3 s) still leaves time to work.
     pub fn until(deadline: SystemTime, reserve: Duration) -> Self {
-        let left = deadline
+        let total = deadline
             .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO)
-            .saturating_sub(reserve);
+            .unwrap_or(Duration::ZERO);
+        let left = total.saturating_sub(reserve.min(total / 4));
         Budget {
             until: Some(Instant::now() + left),
         }
     }
 
-    /// From the Lambda invocation's deadline. A zero deadline (some local runners) is unlimited.
+    /// From the Lambda invocation's deadline. Lambda's deadline is always ahead when an
+    /// invocation starts; a zero or past one comes from a local runner (cargo-lambda's is not
+    /// kept), so the run is unlimited rather than doing nothing.
     pub fn from_context(ctx: &lambda_runtime::Context, reserve: Duration) -> Self {
-        if ctx.deadline == 0 {
+        if ctx.deadline == 0 || ctx.deadline() <= SystemTime::now() {
+            tracing::warn!(
+                deadline_ms = ctx.deadline,
+                "invocation deadline is unset or already passed (a local runner?); no time budget"
+            );
             Budget::unlimited()
         } else {
             Budget::until(ctx.deadline(), reserve)
@@ -346,6 +354,16 @@ mod tests {
             "{left:?}"
         );
         assert!(Budget::until(SystemTime::now(), Duration::from_secs(1)).is_spent());
+        // A 3 s timeout with a 10 s reserve still leaves about three quarters of it.
+        let short = Budget::until(
+            SystemTime::now() + Duration::from_secs(3),
+            Duration::from_secs(10),
+        );
+        let left = short.remaining().unwrap();
+        assert!(
+            left > Duration::from_millis(2200) && left <= Duration::from_millis(2250),
+            "{left:?}"
+        );
         assert!(!Budget::unlimited().is_spent());
         let ctx = lambda_runtime::Context::default();
         assert!(

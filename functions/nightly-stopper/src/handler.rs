@@ -47,6 +47,11 @@ pub async fn run<F: Fleet + Sync>(
     metrics: &mut Metrics,
 ) -> Result<StopperReport, Error> {
     let action = event::parse(payload)?;
+    tracing::debug!(
+        ?action,
+        budget_ms = budget.remaining().map(|d| d.as_millis() as u64),
+        "run started"
+    );
     let observed = join_all(
         targets
             .iter()
