@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -68,8 +69,11 @@ def describe_instances_page(n: int) -> bytes:
 class Stand:
     """The Runtime API and EC2 stand-in. Records when /next is asked for and responses arrive."""
 
-    def __init__(self, events: int):
-        self.page = describe_instances_page(INSTANCES)
+    def __init__(self, events: int, event: bytes = b'{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":{}}',
+                 page: bytes = b""):
+        self.page = page
+        self.event = event
+        self.responses: list[bytes] = []
         self.events_left = events
         self.lock = threading.Condition()
         self.marks: list[tuple[str, float]] = []
@@ -89,7 +93,7 @@ class Stand:
                         while stand.events_left <= 0:
                             stand.lock.wait()
                         stand.events_left -= 1
-                    body = b'{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":{}}'
+                    body = stand.event
                     self.send_response(200)
                     self.send_header("Lambda-Runtime-Aws-Request-Id", str(uuid.uuid4()))
                     self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
@@ -109,6 +113,7 @@ class Stand:
                     kind = "response" if self.path.endswith("/response") else "error"
                     with stand.lock:
                         stand.marks.append((kind, time.perf_counter()))
+                        stand.responses.append(body)
                         stand.lock.notify_all()
                     if kind == "error":
                         sys.stderr.write(f"bench: function error: {body[:300]!r}\n")
@@ -122,7 +127,11 @@ class Stand:
                 self.end_headers()
                 self.wfile.write(out)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        class Quiet(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a candidate killed mid-request is expected here
+
+        self.server = Quiet(("127.0.0.1", 0), H)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.addr = f"127.0.0.1:{self.server.server_address[1]}"
@@ -152,13 +161,16 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def one_cold_start(cmd: list[str], warm: int) -> dict:
-    stand = Stand(events=1 + warm)
-    env = {
+CENSUS_PAGE: bytes = b""
+
+
+def lambda_env(stand: Stand, endpoint: str) -> dict[str, str]:
+    return {
         "PATH": os.environ["PATH"],
         "AWS_LAMBDA_RUNTIME_API": stand.addr,
-        "AWS_ENDPOINT_URL": f"http://{stand.addr}",
+        "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",  # Lambda sets both; boto3 reads this one
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_LAMBDA_FUNCTION_NAME": "fleet-census",
@@ -166,7 +178,13 @@ def one_cold_start(cmd: list[str], warm: int) -> dict:
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_LEVEL": "WARN",
         "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_REQUEST_CHECKSUM_CALCULATION": "WHEN_REQUIRED",
     }
+
+
+def one_cold_start(cmd: list[str], warm: int) -> dict:
+    stand = Stand(events=1 + warm, page=CENSUS_PAGE)
+    env = lambda_env(stand, f"http://{stand.addr}")
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -194,7 +212,80 @@ def measure(name: str, cmd: list[str], runs: int, warm: int, size: int | None) -
     return row
 
 
-def build(level: str | None) -> Path:
+# ---- nightly-stopper: one whole stop run against moto, process start to result ------------
+
+STOPPER_FLEET = 200
+
+
+def moto_seed(endpoint: str) -> None:
+    """A fresh account: STOPPER_FLEET tagged running instances, five untagged, one ASG member."""
+    import boto3
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=endpoint,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+
+    def launch(n, tags):
+        spec = [{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+        ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=n, MaxCount=n, TagSpecifications=spec)
+
+    launch(STOPPER_FLEET, {"fleetkeeper:schedule": "office-hours"})
+    launch(5, {"Name": "untagged"})
+    launch(1, {"fleetkeeper:schedule": "office-hours", "aws:autoscaling:groupName": "web"})
+
+
+def one_stop_run(cmd: list[str], endpoint: str) -> dict:
+    moto_seed(endpoint)
+    stand = Stand(events=1, event=b'{"action": "stop"}')
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=lambda_env(stand, endpoint), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        stand.wait_for("response", 1, timeout=120)
+        total = (time.perf_counter() - t0) * 1000
+        rss = peak_rss_kib(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+        stand.close()
+    acted = len(json.loads(stand.responses[0])["acted"])
+    if acted != STOPPER_FLEET:
+        raise RuntimeError(f"{cmd[-1]} stopped {acted} instances, expected {STOPPER_FLEET}")
+    return {"total_ms": total, "rss_mib": rss / 1024}
+
+
+def stopper_bench(binary: Path, runs: int) -> list[dict]:
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    moto = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).read()
+                break
+            except Exception:
+                time.sleep(0.1)
+        rows = []
+        for name, cmd in [("nightly-stopper (release profile)", [str(binary)]),
+                          ("python3 + boto3 (baseline script)", [str(BIN / "python"), str(ROOT / "bench" / "stopper_boto3.py")])]:
+            samples = [one_stop_run(cmd, endpoint) for _ in range(runs)]
+            rows.append({"name": name, **{k: statistics.median(s[k] for s in samples) for k in samples[0]}})
+        return rows
+    finally:
+        moto.kill()
+        moto.wait()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build(level: str | None, package: str = "fleet-census") -> Path:
     """The release profile as configured (level None), or with its opt-level overridden."""
     env = dict(os.environ)
     if level is None:
@@ -202,10 +293,10 @@ def build(level: str | None) -> Path:
     else:
         target = ROOT / "target" / "bench" / f"opt-{level}"
         env["CARGO_PROFILE_RELEASE_OPT_LEVEL"] = level
-    print(f"bench: building fleet-census, release profile{'' if level is None else f' with opt-level {level}'} ...", flush=True)
-    subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "fleet-census", "--target-dir", str(target)],
+    print(f"bench: building {package}, release profile{'' if level is None else f' with opt-level {level}'} ...", flush=True)
+    subprocess.run(["cargo", "build", "--quiet", "--release", "-p", package, "--target-dir", str(target)],
                    cwd=ROOT, env=env, check=True)
-    return target / "release" / "fleet-census"
+    return target / "release" / package
 
 
 def main() -> int:
@@ -216,7 +307,10 @@ def main() -> int:
     ap.add_argument("--warm", type=int, default=20, help="warm invocations per cold start")
     ap.add_argument("--no-python", action="store_true", help="skip the boto3 baseline")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    ap.add_argument("--stopper-runs", type=int, default=7, help="whole stop runs per candidate (0 skips)")
     args = ap.parse_args()
+    global CENSUS_PAGE
+    CENSUS_PAGE = describe_instances_page(INSTANCES)
 
     rows = []
     for level in args.opt_levels or [None]:
@@ -243,8 +337,18 @@ def main() -> int:
                 ratio = f"({v / b:.2f}x)" if b else ""
                 cells.append(f"{v:>13.2f} {ratio:>8}")
         print(f"{r['name']:<36}" + "".join(cells))
+    stop_rows = []
+    if args.stopper_runs:
+        stop_rows = stopper_bench(build(None, "nightly-stopper"), args.stopper_runs)
+        rust, py = stop_rows
+        print(f"\nnightly-stopper: one whole stop run against moto (process start to result; {STOPPER_FLEET} tagged "
+              f"instances of {STOPPER_FLEET + 6}), medians of {args.stopper_runs} runs; ratio: baseline / nightly-stopper.\n")
+        print(f"{'candidate':<36}{'total ms':>12}{'peak RSS MiB':>16}")
+        for r in stop_rows:
+            print(f"{r['name']:<36}{r['total_ms']:>12.1f}{r['rss_mib']:>16.1f}")
+        print(f"{'ratio (python / rust)':<36}{py['total_ms'] / rust['total_ms']:>11.2f}x{py['rss_mib'] / rust['rss_mib']:>15.2f}x")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"census": rows, "stopper": stop_rows}, indent=2))
     return 0
 
 
