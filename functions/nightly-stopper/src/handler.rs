@@ -7,6 +7,7 @@ use futures_util::future::join_all;
 use jiff::Timestamp;
 use serde_json::Value;
 
+use fleetkeeper::aws::Aws;
 use fleetkeeper::exec::{Budget, RateLimiter};
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{Error, Plan};
@@ -14,7 +15,7 @@ use fleetkeeper::{Error, Plan};
 use crate::apply::{Limits, apply};
 use crate::config::Config;
 use crate::event;
-use crate::fleet::Fleet;
+use crate::fleet::{Ec2Fleet, Fleet};
 use crate::plan::{Act, plan};
 use crate::report::StopperReport;
 
@@ -26,6 +27,33 @@ pub struct Target<F> {
     pub fleet: F,
     pub stop: RateLimiter,
     pub start: RateLimiter,
+}
+
+/// Every region (REGIONS) of the function's own account, or of each account in ROLE_ARNS.
+pub async fn targets(aws: &Aws, config: &Config) -> Vec<Target<Ec2Fleet>> {
+    let mut accounts = Vec::new();
+    if config.role_arns.is_empty() {
+        accounts.push((String::new(), aws.clone()));
+    }
+    for arn in &config.role_arns {
+        let account = arn.split(':').nth(4).unwrap_or_default().to_owned();
+        accounts.push((
+            account,
+            aws.assume_role(arn, "fleetkeeper-nightly-stopper").await,
+        ));
+    }
+    let mut out = Vec::new();
+    for (account, aws) in &accounts {
+        for (region, client) in aws.regional("EC2", &config.regions, aws_sdk_ec2::Client::new) {
+            let name = if account.is_empty() {
+                region
+            } else {
+                format!("{account}/{region}")
+            };
+            out.push(Target::new(Ec2Fleet::new(name, client), config));
+        }
+    }
+    out
 }
 
 impl<F: Fleet> Target<F> {

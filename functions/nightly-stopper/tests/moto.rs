@@ -11,8 +11,7 @@ use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
 use nightly_stopper::config::Config;
-use nightly_stopper::fleet::Ec2Fleet;
-use nightly_stopper::handler::{Target, run};
+use nightly_stopper::handler::{run, targets};
 use nightly_stopper::report::StopperReport;
 use serde_json::json;
 
@@ -154,11 +153,7 @@ async fn try_invoke(
     let env = Moto::env_for(endpoint, &vars);
     let config = Config::from_env(&env).unwrap();
     let aws = Moto::aws(&env).await;
-    let targets: Vec<Target<Ec2Fleet>> = aws
-        .regional("EC2", &config.regions, aws_sdk_ec2::Client::new)
-        .into_iter()
-        .map(|(region, client)| Target::new(Ec2Fleet::new(region, client), &config))
-        .collect();
+    let targets = targets(&aws, &config).await;
     let now: Timestamp = "2026-11-20T19:00:00Z".parse().unwrap();
     let mut metrics = Metrics::for_function("nightly-stopper");
     run(
@@ -307,4 +302,45 @@ async fn dry_run_and_the_cap_change_nothing() {
 
     assert_eq!(states(&moto.endpoint()).await, before, "nothing changed");
     assert_eq!(seeded.eligible.len(), 1200);
+}
+
+#[tokio::test]
+async fn role_arns_act_in_the_other_account_only() {
+    let moto = Moto::start();
+    let role = "arn:aws:iam::111122223333:role/fleetkeeper-stopper";
+    // moto keeps one state per account, chosen by the credentials: assumed-role credentials
+    // act in the role's account, as on AWS.
+    let base = Moto::aws(&Moto::env_for(&moto.endpoint(), &[])).await;
+    let other = base
+        .assume_role(role, "seed")
+        .await
+        .client("EC2", aws_sdk_ec2::Client::new);
+    let office = ("fleetkeeper:schedule", "office-hours");
+    let theirs = launch(&other, 2, &[office]).await;
+    let ours = launch(&base.client("EC2", aws_sdk_ec2::Client::new), 1, &[office]).await;
+
+    let report = invoke(
+        &moto.endpoint(),
+        &[("REGIONS", "us-east-1"), ("ROLE_ARNS", role)],
+        json!({"action": "stop"}),
+    )
+    .await;
+    assert_eq!(report.status, Status::Ok, "{:?}", report.failed);
+    let acted: Vec<&str> = report.acted.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(acted.len(), 2, "{acted:?}");
+    assert!(theirs.iter().all(|id| acted.contains(&id.as_str())));
+    assert_eq!(report.acted[0].region, "111122223333/us-east-1");
+    let mine = base.client("EC2", aws_sdk_ec2::Client::new);
+    let state = mine
+        .describe_instances()
+        .instance_ids(&ours[0])
+        .send()
+        .await
+        .unwrap();
+    let i = &state.reservations()[0].instances()[0];
+    assert_eq!(
+        i.state().and_then(|s| s.name()).unwrap().as_str(),
+        "running",
+        "our own account is untouched"
+    );
 }
