@@ -2,14 +2,12 @@
 a paginator, a Counter), run through the same Lambda Runtime API loop as the Rust binary.
 It reads the same environment (AWS_LAMBDA_RUNTIME_API, AWS_ENDPOINT_URL, REGIONS)."""
 
-import json
 import os
-import urllib.request
 from collections import Counter
 
 import boto3
+from lambda_loop import serve
 
-API = f"http://{os.environ['AWS_LAMBDA_RUNTIME_API']}/2018-06-01/runtime/invocation"
 KEY = os.environ.get("SCHEDULE_TAG_KEY", "fleetkeeper:schedule")
 VALUE = os.environ.get("SCHEDULE_TAG_VALUE", "office-hours")
 regions = [r for r in os.environ.get("REGIONS", "").split(",") if r] or [os.environ["AWS_REGION"]]
@@ -32,9 +30,4 @@ def handler(event):
     return {"function": "fleet-census", "status": "ok", "regions": out, "failed": []}
 
 
-while True:
-    with urllib.request.urlopen(f"{API}/next") as r:
-        request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
-        event = json.loads(r.read())
-    body = json.dumps(handler(event)).encode()
-    urllib.request.urlopen(urllib.request.Request(f"{API}/{request_id}/response", data=body, method="POST")).read()
+serve(handler)

@@ -2,14 +2,12 @@
 tag filter, paginator, ASG members skipped, batches of 1000, a last-action tag), run through the
 same Lambda Runtime API loop as the Rust binary, against the same moto."""
 
-import json
 import os
 import time
-import urllib.request
 
 import boto3
+from lambda_loop import serve
 
-API = f"http://{os.environ['AWS_LAMBDA_RUNTIME_API']}/2018-06-01/runtime/invocation"
 KEY = os.environ.get("SCHEDULE_TAG_KEY", "fleetkeeper:schedule")
 VALUE = os.environ.get("SCHEDULE_TAG_VALUE", "office-hours")
 ec2 = boto3.client("ec2")
@@ -38,9 +36,4 @@ def handler(event):
     return {"action": "stop" if stop else "start", "acted": [{"id": i} for i in ids]}
 
 
-while True:
-    with urllib.request.urlopen(f"{API}/next") as r:
-        request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
-        event = json.loads(r.read())
-    body = json.dumps(handler(event)).encode()
-    urllib.request.urlopen(urllib.request.Request(f"{API}/{request_id}/response", data=body, method="POST")).read()
+serve(handler)

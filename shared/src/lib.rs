@@ -7,6 +7,8 @@
 
 pub mod aws;
 pub mod config;
+#[cfg(feature = "ec2")]
+pub mod ec2;
 pub mod error;
 pub mod exec;
 pub mod lambda;

@@ -2,6 +2,7 @@
 //! fault proxy between the SDK and moto ([`fault`]) for what moto cannot do (throttling,
 //! server errors, dropped connections, latency, API token buckets).
 
+pub mod ec2;
 pub mod fault;
 pub mod moto;
 

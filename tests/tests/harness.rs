@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use aws_sdk_ec2::types::InstanceType;
 use fleetkeeper::AwsError;
 use fleetkeeper::error::{AwsErrorKind, aws_err};
 use fleetkeeper::exec::{BucketSpec, Budget, RateLimiter, buckets, run_bounded};
@@ -70,24 +69,7 @@ async fn moto_starts_and_the_shared_loader_reaches_it() {
     );
 
     // A real write and read back: moto keeps state between calls.
-    let image = ec2
-        .describe_images()
-        .owners("amazon")
-        .send()
-        .await
-        .unwrap()
-        .images()[0]
-        .image_id()
-        .unwrap()
-        .to_owned();
-    ec2.run_instances()
-        .image_id(image)
-        .instance_type(InstanceType::T3Micro)
-        .min_count(2)
-        .max_count(2)
-        .send()
-        .await
-        .unwrap();
+    fleetkeeper_tests::ec2::launch(&ec2, 2, &[]).await;
     let count = |out: aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput| {
         out.reservations()
             .iter()

@@ -1,20 +1,13 @@
 //! Observe and act: the EC2 calls nightly-stopper needs, behind one narrow trait.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 
-use aws_sdk_ec2::types::{Filter, Tag};
+use aws_sdk_ec2::types::Tag;
 use fleetkeeper::AwsError;
+use fleetkeeper::ec2::{describe_instances, state_filter, tag_filter};
 use fleetkeeper::error::aws_err;
 
-/// What the plan needs to know of an instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
-    pub id: String,
-    /// EC2's state name: pending, running, stopping, stopped, shutting-down, terminated.
-    pub state: String,
-    pub tags: BTreeMap<String, String>,
-}
+pub use fleetkeeper::ec2::Instance;
 
 /// One region (of one account).
 pub trait Fleet {
@@ -71,55 +64,9 @@ impl Fleet for Ec2Fleet {
     }
 
     async fn tagged(&self, key: &str, value: &str) -> Result<Vec<Instance>, AwsError> {
-        let mut pages = self
-            .client
-            .describe_instances()
-            .filters(
-                Filter::builder()
-                    .name(format!("tag:{key}"))
-                    .values(value)
-                    .build(),
-            )
-            // Terminated instances linger for an hour; they are never ours to act on.
-            .filters(
-                Filter::builder()
-                    .name("instance-state-name")
-                    .set_values(Some(
-                        ["pending", "running", "stopping", "stopped", "shutting-down"]
-                            .map(String::from)
-                            .to_vec(),
-                    ))
-                    .build(),
-            )
-            .max_results(1000)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(aws_err("ec2:DescribeInstances"))?;
-            for i in page.reservations().iter().flat_map(|r| r.instances()) {
-                let Some(id) = i.instance_id() else { continue };
-                out.push(Instance {
-                    id: id.to_owned(),
-                    state: i
-                        .state()
-                        .and_then(|s| s.name())
-                        .map(|n| n.as_str().to_owned())
-                        .unwrap_or_default(),
-                    tags: i
-                        .tags()
-                        .iter()
-                        .filter_map(|t| {
-                            Some((
-                                t.key()?.to_owned(),
-                                t.value().unwrap_or_default().to_owned(),
-                            ))
-                        })
-                        .collect(),
-                });
-            }
-        }
-        Ok(out)
+        // Terminated instances linger for an hour; they are never ours to act on.
+        let live = state_filter(&["pending", "running", "stopping", "stopped", "shutting-down"]);
+        describe_instances(&self.client, vec![tag_filter(key, value), live]).await
     }
 
     async fn stop(&self, ids: &[String], hibernate: bool, dry_run: bool) -> Result<(), AwsError> {

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
 use fleetkeeper::exec::Budget;
 use fleetkeeper::report::Status;
 use fleetkeeper::telemetry::Metrics;
+use fleetkeeper_tests::ec2::launch;
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
 use nightly_stopper::config::Config;
@@ -20,39 +20,6 @@ const REGIONS: &str = "us-east-1,eu-west-1";
 async fn ec2(endpoint: &str, region: &str) -> aws_sdk_ec2::Client {
     let aws = Moto::aws(&Moto::env_for(endpoint, &[("AWS_REGION", region)])).await;
     aws.client("EC2", aws_sdk_ec2::Client::new)
-}
-
-async fn launch(client: &aws_sdk_ec2::Client, n: i32, tags: &[(&str, &str)]) -> Vec<String> {
-    let image = client
-        .describe_images()
-        .owners("amazon")
-        .send()
-        .await
-        .unwrap()
-        .images()[0]
-        .image_id()
-        .unwrap()
-        .to_owned();
-    let mut spec = TagSpecification::builder()
-        .resource_type(ResourceType::Instance)
-        .tags(Tag::builder().key("Name").value("seeded").build());
-    for (k, v) in tags {
-        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
-    }
-    let out = client
-        .run_instances()
-        .image_id(image)
-        .instance_type(InstanceType::T3Micro)
-        .min_count(n)
-        .max_count(n)
-        .tag_specifications(spec.build())
-        .send()
-        .await
-        .unwrap();
-    out.instances()
-        .iter()
-        .map(|i| i.instance_id().unwrap().to_owned())
-        .collect()
 }
 
 /// What the test seeded, by role.

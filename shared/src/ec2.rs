@@ -1,0 +1,81 @@
+//! EC2 pieces more than one function needs (feature `ec2`): the instance facts plans use, and
+//! the paginated, server-side filtered DescribeInstances that reads them.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::Filter;
+
+use crate::error::{AwsError, aws_err};
+
+/// What plans need to know of an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub id: String,
+    /// EC2's state name: pending, running, stopping, stopped, shutting-down, terminated.
+    pub state: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Instance {
+    /// None for an entry without an instance id (never seen from EC2, but not worth a panic).
+    pub fn from_sdk(i: &aws_sdk_ec2::types::Instance) -> Option<Instance> {
+        Some(Instance {
+            id: i.instance_id()?.to_owned(),
+            state: i
+                .state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_else(|| "unknown".into()),
+            tags: i
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    ))
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Every instance matching `filters` (EC2 filters them), 1000 per page, all pages.
+pub async fn describe_instances(
+    client: &aws_sdk_ec2::Client,
+    filters: Vec<Filter>,
+) -> Result<Vec<Instance>, AwsError> {
+    let mut pages = client
+        .describe_instances()
+        .set_filters((!filters.is_empty()).then_some(filters))
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws_err("ec2:DescribeInstances"))?;
+        out.extend(
+            page.reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .filter_map(Instance::from_sdk),
+        );
+    }
+    Ok(out)
+}
+
+/// A filter on one tag's value.
+pub fn tag_filter(key: &str, value: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{key}"))
+        .values(value)
+        .build()
+}
+
+/// A filter on instance states.
+pub fn state_filter(states: &[&str]) -> Filter {
+    Filter::builder()
+        .name("instance-state-name")
+        .set_values(Some(states.iter().map(|s| (*s).to_owned()).collect()))
+        .build()
+}

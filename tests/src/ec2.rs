@@ -1,0 +1,38 @@
+//! Seeding moto with EC2 instances for integration tests.
+
+use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
+
+/// An AMI moto ships (owned by "amazon").
+pub async fn any_image(client: &aws_sdk_ec2::Client) -> String {
+    let images = client
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .expect("moto lists its AMIs");
+    images.images()[0].image_id().expect("an AMI id").to_owned()
+}
+
+/// Launches `n` t3.micro instances tagged `Name=seeded` plus `tags`; returns their ids.
+pub async fn launch(client: &aws_sdk_ec2::Client, n: i32, tags: &[(&str, &str)]) -> Vec<String> {
+    let mut spec = TagSpecification::builder()
+        .resource_type(ResourceType::Instance)
+        .tags(Tag::builder().key("Name").value("seeded").build());
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    let out = client
+        .run_instances()
+        .image_id(any_image(client).await)
+        .instance_type(InstanceType::T3Micro)
+        .min_count(n)
+        .max_count(n)
+        .tag_specifications(spec.build())
+        .send()
+        .await
+        .expect("moto launches instances");
+    out.instances()
+        .iter()
+        .map(|i| i.instance_id().expect("an instance id").to_owned())
+        .collect()
+}
