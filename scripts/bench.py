@@ -299,34 +299,12 @@ def build(level: str | None, package: str = "fleet-census") -> Path:
     return target / "release" / package
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--opt-levels", nargs="*", default=[],
-                    help="compare these opt-levels (e.g. 3 2 s z); default: the release profile as configured")
-    ap.add_argument("--runs", type=int, default=11, help="cold starts per candidate")
-    ap.add_argument("--warm", type=int, default=20, help="warm invocations per cold start")
-    ap.add_argument("--no-python", action="store_true", help="skip the boto3 baseline")
-    ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
-    ap.add_argument("--stopper-runs", type=int, default=7, help="whole stop runs per candidate (0 skips)")
-    args = ap.parse_args()
-    global CENSUS_PAGE
-    CENSUS_PAGE = describe_instances_page(INSTANCES)
-
-    rows = []
-    for level in args.opt_levels or [None]:
-        binary = build(level)
-        name = "fleet-census (release profile)" if level is None else f"fleet-census opt-level={level}"
-        rows.append(measure(name, [str(binary)], args.runs, args.warm, binary.stat().st_size))
-    if not args.no_python:
-        rows.append(measure("python3 + boto3 (baseline script)", [str(BIN / "python"), str(ROOT / "bench" / "census_boto3.py")],
-                            max(3, args.runs // 2), args.warm, None))
-
+def print_census(rows: list[dict], runs: int, warm: int) -> None:
     base = rows[0]
-    print(f"\nfleet-census: {INSTANCES} instances per invocation; medians of {args.runs} cold starts x {args.warm} warm invocations;")
+    print(f"\nfleet-census: {INSTANCES} instances per invocation; medians of {runs} cold starts x {warm} warm invocations;")
     print(f"ratios are against '{base['name']}' measured in this run (>1 means more than the baseline).\n")
     cols = [("init_ms", "init ms"), ("cold_ms", "cold invoke ms"), ("warm_ms", "warm invoke ms"), ("rss_mib", "peak RSS MiB"), ("size_mib", "binary MiB")]
-    header = f"{'candidate':<36}" + "".join(f"{t:>22}" for _, t in cols)
-    print(header)
+    print(f"{'candidate':<36}" + "".join(f"{t:>22}" for _, t in cols))
     for r in rows:
         cells = []
         for k, _ in cols:
@@ -337,18 +315,48 @@ def main() -> int:
                 ratio = f"({v / b:.2f}x)" if b else ""
                 cells.append(f"{v:>13.2f} {ratio:>8}")
         print(f"{r['name']:<36}" + "".join(cells))
-    stop_rows = []
-    if args.stopper_runs:
-        stop_rows = stopper_bench(build(None, "nightly-stopper"), args.stopper_runs)
-        rust, py = stop_rows
-        print(f"\nnightly-stopper: one whole stop run against moto (process start to result; {STOPPER_FLEET} tagged "
-              f"instances of {STOPPER_FLEET + 6}), medians of {args.stopper_runs} runs; ratio: baseline / nightly-stopper.\n")
-        print(f"{'candidate':<36}{'total ms':>12}{'peak RSS MiB':>16}")
-        for r in stop_rows:
-            print(f"{r['name']:<36}{r['total_ms']:>12.1f}{r['rss_mib']:>16.1f}")
-        print(f"{'ratio (python / rust)':<36}{py['total_ms'] / rust['total_ms']:>11.2f}x{py['rss_mib'] / rust['rss_mib']:>15.2f}x")
+
+
+def print_stopper(rows: list[dict], runs: int) -> None:
+    rust, py = rows
+    print(f"\nnightly-stopper: one whole stop run against moto (process start to result; {STOPPER_FLEET} tagged "
+          f"instances of {STOPPER_FLEET + 6}), medians of {runs} runs; ratio: baseline / nightly-stopper.\n")
+    print(f"{'candidate':<36}{'total ms':>12}{'peak RSS MiB':>16}")
+    for r in rows:
+        print(f"{r['name']:<36}{r['total_ms']:>12.1f}{r['rss_mib']:>16.1f}")
+    print(f"{'ratio (python / rust)':<36}{py['total_ms'] / rust['total_ms']:>11.2f}x{py['rss_mib'] / rust['rss_mib']:>15.2f}x")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--opt-levels", nargs="*", default=[],
+                    help="compare these opt-levels (e.g. 3 2 s z); default: the release profile as configured")
+    ap.add_argument("--runs", type=int, default=11, help="cold starts per candidate")
+    ap.add_argument("--warm", type=int, default=20, help="warm invocations per cold start")
+    ap.add_argument("--no-python", action="store_true", help="skip the boto3 baselines")
+    ap.add_argument("--stopper-runs", type=int, default=7, help="whole stop runs per candidate")
+    ap.add_argument("--only", choices=["census", "stopper"], help="run one of the two benchmarks")
+    ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = ap.parse_args()
+    global CENSUS_PAGE
+    CENSUS_PAGE = describe_instances_page(INSTANCES)
+
+    census, stopper = [], []
+    if args.only != "stopper":
+        for level in args.opt_levels or [None]:
+            binary = build(level)
+            name = "fleet-census (release profile)" if level is None else f"fleet-census opt-level={level}"
+            census.append(measure(name, [str(binary)], args.runs, args.warm, binary.stat().st_size))
+        if not args.no_python:
+            census.append(measure("python3 + boto3 (baseline script)",
+                                  [str(BIN / "python"), str(ROOT / "bench" / "census_boto3.py")],
+                                  max(3, args.runs // 2), args.warm, None))
+        print_census(census, args.runs, args.warm)
+    if args.only != "census":
+        stopper = stopper_bench(build(None, "nightly-stopper"), args.stopper_runs)
+        print_stopper(stopper, args.stopper_runs)
     if args.json:
-        args.json.write_text(json.dumps({"census": rows, "stopper": stop_rows}, indent=2))
+        args.json.write_text(json.dumps({"census": census, "stopper": stopper}, indent=2))
     return 0
 
 
