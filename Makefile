@@ -12,7 +12,8 @@ PYTHON    ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 
-FUNCTIONS := $(notdir $(wildcard functions/*))
+# Functions with a Lambda entry point (a package still in progress may be a library only).
+FUNCTIONS := $(patsubst functions/%/src/main.rs,%,$(wildcard functions/*/src/main.rs))
 
 .PHONY: help setup build test lint fmt demo bench package deploy clean
 
