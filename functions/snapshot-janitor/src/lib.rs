@@ -5,4 +5,5 @@
 //! done and tested; observe, apply and the Lambda entry point come next.
 
 pub mod create;
+pub mod ebs;
 pub mod retention;

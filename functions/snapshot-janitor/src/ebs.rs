@@ -1,0 +1,188 @@
+//! Observe and act: the EC2 (EBS) calls snapshot-janitor needs, behind one narrow trait.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, SnapshotState, Tag, TagSpecification};
+use fleetkeeper::AwsError;
+use fleetkeeper::error::aws_err;
+use jiff::Timestamp;
+
+use crate::create::{BACKUP_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, VOLUME_TAG, Volume};
+use crate::retention::{Snapshot, State};
+
+/// How a delete ended when AWS did not simply accept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deleted {
+    Done,
+    /// NotFound: someone else deleted it first; counts as gone.
+    AlreadyGone,
+    /// InvalidSnapshot.InUse: it backs a registered AMI; skipped and reported.
+    InUse(String),
+}
+
+pub trait Ebs {
+    fn region(&self) -> &str;
+    /// Volumes carrying the backup tag (any value), every page.
+    fn tagged_volumes(&self) -> impl Future<Output = Result<Vec<Volume>, AwsError>> + Send;
+    /// Snapshots this account owns that carry the managed-by tag, every page.
+    fn our_snapshots(&self) -> impl Future<Output = Result<Vec<Snapshot>, AwsError>> + Send;
+    /// CreateSnapshot with the tags applied atomically; returns the snapshot id.
+    fn create(
+        &self,
+        volume_id: &str,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+    fn delete(
+        &self,
+        snapshot_id: &str,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Deleted, AwsError>> + Send;
+}
+
+pub struct Ec2Ebs {
+    region: String,
+    client: aws_sdk_ec2::Client,
+}
+
+impl Ec2Ebs {
+    pub fn new(region: String, client: aws_sdk_ec2::Client) -> Self {
+        Ec2Ebs { region, client }
+    }
+}
+
+fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+impl Ebs for Ec2Ebs {
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    async fn tagged_volumes(&self) -> Result<Vec<Volume>, AwsError> {
+        let mut pages = self
+            .client
+            .describe_volumes()
+            .filters(Filter::builder().name("tag-key").values(BACKUP_TAG).build())
+            .max_results(500)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws_err("ec2:DescribeVolumes"))?;
+            for v in page.volumes() {
+                let Some(id) = v.volume_id() else { continue };
+                out.push(Volume {
+                    id: id.to_owned(),
+                    instance_id: v
+                        .attachments()
+                        .iter()
+                        .find_map(|a| a.instance_id().map(str::to_owned)),
+                    tags: tags_of(v.tags()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn our_snapshots(&self) -> Result<Vec<Snapshot>, AwsError> {
+        let mut pages = self
+            .client
+            .describe_snapshots()
+            .owner_ids("self")
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{MANAGED_BY_TAG}"))
+                    .values(MANAGED_BY)
+                    .build(),
+            )
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws_err("ec2:DescribeSnapshots"))?;
+            for s in page.snapshots() {
+                let Some(id) = s.snapshot_id() else { continue };
+                let tags = tags_of(s.tags());
+                let started = s
+                    .start_time()
+                    .and_then(|t| Timestamp::from_second(t.secs()).ok())
+                    .unwrap_or(Timestamp::UNIX_EPOCH);
+                out.push(Snapshot {
+                    id: id.to_owned(),
+                    // Our tag names the volume even after the volume is gone.
+                    volume_id: tags
+                        .get(VOLUME_TAG)
+                        .cloned()
+                        .or_else(|| s.volume_id().map(str::to_owned))
+                        .unwrap_or_default(),
+                    policy: tags
+                        .get(POLICY_TAG)
+                        .cloned()
+                        .unwrap_or_else(|| "daily".into()),
+                    state: match s.state() {
+                        Some(SnapshotState::Completed) => State::Completed,
+                        Some(SnapshotState::Error) => State::Error,
+                        // pending, recoverable, recovering, or anything new: never touched.
+                        _ => State::Pending,
+                    },
+                    started,
+                    managed: tags.get(MANAGED_BY_TAG).map(String::as_str) == Some(MANAGED_BY),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(
+        &self,
+        volume_id: &str,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let mut spec = TagSpecification::builder().resource_type(ResourceType::Snapshot);
+        for (k, v) in tags {
+            spec = spec.tags(Tag::builder().key(k).value(v).build());
+        }
+        let out = self
+            .client
+            .create_snapshot()
+            .volume_id(volume_id)
+            .description(description)
+            .tag_specifications(spec.build())
+            .send()
+            .await
+            .map_err(aws_err("ec2:CreateSnapshot"))?;
+        Ok(out.snapshot_id().unwrap_or_default().to_owned())
+    }
+
+    async fn delete(&self, snapshot_id: &str, dry_run: bool) -> Result<Deleted, AwsError> {
+        let result = self
+            .client
+            .delete_snapshot()
+            .snapshot_id(snapshot_id)
+            .dry_run(dry_run)
+            .send()
+            .await
+            .map_err(aws_err("ec2:DeleteSnapshot"));
+        match result {
+            Ok(_) => Ok(Deleted::Done),
+            Err(e) if dry_run && e.code() == Some("DryRunOperation") => Ok(Deleted::Done),
+            Err(e) if e.code() == Some("InvalidSnapshot.NotFound") => Ok(Deleted::AlreadyGone),
+            Err(e) if e.code() == Some("InvalidSnapshot.InUse") => {
+                Ok(Deleted::InUse(e.message.clone().unwrap_or_default()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
