@@ -1,9 +1,11 @@
 //! snapshot-janitor: EBS snapshots on a schedule, pruned by a retention policy that never
 //! loses what it must keep.
 //!
-//! In progress: [`retention`] (the pure prune plan) and [`create`] (the pure create plan) are
-//! done and tested; observe, apply and the Lambda entry point come next.
+//! In progress: [`retention`] (prune plan) and [`create`] (create plan) are pure and tested,
+//! [`ebs`] is tested against moto, [`apply`] against an in-memory fake. The handler, report,
+//! Lambda entry point, template resources and demo step come next.
 
+pub mod apply;
 pub mod create;
 pub mod ebs;
 pub mod retention;

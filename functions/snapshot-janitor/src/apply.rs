@@ -1,0 +1,235 @@
+//! Apply: create the planned snapshots, then delete what retention let go, through the
+//! CreateSnapshot/DeleteSnapshot token bucket, at most MAX_DELETES a run, stopping cleanly when
+//! the time budget is spent so the next run picks up the rest.
+
+use fleetkeeper::exec::{Budget, RateLimiter, run_bounded};
+use fleetkeeper::{AwsError, Mode};
+
+use crate::create::CreatePlan;
+use crate::ebs::{Deleted, Ebs};
+use crate::retention::Decision;
+
+/// Deletes in flight at once; the limiter, not this, sets the pace.
+const CONCURRENCY: usize = 8;
+
+pub struct Limits<'a> {
+    /// CreateSnapshot and DeleteSnapshot share EC2's bucket (100 burst, 5 per second).
+    pub snapshots: &'a RateLimiter,
+    pub budget: Budget,
+    pub max_deletes: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// (volume, new snapshot id, why)
+    pub created: Vec<(String, String, String)>,
+    pub create_failed: Vec<(String, AwsError)>,
+    /// (snapshot, the rule that let it go)
+    pub deleted: Vec<(String, String)>,
+    /// NotFound on delete: someone else removed it first.
+    pub already_gone: Vec<String>,
+    /// (snapshot, AWS's message): backs a registered AMI.
+    pub in_use: Vec<(String, String)>,
+    pub delete_failed: Vec<(String, AwsError)>,
+    /// Deletions left for the next run: over MAX_DELETES, or the time budget ran out.
+    pub left_for_next_run: Vec<String>,
+}
+
+enum One {
+    Deleted(String, String, Deleted),
+    Failed(String, AwsError),
+}
+
+pub async fn apply<E: Ebs + Sync>(
+    ebs: &E,
+    create: &CreatePlan,
+    prune: &[Decision],
+    mode: Mode,
+    limits: &Limits<'_>,
+) -> Outcome {
+    let mut out = Outcome::default();
+    if mode.is_dry_run() {
+        return out;
+    }
+    for c in &create.create {
+        if limits.budget.is_spent() {
+            break;
+        }
+        limits.snapshots.acquire().await;
+        match ebs.create(&c.volume_id, &c.description, &c.tags).await {
+            Ok(id) => out
+                .created
+                .push((c.volume_id.clone(), id, c.reason.clone())),
+            Err(e) => out.create_failed.push((c.volume_id.clone(), e)),
+        }
+    }
+
+    let mut doomed: Vec<&Decision> = prune.iter().filter(|d| d.delete).collect();
+    let over = doomed.split_off(doomed.len().min(limits.max_deletes));
+    out.left_for_next_run
+        .extend(over.iter().map(|d| d.id.clone()));
+    let batch = run_bounded(
+        doomed,
+        CONCURRENCY,
+        Some(limits.snapshots),
+        limits.budget,
+        |d: &Decision| async move {
+            match ebs.delete(&d.id, false).await {
+                Ok(how) => One::Deleted(d.id.clone(), d.rule.clone(), how),
+                Err(e) => One::Failed(d.id.clone(), e),
+            }
+        },
+    )
+    .await;
+    out.left_for_next_run
+        .extend(batch.not_started.iter().map(|d| d.id.clone()));
+    for r in batch.results {
+        match r {
+            One::Deleted(id, rule, Deleted::Done) => out.deleted.push((id, rule)),
+            One::Deleted(id, _, Deleted::AlreadyGone) => out.already_gone.push(id),
+            One::Deleted(id, _, Deleted::InUse(msg)) => out.in_use.push((id, msg)),
+            One::Failed(id, e) => out.delete_failed.push((id, e)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::create::{Create, Volume};
+    use crate::retention::Snapshot;
+    use fleetkeeper::exec::BucketSpec;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Fake {
+        in_use: BTreeSet<String>,
+        gone: BTreeSet<String>,
+        deleted: Mutex<Vec<String>>,
+        created: Mutex<Vec<String>>,
+    }
+
+    impl Ebs for Fake {
+        fn region(&self) -> &str {
+            "test"
+        }
+        async fn tagged_volumes(&self) -> Result<Vec<Volume>, AwsError> {
+            Ok(vec![])
+        }
+        async fn our_snapshots(&self) -> Result<Vec<Snapshot>, AwsError> {
+            Ok(vec![])
+        }
+        async fn create(
+            &self,
+            volume_id: &str,
+            _: &str,
+            _: &BTreeMap<String, String>,
+        ) -> Result<String, AwsError> {
+            self.created.lock().unwrap().push(volume_id.to_owned());
+            Ok(format!("snap-new-{volume_id}"))
+        }
+        async fn delete(&self, id: &str, _: bool) -> Result<Deleted, AwsError> {
+            if self.in_use.contains(id) {
+                return Ok(Deleted::InUse("used by ami-1".into()));
+            }
+            if self.gone.contains(id) {
+                return Ok(Deleted::AlreadyGone);
+            }
+            self.deleted.lock().unwrap().push(id.to_owned());
+            Ok(Deleted::Done)
+        }
+    }
+
+    fn doomed(n: usize) -> Vec<Decision> {
+        (0..n)
+            .map(|i| Decision {
+                id: format!("snap-{i:04}"),
+                volume_id: "vol-1".into(),
+                delete: true,
+                rule: "no retention rule keeps it".into(),
+            })
+            .chain([Decision {
+                id: "snap-keep".into(),
+                volume_id: "vol-1".into(),
+                delete: false,
+                rule: "kept by last".into(),
+            }])
+            .collect()
+    }
+
+    fn create_one() -> CreatePlan {
+        CreatePlan {
+            create: vec![Create {
+                volume_id: "vol-1".into(),
+                policy: "daily".into(),
+                reason: "no snapshot yet".into(),
+                description: "d".into(),
+                tags: BTreeMap::new(),
+            }],
+            skipped: vec![],
+        }
+    }
+
+    async fn run(
+        fake: &Fake,
+        prune: &[Decision],
+        mode: Mode,
+        budget: Budget,
+        max: usize,
+    ) -> Outcome {
+        let fast = RateLimiter::new(BucketSpec::new(100_000, 100_000.0));
+        let limits = Limits {
+            snapshots: &fast,
+            budget,
+            max_deletes: max,
+        };
+        apply(fake, &create_one(), prune, mode, &limits).await
+    }
+
+    #[tokio::test]
+    async fn creates_then_deletes_only_what_retention_let_go() {
+        let fake = Fake {
+            in_use: ["snap-0001".to_string()].into(),
+            gone: ["snap-0002".to_string()].into(),
+            ..Fake::default()
+        };
+        let out = run(&fake, &doomed(5), Mode::Live, Budget::unlimited(), 1000).await;
+        assert_eq!(out.created.len(), 1);
+        assert_eq!(out.deleted.len(), 3);
+        assert_eq!(
+            out.in_use,
+            vec![("snap-0001".to_string(), "used by ami-1".to_string())]
+        );
+        assert_eq!(out.already_gone, vec!["snap-0002".to_string()]);
+        assert!(
+            !fake
+                .deleted
+                .lock()
+                .unwrap()
+                .contains(&"snap-keep".to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn max_deletes_and_a_spent_budget_leave_the_rest_for_next_run() {
+        let fake = Fake::default();
+        let out = run(&fake, &doomed(10), Mode::Live, Budget::unlimited(), 4).await;
+        assert_eq!(out.deleted.len(), 4);
+        assert_eq!(out.left_for_next_run.len(), 6);
+
+        let spent = Budget::until(std::time::SystemTime::now(), std::time::Duration::ZERO);
+        let out = run(&Fake::default(), &doomed(10), Mode::Live, spent, 1000).await;
+        assert!(out.deleted.is_empty() && out.created.is_empty());
+        assert_eq!(out.left_for_next_run.len(), 10);
+    }
+
+    #[tokio::test]
+    async fn dry_run_touches_nothing() {
+        let fake = Fake::default();
+        let out = run(&fake, &doomed(3), Mode::DryRun, Budget::unlimited(), 1000).await;
+        assert!(out.deleted.is_empty() && out.created.is_empty());
+        assert!(fake.deleted.lock().unwrap().is_empty() && fake.created.lock().unwrap().is_empty());
+    }
+}
