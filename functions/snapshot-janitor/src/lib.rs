@@ -6,6 +6,9 @@
 //! Lambda entry point, template resources and demo step come next.
 
 pub mod apply;
+pub mod config;
 pub mod create;
 pub mod ebs;
+pub mod handler;
+pub mod report;
 pub mod retention;

@@ -116,3 +116,115 @@ async fn reads_only_ours_writes_tags_and_deletes_carefully() {
         "AMI snapshots are not ours: no managed-by tag"
     );
 }
+
+mod run {
+    use super::volume;
+    use fleetkeeper::exec::{Budget, RateLimiter};
+    use fleetkeeper::report::Status;
+    use fleetkeeper::telemetry::Metrics;
+    use fleetkeeper_tests::Moto;
+    use jiff::Timestamp;
+    use serde_json::json;
+    use snapshot_janitor::config::Config;
+    use snapshot_janitor::ebs::Ec2Ebs;
+    use snapshot_janitor::handler::{Target, run};
+    use snapshot_janitor::report::JanitorReport;
+
+    async fn invoke(moto: &Moto, extra: &[(&str, &str)], now: &str) -> JanitorReport {
+        let env = moto.env(extra);
+        let config = Config::from_env(&env).unwrap();
+        let aws = Moto::aws(&env).await;
+        let targets = vec![Target {
+            ebs: Ec2Ebs::new(
+                "us-east-1".into(),
+                aws.client("EC2", aws_sdk_ec2::Client::new),
+            ),
+            limiter: RateLimiter::new(config.rate),
+        }];
+        let now: Timestamp = now.parse().unwrap();
+        let mut metrics = Metrics::for_function("snapshot-janitor");
+        run(
+            &targets,
+            &config,
+            &json!({}),
+            now,
+            Budget::unlimited(),
+            &mut metrics,
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn snapshot_count(moto: &Moto) -> usize {
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+        ec2.describe_snapshots()
+            .owner_ids("self")
+            .send()
+            .await
+            .unwrap()
+            .snapshots()
+            .len()
+    }
+
+    // moto stamps snapshots with the real clock, so these runs use the real time too.
+    fn now() -> String {
+        Timestamp::now().to_string()
+    }
+
+    #[tokio::test]
+    async fn creates_once_per_period_and_prunes_only_its_own() {
+        let moto = Moto::start();
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+        let backed = volume(&ec2, &[("fleetkeeper:backup", "daily")]).await;
+        let plain = volume(&ec2, &[]).await;
+        ec2.create_snapshot()
+            .volume_id(&plain)
+            .description("someone else's")
+            .send()
+            .await
+            .unwrap();
+        let before = snapshot_count(&moto).await;
+
+        // Dry run: the plan, nothing created.
+        let dry = invoke(&moto, &[("DRY_RUN", "true")], &now()).await;
+        assert_eq!(dry.status, Status::DryRun);
+        assert_eq!(dry.would_create.len(), 1);
+        assert_eq!(snapshot_count(&moto).await, before);
+
+        let first = invoke(&moto, &[("KEEP_LAST", "1")], &now()).await;
+        assert_eq!(first.status, Status::Ok, "{:?}", first.failed);
+        assert_eq!(first.created.len(), 1);
+        assert_eq!(first.created[0].volume_id, backed);
+        let rerun = invoke(&moto, &[("KEEP_LAST", "1")], &now()).await;
+        assert!(
+            rerun.created.is_empty(),
+            "a rerun the same day creates none"
+        );
+        assert!(rerun.skipped_volumes[0].reason.contains("already has"));
+        assert!(rerun.deleted.is_empty(), "one snapshot, the newest: kept");
+
+        // A weekly policy on the same volume adds a second managed snapshot; KEEP_LAST=1 per
+        // policy keeps both (each is the newest of its own policy), and nothing foreign goes.
+        ec2.create_tags()
+            .resources(&backed)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("fleetkeeper:backup")
+                    .value("weekly")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let weekly = invoke(&moto, &[("KEEP_LAST", "1")], &now()).await;
+        assert_eq!(weekly.created.len(), 1, "{weekly:?}");
+        assert!(weekly.deleted.is_empty(), "{weekly:?}");
+        assert_eq!(
+            snapshot_count(&moto).await,
+            before + 2,
+            "moto's AMI snapshots and the foreign one stay"
+        );
+    }
+}

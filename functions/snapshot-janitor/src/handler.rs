@@ -1,0 +1,89 @@
+//! One invocation: for every region concurrently, observe volumes and our snapshots, plan
+//! creates and retention, create then prune, and report.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use fleetkeeper::Error;
+use fleetkeeper::exec::{Budget, RateLimiter};
+use fleetkeeper::telemetry::Metrics;
+
+use crate::apply::{Limits, apply};
+use crate::config::Config;
+use crate::create::plan_create;
+use crate::ebs::Ebs;
+use crate::report::JanitorReport;
+use crate::retention::decide;
+
+/// Time kept back from the invocation deadline to return the report.
+pub const RESERVE: Duration = Duration::from_secs(20);
+
+/// One region, with its own limiter: EC2's buckets are per account and region.
+pub struct Target<E> {
+    pub ebs: E,
+    pub limiter: RateLimiter,
+}
+
+pub async fn run<E: Ebs + Sync>(
+    targets: &[Target<E>],
+    config: &Config,
+    payload: &Value,
+    now: Timestamp,
+    budget: Budget,
+    metrics: &mut Metrics,
+) -> Result<JanitorReport, Error> {
+    if !payload.is_object() {
+        return Err(Error::input(format!(
+            "snapshot-janitor expects a JSON object (a scheduled event or {{}}), got {payload}"
+        )));
+    }
+    let regions = join_all(targets.iter().map(|t| async move {
+        let (volumes, snapshots) =
+            futures_util::join!(t.ebs.tagged_volumes(), t.ebs.our_snapshots());
+        let (volumes, snapshots) = match (volumes, snapshots) {
+            (Ok(v), Ok(s)) => (v, s),
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        let create = plan_create(&volumes, &snapshots, &config.time_zone, now);
+        let live = volumes.iter().map(|v| v.id.clone()).collect();
+        let decisions = decide(&snapshots, &live, &config.rules, &config.time_zone, now);
+        let limits = Limits {
+            snapshots: &t.limiter,
+            budget,
+            max_deletes: config.max_deletes,
+        };
+        let out = apply(&t.ebs, &create, &decisions, config.mode, &limits).await;
+        Ok((create, decisions, out))
+    }))
+    .await;
+    if let Some(Err(first)) = regions
+        .first()
+        .filter(|_| regions.iter().all(Result::is_err))
+    {
+        return Err(first.clone().into());
+    }
+    let mut report = JanitorReport::new(config.mode);
+    for (t, r) in targets.iter().zip(&regions) {
+        match r {
+            Ok((create, decisions, out)) => {
+                report.add_region(t.ebs.region(), create, decisions, out)
+            }
+            Err(e) => report.region_failed(t.ebs.region(), e),
+        }
+    }
+    let report = report.finish(config.mode);
+    report.metrics_into(metrics);
+    tracing::info!(
+        status = %report.status,
+        created = report.created.len(),
+        deleted = report.deleted.len(),
+        in_use = report.skipped_in_use.len(),
+        failed = report.failed.len(),
+        remaining = report.remaining,
+        "run finished"
+    );
+    Ok(report)
+}
