@@ -88,6 +88,7 @@ class Background:
 SEEDED: dict[str, dict] = {}
 NAMES: dict[str, tuple[str, str]] = {}  # Name tag -> (region, instance id)
 ENDPOINT = ""
+VOLUMES: dict[str, str] = {}  # volume id -> Name tag
 
 
 def seed_fleet(endpoint: str) -> None:
@@ -120,6 +121,13 @@ def seed_fleet(endpoint: str) -> None:
             NAMES[name] = (region, out["Instances"][0]["InstanceId"])
             if state == "stopped":
                 ec2.stop_instances(InstanceIds=[out["Instances"][0]["InstanceId"]])
+        if region == "us-east-1":
+            for vname, vtags in [("db-data", {"fleetkeeper:backup": "daily"}), ("scratch", {})]:
+                vol = ec2.create_volume(
+                    AvailabilityZone=f"{region}a", Size=8,
+                    TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in {"Name": vname, **vtags}.items()]}],
+                )
+                VOLUMES[vol["VolumeId"]] = vname
         SEEDED[region] = {
             "total": len(instances),
             "opted_in": sum(1 for _, t, _ in instances if t.get("fleetkeeper:schedule") == "office-hours"),
@@ -180,6 +188,21 @@ def stopper(action: str, want_acted: set[str], want: dict[str, str]) -> Callable
     return check
 
 
+def janitor(want_created: set[str]) -> Callable[[bool, object], tuple[bool, str]]:
+    """Checks a snapshot-janitor run: which volumes got a snapshot."""
+
+    def check(ok: bool, out: object) -> tuple[bool, str]:
+        if not ok or not isinstance(out, dict):
+            return False, f"failed: {out}"
+        created = {VOLUMES.get(c["volume_id"], c["volume_id"]) for c in out["created"]}
+        skipped = "; ".join(f"{VOLUMES.get(s['id'], s['id'])}: {s['reason']}" for s in out["skipped_volumes"])
+        right = out["status"] == "ok" and created == want_created and not out["failed"]
+        did = f"created {len(created)}" + (f" ({', '.join(sorted(created))})" if created else "")
+        return right, f"{did}; deleted {len(out['deleted'])}" + (f"; skipped [{skipped}]" if skipped else "")
+
+    return check
+
+
 def refused(ok: bool, out: object) -> tuple[bool, str]:
     text = str(out)
     return (not ok and "invalid input" in text), ("refused: " + text.splitlines()[0] if not ok else f"accepted: {out}")
@@ -195,6 +218,9 @@ STEPS = [
     Step("nightly-stopper", "stop.json", "stop again", stopper("stop", set(), {**{n: "stopped" for n in OFFICE}, **ALWAYS_ON})),
     Step("nightly-stopper", "start.json", "morning start", stopper("start", OFFICE | {"batch-1"}, {**{n: "running" for n in OFFICE | {"batch-1"}}, **ALWAYS_ON})),
     Step("nightly-stopper", "unknown-action.json", "bad input", refused),
+    Step("snapshot-janitor", "scheduled.json", "nightly backup", janitor({"db-data"})),
+    Step("snapshot-janitor", "scheduled.json", "run again", janitor(set())),
+    Step("snapshot-janitor", "bad-input.json", "bad input", refused),
 ]
 
 
