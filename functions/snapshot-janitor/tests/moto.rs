@@ -131,7 +131,16 @@ mod run {
     use snapshot_janitor::report::JanitorReport;
 
     async fn invoke(moto: &Moto, extra: &[(&str, &str)], now: &str) -> JanitorReport {
-        let env = moto.env(extra);
+        invoke_at(&moto.endpoint(), extra, now, Budget::unlimited()).await
+    }
+
+    async fn invoke_at(
+        endpoint: &str,
+        extra: &[(&str, &str)],
+        now: &str,
+        budget: Budget,
+    ) -> JanitorReport {
+        let env = Moto::env_for(endpoint, extra);
         let config = Config::from_env(&env).unwrap();
         let aws = Moto::aws(&env).await;
         let targets = vec![Target {
@@ -143,16 +152,9 @@ mod run {
         }];
         let now: Timestamp = now.parse().unwrap();
         let mut metrics = Metrics::for_function("snapshot-janitor");
-        run(
-            &targets,
-            &config,
-            &json!({}),
-            now,
-            Budget::unlimited(),
-            &mut metrics,
-        )
-        .await
-        .unwrap()
+        run(&targets, &config, &json!({}), now, budget, &mut metrics)
+            .await
+            .unwrap()
     }
 
     async fn snapshot_count(moto: &Moto) -> usize {
@@ -225,6 +227,94 @@ mod run {
             snapshot_count(&moto).await,
             before + 2,
             "moto's AMI snapshots and the foreign one stay"
+        );
+    }
+
+    /// A volume with `n` managed snapshots of today (as an earlier run would have left them).
+    async fn volume_with_history(moto: &Moto, n: usize) -> String {
+        use snapshot_janitor::ebs::{Ebs, Ec2Ebs};
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+        let vol = volume(&ec2, &[("fleetkeeper:backup", "daily")]).await;
+        let ebs = Ec2Ebs::new("us-east-1".into(), ec2);
+        let tags: std::collections::BTreeMap<String, String> = [
+            ("fleetkeeper:managed-by", "snapshot-janitor"),
+            ("fleetkeeper:policy", "daily"),
+            ("fleetkeeper:volume-id", vol.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for _ in 0..n {
+            ebs.create(&vol, "history", &tags).await.unwrap();
+        }
+        vol
+    }
+
+    async fn managed_count(moto: &Moto) -> usize {
+        use snapshot_janitor::ebs::{Ebs, Ec2Ebs};
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ebs = Ec2Ebs::new(
+            "us-east-1".into(),
+            aws.client("EC2", aws_sdk_ec2::Client::new),
+        );
+        ebs.our_snapshots().await.unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn a_budget_that_ends_mid_run_is_resumed_by_the_next_run() {
+        let moto = Moto::start();
+        volume_with_history(&moto, 30).await;
+        // 5 deletions a second and 2 seconds of budget: about 15 of the 29 go this run.
+        let slow = [
+            ("KEEP_LAST", "1"),
+            ("SNAPSHOT_RATE_BURST", "5"),
+            ("SNAPSHOT_RATE_PER_SECOND", "5"),
+        ];
+        let budget = Budget::lasting(std::time::Duration::from_secs(2));
+        let first = invoke_at(&moto.endpoint(), &slow, &now(), budget).await;
+        assert!(first.resumable, "{first:?}");
+        assert_eq!(first.status, Status::Partial);
+        assert!(
+            first.remaining > 0 && !first.deleted.is_empty(),
+            "{} deleted, {} left",
+            first.deleted.len(),
+            first.remaining
+        );
+        assert_eq!(first.deleted.len() + first.remaining, 29);
+
+        let second = invoke_at(&moto.endpoint(), &slow, &now(), Budget::unlimited()).await;
+        assert!(!second.resumable);
+        assert_eq!(
+            second.deleted.len(),
+            first.remaining,
+            "the next run finishes the job"
+        );
+        assert_eq!(managed_count(&moto).await, 1, "the newest stays");
+    }
+
+    #[tokio::test]
+    async fn same_end_state_with_20_percent_of_calls_throttled() {
+        use fleetkeeper_tests::{Fault, FaultProxy, Rule};
+        let moto = Moto::start();
+        volume_with_history(&moto, 12).await;
+        let proxy = FaultProxy::start(&moto.endpoint());
+        proxy.add(Rule::new(Fault::Throttle).on("ec2:").rate(0.2));
+        let report = invoke_at(
+            &proxy.endpoint(),
+            &[("KEEP_LAST", "3"), ("AWS_MAX_ATTEMPTS", "10")],
+            &now(),
+            Budget::unlimited(),
+        )
+        .await;
+        assert_eq!(report.status, Status::Ok, "{:?}", report.failed);
+        assert_eq!(report.deleted.len(), 9);
+        assert_eq!(managed_count(&moto).await, 3);
+        let throttled: u64 = proxy.counts().keys().map(|a| proxy.injected(a)).sum();
+        assert!(
+            throttled > 0,
+            "the proxy throttled nothing: {:?}",
+            proxy.counts()
         );
     }
 }
