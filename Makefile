@@ -56,6 +56,7 @@ demo: setup
 # BENCH_ARGS="--opt-levels 3 2 s z" reruns the study behind the release profile's opt-level.
 bench: setup
 	$(VENV)/bin/python scripts/bench.py $(BENCH_ARGS)
+	cargo test -q -p snapshot-janitor --test delete_rate -- --ignored --nocapture
 
 # Lambda runs these on Graviton (arm64); cargo-lambda cross-links with the pinned zig.
 package: setup
