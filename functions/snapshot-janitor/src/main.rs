@@ -1,10 +1,8 @@
 //! snapshot-janitor: wiring only.
 
-use fleetkeeper::exec::{Budget, RateLimiter};
-use fleetkeeper::lambda::boot;
+use fleetkeeper::exec::RateLimiter;
+use fleetkeeper::lambda::{boot, serve};
 use fleetkeeper::telemetry::Metrics;
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
 use snapshot_janitor::config::Config;
 use snapshot_janitor::ebs::Ec2Ebs;
 use snapshot_janitor::handler::{self, RESERVE, Target};
@@ -22,22 +20,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             limiter: RateLimiter::new(config.rate),
         })
         .collect();
-    let (targets, config, function) = (&targets, &config, boot.function_name.as_str());
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let mut metrics = Metrics::for_function(function);
-        metrics.property("requestId", event.context.request_id.as_str());
-        let budget = Budget::from_context(&event.context, RESERVE);
-        let result = handler::run(
-            targets,
-            config,
-            &event.payload,
-            jiff::Timestamp::now(),
-            budget,
-            &mut metrics,
-        )
-        .await;
-        metrics.flush();
-        result
-    }))
+    let (targets, config) = (&targets, &config);
+    serve(
+        &boot.function_name,
+        RESERVE,
+        async |payload, now, budget, metrics: &mut Metrics| {
+            handler::run(targets, config, &payload, now, budget, metrics).await
+        },
+    )
     .await
 }
