@@ -82,6 +82,18 @@ pub struct CreatePlan {
     pub skipped: Vec<Skip>,
 }
 
+/// The tags that mark a snapshot as snapshot-janitor's own, for `policy` of `volume_id`.
+pub fn managed_tags(volume_id: &str, policy: &str) -> BTreeMap<String, String> {
+    [
+        (MANAGED_BY_TAG, MANAGED_BY),
+        (POLICY_TAG, policy),
+        (VOLUME_TAG, volume_id),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 pub fn plan_create(
     volumes: &[Volume],
     ours: &[Snapshot],
@@ -136,9 +148,7 @@ pub fn plan_create(
             .filter(|(k, _)| !k.starts_with("aws:"))
             .map(|(k, val)| (k.clone(), val.clone()))
             .collect();
-        tags.insert(MANAGED_BY_TAG.into(), MANAGED_BY.into());
-        tags.insert(POLICY_TAG.into(), name.to_owned());
-        tags.insert(VOLUME_TAG.into(), v.id.clone());
+        tags.extend(managed_tags(&v.id, name));
         let attached = v
             .instance_id
             .as_deref()

@@ -5,7 +5,6 @@
 //! least 0.9) and how many calls were throttled (target: about none, as the limiter paces them).
 //! It measures pacing against moto, not CPU, so the test profile is enough.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use fleetkeeper::exec::{BucketSpec, Budget, RateLimiter, run_bounded};
@@ -47,14 +46,7 @@ async fn bench_3000_deletes_through_the_delete_snapshot_bucket() {
         .unwrap()
         .to_owned();
     let seeder = Ec2Ebs::new("us-east-1".into(), ec2);
-    let tags: BTreeMap<String, String> = [
-        ("fleetkeeper:managed-by", "snapshot-janitor"),
-        ("fleetkeeper:policy", "daily"),
-        ("fleetkeeper:volume-id", vol.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let tags = snapshot_janitor::create::managed_tags(&vol, "daily");
     let seeded = run_bounded(
         (0..SNAPSHOTS).collect(),
         8,

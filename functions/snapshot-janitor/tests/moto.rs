@@ -237,14 +237,7 @@ mod run {
         let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
         let vol = volume(&ec2, &[("fleetkeeper:backup", "daily")]).await;
         let ebs = Ec2Ebs::new("us-east-1".into(), ec2);
-        let tags: std::collections::BTreeMap<String, String> = [
-            ("fleetkeeper:managed-by", "snapshot-janitor"),
-            ("fleetkeeper:policy", "daily"),
-            ("fleetkeeper:volume-id", vol.as_str()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+        let tags = snapshot_janitor::create::managed_tags(&vol, "daily");
         for _ in 0..n {
             ebs.create(&vol, "history", &tags).await.unwrap();
         }
