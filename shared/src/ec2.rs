@@ -64,6 +64,14 @@ pub async fn describe_instances(
     Ok(out)
 }
 
+/// With DryRun set, EC2 answers `DryRunOperation` when the call would have succeeded.
+pub fn dry_run_ok(result: Result<(), AwsError>) -> Result<(), AwsError> {
+    match result {
+        Err(e) if e.code() == Some("DryRunOperation") => Ok(()),
+        other => other,
+    }
+}
+
 /// A filter on one tag's value.
 pub fn tag_filter(key: &str, value: &str) -> Filter {
     Filter::builder()

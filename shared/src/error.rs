@@ -177,6 +177,16 @@ impl Error {
     }
 }
 
+/// A value for an error message: its JSON text, cut at 80 characters.
+pub fn brief(v: &serde_json::Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 80 {
+        format!("{}...", text.chars().take(80).collect::<String>())
+    } else {
+        text
+    }
+}
+
 /// What Lambda shows as the failed invocation's errorType and errorMessage.
 impl From<Error> for lambda_runtime::Diagnostic {
     fn from(err: Error) -> Self {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use fleetkeeper::Error;
+use fleetkeeper::error::brief;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -27,7 +28,7 @@ pub fn parse(payload: &Value) -> Result<Action, Error> {
     let obj = payload.as_object().ok_or_else(|| {
         Error::input(format!(
             "expected a JSON object such as {{\"action\": \"stop\"}}, got {}",
-            short(payload)
+            brief(payload)
         ))
     })?;
     match obj.get("action") {
@@ -40,7 +41,7 @@ pub fn parse(payload: &Value) -> Result<Action, Error> {
         },
         Some(other) => Err(Error::input(format!(
             "\"action\" must be the string \"stop\" or \"start\", got {}",
-            short(other)
+            brief(other)
         ))),
         None if obj.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") => {
             Ok(Action::Stop)
@@ -48,15 +49,6 @@ pub fn parse(payload: &Value) -> Result<Action, Error> {
         None => Err(Error::input(
             "no \"action\" in the payload: send {\"action\": \"stop\"} or {\"action\": \"start\"}",
         )),
-    }
-}
-
-fn short(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() > 80 {
-        format!("{}...", text.chars().take(80).collect::<String>())
-    } else {
-        text
     }
 }
 

@@ -4,7 +4,7 @@ use std::future::Future;
 
 use aws_sdk_ec2::types::Tag;
 use fleetkeeper::AwsError;
-use fleetkeeper::ec2::{describe_instances, state_filter, tag_filter};
+use fleetkeeper::ec2::{describe_instances, dry_run_ok, state_filter, tag_filter};
 use fleetkeeper::error::aws_err;
 
 pub use fleetkeeper::ec2::Instance;
@@ -47,14 +47,6 @@ pub struct Ec2Fleet {
 impl Ec2Fleet {
     pub fn new(name: String, client: aws_sdk_ec2::Client) -> Self {
         Ec2Fleet { name, client }
-    }
-}
-
-/// With DryRun set, EC2 answers `DryRunOperation` when the call would have succeeded.
-fn dry_run_ok(result: Result<(), AwsError>) -> Result<(), AwsError> {
-    match result {
-        Err(e) if e.code() == Some("DryRunOperation") => Ok(()),
-        other => other,
     }
 }
 

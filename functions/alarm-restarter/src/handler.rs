@@ -1,0 +1,105 @@
+//! One invocation: parse the alarm change, read its instances, plan the guard rails, restart
+//! what passes them, report.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use fleetkeeper::Error;
+use fleetkeeper::telemetry::Metrics;
+
+use crate::apply::apply;
+use crate::config::Config;
+use crate::event::{Incoming, parse};
+use crate::history::EventKey;
+use crate::instances::Region;
+use crate::plan::{AlarmPlan, Decision, ignored, is_instance_id, plan};
+use crate::report::RestarterReport;
+
+/// Time kept back from the deadline; a run makes a few calls per instance.
+pub const RESERVE: Duration = Duration::from_secs(5);
+
+pub async fn run(
+    regions: &[Region],
+    config: &Config,
+    payload: &Value,
+    now: Timestamp,
+    metrics: &mut Metrics,
+) -> Result<RestarterReport, Error> {
+    let change = match parse(payload)? {
+        Incoming::Change(c) => c,
+        Incoming::Ignored { what, reason } => {
+            let report = RestarterReport::ignored_event(config, &what, &reason);
+            report.log();
+            report.metrics_into(metrics);
+            return Ok(report);
+        }
+    };
+    metrics.property("alarmName", change.alarm_name.as_str());
+    // Nothing to read for a change that restarts nothing.
+    let observed = if ignored(&change, config).is_some() {
+        BTreeMap::new()
+    } else {
+        let region = pick(regions, change.region.as_deref())?;
+        let ids: Vec<String> = change
+            .instances
+            .iter()
+            .filter(|id| is_instance_id(id))
+            .cloned()
+            .collect();
+        region
+            .describe(&ids)
+            .await?
+            .into_iter()
+            .map(|i| (i.id.clone(), i))
+            .collect()
+    };
+    let plan = plan(&change, &observed, config, now);
+    let mut report = RestarterReport::new(&change, &plan, config);
+    if let AlarmPlan::Instances(plans) = &plan
+        && plans
+            .iter()
+            .any(|p| matches!(p.decision, Decision::Restart { .. }))
+    {
+        let region = pick(regions, change.region.as_deref())?;
+        let event = EventKey::of(&change.alarm_name, &change.state_timestamp);
+        let outcomes = apply(region, plans, config, &change.alarm_name, event).await;
+        report.record(outcomes);
+    }
+    report.log();
+    report.metrics_into(metrics);
+    // A failure AWS may get past on a later try fails the invocation, so Lambda retries the
+    // event; the history tag was put back, so the retry is not taken for a duplicate.
+    if let Some(f) = report
+        .report
+        .failed
+        .iter()
+        .find(|f| f.retryable && !f.action.contains("not restored"))
+    {
+        return Err(Error::Internal(format!(
+            "restarting {} failed with {} ({}); Lambda will retry this event",
+            f.target,
+            f.code.as_deref().unwrap_or("no code"),
+            f.error
+        )));
+    }
+    Ok(report)
+}
+
+/// The region the alarm lives in must be one this function acts in.
+fn pick<'a>(regions: &'a [Region], wanted: Option<&str>) -> Result<&'a Region, Error> {
+    let found = match wanted {
+        None => regions.first(),
+        Some(w) => regions.iter().find(|r| r.name == w),
+    };
+    found.ok_or_else(|| {
+        let known: Vec<&str> = regions.iter().map(|r| r.name.as_str()).collect();
+        Error::input(format!(
+            "the alarm is in region {}, but this function acts in {}: add it to REGIONS",
+            wanted.unwrap_or("?"),
+            known.join(", ")
+        ))
+    })
+}
