@@ -264,12 +264,8 @@ fn read_configuration(
             }
         };
         match dims.get("InstanceId") {
-            None => {}
-            Some(Value::String(id)) => {
-                if !instances.contains(id) {
-                    instances.push(id.clone());
-                }
-            }
+            Some(Value::String(id)) if !instances.contains(id) => instances.push(id.clone()),
+            None | Some(Value::String(_)) => {}
             Some(other) => {
                 return Err(Error::input(format!(
                     "{m_at}.metricStat.metric.dimensions.InstanceId must be a string, got {}",

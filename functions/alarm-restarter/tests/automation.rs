@@ -1,0 +1,189 @@
+//! The automation strategy. moto does not implement SSM StartAutomationExecution (it answers
+//! HTTP 500), so SSM is answered by aws-smithy-mocks here; EC2 (the instance, its tags, the
+//! history) is still moto.
+
+use aws_sdk_ssm::config::{Credentials, Region as SsmRegion};
+use aws_sdk_ssm::operation::start_automation_execution::{
+    StartAutomationExecutionError, StartAutomationExecutionOutput,
+};
+use aws_sdk_ssm::types::error::AutomationDefinitionNotFoundException;
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_types::error::ErrorMetadata;
+
+use alarm_restarter::config::Config;
+use alarm_restarter::handler::run;
+use alarm_restarter::history::EventKey;
+use alarm_restarter::instances::{Region, client_token};
+use fleetkeeper::telemetry::Metrics;
+use fleetkeeper_tests::Moto;
+use fleetkeeper_tests::ec2::launch;
+use jiff::Timestamp;
+use serde_json::Value;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/fleetkeeper-restart";
+const ALARM: &str = "fleetkeeper-web-1-status-check";
+const STAMP: &str = "2026-11-20T17:04:40.989+0000";
+
+fn mocked_ssm(rules: &[&Rule]) -> aws_sdk_ssm::Client {
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    let conf = aws_sdk_ssm::Config::builder()
+        .behavior_version_latest()
+        .region(SsmRegion::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "mocks"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    aws_sdk_ssm::Client::from_conf(conf)
+}
+
+fn event(id: &str) -> Value {
+    let path = format!(
+        "{}/../../events/alarm-restarter/alarm-action.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut e: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    e["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["InstanceId"] =
+        id.into();
+    e
+}
+
+async fn history(ec2: &aws_sdk_ec2::Client, id: &str) -> Option<String> {
+    let out = ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    out.reservations()[0].instances()[0]
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("fleetkeeper:restart-history"))
+        .and_then(|t| t.value().map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn automation_starts_the_runbook_with_the_instance_role_and_token() {
+    let moto = Moto::start();
+    let ec2 = Moto::aws(&moto.env(&[]))
+        .await
+        .client("EC2", aws_sdk_ec2::Client::new);
+    let id = launch(&ec2, 1, &[("fleetkeeper:auto-restart", "true")])
+        .await
+        .remove(0);
+    let token = client_token(EventKey::of(ALARM, STAMP), &id);
+
+    let expected_id = id.clone();
+    let start = mock!(aws_sdk_ssm::Client::start_automation_execution)
+        .match_requests(move |r| {
+            let p = r.parameters().cloned().unwrap_or_default();
+            r.document_name() == Some("AWS-RestartEC2Instance")
+                && p.get("InstanceId") == Some(&vec![expected_id.clone()])
+                && p.get("AutomationAssumeRole") == Some(&vec![ROLE.to_owned()])
+                && r.client_token() == Some(token.as_str())
+        })
+        .then_output(|| {
+            StartAutomationExecutionOutput::builder()
+                .automation_execution_id("4105a4fc-f944-11e6-9d32-0a1b2c3d4e5f")
+                .build()
+        });
+    let region = Region {
+        name: "us-east-1".into(),
+        ec2: ec2.clone(),
+        ssm: mocked_ssm(&[&start]),
+    };
+    let cfg = Config::from_env(&moto.env(&[
+        ("RESTART_STRATEGY", "automation"),
+        ("AUTOMATION_ASSUME_ROLE_ARN", ROLE),
+    ]))
+    .unwrap();
+    let mut metrics = Metrics::for_function("alarm-restarter");
+    let r = run(
+        std::slice::from_ref(&region),
+        &cfg,
+        &event(&id),
+        Timestamp::now(),
+        &mut metrics,
+    )
+    .await
+    .unwrap();
+    assert_eq!(start.num_calls(), 1, "the matching request was sent once");
+    assert_eq!(
+        r.report.done.len(),
+        1,
+        "{}",
+        serde_json::to_string(&r).unwrap()
+    );
+    assert_eq!(
+        r.report.done[0].detail.as_ref().unwrap()["automation-execution-id"],
+        "4105a4fc-f944-11e6-9d32-0a1b2c3d4e5f"
+    );
+    assert!(history(&ec2, &id).await.unwrap().contains(':'));
+
+    // The same delivery again: a duplicate, the runbook is not started a second time.
+    let r = run(
+        std::slice::from_ref(&region),
+        &cfg,
+        &event(&id),
+        Timestamp::now(),
+        &mut metrics,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.report.skipped[0].action, "duplicate");
+    assert_eq!(start.num_calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_runbook_is_reported_and_the_history_put_back() {
+    let moto = Moto::start();
+    let ec2 = Moto::aws(&moto.env(&[]))
+        .await
+        .client("EC2", aws_sdk_ec2::Client::new);
+    let id = launch(&ec2, 1, &[("fleetkeeper:auto-restart", "true")])
+        .await
+        .remove(0);
+    let missing = mock!(aws_sdk_ssm::Client::start_automation_execution).then_error(|| {
+        StartAutomationExecutionError::AutomationDefinitionNotFoundException(
+            AutomationDefinitionNotFoundException::builder()
+                .message("Automation definition not found")
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("AutomationDefinitionNotFoundException")
+                        .message("Automation definition not found")
+                        .build(),
+                )
+                .build(),
+        )
+    });
+    let region = Region {
+        name: "us-east-1".into(),
+        ec2: ec2.clone(),
+        ssm: mocked_ssm(&[&missing]),
+    };
+    let cfg = Config::from_env(&moto.env(&[])).unwrap();
+    let mut metrics = Metrics::for_function("alarm-restarter");
+    // Not retryable: the invocation succeeds with a failed report (a retry would not help).
+    let r = run(
+        std::slice::from_ref(&region),
+        &cfg,
+        &event(&id),
+        Timestamp::now(),
+        &mut metrics,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.report.failed.len(), 1);
+    assert_eq!(
+        r.report.failed[0].code.as_deref(),
+        Some("AutomationDefinitionNotFoundException")
+    );
+    assert!(!r.report.failed[0].retryable);
+    assert_eq!(
+        history(&ec2, &id).await.as_deref(),
+        Some(""),
+        "put back: no restart happened"
+    );
+}
