@@ -100,6 +100,7 @@ def seed_fleet(endpoint: str) -> None:
             ("batch-1", {"fleetkeeper:schedule": "office-hours"}, "stopped"),
             ("asg-member", {"fleetkeeper:schedule": "office-hours", "aws:autoscaling:groupName": "web-asg"}, "running"),
             ("database", {}, "running"),
+            ("app-1", {"fleetkeeper:auto-restart": "true"}, "running"),
         ],
         "eu-west-1": [
             ("eu-web-1", {"fleetkeeper:schedule": "office-hours"}, "running"),
@@ -144,6 +145,8 @@ class Step:
     what: str
     # Given the invocation's (ok, output), returns (passed, one-line summary).
     check: Callable[[bool, object], tuple[bool, str]]
+    # Rewrites the event file before sending it, for events that must name seeded resources.
+    edit: Callable[[dict], dict] | None = None
 
 
 def census_summary(ok: bool, out: object) -> tuple[bool, str]:
@@ -203,6 +206,43 @@ def janitor(want_created: set[str]) -> Callable[[bool, object], tuple[bool, str]
     return check
 
 
+def restart_history(name: str) -> list[str]:
+    region, iid = NAMES[name]
+    ec2 = boto3.client("ec2", region_name=region, endpoint_url=ENDPOINT)
+    tags = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0].get("Tags", [])
+    value = next((t["Value"] for t in tags if t["Key"] == "fleetkeeper:restart-history"), "")
+    return value.split()
+
+
+def alarm_for(name: str, state: str = "ALARM", previous: str = "OK") -> Callable[[dict], dict]:
+    """Points the documented alarm event at a seeded instance."""
+
+    def edit(event: dict) -> dict:
+        detail = event["detail"]
+        detail["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["InstanceId"] = NAMES[name][1]
+        detail["state"]["value"], detail["previousState"]["value"] = state, previous
+        return event
+
+    return edit
+
+
+def restarter(want: str, want_history: int) -> Callable[[bool, object], tuple[bool, str]]:
+    """Checks an alarm-restarter run: restarted or skipped (with which code), and the history."""
+
+    def check(ok: bool, out: object) -> tuple[bool, str]:
+        if not ok or not isinstance(out, dict):
+            return False, f"failed: {out}"
+        by_id = {iid: name for name, (_, iid) in NAMES.items()}
+        done = [f"{out['strategy']} {by_id.get(d['target'], d['target'])}" for d in out["done"]]
+        skipped = [f"{by_id.get(k['target'], k['target'])} {k['action']}: {k['reason']}" for k in out["skipped"]]
+        history = restart_history("app-1")
+        got = "restarted" if done else (out["skipped"][0]["action"] if out["skipped"] else "nothing")
+        right = got == want and len(history) == want_history and not out["failed"]
+        return right, "; ".join(done + skipped) + f"; history tag holds {len(history)} restart(s)"
+
+    return check
+
+
 def refused(ok: bool, out: object) -> tuple[bool, str]:
     text = str(out)
     return (not ok and "invalid input" in text), ("refused: " + text.splitlines()[0] if not ok else f"accepted: {out}")
@@ -221,6 +261,11 @@ STEPS = [
     Step("snapshot-janitor", "scheduled.json", "nightly backup", janitor({"db-data"})),
     Step("snapshot-janitor", "scheduled.json", "run again", janitor(set())),
     Step("snapshot-janitor", "bad-input.json", "bad input", refused),
+    Step("alarm-restarter", "metric-alarm.json", "alarm fires", restarter("restarted", 1), alarm_for("app-1")),
+    Step("alarm-restarter", "metric-alarm.json", "same event again", restarter("duplicate", 1), alarm_for("app-1")),
+    Step("alarm-restarter", "ok.json", "alarm clears", restarter("ignored", 1), alarm_for("app-1", "OK", "ALARM")),
+    Step("alarm-restarter", "metric-alarm.json", "untagged instance", restarter("not-opted-in", 1), alarm_for("database")),
+    Step("alarm-restarter", "bad-input.json", "bad input", refused),
 ]
 
 
@@ -269,6 +314,8 @@ def main() -> int:
             "AWS_REQUEST_CHECKSUM_CALCULATION": "WHEN_REQUIRED",
             "REGIONS": ",".join(REGIONS),
             "AWS_LAMBDA_LOG_LEVEL": "INFO",
+            # moto has no SSM Automation; the reboot strategy shows the same guard rails.
+            "RESTART_STRATEGY": "reboot",
         }
         env_file = work / "functions.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in fn_env.items()))
@@ -280,7 +327,12 @@ def main() -> int:
         )
         wait_until(lambda: port_open(lambda_port), "cargo lambda watch")
         for step in STEPS:
-            ok, out = invoke(lambda_port, step.function, ROOT / "events" / step.function / step.event)
+            event = ROOT / "events" / step.function / step.event
+            if step.edit:
+                edited = work / f"{step.function}-{len(rows)}.json"
+                edited.write_text(json.dumps(step.edit(json.loads(event.read_text()))))
+                event = edited
+            ok, out = invoke(lambda_port, step.function, event)
             passed, summary = step.check(ok, out)
             failed += not passed
             rows.append((step.function, step.what, "ok" if passed else "FAILED", summary))
