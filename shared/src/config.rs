@@ -178,6 +178,35 @@ impl Env {
         Ok(out)
     }
 
+    /// A comma-separated list of IAM role ARNs (unset: empty).
+    pub fn role_arns(&self, var: &str) -> Result<Vec<String>, ConfigError> {
+        let arns = self.list(var);
+        for arn in &arns {
+            let ok = arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/");
+            if !ok {
+                return Err(ConfigError::invalid(
+                    var,
+                    arn,
+                    "IAM role ARNs such as arn:aws:iam::123456789012:role/fleetkeeper, comma-separated",
+                ));
+            }
+        }
+        Ok(arns)
+    }
+
+    /// One IAM role ARN, or None when unset.
+    pub fn role_arn(&self, var: &str) -> Result<Option<String>, ConfigError> {
+        let mut arns = self.role_arns(var)?;
+        if arns.len() > 1 {
+            return Err(ConfigError::invalid(
+                var,
+                &arns.join(","),
+                "a single IAM role ARN",
+            ));
+        }
+        Ok(arns.pop())
+    }
+
     /// A comma-separated list of calendar dates (YYYY-MM-DD).
     pub fn date_list(&self, var: &str) -> Result<Vec<jiff::civil::Date>, ConfigError> {
         self.list(var)
@@ -209,6 +238,31 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         Env::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn role_arns_are_checked() {
+        let e = env(&[
+            (
+                "ROLES",
+                "arn:aws:iam::111111111111:role/a, arn:aws:iam::222222222222:role/b",
+            ),
+            ("ONE", "arn:aws:iam::111111111111:role/a"),
+            ("BAD", "arn:aws:iam::111111111111:user/alice"),
+        ]);
+        assert_eq!(e.role_arns("ROLES").unwrap().len(), 2);
+        assert_eq!(
+            e.role_arn("ONE").unwrap().as_deref(),
+            Some("arn:aws:iam::111111111111:role/a")
+        );
+        assert_eq!(e.role_arn("UNSET").unwrap(), None);
+        assert!(
+            e.role_arn("ROLES")
+                .unwrap_err()
+                .to_string()
+                .contains("a single IAM role ARN")
+        );
+        assert!(e.role_arns("BAD").unwrap_err().to_string().contains("BAD"));
     }
 
     #[test]

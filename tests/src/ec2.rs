@@ -36,3 +36,19 @@ pub async fn launch(client: &aws_sdk_ec2::Client, n: i32, tags: &[(&str, &str)])
         .map(|i| i.instance_id().expect("an instance id").to_owned())
         .collect()
 }
+
+/// The value of tag `key` on instance `id`, read back from moto.
+pub async fn instance_tag(client: &aws_sdk_ec2::Client, id: &str, key: &str) -> Option<String> {
+    let out = client
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .expect("moto describes the instance");
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .flat_map(|i| i.tags())
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value().map(str::to_owned))
+}

@@ -8,3 +8,13 @@ pub mod moto;
 
 pub use fault::{Fault, FaultProxy, Rule};
 pub use moto::Moto;
+
+/// A sample event from `events/<function>/<name>.json`, the same files the demo sends.
+pub fn event(function: &str, name: &str) -> serde_json::Value {
+    let path = moto::workspace_root()
+        .join("events")
+        .join(function)
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

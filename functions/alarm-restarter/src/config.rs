@@ -52,17 +52,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let assume_role = env.get("AUTOMATION_ASSUME_ROLE_ARN");
-        if let Some(arn) = &assume_role {
-            let ok = arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/");
-            if !ok {
-                return Err(ConfigError::invalid(
-                    "AUTOMATION_ASSUME_ROLE_ARN",
-                    arn,
-                    "an IAM role ARN such as arn:aws:iam::123456789012:role/fleetkeeper-restart",
-                ));
-            }
-        }
+        let assume_role = env.role_arn("AUTOMATION_ASSUME_ROLE_ARN")?;
         let strategy = match env.string("RESTART_STRATEGY", "automation").as_str() {
             "automation" => Strategy::Automation { assume_role },
             "reboot" => Strategy::Reboot,

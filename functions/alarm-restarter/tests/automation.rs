@@ -14,9 +14,10 @@ use alarm_restarter::config::Config;
 use alarm_restarter::handler::run;
 use alarm_restarter::history::EventKey;
 use alarm_restarter::instances::{Region, client_token};
+use alarm_restarter::report::RestarterReport;
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::Moto;
-use fleetkeeper_tests::ec2::launch;
+use fleetkeeper_tests::ec2::{instance_tag, launch};
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -40,32 +41,20 @@ fn mocked_ssm(rules: &[&Rule]) -> aws_sdk_ssm::Client {
 }
 
 fn event(id: &str) -> Value {
-    let path = format!(
-        "{}/../../events/alarm-restarter/alarm-action.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut e: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut e = fleetkeeper_tests::event("alarm-restarter", "alarm-action");
     e["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["InstanceId"] =
         id.into();
     e
 }
 
-async fn history(ec2: &aws_sdk_ec2::Client, id: &str) -> Option<String> {
-    let out = ec2
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
-        .unwrap();
-    out.reservations()[0].instances()[0]
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some("fleetkeeper:restart-history"))
-        .and_then(|t| t.value().map(str::to_owned))
+/// moto for EC2 with one opted-in instance; SSM answered by `rules`.
+struct World {
+    moto: Moto,
+    ec2: aws_sdk_ec2::Client,
+    id: String,
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn automation_starts_the_runbook_with_the_instance_role_and_token() {
+async fn world() -> World {
     let moto = Moto::start();
     let ec2 = Moto::aws(&moto.env(&[]))
         .await
@@ -73,9 +62,39 @@ async fn automation_starts_the_runbook_with_the_instance_role_and_token() {
     let id = launch(&ec2, 1, &[("fleetkeeper:auto-restart", "true")])
         .await
         .remove(0);
-    let token = client_token(EventKey::of(ALARM, STAMP), &id);
+    World { moto, ec2, id }
+}
 
-    let expected_id = id.clone();
+impl World {
+    async fn run(&self, ssm: &[&Rule], settings: &[(&str, &str)]) -> RestarterReport {
+        let region = Region {
+            name: "us-east-1".into(),
+            ec2: self.ec2.clone(),
+            ssm: mocked_ssm(ssm),
+        };
+        let cfg = Config::from_env(&self.moto.env(settings)).unwrap();
+        let mut metrics = Metrics::for_function("alarm-restarter");
+        run(
+            std::slice::from_ref(&region),
+            &cfg,
+            &event(&self.id),
+            Timestamp::now(),
+            &mut metrics,
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn history(&self) -> Option<String> {
+        instance_tag(&self.ec2, &self.id, "fleetkeeper:restart-history").await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn automation_starts_the_runbook_with_the_instance_role_and_token() {
+    let w = world().await;
+    let token = client_token(EventKey::of(ALARM, STAMP), &w.id);
+    let expected_id = w.id.clone();
     let start = mock!(aws_sdk_ssm::Client::start_automation_execution)
         .match_requests(move |r| {
             let p = r.parameters().cloned().unwrap_or_default();
@@ -89,26 +108,11 @@ async fn automation_starts_the_runbook_with_the_instance_role_and_token() {
                 .automation_execution_id("4105a4fc-f944-11e6-9d32-0a1b2c3d4e5f")
                 .build()
         });
-    let region = Region {
-        name: "us-east-1".into(),
-        ec2: ec2.clone(),
-        ssm: mocked_ssm(&[&start]),
-    };
-    let cfg = Config::from_env(&moto.env(&[
+    let settings = [
         ("RESTART_STRATEGY", "automation"),
         ("AUTOMATION_ASSUME_ROLE_ARN", ROLE),
-    ]))
-    .unwrap();
-    let mut metrics = Metrics::for_function("alarm-restarter");
-    let r = run(
-        std::slice::from_ref(&region),
-        &cfg,
-        &event(&id),
-        Timestamp::now(),
-        &mut metrics,
-    )
-    .await
-    .unwrap();
+    ];
+    let r = w.run(&[&start], &settings).await;
     assert_eq!(start.num_calls(), 1, "the matching request was sent once");
     assert_eq!(
         r.report.done.len(),
@@ -120,31 +124,17 @@ async fn automation_starts_the_runbook_with_the_instance_role_and_token() {
         r.report.done[0].detail.as_ref().unwrap()["automation-execution-id"],
         "4105a4fc-f944-11e6-9d32-0a1b2c3d4e5f"
     );
-    assert!(history(&ec2, &id).await.unwrap().contains(':'));
+    assert!(w.history().await.unwrap().contains(':'));
 
     // The same delivery again: a duplicate, the runbook is not started a second time.
-    let r = run(
-        std::slice::from_ref(&region),
-        &cfg,
-        &event(&id),
-        Timestamp::now(),
-        &mut metrics,
-    )
-    .await
-    .unwrap();
+    let r = w.run(&[&start], &settings).await;
     assert_eq!(r.report.skipped[0].action, "duplicate");
     assert_eq!(start.num_calls(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_runbook_is_reported_and_the_history_put_back() {
-    let moto = Moto::start();
-    let ec2 = Moto::aws(&moto.env(&[]))
-        .await
-        .client("EC2", aws_sdk_ec2::Client::new);
-    let id = launch(&ec2, 1, &[("fleetkeeper:auto-restart", "true")])
-        .await
-        .remove(0);
+    let w = world().await;
     let missing = mock!(aws_sdk_ssm::Client::start_automation_execution).then_error(|| {
         StartAutomationExecutionError::AutomationDefinitionNotFoundException(
             AutomationDefinitionNotFoundException::builder()
@@ -158,23 +148,9 @@ async fn a_missing_runbook_is_reported_and_the_history_put_back() {
                 .build(),
         )
     });
-    let region = Region {
-        name: "us-east-1".into(),
-        ec2: ec2.clone(),
-        ssm: mocked_ssm(&[&missing]),
-    };
-    let cfg = Config::from_env(&moto.env(&[])).unwrap();
-    let mut metrics = Metrics::for_function("alarm-restarter");
     // Not retryable: the invocation succeeds with a failed report (a retry would not help).
-    let r = run(
-        std::slice::from_ref(&region),
-        &cfg,
-        &event(&id),
-        Timestamp::now(),
-        &mut metrics,
-    )
-    .await
-    .unwrap();
+    let r = w.run(&[&missing], &[]).await;
+    assert_eq!(missing.num_calls(), 1);
     assert_eq!(r.report.failed.len(), 1);
     assert_eq!(
         r.report.failed[0].code.as_deref(),
@@ -182,7 +158,7 @@ async fn a_missing_runbook_is_reported_and_the_history_put_back() {
     );
     assert!(!r.report.failed[0].retryable);
     assert_eq!(
-        history(&ec2, &id).await.as_deref(),
+        w.history().await.as_deref(),
         Some(""),
         "put back: no restart happened"
     );

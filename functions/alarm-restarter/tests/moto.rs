@@ -10,7 +10,7 @@ use alarm_restarter::report::RestarterReport;
 use fleetkeeper::Error;
 use fleetkeeper::report::Status;
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper_tests::ec2::launch;
+use fleetkeeper_tests::ec2::{instance_tag, launch};
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -48,11 +48,7 @@ fn config(pairs: &[(&str, &str)]) -> Config {
 
 /// The documented EventBridge metric alarm event, naming `ids`, entered ALARM at `stamp`.
 fn alarm(ids: &[&str], stamp: &str) -> Value {
-    let path = format!(
-        "{}/../../events/alarm-restarter/metric-alarm.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut event = fleetkeeper_tests::event("alarm-restarter", "metric-alarm");
     let template = event["detail"]["configuration"]["metrics"][0].clone();
     let metrics: Vec<Value> = ids
         .iter()
@@ -70,18 +66,7 @@ fn alarm(ids: &[&str], stamp: &str) -> Value {
 }
 
 async fn history(ec2: &aws_sdk_ec2::Client, id: &str) -> Option<String> {
-    let out = ec2
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
-        .unwrap();
-    let instance = &out.reservations()[0].instances()[0];
-    instance
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some(HISTORY))
-        .and_then(|t| t.value().map(str::to_owned))
+    instance_tag(ec2, id, HISTORY).await
 }
 
 async fn invoke(w: &World, cfg: &Config, event: &Value) -> (Result<RestarterReport, Error>, Value) {

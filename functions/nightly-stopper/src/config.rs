@@ -33,21 +33,10 @@ const HEADROOM: f64 = 0.9;
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let role_arns = env.list("ROLE_ARNS");
-        for arn in &role_arns {
-            let ok = arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/");
-            if !ok {
-                return Err(ConfigError::invalid(
-                    "ROLE_ARNS",
-                    arn,
-                    "IAM role ARNs such as arn:aws:iam::123456789012:role/fleetkeeper, comma-separated",
-                ));
-            }
-        }
         let time_zone_name = env.string("SCHEDULE_TIMEZONE", "UTC");
         Ok(Config {
             regions: env.regions("REGIONS")?,
-            role_arns,
+            role_arns: env.role_arns("ROLE_ARNS")?,
             tag_key: env.string("SCHEDULE_TAG_KEY", "fleetkeeper:schedule"),
             tag_value: env.string("SCHEDULE_TAG_VALUE", "office-hours"),
             time_zone: env.time_zone("SCHEDULE_TIMEZONE", "UTC")?,
