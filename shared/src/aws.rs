@@ -210,7 +210,7 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<AwsSettings, ConfigError> {
-        AwsSettings::from_env(&Env::from_pairs(pairs.iter().copied()))
+        AwsSettings::from_env(&Env::of(pairs))
     }
 
     #[test]

@@ -57,6 +57,11 @@ impl Env {
         }
     }
 
+    /// `Env::of(&[("DRY_RUN", "true")])`: a fixed set, for tests and tools.
+    pub fn of(pairs: &[(&str, &str)]) -> Self {
+        Env::from_pairs(pairs.iter().copied())
+    }
+
     /// The raw value; an empty or all-blank value counts as unset.
     pub fn get(&self, var: &str) -> Option<String> {
         let value = match &self.vars {
@@ -236,13 +241,9 @@ impl Env {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::from_pairs(pairs.iter().copied())
-    }
-
     #[test]
     fn role_arns_are_checked() {
-        let e = env(&[
+        let e = Env::of(&[
             (
                 "ROLES",
                 "arn:aws:iam::111111111111:role/a, arn:aws:iam::222222222222:role/b",
@@ -267,7 +268,7 @@ mod tests {
 
     #[test]
     fn missing_required_names_the_variable_and_expectation() {
-        let err = env(&[]).required("TABLE", "a table name").unwrap_err();
+        let err = Env::of(&[]).required("TABLE", "a table name").unwrap_err();
         assert_eq!(
             err.to_string(),
             "environment variable TABLE is required but not set: expected a table name"
@@ -276,7 +277,7 @@ mod tests {
 
     #[test]
     fn blank_counts_as_unset() {
-        let e = env(&[("A", "   ")]);
+        let e = Env::of(&[("A", "   ")]);
         assert_eq!(e.get("A"), None);
         assert_eq!(e.string("A", "dflt"), "dflt");
         assert!(matches!(
@@ -295,13 +296,13 @@ mod tests {
             ("False", false),
         ] {
             assert_eq!(
-                env(&[("DRY_RUN", raw)]).bool("DRY_RUN", !want).unwrap(),
+                Env::of(&[("DRY_RUN", raw)]).bool("DRY_RUN", !want).unwrap(),
                 want,
                 "{raw}"
             );
         }
-        assert!(env(&[]).bool("DRY_RUN", true).unwrap());
-        let err = env(&[("DRY_RUN", "maybe")])
+        assert!(Env::of(&[]).bool("DRY_RUN", true).unwrap());
+        let err = Env::of(&[("DRY_RUN", "maybe")])
             .bool("DRY_RUN", false)
             .unwrap_err();
         assert_eq!(
@@ -312,7 +313,7 @@ mod tests {
 
     #[test]
     fn numbers_are_range_checked() {
-        let e = env(&[("MAX", "501"), ("BAD", "ten"), ("NEG", "-1")]);
+        let e = Env::of(&[("MAX", "501"), ("BAD", "ten"), ("NEG", "-1")]);
         assert_eq!(e.u64_in("MAX", 5, 0, 1000).unwrap(), 501);
         assert_eq!(e.u64_in("UNSET", 5, 0, 1000).unwrap(), 5);
         let err = e.u64_in("MAX", 5, 0, 500).unwrap_err();
@@ -326,37 +327,40 @@ mod tests {
         );
         assert!(e.u64_in("BAD", 5, 0, 10).is_err());
         assert!(e.u64_in("NEG", 5, 0, 10).is_err());
-        assert!(env(&[("R", "0")]).positive_f64("R", 1.0).is_err());
-        assert_eq!(env(&[("R", "2.5")]).positive_f64("R", 1.0).unwrap(), 2.5);
+        assert!(Env::of(&[("R", "0")]).positive_f64("R", 1.0).is_err());
+        assert_eq!(
+            Env::of(&[("R", "2.5")]).positive_f64("R", 1.0).unwrap(),
+            2.5
+        );
     }
 
     #[test]
     fn lists_are_trimmed_and_blanks_dropped() {
-        let e = env(&[("REGIONS", " eu-west-1, ,us-east-1 ,")]);
+        let e = Env::of(&[("REGIONS", " eu-west-1, ,us-east-1 ,")]);
         assert_eq!(e.list("REGIONS"), vec!["eu-west-1", "us-east-1"]);
         assert!(e.list("UNSET").is_empty());
     }
 
     #[test]
     fn regions_are_validated_and_deduplicated() {
-        let e = env(&[("REGIONS", "eu-west-1, us-gov-west-1,eu-west-1")]);
+        let e = Env::of(&[("REGIONS", "eu-west-1, us-gov-west-1,eu-west-1")]);
         assert_eq!(
             e.regions("REGIONS").unwrap(),
             vec!["eu-west-1", "us-gov-west-1"]
         );
         for bad in ["Frankfurt", "eu-west", "eu_west_1", "EU-WEST-1", "eu--1"] {
-            let err = env(&[("REGIONS", bad)]).regions("REGIONS").unwrap_err();
+            let err = Env::of(&[("REGIONS", bad)]).regions("REGIONS").unwrap_err();
             assert!(err.to_string().contains(bad), "{err}");
         }
     }
 
     #[test]
     fn date_list_reports_the_bad_item() {
-        let ok = env(&[("SKIP_DATES", "2026-12-24,2026-12-25")])
+        let ok = Env::of(&[("SKIP_DATES", "2026-12-24,2026-12-25")])
             .date_list("SKIP_DATES")
             .unwrap();
         assert_eq!(ok.len(), 2);
-        let err = env(&[("SKIP_DATES", "2026-12-24,24/12/2026")])
+        let err = Env::of(&[("SKIP_DATES", "2026-12-24,24/12/2026")])
             .date_list("SKIP_DATES")
             .unwrap_err();
         assert!(err.to_string().contains("\"24/12/2026\""), "{err}");
@@ -366,11 +370,11 @@ mod tests {
     #[test]
     fn time_zone_is_validated() {
         assert!(
-            env(&[("TZ_NAME", "Europe/Berlin")])
+            Env::of(&[("TZ_NAME", "Europe/Berlin")])
                 .time_zone("TZ_NAME", "UTC")
                 .is_ok()
         );
-        let err = env(&[("TZ_NAME", "Mars/Olympus")])
+        let err = Env::of(&[("TZ_NAME", "Mars/Olympus")])
             .time_zone("TZ_NAME", "UTC")
             .unwrap_err();
         assert!(err.to_string().contains("Mars/Olympus"));
@@ -378,7 +382,7 @@ mod tests {
 
     #[test]
     fn generic_parse_uses_from_str() {
-        let e = env(&[("PORT", "8080"), ("BADPORT", "99999")]);
+        let e = Env::of(&[("PORT", "8080"), ("BADPORT", "99999")]);
         assert_eq!(e.parse::<u16>("PORT", 1, "a port number").unwrap(), 8080);
         assert!(e.parse::<u16>("BADPORT", 1, "a port number").is_err());
     }

@@ -400,7 +400,7 @@ mod tests {
     }
 
     fn settings(pairs: &[(&str, &str)]) -> LogSettings {
-        LogSettings::from_env(&Env::from_pairs(pairs.iter().copied()), "fallback-name").unwrap()
+        LogSettings::from_env(&Env::of(pairs), "fallback-name").unwrap()
     }
 
     #[test]

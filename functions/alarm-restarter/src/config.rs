@@ -96,13 +96,9 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::from_pairs(pairs.iter().copied())
-    }
-
     #[test]
     fn defaults() {
-        let c = Config::from_env(&env(&[])).unwrap();
+        let c = Config::from_env(&Env::of(&[])).unwrap();
         assert_eq!(c.tag_key, "fleetkeeper:auto-restart");
         assert_eq!(c.history_tag, "fleetkeeper:restart-history");
         assert_eq!(c.cooldown, SignedDuration::from_mins(15));
@@ -117,7 +113,7 @@ mod tests {
 
     #[test]
     fn strategies() {
-        let c = Config::from_env(&env(&[
+        let c = Config::from_env(&Env::of(&[
             ("RESTART_STRATEGY", "automation"),
             (
                 "AUTOMATION_ASSUME_ROLE_ARN",
@@ -131,7 +127,7 @@ mod tests {
                 assume_role: Some("arn:aws:iam::123456789012:role/restart".into())
             }
         );
-        let c = Config::from_env(&env(&[("RESTART_STRATEGY", "run-command")])).unwrap();
+        let c = Config::from_env(&Env::of(&[("RESTART_STRATEGY", "run-command")])).unwrap();
         assert_eq!(c.strategy.name(), "run-command");
     }
 
@@ -147,7 +143,7 @@ mod tests {
             ("ALLOW_ALL", "maybe"),
             ("HISTORY_TAG_KEY", "fleetkeeper:auto-restart"),
         ] {
-            let err = Config::from_env(&env(&[(var, value)])).unwrap_err();
+            let err = Config::from_env(&Env::of(&[(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{var}={value}: {err}");
         }
     }

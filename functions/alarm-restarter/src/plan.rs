@@ -220,7 +220,7 @@ mod tests {
     }
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        Config::from_env(&Env::from_pairs(pairs.iter().copied())).unwrap()
+        Config::from_env(&Env::of(pairs)).unwrap()
     }
 
     fn change(stamp: &str) -> AlarmChange {

@@ -62,13 +62,9 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::from_pairs(pairs.iter().copied())
-    }
-
     #[test]
     fn defaults() {
-        let c = Config::from_env(&env(&[])).unwrap();
+        let c = Config::from_env(&Env::of(&[])).unwrap();
         assert_eq!(
             (c.tag_key.as_str(), c.tag_value.as_str()),
             ("fleetkeeper:schedule", "office-hours")
@@ -89,7 +85,7 @@ mod tests {
             ("ROLE_ARNS", "fleetkeeper-role"),
             ("DRY_RUN", "sure"),
         ] {
-            let err = Config::from_env(&env(&[(var, value)])).unwrap_err();
+            let err = Config::from_env(&Env::of(&[(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{var}: {err}");
         }
     }

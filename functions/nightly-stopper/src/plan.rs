@@ -135,7 +135,7 @@ mod tests {
     use fleetkeeper::Env;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        Config::from_env(&Env::from_pairs(pairs.iter().copied())).unwrap()
+        Config::from_env(&Env::of(pairs)).unwrap()
     }
 
     fn inst(id: &str, state: &str, tags: &[(&str, &str)]) -> Instance {
