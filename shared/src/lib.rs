@@ -11,6 +11,8 @@ pub mod config;
 pub mod ec2;
 pub mod error;
 pub mod exec;
+#[cfg(feature = "function-url")]
+pub mod http;
 pub mod lambda;
 pub mod plan;
 pub mod report;

@@ -1,0 +1,104 @@
+//! The EC2 calls: the owner's live instances (quota), an earlier launch of the same form, and
+//! RunInstances from the launch template.
+
+use aws_sdk_ec2::types::{LaunchTemplateSpecification, ResourceType, Tag, TagSpecification};
+
+use fleetkeeper::AwsError;
+use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_filter};
+use fleetkeeper::error::aws_err;
+
+use crate::config::{Config, Template};
+use crate::launch::{Launch, OWNER_TAG, TOKEN_TAG};
+
+/// What the caller is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launched {
+    pub id: String,
+    pub state: String,
+}
+
+pub struct Ec2 {
+    pub client: aws_sdk_ec2::Client,
+}
+
+impl Ec2 {
+    /// The owner's pending and running instances (tag filter, every page).
+    pub async fn owned(&self, owner: &str) -> Result<Vec<Instance>, AwsError> {
+        describe_instances(
+            &self.client,
+            vec![
+                tag_filter(OWNER_TAG, owner),
+                state_filter(&["pending", "running"]),
+            ],
+        )
+        .await
+    }
+
+    /// A live instance launched by this token earlier (a second submit of the same form).
+    pub async fn launched_with(&self, token: &str) -> Result<Option<Instance>, AwsError> {
+        let found = describe_instances(
+            &self.client,
+            vec![
+                tag_filter(TOKEN_TAG, token),
+                state_filter(&["pending", "running", "stopping", "stopped"]),
+            ],
+        )
+        .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// RunInstances of one instance from the template. With `dry_run`, EC2 only checks
+    /// (permissions, template, type) and Ok(None) means it would have succeeded.
+    pub async fn run(
+        &self,
+        launch: &Launch,
+        config: &Config,
+        dry_run: bool,
+    ) -> Result<Option<Launched>, AwsError> {
+        let template = match &config.template {
+            Template::Id(id) => LaunchTemplateSpecification::builder().launch_template_id(id),
+            Template::Name(name) => {
+                LaunchTemplateSpecification::builder().launch_template_name(name)
+            }
+        }
+        .version(&config.template_version)
+        .build();
+        let tags = |kind: ResourceType| {
+            let mut spec = TagSpecification::builder().resource_type(kind);
+            for (k, v) in &launch.tags {
+                spec = spec.tags(Tag::builder().key(k).value(v).build());
+            }
+            spec.build()
+        };
+        let sent = self
+            .client
+            .run_instances()
+            .launch_template(template)
+            .instance_type(launch.instance_type.as_str().into())
+            .min_count(1)
+            .max_count(1)
+            .client_token(&launch.token)
+            .tag_specifications(tags(ResourceType::Instance))
+            .tag_specifications(tags(ResourceType::Volume))
+            .dry_run(dry_run)
+            .send()
+            .await
+            .map_err(aws_err("ec2:RunInstances"));
+        let out = match sent {
+            Err(e) if dry_run && e.code() == Some("DryRunOperation") => return Ok(None),
+            other => other?,
+        };
+        let instance = out.instances().first();
+        Ok(Some(Launched {
+            id: instance
+                .and_then(|i| i.instance_id())
+                .unwrap_or_default()
+                .to_owned(),
+            state: instance
+                .and_then(|i| i.state())
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_else(|| "pending".into()),
+        }))
+    }
+}

@@ -1,0 +1,304 @@
+//! One HTTP request: authenticate, route, validate, check quota and earlier launches, launch,
+//! answer (HTML for the form, JSON for scripts). Every refusal launches nothing.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse as HttpResponse;
+use aws_lambda_events::http::{HeaderValue, header};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use fleetkeeper::http::{AuthFailure, Request, Response, SecretSource, authenticate};
+use fleetkeeper::telemetry::Metrics;
+use fleetkeeper::{Error, Mode};
+
+use crate::config::Config;
+use crate::ec2::{Ec2, Launched};
+use crate::launch::{EXPIRES_TAG, Launch, console_url, plan};
+use crate::page;
+use crate::request::{FieldError, LaunchRequest, Rejection, parse_form, parse_json};
+
+pub const RESERVE: Duration = Duration::from_secs(3);
+
+pub struct Launcher {
+    pub ec2: Ec2,
+    pub secret: Option<SecretSource>,
+    pub region: String,
+}
+
+pub async fn handle(
+    app: &Launcher,
+    config: &Config,
+    payload: Value,
+    now: Timestamp,
+    metrics: &mut Metrics,
+) -> Result<HttpResponse, Error> {
+    let req = Request::from_event(payload)?;
+    match authenticate(&req, &config.auth, app.secret.as_ref()).await {
+        Ok(()) => {}
+        Err(Ok(failure)) => {
+            metrics.count("LaunchRejected", 1);
+            tracing::warn!(method = %req.method, path = %req.path, status = failure.status(), "request refused: not authenticated");
+            let msg = match failure {
+                AuthFailure::Missing => "authentication required",
+                AuthFailure::Wrong => "not allowed",
+            };
+            return Ok(Response::error(Some(&req), failure.status(), msg));
+        }
+        Err(Err(e)) => {
+            tracing::error!(error = %e, "the shared secret could not be read");
+            return Ok(Response::error(
+                Some(&req),
+                500,
+                "the launcher cannot check credentials right now",
+            ));
+        }
+    }
+    if req.path != "/" && !req.path.is_empty() {
+        return Ok(Response::error(Some(&req), 404, "not found"));
+    }
+    match req.method.as_str() {
+        "GET" | "HEAD" => Ok(Response::html(
+            200,
+            page::form(config, &req.request_id, None, &[], None),
+        )),
+        "POST" => {
+            let response = post(app, config, &req, now, metrics).await;
+            if response.status_code >= 400 {
+                metrics.count("LaunchRejected", 1);
+            }
+            Ok(response)
+        }
+        _ => {
+            let mut r = Response::error(Some(&req), 405, "use GET for the form and POST to launch");
+            r.headers
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+            Ok(r)
+        }
+    }
+}
+
+async fn post(
+    app: &Launcher,
+    config: &Config,
+    req: &Request,
+    now: Timestamp,
+    metrics: &mut Metrics,
+) -> HttpResponse {
+    let json = req.wants_json();
+    if req.body.len() > config.max_body {
+        return Response::error(
+            Some(req),
+            413,
+            &format!("the body is over {} bytes", config.max_body),
+        );
+    }
+    let parsed = match req.content_type().as_str() {
+        "application/x-www-form-urlencoded" => parse_form(&req.body, config),
+        "application/json" => parse_json(&req.body, config),
+        other => {
+            return Response::error(
+                Some(req),
+                415,
+                &format!(
+                    "content type {:?} is not accepted: send application/x-www-form-urlencoded or application/json",
+                    other
+                ),
+            );
+        }
+    };
+    let launch_req = match parsed {
+        Ok(r) => r,
+        Err(Rejection::Body(message)) => return Response::error(Some(req), 400, &message),
+        Err(Rejection::Fields(errors, raw)) => {
+            tracing::info!(fields = ?errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), "launch refused: invalid fields");
+            return if json {
+                Response::json(400, &fields_json(&errors))
+            } else {
+                // Keep the nonce: the corrected form is the same form.
+                let nonce = raw
+                    .get("nonce")
+                    .cloned()
+                    .unwrap_or_else(|| req.request_id.clone());
+                Response::html(400, page::form(config, &nonce, Some(&raw), &errors, None))
+            };
+        }
+    };
+    let launch = plan(
+        &launch_req,
+        config,
+        &req.request_id,
+        req.iam_caller.as_deref(),
+        now,
+    );
+    match launch_or_find(app, config, &launch_req, &launch).await {
+        Ok(Found::Earlier(l)) => {
+            tracing::info!(instance = %l.id, "repeated submit: answering with the earlier launch");
+            answer(req, app, config, &launch_req, &launch, &l, 200, true)
+        }
+        Ok(Found::Launched(l)) => {
+            metrics.count("LaunchRequested", 1);
+            tracing::info!(instance = %l.id, instance_type = %launch.instance_type, owner = %launch_req.owner, "launched");
+            answer(req, app, config, &launch_req, &launch, &l, 201, false)
+        }
+        Ok(Found::DryRun) => {
+            let l = Launched {
+                id: String::new(),
+                state: String::new(),
+            };
+            answer(req, app, config, &launch_req, &launch, &l, 200, false)
+        }
+        Err((status, message)) => {
+            if json {
+                Response::json(status, &json!({ "error": message }))
+            } else {
+                let raw = raw_of(&launch_req);
+                Response::html(
+                    status,
+                    page::form(
+                        config,
+                        launch_req.nonce.as_deref().unwrap_or(&req.request_id),
+                        Some(&raw),
+                        &[],
+                        Some(&message),
+                    ),
+                )
+            }
+        }
+    }
+}
+
+enum Found {
+    Earlier(Launched),
+    Launched(Launched),
+    DryRun,
+}
+
+/// The quota and idempotency checks, then RunInstances. Err is (status, message).
+async fn launch_or_find(
+    app: &Launcher,
+    config: &Config,
+    r: &LaunchRequest,
+    launch: &Launch,
+) -> Result<Found, (u16, String)> {
+    let aws_failed = |e: fleetkeeper::AwsError| {
+        tracing::error!(error = %e, "EC2 call failed");
+        (
+            502,
+            format!(
+                "EC2 refused the request ({}): nothing was launched",
+                e.code().unwrap_or("no code")
+            ),
+        )
+    };
+    // EC2 honours ClientToken too; the tag also covers a repeat after EC2 has forgotten it.
+    if let Some(i) = app
+        .ec2
+        .launched_with(&launch.token)
+        .await
+        .map_err(aws_failed)?
+    {
+        return Ok(Found::Earlier(Launched {
+            id: i.id,
+            state: i.state,
+        }));
+    }
+    let owned = app.ec2.owned(&r.owner).await.map_err(aws_failed)?;
+    if owned.len() >= config.max_per_owner {
+        tracing::info!(owner = %r.owner, running = owned.len(), "launch refused: owner quota");
+        return Err((
+            409,
+            format!(
+                "{} already has {} running instance(s), the most allowed (MAX_PER_OWNER={}): stop or terminate one first",
+                r.owner,
+                owned.len(),
+                config.max_per_owner
+            ),
+        ));
+    }
+    match app.ec2.run(launch, config, config.mode == Mode::DryRun).await {
+        Ok(Some(l)) => Ok(Found::Launched(l)),
+        Ok(None) => Ok(Found::DryRun),
+        Err(e) if e.code() == Some("IdempotentParameterMismatch") => Err((
+            409,
+            "this form was already used to launch with other values: reload the page for a new form".into(),
+        )),
+        Err(e) => Err(aws_failed(e)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    req: &Request,
+    app: &Launcher,
+    config: &Config,
+    r: &LaunchRequest,
+    launch: &Launch,
+    l: &Launched,
+    status: u16,
+    repeated: bool,
+) -> HttpResponse {
+    let dry_run = config.mode == Mode::DryRun;
+    let url = console_url(&app.region, &l.id);
+    let expires = launch
+        .tags
+        .iter()
+        .find(|(k, _)| k == EXPIRES_TAG)
+        .map_or(String::new(), |(_, v)| v.clone());
+    if req.wants_json() {
+        let tags: serde_json::Map<String, Value> = launch
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into()))
+            .collect();
+        return Response::json(
+            status,
+            &json!({
+                "instance_id": (!dry_run).then_some(&l.id),
+                "state": (!dry_run).then_some(&l.state),
+                "instance_type": launch.instance_type,
+                "expires_at": expires,
+                "console_url": (!dry_run).then_some(url),
+                "repeated": repeated,
+                "dry_run": dry_run,
+                "tags": tags,
+            }),
+        );
+    }
+    Response::html(
+        status,
+        page::result(&page::Outcome {
+            id: &l.id,
+            state: &l.state,
+            name: &r.name,
+            owner: &r.owner,
+            instance_type: &launch.instance_type,
+            expires_at: &expires,
+            console_url: &url,
+            repeated,
+            dry_run,
+        }),
+    )
+}
+
+fn fields_json(errors: &[FieldError]) -> Value {
+    let fields: serde_json::Map<String, Value> = errors
+        .iter()
+        .map(|e| (e.field.clone(), e.message.clone().into()))
+        .collect();
+    json!({ "error": "invalid fields: nothing was launched", "fields": fields })
+}
+
+/// The values to show again when a valid request was refused as a whole (quota, EC2).
+fn raw_of(r: &LaunchRequest) -> crate::request::Raw {
+    let mut raw = crate::request::Raw::new();
+    raw.insert("size".into(), r.size.clone());
+    raw.insert("name".into(), r.name.clone());
+    raw.insert("owner".into(), r.owner.clone());
+    raw.insert("purpose".into(), r.purpose.clone());
+    raw.insert("hours".into(), r.hours.to_string());
+    if r.nightly_stop {
+        raw.insert("nightly_stop".into(), "on".into());
+    }
+    raw
+}

@@ -1,0 +1,159 @@
+//! What to launch for a valid request: the type, the tags, the idempotency token. Pure.
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::config::Config;
+use crate::request::LaunchRequest;
+
+pub const OWNER_TAG: &str = "fleetkeeper:owner";
+pub const PURPOSE_TAG: &str = "fleetkeeper:purpose";
+pub const EXPIRES_TAG: &str = "fleetkeeper:expires-at";
+/// The token of the form that launched it, so a second submit finds the first launch.
+pub const TOKEN_TAG: &str = "fleetkeeper:launch-token";
+pub const LAUNCHED_BY_TAG: &str = "fleetkeeper:launched-by";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub instance_type: String,
+    /// RunInstances' ClientToken (EC2 keeps it for a while and answers a repeat with the same
+    /// instance), also kept as a tag for the check before launching.
+    pub token: String,
+    /// On the instance and on its volumes.
+    pub tags: Vec<(String, String)>,
+    pub expires_at: Timestamp,
+}
+
+/// `request_id` makes a token for requests without a nonce (scripts that send none): those
+/// are not deduplicated, which the README says.
+pub fn plan(
+    req: &LaunchRequest,
+    config: &Config,
+    request_id: &str,
+    caller: Option<&str>,
+    now: Timestamp,
+) -> Launch {
+    let expires_at = now + SignedDuration::from_hours(i64::from(req.hours));
+    let expires_at = Timestamp::from_second(expires_at.as_second()).unwrap_or(expires_at);
+    let seed: String = req
+        .nonce
+        .as_deref()
+        .unwrap_or(request_id)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(60)
+        .collect();
+    let token = format!("fk-{seed}");
+    let mut tags = vec![
+        ("Name".to_owned(), req.name.clone()),
+        (OWNER_TAG.to_owned(), req.owner.clone()),
+        (PURPOSE_TAG.to_owned(), req.purpose.clone()),
+        (EXPIRES_TAG.to_owned(), expires_at.to_string()),
+        (TOKEN_TAG.to_owned(), token.clone()),
+        (
+            LAUNCHED_BY_TAG.to_owned(),
+            caller
+                .unwrap_or("instance-launcher")
+                .chars()
+                .take(256)
+                .collect(),
+        ),
+    ];
+    if req.nightly_stop {
+        tags.push(config.schedule_tag.clone());
+    }
+    Launch {
+        instance_type: req.instance_type.clone(),
+        token,
+        tags,
+        expires_at,
+    }
+}
+
+/// The EC2 console page of an instance.
+pub fn console_url(region: &str, id: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/ec2/home?region={region}#InstanceDetails:instanceId={id}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleetkeeper::Env;
+
+    fn config() -> Config {
+        Config::from_env(&Env::of(&[
+            ("ALLOWED_SIZES", "small=t3.micro"),
+            ("LAUNCH_TEMPLATE", "dev-box"),
+        ]))
+        .unwrap()
+    }
+
+    fn request(nightly_stop: bool, nonce: Option<&str>) -> LaunchRequest {
+        LaunchRequest {
+            size: "small".into(),
+            instance_type: "t3.micro".into(),
+            name: "build-box".into(),
+            owner: "jane@example.com".into(),
+            purpose: "compiler tests".into(),
+            hours: 4,
+            nightly_stop,
+            nonce: nonce.map(str::to_owned),
+        }
+    }
+
+    fn tag<'a>(l: &'a Launch, key: &str) -> Option<&'a str> {
+        l.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn tags_expiry_and_schedule() {
+        let now: Timestamp = "2026-11-21T09:30:15.250Z".parse().unwrap();
+        let l = plan(
+            &request(true, Some("abc-123")),
+            &config(),
+            "req-1",
+            None,
+            now,
+        );
+        assert_eq!(l.instance_type, "t3.micro");
+        assert_eq!(tag(&l, "Name"), Some("build-box"));
+        assert_eq!(tag(&l, OWNER_TAG), Some("jane@example.com"));
+        assert_eq!(tag(&l, PURPOSE_TAG), Some("compiler tests"));
+        assert_eq!(tag(&l, EXPIRES_TAG), Some("2026-11-21T13:30:15Z"));
+        assert_eq!(tag(&l, "fleetkeeper:schedule"), Some("office-hours"));
+        assert_eq!(tag(&l, LAUNCHED_BY_TAG), Some("instance-launcher"));
+        assert_eq!(l.token, "fk-abc-123");
+        assert_eq!(tag(&l, TOKEN_TAG), Some("fk-abc-123"));
+
+        let opted_out = plan(
+            &request(false, None),
+            &config(),
+            "req-1",
+            Some("arn:aws:iam::1:user/jane"),
+            now,
+        );
+        assert_eq!(tag(&opted_out, "fleetkeeper:schedule"), None);
+        assert_eq!(opted_out.token, "fk-req-1");
+        assert_eq!(
+            tag(&opted_out, LAUNCHED_BY_TAG),
+            Some("arn:aws:iam::1:user/jane")
+        );
+    }
+
+    #[test]
+    fn the_same_form_gives_the_same_token() {
+        let now = Timestamp::UNIX_EPOCH;
+        let a = plan(&request(true, Some("n-1")), &config(), "req-1", None, now);
+        let b = plan(&request(true, Some("n-1")), &config(), "req-2", None, now);
+        assert_eq!(a.token, b.token);
+        assert!(a.token.len() <= 64);
+        assert!(
+            console_url("eu-west-1", "i-1")
+                .contains("region=eu-west-1#InstanceDetails:instanceId=i-1")
+        );
+    }
+}

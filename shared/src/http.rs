@@ -1,0 +1,396 @@
+//! Lambda function URLs (feature `function-url`): the request as a function sees it, responses,
+//! and the optional shared-secret check that instance-launcher and dns-failover both use.
+//!
+//! The URL itself should use AuthType AWS_IAM (Lambda then checks SigV4 before invoking and
+//! puts the caller in `requestContext.authorizer.iam`). For a form behind a proxy that cannot
+//! sign, SECRET_PARAMETER names an SSM SecureString the proxy sends in a header.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+};
+use aws_lambda_events::http::{HeaderMap, HeaderValue, header};
+use base64::Engine;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+use crate::error::{AwsError, Error, aws_err, brief};
+
+/// One HTTP request through a function URL, body decoded.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// Lambda's id for this request: unique, so it also serves as a form nonce.
+    pub request_id: String,
+    /// The signed-in caller's ARN when the URL uses AuthType AWS_IAM.
+    pub iam_caller: Option<String>,
+}
+
+impl Request {
+    /// Reads a function URL event. Anything else (a direct invoke with another payload) is an
+    /// input error: there is no HTTP client to answer.
+    pub fn from_event(payload: Value) -> Result<Request, Error> {
+        let shown = brief(&payload);
+        let event: LambdaFunctionUrlRequest = serde_json::from_value(payload).map_err(|e| {
+            Error::input(format!(
+                "expected a Lambda function URL request (payload format 2.0): {e}; got {shown}"
+            ))
+        })?;
+        let ctx = &event.request_context;
+        let method = ctx
+            .http
+            .method
+            .clone()
+            .ok_or_else(|| Error::input("missing field requestContext.http.method"))?
+            .to_ascii_uppercase();
+        let path = event
+            .raw_path
+            .clone()
+            .or_else(|| ctx.http.path.clone())
+            .unwrap_or_else(|| "/".into());
+        let raw = event.body.clone().unwrap_or_default();
+        let body = if event.is_base64_encoded {
+            base64::engine::general_purpose::STANDARD
+                .decode(raw.as_bytes())
+                .map_err(|e| Error::input(format!("body is marked base64 but is not: {e}")))?
+        } else {
+            raw.into_bytes()
+        };
+        Ok(Request {
+            method,
+            path,
+            headers: event.headers.clone(),
+            body,
+            request_id: ctx.request_id.clone().unwrap_or_default(),
+            iam_caller: ctx
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.iam.as_ref())
+                .and_then(|i| i.user_arn.clone().or_else(|| i.caller_id.clone())),
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The media type without parameters, lowercased (`application/json`).
+    pub fn content_type(&self) -> String {
+        self.header("content-type")
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    }
+
+    /// True when the client prefers JSON (scripts) over HTML (browsers).
+    pub fn wants_json(&self) -> bool {
+        self.content_type() == "application/json"
+            || self
+                .header("accept")
+                .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
+    }
+}
+
+/// Builds responses with the headers every page needs.
+pub struct Response;
+
+impl Response {
+    pub fn new(status: u16, content_type: &str, body: String) -> LambdaFunctionUrlResponse {
+        let mut r = LambdaFunctionUrlResponse::default();
+        r.status_code = i64::from(status);
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(content_type) {
+            headers.insert(header::CONTENT_TYPE, v);
+        }
+        // Nothing here is cacheable, and no page may be framed or sniffed.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        r.headers = headers;
+        r.body = Some(body);
+        r
+    }
+
+    pub fn html(status: u16, body: String) -> LambdaFunctionUrlResponse {
+        let mut r = Response::new(status, "text/html; charset=utf-8", body);
+        // Inline CSS only; no scripts at all.
+        r.headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'",
+            ),
+        );
+        r
+    }
+
+    pub fn json(status: u16, body: &Value) -> LambdaFunctionUrlResponse {
+        Response::new(status, "application/json", body.to_string())
+    }
+
+    /// A JSON `{"error": message}` or a plain HTML page with the message, as the client prefers.
+    pub fn error(req: Option<&Request>, status: u16, message: &str) -> LambdaFunctionUrlResponse {
+        if req.is_some_and(Request::wants_json) {
+            Response::json(status, &serde_json::json!({ "error": message }))
+        } else {
+            Response::html(
+                status,
+                format!(
+                    "<!doctype html><meta charset=utf-8><title>{status}</title><p>{}</p>\n",
+                    escape(message)
+                ),
+            )
+        }
+    }
+}
+
+/// HTML-escapes text for element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Compares in time that does not depend on where the inputs differ.
+pub fn secrets_match(given: &str, expected: &str) -> bool {
+    given.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+/// How a request proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMode {
+    /// The URL uses AuthType AWS_IAM: Lambda checked the signature; the request must carry
+    /// the caller (a URL switched to NONE by mistake is refused, not opened).
+    Iam,
+    /// A header carrying the SecureString named by SECRET_PARAMETER.
+    SharedSecret { parameter: String, header: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// 401: no credentials at all.
+    Missing,
+    /// 403: credentials given but wrong.
+    Wrong,
+}
+
+impl AuthFailure {
+    pub fn status(self) -> u16 {
+        match self {
+            AuthFailure::Missing => 401,
+            AuthFailure::Wrong => 403,
+        }
+    }
+}
+
+/// The shared secret, read from SSM on first use and again after `ttl` (so a rotation takes
+/// effect without a redeploy). Its value is never logged or returned.
+pub struct SecretSource {
+    ssm: aws_sdk_ssm::Client,
+    parameter: String,
+    ttl: Duration,
+    cached: Mutex<Option<(String, Instant)>>,
+}
+
+impl SecretSource {
+    pub fn new(ssm: aws_sdk_ssm::Client, parameter: &str, ttl: Duration) -> Self {
+        SecretSource {
+            ssm,
+            parameter: parameter.to_owned(),
+            ttl,
+            cached: Mutex::new(None),
+        }
+    }
+
+    pub async fn get(&self) -> Result<String, AwsError> {
+        if let Some((value, at)) = self.cached.lock().ok().and_then(|c| c.clone())
+            && at.elapsed() < self.ttl
+        {
+            return Ok(value);
+        }
+        let out = self
+            .ssm
+            .get_parameter()
+            .name(&self.parameter)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(aws_err("ssm:GetParameter"))?;
+        let value = out
+            .parameter()
+            .and_then(|p| p.value())
+            .unwrap_or_default()
+            .to_owned();
+        if let Ok(mut c) = self.cached.lock() {
+            *c = Some((value.clone(), Instant::now()));
+        }
+        Ok(value)
+    }
+}
+
+/// Checks a request under `mode`. Err(Ok(failure)) is a refusal to send to the client;
+/// Err(Err(aws)) means the secret could not be read (a 500, and nothing is done).
+pub async fn authenticate(
+    req: &Request,
+    mode: &AuthMode,
+    secret: Option<&SecretSource>,
+) -> Result<(), Result<AuthFailure, AwsError>> {
+    match mode {
+        AuthMode::Iam => match req.iam_caller {
+            Some(_) => Ok(()),
+            None => Err(Ok(AuthFailure::Missing)),
+        },
+        AuthMode::SharedSecret { header, .. } => {
+            let Some(given) = req.header(header) else {
+                return Err(Ok(AuthFailure::Missing));
+            };
+            let Some(source) = secret else {
+                return Err(Ok(AuthFailure::Wrong));
+            };
+            let expected = source.get().await.map_err(Err)?;
+            // An empty parameter must never make an empty header valid.
+            if !expected.is_empty() && secrets_match(given, &expected) {
+                Ok(())
+            } else {
+                Err(Ok(AuthFailure::Wrong))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub fn event(method: &str, body: &str, headers: Value) -> Value {
+        json!({
+            "version": "2.0",
+            "rawPath": "/",
+            "rawQueryString": "",
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012",
+                "requestId": "c8ef6f2d-6b7e-4c1f-9a3b-8c7d6e5f4a3b",
+                "domainName": "abc.lambda-url.us-east-1.on.aws",
+                "time": "21/Nov/2026:09:00:00 +0000",
+                "timeEpoch": 1795338000000i64,
+                "http": {"method": method, "path": "/", "protocol": "HTTP/1.1",
+                         "sourceIp": "203.0.113.7", "userAgent": "test"}
+            },
+            "body": body,
+            "isBase64Encoded": false
+        })
+    }
+
+    #[test]
+    fn reads_a_function_url_request() {
+        let r = Request::from_event(event(
+            "post",
+            "a=1",
+            json!({"content-type": "application/x-www-form-urlencoded; charset=UTF-8"}),
+        ))
+        .unwrap();
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.body, b"a=1");
+        assert_eq!(r.content_type(), "application/x-www-form-urlencoded");
+        assert_eq!(r.request_id, "c8ef6f2d-6b7e-4c1f-9a3b-8c7d6e5f4a3b");
+        assert!(!r.wants_json());
+        assert_eq!(r.iam_caller, None);
+
+        let mut b64 = event("POST", "", json!({"content-type": "application/json"}));
+        b64["body"] = "eyJhIjoxfQ==".into();
+        b64["isBase64Encoded"] = true.into();
+        b64["requestContext"]["authorizer"] =
+            json!({"iam": {"userArn": "arn:aws:iam::123456789012:user/alice"}});
+        let r = Request::from_event(b64).unwrap();
+        assert_eq!(r.body, br#"{"a":1}"#);
+        assert!(r.wants_json());
+        assert_eq!(
+            r.iam_caller.as_deref(),
+            Some("arn:aws:iam::123456789012:user/alice")
+        );
+    }
+
+    #[test]
+    fn other_payloads_are_input_errors() {
+        for bad in [json!({}), json!("GET /"), json!({"requestContext": {}})] {
+            let err = Request::from_event(bad).unwrap_err();
+            assert!(err.to_string().contains("function URL request"), "{err}");
+        }
+        let mut b64 = event("POST", "%%%", json!({}));
+        b64["isBase64Encoded"] = true.into();
+        assert!(
+            Request::from_event(b64)
+                .unwrap_err()
+                .to_string()
+                .contains("base64")
+        );
+    }
+
+    #[test]
+    fn escaping_and_secret_compare() {
+        assert_eq!(
+            escape(r#"<script>alert("x") & 'y'</script>"#),
+            "&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;"
+        );
+        assert!(secrets_match("s3cret-value", "s3cret-value"));
+        assert!(!secrets_match("s3cret-valuf", "s3cret-value"));
+        assert!(!secrets_match("s3cret", "s3cret-value"));
+        assert!(!secrets_match("", "x"));
+    }
+
+    #[tokio::test]
+    async fn iam_mode_needs_the_caller() {
+        let mut req = Request::from_event(event("GET", "", json!({}))).unwrap();
+        assert_eq!(
+            authenticate(&req, &AuthMode::Iam, None).await,
+            Err(Ok(AuthFailure::Missing))
+        );
+        req.iam_caller = Some("arn:aws:iam::123456789012:user/alice".into());
+        assert_eq!(authenticate(&req, &AuthMode::Iam, None).await, Ok(()));
+    }
+
+    #[test]
+    fn responses_carry_safe_headers() {
+        let r = Response::html(200, "<p>hi</p>".into());
+        assert_eq!(r.status_code, 200);
+        assert_eq!(r.headers["content-type"], "text/html; charset=utf-8");
+        assert!(
+            r.headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
+        assert_eq!(r.headers["cache-control"], "no-store");
+        let req = Request::from_event(event(
+            "POST",
+            "",
+            json!({"content-type": "application/json"}),
+        ))
+        .unwrap();
+        let e = Response::error(Some(&req), 400, "bad <thing>");
+        assert_eq!(e.body.as_deref(), Some(r#"{"error":"bad <thing>"}"#));
+        let e = Response::error(None, 404, "no <page>");
+        assert!(e.body.unwrap().contains("no &lt;page&gt;"));
+    }
+}
