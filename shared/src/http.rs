@@ -103,7 +103,7 @@ impl Request {
 pub struct Response;
 
 impl Response {
-    pub fn new(status: u16, content_type: &str, body: String) -> LambdaFunctionUrlResponse {
+    pub fn with_type(status: u16, content_type: &str, body: String) -> LambdaFunctionUrlResponse {
         let mut r = LambdaFunctionUrlResponse::default();
         r.status_code = i64::from(status);
         let mut headers = HeaderMap::new();
@@ -123,7 +123,7 @@ impl Response {
     }
 
     pub fn html(status: u16, body: String) -> LambdaFunctionUrlResponse {
-        let mut r = Response::new(status, "text/html; charset=utf-8", body);
+        let mut r = Response::with_type(status, "text/html; charset=utf-8", body);
         // Inline CSS only; no scripts at all.
         r.headers.insert(
             header::CONTENT_SECURITY_POLICY,
@@ -135,7 +135,7 @@ impl Response {
     }
 
     pub fn json(status: u16, body: &Value) -> LambdaFunctionUrlResponse {
-        Response::new(status, "application/json", body.to_string())
+        Response::with_type(status, "application/json", body.to_string())
     }
 
     /// A JSON `{"error": message}` or a plain HTML page with the message, as the client prefers.

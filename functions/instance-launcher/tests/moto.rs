@@ -1,0 +1,359 @@
+//! instance-launcher against moto: a launch template holding a moto AMI, the tags on the
+//! instance and its volume, a double submit, the per-owner quota, the shared secret read from
+//! an SSM SecureString, and requests refused before anything is launched.
+//!
+//! moto ignores RunInstances' ClientToken (real EC2 honours it), so the double-submit test
+//! proves the function's own check (the launch-token tag) on its own.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse;
+use aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
+use aws_sdk_ssm::types::ParameterType;
+use fleetkeeper::http::{AuthMode, SecretSource};
+use fleetkeeper::telemetry::Metrics;
+use fleetkeeper_tests::ec2::{any_image, instance_tag};
+use fleetkeeper_tests::{FaultProxy, Moto};
+use instance_launcher::config::Config;
+use instance_launcher::ec2::Ec2;
+use instance_launcher::handler::{Launcher, handle};
+use jiff::Timestamp;
+use serde_json::Value;
+
+const SECRET: &str = "correct horse battery staple";
+
+struct World {
+    moto: Moto,
+    proxy: FaultProxy,
+    ec2: aws_sdk_ec2::Client,
+    template_id: String,
+}
+
+async fn world() -> World {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let aws = Moto::aws(&moto.env(&[])).await;
+    let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+    let data = RequestLaunchTemplateData::builder()
+        .image_id(any_image(&ec2).await)
+        .instance_type(InstanceType::T3Micro)
+        .build();
+    let lt = ec2
+        .create_launch_template()
+        .launch_template_name("dev-box")
+        .launch_template_data(data)
+        .send()
+        .await
+        .unwrap();
+    let template_id = lt
+        .launch_template()
+        .unwrap()
+        .launch_template_id()
+        .unwrap()
+        .to_owned();
+    aws.client("SSM", aws_sdk_ssm::Client::new)
+        .put_parameter()
+        .name("/fleetkeeper/launcher-secret")
+        .value(SECRET)
+        .r#type(ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    World {
+        moto,
+        proxy,
+        ec2,
+        template_id,
+    }
+}
+
+impl World {
+    /// The function as main.rs wires it, through the counting proxy.
+    async fn launcher(&self, settings: &[(&str, &str)]) -> (Launcher, Config) {
+        let mut pairs = vec![
+            ("ALLOWED_SIZES", "small=t3.micro,medium=t3.small"),
+            ("LAUNCH_TEMPLATE", self.template_id.as_str()),
+            ("MAX_PER_OWNER", "2"),
+        ];
+        pairs.extend_from_slice(settings);
+        let env = Moto::env_for(&self.proxy.endpoint(), &pairs);
+        let config = Config::from_env(&env).unwrap();
+        let aws = Moto::aws(&env).await;
+        let secret = match &config.auth {
+            AuthMode::SharedSecret { parameter, .. } => Some(SecretSource::new(
+                aws.client("SSM", aws_sdk_ssm::Client::new),
+                parameter,
+                Duration::from_secs(300),
+            )),
+            AuthMode::Iam => None,
+        };
+        let app = Launcher {
+            ec2: Ec2 {
+                client: aws.client("EC2", aws_sdk_ec2::Client::new),
+            },
+            secret,
+            region: "us-east-1".into(),
+        };
+        (app, config)
+    }
+
+    async fn live_instances(&self) -> Vec<String> {
+        let out = self.ec2.describe_instances().send().await.unwrap();
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect()
+    }
+}
+
+async fn send(app: &Launcher, config: &Config, event: Value) -> LambdaFunctionUrlResponse {
+    let mut metrics = Metrics::for_function("instance-launcher");
+    handle(app, config, event, Timestamp::now(), &mut metrics)
+        .await
+        .unwrap()
+}
+
+fn event(name: &str) -> Value {
+    fleetkeeper_tests::event("instance-launcher", name)
+}
+
+fn body_json(r: &LambdaFunctionUrlResponse) -> Value {
+    serde_json::from_str(r.body.as_deref().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn launches_from_the_template_with_tags_on_instance_and_volume() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[]).await;
+    let r = send(&app, &config, event("post-form")).await;
+    assert_eq!(r.status_code, 201, "{:?}", r.body);
+    let html = r.body.unwrap();
+    let ids = w.live_instances().await;
+    assert_eq!(ids.len(), 1);
+    let id = &ids[0];
+    assert!(
+        html.contains(&format!("<dd data-field=\"instance\">{id}</dd>")),
+        "{html}"
+    );
+    assert!(html.contains("InstanceDetails:instanceId="));
+
+    let described = w
+        .ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    let instance = &described.reservations()[0].instances()[0];
+    assert_eq!(instance.instance_type().unwrap().as_str(), "t3.micro");
+    for (key, want) in [
+        ("Name", Some("build-box")),
+        ("fleetkeeper:owner", Some("jane@example.com")),
+        ("fleetkeeper:purpose", Some("try the new compiler")),
+        ("fleetkeeper:schedule", Some("office-hours")),
+        (
+            "fleetkeeper:launched-by",
+            Some("arn:aws:iam::123456789012:user/jane"),
+        ),
+    ] {
+        assert_eq!(
+            instance_tag(&w.ec2, id, key).await.as_deref(),
+            want,
+            "{key}"
+        );
+    }
+    let expires: Timestamp = instance_tag(&w.ec2, id, "fleetkeeper:expires-at")
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    let hours = (expires - Timestamp::now()).get_seconds() as f64 / 3600.0;
+    assert!((3.9..=4.0).contains(&hours), "expires in {hours} h");
+    // The root volume carries the same tags.
+    let vols = w
+        .ec2
+        .describe_volumes()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("attachment.instance-id")
+                .values(id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let vol = &vols.volumes()[0];
+    let vol_tag = |k: &str| {
+        vol.tags()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+    };
+    assert_eq!(vol_tag("fleetkeeper:owner"), Some("jane@example.com"));
+    assert_eq!(vol_tag("Name"), Some("build-box"));
+
+    // JSON from a script: medium, opted out of the nightly stop.
+    let r = send(&app, &config, event("post-json")).await;
+    assert_eq!(r.status_code, 201, "{:?}", r.body);
+    let body = body_json(&r);
+    let id = body["instance_id"].as_str().unwrap();
+    assert_eq!(body["instance_type"], "t3.micro");
+    assert_eq!(instance_tag(&w.ec2, id, "fleetkeeper:schedule").await, None);
+    assert_eq!(body["tags"]["fleetkeeper:owner"], "ops@example.com");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_double_submit_launches_one_instance() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[]).await;
+    let first = send(&app, &config, event("post-form")).await;
+    let second = send(&app, &config, event("post-form")).await;
+    assert_eq!((first.status_code, second.status_code), (201, 200));
+    assert!(second.body.unwrap().contains("already submitted"));
+    assert_eq!(w.live_instances().await.len(), 1);
+    assert_eq!(w.proxy.count("ec2:RunInstances"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_quota_holds() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[]).await;
+    for n in 0..3 {
+        let mut e = event("post-json");
+        let mut body = serde_json::from_str::<Value>(e["body"].as_str().unwrap()).unwrap();
+        body["nonce"] = format!("quota-{n}").into();
+        e["body"] = body.to_string().into();
+        let r = send(&app, &config, e).await;
+        let want = if n < 2 { 201 } else { 409 };
+        assert_eq!(r.status_code, want, "submit {n}: {:?}", r.body);
+        if n == 2 {
+            assert!(
+                body_json(&r)["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("MAX_PER_OWNER=2")
+            );
+        }
+    }
+    assert_eq!(w.live_instances().await.len(), 2);
+    // Another owner is not held back by ops@example.com's instances.
+    let r = send(&app, &config, event("post-form")).await;
+    assert_eq!(r.status_code, 201);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_secret_from_ssm() {
+    let w = world().await;
+    let (app, config) = w
+        .launcher(&[("SECRET_PARAMETER", "/fleetkeeper/launcher-secret")])
+        .await;
+    let with = |secret: Option<&str>| {
+        let mut e = event("post-form");
+        e["requestContext"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorizer");
+        if let Some(s) = secret {
+            e["headers"]["x-fleetkeeper-secret"] = s.into();
+        }
+        e
+    };
+    assert_eq!(send(&app, &config, with(None)).await.status_code, 401);
+    assert_eq!(
+        send(&app, &config, with(Some("wrong"))).await.status_code,
+        403
+    );
+    assert_eq!(send(&app, &config, with(Some(""))).await.status_code, 403);
+    assert!(w.live_instances().await.is_empty());
+    let r = send(&app, &config, with(Some(SECRET))).await;
+    assert_eq!(r.status_code, 201, "{:?}", r.body);
+    // The secret was read once and cached, and never appears in a response.
+    assert_eq!(w.proxy.count("ssm:GetParameter"), 1);
+    assert!(!r.body.unwrap().contains(SECRET));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_launch_nothing() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[]).await;
+
+    // IAM mode with no caller (a URL switched to AuthType NONE): refused.
+    let mut anonymous = event("get-form");
+    anonymous["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    assert_eq!(send(&app, &config, anonymous).await.status_code, 401);
+
+    let get = send(&app, &config, event("get-form")).await;
+    assert_eq!(get.status_code, 200);
+    assert!(
+        get.body
+            .unwrap()
+            .contains("name=\"nonce\" value=\"c8ef6f2d-6b7e-4c1f-9a3b-8c7d6e5f4a3b\"")
+    );
+
+    let invalid = send(&app, &config, event("post-invalid")).await;
+    assert_eq!(invalid.status_code, 400);
+    let html = invalid.body.unwrap();
+    for field in ["size", "name", "owner", "purpose", "hours"] {
+        assert!(
+            html.contains(&format!("id=\"{field}-error\"")),
+            "{field}: {html}"
+        );
+    }
+    assert!(!html.contains("<script>alert(1)"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+
+    let delete = send(&app, &config, event("delete")).await;
+    assert_eq!(delete.status_code, 405);
+    assert_eq!(delete.headers["allow"], "GET, HEAD, POST");
+
+    let mut xml = event("post-form");
+    xml["headers"]["content-type"] = "text/xml".into();
+    assert_eq!(send(&app, &config, xml).await.status_code, 415);
+
+    let mut big = event("post-form");
+    big["body"] = format!(
+        "{}&pad={}",
+        big["body"].as_str().unwrap(),
+        "x".repeat(20_000)
+    )
+    .into();
+    assert_eq!(send(&app, &config, big).await.status_code, 413);
+
+    let mut other_path = event("get-form");
+    other_path["rawPath"] = "/admin".into();
+    assert_eq!(send(&app, &config, other_path).await.status_code, 404);
+
+    let mut metrics = Metrics::for_function("instance-launcher");
+    let err = handle(
+        &app,
+        &config,
+        event("bad-input"),
+        Timestamp::now(),
+        &mut metrics,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("function URL request"), "{err}");
+
+    assert!(w.live_instances().await.is_empty());
+    assert_eq!(w.proxy.count("ec2:RunInstances"), 0);
+    drop(w.moto);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_asks_ec2_and_launches_nothing() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[("DRY_RUN", "true")]).await;
+    let r = send(&app, &config, event("post-json")).await;
+    assert_eq!(r.status_code, 200, "{:?}", r.body);
+    let body = body_json(&r);
+    assert_eq!(body["dry_run"], true);
+    assert_eq!(body["instance_id"], Value::Null);
+    assert_eq!(w.proxy.count("ec2:RunInstances"), 1);
+    assert!(w.live_instances().await.is_empty());
+}
