@@ -10,14 +10,19 @@ did not do what it should. Every function adds its own step to STEPS.
 from __future__ import annotations
 
 import json
+import re
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 from typing import Callable
 
@@ -129,10 +134,28 @@ def seed_fleet(endpoint: str) -> None:
                     TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in {"Name": vname, **vtags}.items()]}],
                 )
                 VOLUMES[vol["VolumeId"]] = vname
+        if region == "us-east-1":
+            ec2.create_launch_template(LaunchTemplateName="dev-box", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"})
         SEEDED[region] = {
             "total": len(instances),
             "opted_in": sum(1 for _, t, _ in instances if t.get("fleetkeeper:schedule") == "office-hours"),
         }
+
+
+def seed_launcher_secret(endpoint: str) -> str:
+    """A fresh shared secret for instance-launcher, stored as moto's SecureString; never printed."""
+    value = secrets.token_urlsafe(24)
+    ssm = boto3.client("ssm", region_name=REGIONS[0], endpoint_url=endpoint)
+    ssm.put_parameter(Name=LAUNCHER_SECRET_PARAMETER, Value=value, Type="SecureString")
+    return value
+
+
+LAUNCHER_SECRET_PARAMETER = "/fleetkeeper/demo/launcher-secret"
+LAUNCHER_SETTINGS = {
+    "ALLOWED_SIZES": "small=t3.micro,medium=t3.small",
+    "LAUNCH_TEMPLATE": "dev-box",
+    "SECRET_PARAMETER": LAUNCHER_SECRET_PARAMETER,
+}
 
 
 # ---- steps ---------------------------------------------------------------------------------
@@ -147,6 +170,8 @@ class Step:
     check: Callable[[bool, object], tuple[bool, str]]
     # Rewrites the event file before sending it, for events that must name seeded resources.
     edit: Callable[[dict], dict] | None = None
+    # Instead of an event: an HTTP call to the function's URL (given its base URL).
+    http: Callable[[str], tuple[bool, object]] | None = None
 
 
 def census_summary(ok: bool, out: object) -> tuple[bool, str]:
@@ -243,6 +268,75 @@ def restarter(want: str, want_history: int) -> Callable[[bool, object], tuple[bo
     return check
 
 
+LAUNCHER_SECRET = ""
+
+
+def http_call(method: str, form: dict | None = None, secret: bool = True) -> Callable[[str], tuple[bool, object]]:
+    """A request to a function URL, as a browser behind the proxy would send it."""
+
+    def call(url: str) -> tuple[bool, object]:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        req = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            req.add_header("content-type", "application/x-www-form-urlencoded")
+        if secret:
+            req.add_header("x-fleetkeeper-secret", LAUNCHER_SECRET)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as res:
+                return True, (res.status, res.read().decode())
+        except urllib.error.HTTPError as e:
+            return True, (e.code, e.read().decode())
+        except OSError as e:
+            return False, str(e)
+
+    return call
+
+
+def owned_instances(owner: str) -> list[dict]:
+    ec2 = boto3.client("ec2", region_name=REGIONS[0], endpoint_url=ENDPOINT)
+    res = ec2.describe_instances(Filters=[{"Name": "tag:fleetkeeper:owner", "Values": [owner]}])
+    return [i for r in res["Reservations"] for i in r["Instances"]]
+
+
+def launcher(want_status: int, want_owned: int) -> Callable[[bool, object], tuple[bool, str]]:
+    """Checks an instance-launcher answer and the instances dev@example.com owns afterwards."""
+
+    def check(ok: bool, out: object) -> tuple[bool, str]:
+        if not ok or not isinstance(out, tuple):
+            return False, f"failed: {out}"
+        status, html = out
+        owned = owned_instances("dev@example.com")
+        right = status == want_status and len(owned) == want_owned
+        if status == 201:
+            inst = owned[-1]
+            tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+            what = (f"launched {inst['InstanceId']} ({inst['InstanceType']}) from template dev-box for "
+                    f"{tags.get('fleetkeeper:owner')}, expires {tags.get('fleetkeeper:expires-at')}, "
+                    f"schedule {tags.get('fleetkeeper:schedule', 'none')}")
+        elif status == 200 and "<form" in html:
+            sizes = html.count("<option value=") - 1
+            nonce = "present" if 'name="nonce"' in html else "MISSING"
+            what = f"form served ({sizes} sizes, nonce {nonce})"
+        elif status == 200 and "already submitted" in html:
+            shown = re.search(r'data-field="instance">([^<]+)<', html)
+            what = f"same nonce: answered with the earlier launch {shown.group(1) if shown else '?'}, launched nothing"
+        else:
+            errors = re.findall(r'<p class="error" id="([a-z_]+)-error">(.*?)</p>', html)
+            message = re.search(r"<p>(.*?)</p>", html)
+            detail = "; ".join(f"{f}: {unescape(m)}" for f, m in errors) if errors else (
+                unescape(message.group(1)) if message else "")
+            what = f"HTTP {status}, nothing launched: {detail}"
+        return right, f"{what}; dev@example.com owns {len(owned)} instance(s)"
+
+    return check
+
+
+GOOD_LAUNCH = {"nonce": "demo-0001", "size": "small", "name": "dev-box-1", "owner": "dev@example.com",
+               "purpose": "demo of the launch form", "hours": "4", "nightly_stop": "on"}
+BAD_LAUNCH = {"nonce": "demo-0002", "size": "huge", "name": "<b>x</b>", "owner": "dev@example.com",
+              "purpose": "", "hours": "999"}
+
+
 def refused(ok: bool, out: object) -> tuple[bool, str]:
     text = str(out)
     return (not ok and "invalid input" in text), ("refused: " + text.splitlines()[0] if not ok else f"accepted: {out}")
@@ -266,6 +360,12 @@ STEPS = [
     Step("alarm-restarter", "ok.json", "alarm clears", restarter("ignored", 1), alarm_for("app-1", "OK", "ALARM")),
     Step("alarm-restarter", "metric-alarm.json", "untagged instance", restarter("not-opted-in", 1), alarm_for("database")),
     Step("alarm-restarter", "bad-input.json", "bad input", refused),
+    Step("instance-launcher", "", "GET form", launcher(200, 0), http=http_call("GET")),
+    Step("instance-launcher", "", "POST launch", launcher(201, 1), http=http_call("POST", GOOD_LAUNCH)),
+    Step("instance-launcher", "", "same form again", launcher(200, 1), http=http_call("POST", GOOD_LAUNCH)),
+    Step("instance-launcher", "", "invalid form", launcher(400, 1), http=http_call("POST", BAD_LAUNCH)),
+    Step("instance-launcher", "", "no secret", launcher(401, 1), http=http_call("GET", secret=False)),
+    Step("instance-launcher", "bad-input.json", "bad input", refused),
 ]
 
 
@@ -307,6 +407,8 @@ def main() -> int:
         wait_until(lambda: answers(f"{endpoint}/moto-api/"), "moto")
         os.environ.update(FAKE_CREDENTIALS)
         seed_fleet(endpoint)
+        global LAUNCHER_SECRET
+        LAUNCHER_SECRET = seed_launcher_secret(endpoint)
         fn_env = {
             **FAKE_CREDENTIALS,
             "AWS_ENDPOINT_URL": endpoint,
@@ -316,9 +418,11 @@ def main() -> int:
             "AWS_LAMBDA_LOG_LEVEL": "INFO",
             # moto has no SSM Automation; the reboot strategy shows the same guard rails.
             "RESTART_STRATEGY": "reboot",
+            **LAUNCHER_SETTINGS,
         }
         env_file = work / "functions.env"
-        env_file.write_text("".join(f"{k}={v}\n" for k, v in fn_env.items()))
+        # Quoted: values such as ALLOWED_SIZES hold '=' signs.
+        env_file.write_text("".join(f'{k}="{v}"\n' for k, v in fn_env.items()))
         watcher = Background(
             [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "-A", "127.0.0.1",
              "-P", str(lambda_port), "--env-file", str(env_file)],
@@ -327,6 +431,12 @@ def main() -> int:
         )
         wait_until(lambda: port_open(lambda_port), "cargo lambda watch")
         for step in STEPS:
+            if step.http:
+                ok, out = step.http(f"http://127.0.0.1:{lambda_port}/lambda-url/{step.function}/")
+                passed, summary = step.check(ok, out)
+                failed += not passed
+                rows.append((step.function, step.what, "ok" if passed else "FAILED", summary))
+                continue
             event = ROOT / "events" / step.function / step.event
             if step.edit:
                 edited = work / f"{step.function}-{len(rows)}.json"
