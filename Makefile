@@ -15,13 +15,14 @@ export CARGO_TERM_COLOR ?= never
 # Functions with a Lambda entry point (a package still in progress may be a library only).
 FUNCTIONS := $(patsubst functions/%/src/main.rs,%,$(wildcard functions/*/src/main.rs))
 
-.PHONY: help setup build test lint fmt demo bench package deploy clean
+.PHONY: help setup browser build test lint fmt demo e2e bench package deploy clean
 
 help:
 	@echo "make setup    install the Python tools (moto, cfn-lint, cargo-lambda, zig) into $(VENV)"
 	@echo "make build    build every crate"
 	@echo "make test     everything CI checks: fmt, clippy, tests (moto included), cfn-lint, the demo"
 	@echo "make demo     run every function as a Lambda against a local AWS emulator"
+	@echo "make e2e      instance-launcher's form in headless Chromium (installs chromium, playwright-core)"
 	@echo "make bench    benchmarks (release builds)"
 	@echo "make package  arm64 zips for Lambda under target/lambda/"
 	@echo "make deploy   sam deploy --guided (needs AWS credentials; never run in CI)"
@@ -32,6 +33,17 @@ setup: $(STAMP)
 $(STAMP): requirements.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# The browser test's parts: Debian's Chromium (installed with apt-get when missing; needs
+# root or sudo) and playwright-core from e2e/package-lock.json.
+BROWSER_STAMP := e2e/node_modules/.installed
+browser: $(BROWSER_STAMP)
+$(BROWSER_STAMP): e2e/package.json e2e/package-lock.json
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+	cd e2e && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 build:
@@ -45,13 +57,18 @@ lint: setup
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
 
-# The demo runs last: it proves every function works as a real Lambda through cargo-lambda.
-test: setup lint
+# The demo and the browser test run last: they prove every function works as a real Lambda
+# through cargo-lambda, and the launch form in a real browser.
+test: setup browser lint
 	cargo test --workspace
 	$(VENV)/bin/python scripts/demo.py
+	$(VENV)/bin/python scripts/e2e.py
 
 demo: setup
 	$(VENV)/bin/python scripts/demo.py
+
+e2e: setup browser
+	$(VENV)/bin/python scripts/e2e.py
 
 # BENCH_ARGS="--opt-levels 3 2 s z" reruns the study behind the release profile's opt-level.
 bench: setup
@@ -69,4 +86,4 @@ deploy: package
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .demo
+	rm -rf $(VENV) .demo e2e/node_modules
