@@ -216,6 +216,9 @@ fn validate(
         true
     });
     if !errors.is_empty() {
+        // Form order, whatever order the body came in; unknown fields last.
+        let rank = |f: &str| FIELDS.iter().position(|k| *k == f).unwrap_or(FIELDS.len());
+        errors.sort_by_key(|e| rank(&e.field));
         // One message per field: the first found is the most specific.
         let mut seen = Vec::new();
         errors.retain(|e| {
@@ -435,7 +438,7 @@ mod tests {
         let body = br#"{"size":["small"],"name":"a","owner":"a@b.io","purpose":"x","nightly_stop":"yes","image":"ami-1"}"#;
         assert_eq!(
             fields(parse_json(body, &c)),
-            ["image", "size", "nightly_stop"]
+            ["size", "nightly_stop", "image"]
         );
     }
 }
