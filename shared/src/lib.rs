@@ -5,6 +5,7 @@
 //! ([`telemetry`]), plans and reports ([`plan`], [`report`]), bounded and rate-limited execution
 //! with a time budget ([`exec`]) and the error type ([`error`]).
 
+pub mod alarm;
 pub mod aws;
 pub mod config;
 #[cfg(feature = "ec2")]

@@ -12,11 +12,11 @@ use fleetkeeper::telemetry::Metrics;
 
 use crate::apply::apply;
 use crate::config::Config;
-use crate::event::{Incoming, parse};
 use crate::history::EventKey;
 use crate::instances::Region;
 use crate::plan::{AlarmPlan, Decision, ignored, is_instance_id, plan};
 use crate::report::RestarterReport;
+use fleetkeeper::alarm::{Incoming, parse};
 
 /// Time kept back from the deadline; a run makes a few calls per instance.
 pub const RESERVE: Duration = Duration::from_secs(5);

@@ -8,8 +8,8 @@ use jiff::{SignedDuration, Timestamp};
 use fleetkeeper::ec2::Instance;
 
 use crate::config::Config;
-use crate::event::{AlarmChange, AlarmKind};
 use crate::history::{EventKey, History};
+use fleetkeeper::alarm::{AlarmChange, AlarmKind};
 
 /// Why an instance is not restarted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,8 +209,8 @@ fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Delivery, State};
     use fleetkeeper::Env;
+    use fleetkeeper::alarm::{Delivery, State};
 
     const ID: &str = "i-0a1b2c3d4e5f60718";
     const T0: i64 = 1_763_658_280;

@@ -9,8 +9,8 @@ use fleetkeeper::{Error, Mode, Report};
 
 use crate::apply::Outcome;
 use crate::config::Config;
-use crate::event::AlarmChange;
 use crate::plan::{AlarmPlan, Decision, Skip};
+use fleetkeeper::alarm::AlarmChange;
 
 pub const FUNCTION: &str = "alarm-restarter";
 

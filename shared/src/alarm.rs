@@ -1,4 +1,5 @@
-//! The two shapes an alarm reaches us in, read into one [`AlarmChange`]:
+//! CloudWatch alarm state changes (alarm-restarter and dns-failover). The two shapes an alarm
+//! reaches a function in, read into one [`AlarmChange`]:
 //!
 //! - EventBridge's "CloudWatch Alarm State Change" event (`detail` holds the alarm);
 //! - the payload of an alarm's direct Lambda action (`alarmData` holds the alarm).
@@ -11,8 +12,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use fleetkeeper::Error;
-use fleetkeeper::error::brief;
+use crate::error::{Error, brief};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -325,7 +325,7 @@ mod tests {
     /// examples of each shape.
     fn fixture(name: &str) -> Value {
         let path = format!(
-            "{}/../../events/alarm-restarter/{name}.json",
+            "{}/../events/alarm-restarter/{name}.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

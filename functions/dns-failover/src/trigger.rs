@@ -1,0 +1,183 @@
+//! What started this run: the schedule, a CloudWatch alarm, or an HTTP call through the
+//! function URL.
+
+use serde_json::Value;
+
+use fleetkeeper::Error;
+use fleetkeeper::alarm::{self, AlarmChange, Incoming};
+use fleetkeeper::error::brief;
+use fleetkeeper::http::Request;
+
+#[derive(Debug)]
+pub enum Trigger {
+    /// Probe every group.
+    Schedule,
+    /// An alarm state change; the groups that name the alarm take it as a probe result.
+    Alarm(AlarmChange),
+    /// A configuration-change event and the like: nothing to do.
+    Ignored(String),
+    Http(Box<Request>),
+}
+
+/// What an HTTP call asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpAction {
+    Status(Option<String>),
+    Failover(String),
+    Failback(String),
+}
+
+pub fn parse(payload: Value) -> Result<Trigger, Error> {
+    let is_url = payload
+        .get("requestContext")
+        .and_then(|c| c.get("http"))
+        .is_some();
+    if is_url {
+        return Ok(Trigger::Http(Box::new(Request::from_event(payload)?)));
+    }
+    let Some(obj) = payload.as_object() else {
+        return Err(Error::input(format!(
+            "expected a scheduled event, a CloudWatch alarm event or a function URL request, got {}",
+            brief(&payload)
+        )));
+    };
+    let detail_type = obj.get("detail-type").and_then(Value::as_str);
+    let schedule = obj.is_empty()
+        || detail_type == Some("Scheduled Event")
+        || obj.get("trigger").and_then(Value::as_str) == Some("schedule");
+    if schedule {
+        return Ok(Trigger::Schedule);
+    }
+    if obj.contains_key("alarmData")
+        || detail_type.is_some_and(|d| d.starts_with("CloudWatch Alarm"))
+    {
+        return match alarm::parse(&payload)? {
+            Incoming::Change(c) => Ok(Trigger::Alarm(c)),
+            Incoming::Ignored { what, reason } => Ok(Trigger::Ignored(format!("{what}: {reason}"))),
+        };
+    }
+    Err(Error::input(format!(
+        "expected a scheduled event ({{\"trigger\": \"schedule\"}}), a CloudWatch alarm event or a function URL request, got {}",
+        brief(&payload)
+    )))
+}
+
+/// Reads an HTTP call: `GET /` or `GET /status` for every group, or a POST of
+/// `{"action": "status" | "failover" | "failback", "group": "<name>"}`.
+pub fn http_action(req: &Request) -> Result<HttpAction, (u16, String)> {
+    let path = req.path.trim_end_matches('/');
+    match (req.method.as_str(), path) {
+        ("GET", "" | "/status") => return Ok(HttpAction::Status(None)),
+        ("POST", "") => {}
+        (_, "" | "/status") => {
+            return Err((
+                405,
+                "use GET for status, POST {\"action\", \"group\"} to act".into(),
+            ));
+        }
+        _ => return Err((404, "not found".into())),
+    }
+    if req.content_type() != "application/json" {
+        return Err((415, "send application/json".into()));
+    }
+    if req.body.len() > 4096 {
+        return Err((413, "the body is over 4096 bytes".into()));
+    }
+    let body: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| (400, format!("the body is not valid JSON: {e}")))?;
+    let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    let group = field("group");
+    match field("action").as_deref() {
+        Some("status") => Ok(HttpAction::Status(group)),
+        Some("failover") => group
+            .map(HttpAction::Failover)
+            .ok_or((400, "\"group\" is required".into())),
+        Some("failback") => group
+            .map(HttpAction::Failback)
+            .ok_or((400, "\"group\" is required".into())),
+        Some(other) => Err((
+            400,
+            format!("unknown action {other:?}: status, failover or failback"),
+        )),
+        None => Err((
+            400,
+            "\"action\" is required: status, failover or failback".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn url(method: &str, path: &str, body: &str) -> Value {
+        json!({
+            "version": "2.0", "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {"requestId": "r-1", "timeEpoch": 0,
+                "http": {"method": method, "path": path}},
+            "body": body, "isBase64Encoded": false
+        })
+    }
+
+    fn action(method: &str, path: &str, body: &str) -> Result<HttpAction, (u16, String)> {
+        match parse(url(method, path, body)).unwrap() {
+            Trigger::Http(req) => http_action(&req),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn schedules_and_alarms() {
+        for p in [
+            json!({}),
+            json!({"trigger": "schedule"}),
+            json!({"detail-type": "Scheduled Event", "source": "aws.scheduler"}),
+        ] {
+            assert!(matches!(parse(p).unwrap(), Trigger::Schedule));
+        }
+        let alarm = fleetkeeper_tests::event("dns-failover", "alarm");
+        let Trigger::Alarm(c) = parse(alarm).unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.alarm_name, "fleetkeeper-web-primary");
+    }
+
+    #[test]
+    fn http_calls() {
+        assert_eq!(action("GET", "/", ""), Ok(HttpAction::Status(None)));
+        assert_eq!(action("GET", "/status", ""), Ok(HttpAction::Status(None)));
+        assert_eq!(
+            action("POST", "/", r#"{"action":"failover","group":"web"}"#),
+            Ok(HttpAction::Failover("web".into()))
+        );
+        assert_eq!(
+            action("POST", "/", r#"{"action":"failback","group":"web"}"#),
+            Ok(HttpAction::Failback("web".into()))
+        );
+        for (m, p, b, code) in [
+            ("POST", "/", "nope", 400),
+            ("POST", "/", r#"{"action":"failover"}"#, 400),
+            ("POST", "/", r#"{"action":"reboot","group":"web"}"#, 400),
+            ("POST", "/", r#"{"group":"web"}"#, 400),
+            ("DELETE", "/", "", 405),
+            ("GET", "/admin", "", 404),
+        ] {
+            assert_eq!(action(m, p, b).unwrap_err().0, code, "{m} {p} {b}");
+        }
+    }
+
+    #[test]
+    fn bad_payloads() {
+        for p in [
+            json!("x"),
+            json!([1]),
+            json!({"action": "failover"}),
+            json!({"detail-type": "CloudWatch Alarm State Change"}),
+        ] {
+            let err = parse(p.clone()).unwrap_err();
+            assert!(matches!(err, Error::Input(_)), "{p}: {err}");
+        }
+    }
+}
