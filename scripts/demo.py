@@ -17,11 +17,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from html import unescape
 from pathlib import Path
 from typing import Callable
@@ -150,6 +152,108 @@ def seed_launcher_secret(endpoint: str) -> str:
     return value
 
 
+class Primary:
+    """The failover group's primary: /health answers 200 "ok" while it runs."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"ok"
+            self.send_response(200 if self.path == "/health" else 404)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.server: ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Primary.Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+PRIMARY = Primary()
+ZONE_ID = ""
+GROUPS_PARAMETER = "/fleetkeeper/demo/failover-groups"
+
+
+def seed_failover(endpoint: str) -> None:
+    """example.com with www on the primary, a private decoy zone of the same name, and the
+    failover group (read by the function from an SSM parameter)."""
+    global ZONE_ID
+    r53 = boto3.client("route53", region_name=REGIONS[0], endpoint_url=endpoint)
+    for private in (False, True):
+        extra = {"VPC": {"VPCRegion": "us-east-1", "VPCId": "vpc-0123456789abcdef0"}} if private else {}
+        zone = r53.create_hosted_zone(Name="example.com", CallerReference=f"demo-{private}",
+                                      HostedZoneConfig={"PrivateZone": private}, **extra)["HostedZone"]["Id"]
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": "www.example.com", "Type": "A", "TTL": 60,
+            "ResourceRecords": [{"Value": "10.0.0.10" if private else "192.0.2.10"}]}}]})
+        if not private:
+            ZONE_ID = zone
+    groups = [{
+        "name": "web", "zone": "example.com", "record": "www.example.com", "type": "A", "ttl": 60,
+        "primary": ["192.0.2.10"], "standby": ["198.51.100.20"],
+        "health_check": {"url": f"http://127.0.0.1:{PRIMARY.port}/health", "body_contains": "ok", "timeout_ms": 1000},
+        "fail_after": 2, "recover_after": 2,
+    }]
+    boto3.client("ssm", region_name=REGIONS[0], endpoint_url=endpoint).put_parameter(
+        Name=GROUPS_PARAMETER, Value=json.dumps(groups), Type="String")
+
+
+def www_record() -> str:
+    r53 = boto3.client("route53", region_name=REGIONS[0], endpoint_url=ENDPOINT)
+    sets = r53.list_resource_record_sets(HostedZoneId=ZONE_ID)["ResourceRecordSets"]
+    return ",".join(v["Value"] for s in sets if s["Name"] == "www.example.com." and s["Type"] == "A"
+                    for v in s["ResourceRecords"])
+
+
+def failover(want_record: str, want_action: str) -> Callable[[bool, object], tuple[bool, str]]:
+    """Checks a dns-failover run (report or HTTP answer) and the record in the emulator."""
+
+    def check(ok: bool, out: object) -> tuple[bool, str]:
+        if isinstance(out, tuple):
+            status, body = out
+            ok, out = status == 200, json.loads(body) if body.startswith("{") else body
+        if not ok or not isinstance(out, dict) or not out.get("groups"):
+            return False, f"failed: {out}"
+        g = out["groups"][0]
+        probe = f"probe {g['probe']['detail']}, " if g.get("probe") else ""
+        flip = f"{g['flip']}: " if g.get("flip") else ""
+        record = www_record()
+        right = record == want_record and g["action"] == want_action and not g.get("error")
+        counters = f"failures {g['failures']}, successes {g['successes']}" + (", held" if g["held"] else "")
+        change = f", change {g['change_id']} {g['change_status']}" if g.get("change_id") else ""
+        return right, f"{probe}{flip}{g['side_before']} -> {g['side_after']} ({counters}){change}; www.example.com = {record}"
+
+    return check
+
+
+def failover_call(action: str) -> Callable[[str], tuple[bool, object]]:
+    def call(url: str) -> tuple[bool, object]:
+        req = urllib.request.Request(url, data=json.dumps({"action": action, "group": "web"}).encode(), method="POST")
+        req.add_header("content-type", "application/json")
+        req.add_header("x-fleetkeeper-secret", LAUNCHER_SECRET)
+        try:
+            with urllib.request.urlopen(req, timeout=120) as res:
+                return True, (res.status, res.read().decode())
+        except urllib.error.HTTPError as e:
+            return True, (e.code, e.read().decode())
+        except OSError as e:
+            return False, str(e)
+
+    return call
+
+
 LAUNCHER_SECRET_PARAMETER = "/fleetkeeper/demo/launcher-secret"
 LAUNCHER_SETTINGS = {
     "ALLOWED_SIZES": "small=t3.micro,medium=t3.small",
@@ -172,6 +276,8 @@ class Step:
     edit: Callable[[dict], dict] | None = None
     # Instead of an event: an HTTP call to the function's URL (given its base URL).
     http: Callable[[str], tuple[bool, object]] | None = None
+    # Run before the step (start or stop a demo server, say).
+    before: Callable[[], None] | None = None
 
 
 def census_summary(ok: bool, out: object) -> tuple[bool, str]:
@@ -366,6 +472,15 @@ STEPS = [
     Step("instance-launcher", "", "invalid form", launcher(400, 1), http=http_call("POST", BAD_LAUNCH)),
     Step("instance-launcher", "", "no secret", launcher(401, 1), http=http_call("GET", secret=False)),
     Step("instance-launcher", "bad-input.json", "bad input", refused),
+    Step("dns-failover", "schedule.json", "primary up", failover("192.0.2.10", "none"), before=PRIMARY.start),
+    Step("dns-failover", "schedule.json", "primary stopped", failover("192.0.2.10", "none"), before=PRIMARY.stop),
+    Step("dns-failover", "schedule.json", "still down", failover("198.51.100.20", "upsert")),
+    Step("dns-failover", "schedule.json", "primary back", failover("198.51.100.20", "none"), before=PRIMARY.start),
+    Step("dns-failover", "schedule.json", "still up", failover("192.0.2.10", "upsert")),
+    Step("dns-failover", "", "manual failover", failover("198.51.100.20", "upsert"), http=failover_call("failover")),
+    Step("dns-failover", "schedule.json", "held", failover("198.51.100.20", "none")),
+    Step("dns-failover", "", "manual failback", failover("192.0.2.10", "upsert"), http=failover_call("failback")),
+    Step("dns-failover", "bad-input.json", "bad input", refused),
 ]
 
 
@@ -409,6 +524,7 @@ def main() -> int:
         seed_fleet(endpoint)
         global LAUNCHER_SECRET
         LAUNCHER_SECRET = seed_launcher_secret(endpoint)
+        seed_failover(endpoint)
         fn_env = {
             **FAKE_CREDENTIALS,
             "AWS_ENDPOINT_URL": endpoint,
@@ -419,6 +535,8 @@ def main() -> int:
             # moto has no SSM Automation; the reboot strategy shows the same guard rails.
             "RESTART_STRATEGY": "reboot",
             **LAUNCHER_SETTINGS,
+            "GROUPS_PARAMETER": GROUPS_PARAMETER,
+            "CHANGE_POLL_MS": "200",
         }
         env_file = work / "functions.env"
         # Quoted: values such as ALLOWED_SIZES hold '=' signs.
@@ -431,6 +549,8 @@ def main() -> int:
         )
         wait_until(lambda: port_open(lambda_port), "cargo lambda watch")
         for step in STEPS:
+            if step.before:
+                step.before()
             if step.http:
                 ok, out = step.http(f"http://127.0.0.1:{lambda_port}/lambda-url/{step.function}/")
                 passed, summary = step.check(ok, out)
@@ -447,6 +567,7 @@ def main() -> int:
             failed += not passed
             rows.append((step.function, step.what, "ok" if passed else "FAILED", summary))
     finally:
+        PRIMARY.stop()
         if watcher:
             watcher.stop()
         moto.stop()
