@@ -90,6 +90,58 @@ class Background:
                 self.proc.wait()
 
 
+def start_moto(work: Path, log: str) -> tuple[Background, str]:
+    """moto_server on a free loopback port; returns it and its endpoint once it answers."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    moto = Background([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], work / log)
+    try:
+        wait_until(lambda: answers(f"{endpoint}/moto-api/"), "moto")
+    except BaseException:
+        moto.stop()
+        raise
+    os.environ.update(FAKE_CREDENTIALS)
+    return moto, endpoint
+
+
+def start_watch(work: Path, env: dict[str, str], log: str) -> tuple[Background, int]:
+    """`cargo lambda watch` serving every function (and its URL) with `env`; returns it and
+    its port once it listens."""
+    port = free_port()
+    env_file = work / f"{log}.env"
+    # Quoted: values such as ALLOWED_SIZES hold '=' signs.
+    env_file.write_text("".join(f'{k}="{v}"\n' for k, v in env.items()))
+    watcher = Background(
+        [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "-A", "127.0.0.1",
+         "-P", str(port), "--env-file", str(env_file)],
+        work / f"{log}.log",
+        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+    )
+    try:
+        wait_until(lambda: port_open(port), "cargo lambda watch")
+    except BaseException:
+        watcher.stop()
+        raise
+    return watcher, port
+
+
+def url_request(url: str, method: str, body: bytes | None = None, content_type: str | None = None,
+                secret: str | None = None, timeout: float = 120) -> tuple[bool, object]:
+    """One request to a function URL: (True, (status, body)) for any HTTP answer."""
+    req = urllib.request.Request(url, data=body, method=method)
+    if content_type:
+        req.add_header("content-type", content_type)
+    if secret is not None:
+        req.add_header("x-fleetkeeper-secret", secret)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as res:
+            return True, (res.status, res.read().decode())
+    except urllib.error.HTTPError as e:
+        return True, (e.code, e.read().decode())
+    except OSError as e:
+        return False, str(e)
+
+
 # ---- seeding -------------------------------------------------------------------------------
 
 SEEDED: dict[str, dict] = {}
@@ -239,19 +291,8 @@ def failover(want_record: str, want_action: str) -> Callable[[bool, object], tup
 
 
 def failover_call(action: str) -> Callable[[str], tuple[bool, object]]:
-    def call(url: str) -> tuple[bool, object]:
-        req = urllib.request.Request(url, data=json.dumps({"action": action, "group": "web"}).encode(), method="POST")
-        req.add_header("content-type", "application/json")
-        req.add_header("x-fleetkeeper-secret", LAUNCHER_SECRET)
-        try:
-            with urllib.request.urlopen(req, timeout=120) as res:
-                return True, (res.status, res.read().decode())
-        except urllib.error.HTTPError as e:
-            return True, (e.code, e.read().decode())
-        except OSError as e:
-            return False, str(e)
-
-    return call
+    body = json.dumps({"action": action, "group": "web"}).encode()
+    return lambda url: url_request(url, "POST", body, "application/json", LAUNCHER_SECRET)
 
 
 LAUNCHER_SECRET_PARAMETER = "/fleetkeeper/demo/launcher-secret"
@@ -382,18 +423,8 @@ def http_call(method: str, form: dict | None = None, secret: bool = True) -> Cal
 
     def call(url: str) -> tuple[bool, object]:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
-        req = urllib.request.Request(url, data=data, method=method)
-        if data is not None:
-            req.add_header("content-type", "application/x-www-form-urlencoded")
-        if secret:
-            req.add_header("x-fleetkeeper-secret", LAUNCHER_SECRET)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as res:
-                return True, (res.status, res.read().decode())
-        except urllib.error.HTTPError as e:
-            return True, (e.code, e.read().decode())
-        except OSError as e:
-            return False, str(e)
+        ctype = "application/x-www-form-urlencoded" if data is not None else None
+        return url_request(url, method, data, ctype, LAUNCHER_SECRET if secret else None, 60)
 
     return call
 
@@ -511,16 +542,13 @@ def main() -> int:
     print(f"demo: building {', '.join(functions)} ...", flush=True)
     subprocess.run(["cargo", "build", "--quiet"] + [a for f in functions for a in ("--bin", f)], cwd=ROOT, check=True)
 
-    moto_port, lambda_port = free_port(), free_port()
     global ENDPOINT
-    endpoint = ENDPOINT = f"http://127.0.0.1:{moto_port}"
-    moto = Background([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], work / "moto.log")
+    moto, endpoint = start_moto(work, "moto.log")
+    ENDPOINT = endpoint
     watcher = None
     rows: list[tuple[str, str, str, str]] = []
     failed = 0
     try:
-        wait_until(lambda: answers(f"{endpoint}/moto-api/"), "moto")
-        os.environ.update(FAKE_CREDENTIALS)
         seed_fleet(endpoint)
         global LAUNCHER_SECRET
         LAUNCHER_SECRET = seed_launcher_secret(endpoint)
@@ -538,16 +566,7 @@ def main() -> int:
             "GROUPS_PARAMETER": GROUPS_PARAMETER,
             "CHANGE_POLL_MS": "200",
         }
-        env_file = work / "functions.env"
-        # Quoted: values such as ALLOWED_SIZES hold '=' signs.
-        env_file.write_text("".join(f'{k}="{v}"\n' for k, v in fn_env.items()))
-        watcher = Background(
-            [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "-A", "127.0.0.1",
-             "-P", str(lambda_port), "--env-file", str(env_file)],
-            work / "watch.log",
-            env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
-        )
-        wait_until(lambda: port_open(lambda_port), "cargo lambda watch")
+        watcher, lambda_port = start_watch(work, fn_env, "watch")
         for step in STEPS:
             if step.before:
                 step.before()

@@ -18,7 +18,7 @@ import sys
 
 import boto3
 
-from demo import BIN, FAKE_CREDENTIALS, ROOT, Background, answers, free_port, port_open, wait_until
+from demo import FAKE_CREDENTIALS, ROOT, start_moto, start_watch
 
 ARTIFACTS = ROOT / "target" / "e2e"
 PARAMETER = "/fleetkeeper/e2e/launcher-secret"
@@ -29,13 +29,9 @@ def main() -> int:
     work.mkdir(exist_ok=True)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cargo", "build", "--quiet", "--bin", "instance-launcher"], cwd=ROOT, check=True)
-    moto_port, lambda_port = free_port(), free_port()
-    endpoint = f"http://127.0.0.1:{moto_port}"
-    moto = Background([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], work / "e2e-moto.log")
+    moto, endpoint = start_moto(work, "e2e-moto.log")
     watcher = None
     try:
-        wait_until(lambda: answers(f"{endpoint}/moto-api/"), "moto")
-        os.environ.update(FAKE_CREDENTIALS)
         ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=endpoint)
         image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         ec2.create_launch_template(LaunchTemplateName="dev-box", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"})
@@ -50,15 +46,7 @@ def main() -> int:
             "LAUNCH_TEMPLATE": "dev-box",
             "SECRET_PARAMETER": PARAMETER,
         }
-        env_file = work / "e2e.env"
-        env_file.write_text("".join(f'{k}="{v}"\n' for k, v in env.items()))
-        watcher = Background(
-            [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "-A", "127.0.0.1",
-             "-P", str(lambda_port), "--env-file", str(env_file)],
-            work / "e2e-watch.log",
-            env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
-        )
-        wait_until(lambda: port_open(lambda_port), "cargo lambda watch")
+        watcher, lambda_port = start_watch(work, env, "e2e-watch")
         url = f"http://127.0.0.1:{lambda_port}/lambda-url/instance-launcher/"
         browser = subprocess.run(
             ["node", str(ROOT / "e2e" / "launch-form.mjs"), url, str(ARTIFACTS)],

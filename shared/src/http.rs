@@ -185,6 +185,22 @@ pub enum AuthMode {
     SharedSecret { parameter: String, header: String },
 }
 
+impl AuthMode {
+    /// `SECRET_PARAMETER` (with `SECRET_HEADER`, default `x-fleetkeeper-secret`) selects the
+    /// shared secret; without it, AWS_IAM.
+    pub fn from_env(env: &crate::Env) -> AuthMode {
+        match env.get("SECRET_PARAMETER") {
+            Some(parameter) => AuthMode::SharedSecret {
+                parameter,
+                header: env
+                    .string("SECRET_HEADER", "x-fleetkeeper-secret")
+                    .to_ascii_lowercase(),
+            },
+            None => AuthMode::Iam,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
     /// 401: no credentials at all.
@@ -218,6 +234,16 @@ impl SecretSource {
             parameter: parameter.to_owned(),
             ttl,
             cached: Mutex::new(None),
+        }
+    }
+
+    /// The source a mode needs: None for AWS_IAM.
+    pub fn for_mode(mode: &AuthMode, ssm: aws_sdk_ssm::Client, ttl: Duration) -> Option<Self> {
+        match mode {
+            AuthMode::SharedSecret { parameter, .. } => {
+                Some(SecretSource::new(ssm, parameter, ttl))
+            }
+            AuthMode::Iam => None,
         }
     }
 

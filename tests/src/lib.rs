@@ -4,6 +4,7 @@
 
 pub mod ec2;
 pub mod fault;
+pub mod http;
 pub mod moto;
 
 pub use fault::{Fault, FaultProxy, Rule};

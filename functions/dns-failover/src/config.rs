@@ -374,15 +374,7 @@ impl Config {
                 "a parameter path such as /fleetkeeper/dns-failover (leading /, no trailing /)",
             ));
         }
-        let auth = match env.get("SECRET_PARAMETER") {
-            Some(parameter) => AuthMode::SharedSecret {
-                parameter,
-                header: env
-                    .string("SECRET_HEADER", "x-fleetkeeper-secret")
-                    .to_ascii_lowercase(),
-            },
-            None => AuthMode::Iam,
-        };
+        let auth = AuthMode::from_env(env);
         Ok(Config {
             groups,
             state_prefix: prefix,

@@ -8,7 +8,7 @@ use dns_failover::probe::Prober;
 use dns_failover::route53::Route53;
 use dns_failover::state::StateStore;
 use fleetkeeper::error::aws_err;
-use fleetkeeper::http::{AuthMode, SecretSource};
+use fleetkeeper::http::SecretSource;
 use fleetkeeper::lambda::{boot, serve};
 use fleetkeeper::telemetry::Metrics;
 
@@ -35,12 +35,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             parse_groups(text, &format!("GROUPS_PARAMETER ({name})"))?
         }
     };
-    let secret = match &config.auth {
-        AuthMode::SharedSecret { parameter, .. } => {
-            Some(SecretSource::new(ssm.clone(), parameter, SECRET_TTL))
-        }
-        AuthMode::Iam => None,
-    };
+    let secret = SecretSource::for_mode(&config.auth, ssm.clone(), SECRET_TTL);
     let app = App {
         route53: Route53 {
             client: boot.aws.client("ROUTE_53", aws_sdk_route53::Client::new),

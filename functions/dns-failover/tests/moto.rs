@@ -19,35 +19,21 @@ use dns_failover::state::StateStore;
 use fleetkeeper::Error;
 use fleetkeeper::exec::Budget;
 use fleetkeeper::telemetry::Metrics;
+use fleetkeeper_tests::http::{Reply, serve};
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// A primary whose /health answers 200 "ok" or 503, as `healthy` says.
 async fn primary(healthy: Arc<AtomicBool>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let healthy = healthy.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                let _ = sock.read(&mut buf).await;
-                let res = if healthy.load(Ordering::SeqCst) {
-                    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
-                } else {
-                    "HTTP/1.1 503 Unavailable\r\ncontent-length: 4\r\nconnection: close\r\n\r\ndown"
-                };
-                let _ = sock.write_all(res.as_bytes()).await;
-            });
+    serve(move |_| {
+        if healthy.load(Ordering::SeqCst) {
+            Reply::new(200, "ok")
+        } else {
+            Reply::new(503, "down")
         }
-    });
-    port
+    })
+    .await
 }
 
 struct World {

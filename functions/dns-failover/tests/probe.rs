@@ -5,52 +5,21 @@ use std::time::Duration;
 
 use dns_failover::config::{Check, HealthCheck};
 use dns_failover::probe::Prober;
+use fleetkeeper_tests::http::{Reply, serve};
 use fleetkeeper_tests::moto::free_port;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// Answers by path: /ok 200 "status: ok", /fail 500, /slow 200 after 3 s, /wrong 200
-/// "maintenance", /big 200 with "ok" after 100 KiB of padding.
+/// "maintenance", /big 200 with "status: ok" after 100 KiB of padding.
 async fn server() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut got = Vec::new();
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    let n = sock.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                }
-                let head = String::from_utf8_lossy(&got);
-                let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let (code, body) = match path.as_str() {
-                    "/ok" => (200, "status: ok".to_owned()),
-                    "/fail" => (500, "error".to_owned()),
-                    "/slow" => {
-                        tokio::time::sleep(Duration::from_secs(3)).await;
-                        (200, "status: ok".to_owned())
-                    }
-                    "/wrong" => (200, "maintenance".to_owned()),
-                    "/big" => (200, format!("{}status: ok", "x".repeat(100 * 1024))),
-                    _ => (404, String::new()),
-                };
-                let res = format!(
-                    "HTTP/1.1 {code} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(res.as_bytes()).await;
-            });
-        }
-    });
-    port
+    serve(|path| match path {
+        "/ok" => Reply::new(200, "status: ok"),
+        "/fail" => Reply::new(500, "error"),
+        "/slow" => Reply::new(200, "status: ok").after(Duration::from_secs(3)),
+        "/wrong" => Reply::new(200, "maintenance"),
+        "/big" => Reply::new(200, format!("{}status: ok", "x".repeat(100 * 1024))),
+        _ => Reply::new(404, ""),
+    })
+    .await
 }
 
 fn http(port: u16, path: &str, body: Option<&str>) -> HealthCheck {

@@ -102,15 +102,7 @@ impl Config {
                 format!("at most MAX_HOURS ({max_hours})"),
             ));
         }
-        let auth = match env.get("SECRET_PARAMETER") {
-            Some(parameter) => AuthMode::SharedSecret {
-                parameter,
-                header: env
-                    .string("SECRET_HEADER", "x-fleetkeeper-secret")
-                    .to_ascii_lowercase(),
-            },
-            None => AuthMode::Iam,
-        };
+        let auth = AuthMode::from_env(env);
         Ok(Config {
             sizes,
             template,

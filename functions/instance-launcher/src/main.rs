@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fleetkeeper::http::{AuthMode, SecretSource};
+use fleetkeeper::http::SecretSource;
 use fleetkeeper::lambda::{boot, serve};
 use fleetkeeper::telemetry::Metrics;
 use instance_launcher::config::Config;
@@ -16,14 +16,8 @@ const SECRET_TTL: Duration = Duration::from_secs(300);
 async fn main() -> Result<(), lambda_runtime::Error> {
     let boot = boot("instance-launcher").await?;
     let config = Config::from_env(&boot.env)?;
-    let secret = match &config.auth {
-        AuthMode::SharedSecret { parameter, .. } => Some(SecretSource::new(
-            boot.aws.client("SSM", aws_sdk_ssm::Client::new),
-            parameter,
-            SECRET_TTL,
-        )),
-        AuthMode::Iam => None,
-    };
+    let ssm = boot.aws.client("SSM", aws_sdk_ssm::Client::new);
+    let secret = SecretSource::for_mode(&config.auth, ssm, SECRET_TTL);
     let app = Launcher {
         ec2: Ec2 {
             client: boot.aws.client("EC2", aws_sdk_ec2::Client::new),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse;
 use aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
 use aws_sdk_ssm::types::ParameterType;
-use fleetkeeper::http::{AuthMode, SecretSource};
+use fleetkeeper::http::SecretSource;
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::ec2::{any_image, instance_tag};
 use fleetkeeper_tests::{FaultProxy, Moto};
@@ -79,14 +79,8 @@ impl World {
         let env = Moto::env_for(&self.proxy.endpoint(), &pairs);
         let config = Config::from_env(&env).unwrap();
         let aws = Moto::aws(&env).await;
-        let secret = match &config.auth {
-            AuthMode::SharedSecret { parameter, .. } => Some(SecretSource::new(
-                aws.client("SSM", aws_sdk_ssm::Client::new),
-                parameter,
-                Duration::from_secs(300),
-            )),
-            AuthMode::Iam => None,
-        };
+        let ssm = aws.client("SSM", aws_sdk_ssm::Client::new);
+        let secret = SecretSource::for_mode(&config.auth, ssm, Duration::from_secs(300));
         let app = Launcher {
             ec2: Ec2 {
                 client: aws.client("EC2", aws_sdk_ec2::Client::new),
