@@ -133,6 +133,16 @@ impl Config {
     }
 }
 
+/// The settings the unit tests share: two sizes, a template by name.
+#[cfg(test)]
+pub fn test_config() -> Config {
+    Config::from_env(&Env::of(&[
+        ("ALLOWED_SIZES", "small=t3.micro,medium=t3.small"),
+        ("LAUNCH_TEMPLATE", "dev-box"),
+    ]))
+    .expect("valid test settings")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

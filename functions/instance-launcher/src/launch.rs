@@ -79,14 +79,9 @@ pub fn console_url(region: &str, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fleetkeeper::Env;
 
     fn config() -> Config {
-        Config::from_env(&Env::of(&[
-            ("ALLOWED_SIZES", "small=t3.micro"),
-            ("LAUNCH_TEMPLATE", "dev-box"),
-        ]))
-        .unwrap()
+        crate::config::test_config()
     }
 
     fn request(nightly_stop: bool, nonce: Option<&str>) -> LaunchRequest {

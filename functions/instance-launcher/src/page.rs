@@ -202,14 +202,9 @@ pub fn result(o: &Outcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fleetkeeper::Env;
 
     fn config() -> Config {
-        Config::from_env(&Env::of(&[
-            ("ALLOWED_SIZES", "small=t3.micro,medium=t3.small"),
-            ("LAUNCH_TEMPLATE", "dev-box"),
-        ]))
-        .unwrap()
+        crate::config::test_config()
     }
 
     #[test]

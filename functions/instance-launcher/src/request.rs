@@ -272,12 +272,7 @@ mod tests {
     use fleetkeeper::Env;
 
     fn config() -> Config {
-        Config::from_env(&Env::of(&[
-            ("ALLOWED_SIZES", "small=t3.micro,medium=t3.small"),
-            ("LAUNCH_TEMPLATE", "dev-box"),
-            ("MAX_HOURS", "72"),
-        ]))
-        .unwrap()
+        crate::config::test_config()
     }
 
     const GOOD: &str = "size=small&name=build-box+1&owner=Jane%40Example.com&purpose=try+the+new+compiler&hours=4&nightly_stop=on&nonce=c8ef6f2d-6b7e";
