@@ -56,6 +56,7 @@ lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(VENV)/bin/python scripts/iam_check.py
 
 # The demo and the browser test run last: they prove every function works as a real Lambda
 # through cargo-lambda, and the launch form in a real browser.

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Least privilege, checked: every AWS operation a function's code calls is granted by its role
+in infra/template.yaml, and the role grants nothing else.
+
+The operations come from the code itself. Every SDK call is mapped to an error with
+`aws_err("service:Operation")`, so those strings list what a function calls; a second scan finds
+the SDK calls (`.describe_instances()`, ...) and fails if one has no such name, so the list
+cannot silently fall behind. Shared modules count for the functions that use them.
+
+Checked for each function in the template:
+- every operation in its code is an allowed action of its role;
+- every allowed action is called by its code, or listed below in IMPLIED with the reason;
+- no action contains a wildcard;
+- Resource "*" appears only for actions with no resource-level permissions (NO_RESOURCE_LEVEL).
+Conditional statements (Fn::If) count with both branches.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Actions AWS evaluates although the code makes no call of that name.
+IMPLIED: dict[str, dict[str, str]] = {
+    "snapshot-janitor": {
+        "ec2:CreateTags": "CreateSnapshot's TagSpecifications are authorized as CreateTags (ec2:CreateAction)",
+    },
+    "instance-launcher": {
+        "ec2:CreateTags": "RunInstances' TagSpecifications are authorized as CreateTags (ec2:CreateAction)",
+    },
+    "alarm-restarter": {
+        "iam:PassRole": "StartAutomationExecution passes AUTOMATION_ASSUME_ROLE_ARN to SSM",
+        "ec2:StopInstances": "AWS-RestartEC2Instance runs with the caller's permissions when no assume role is given",
+        "ec2:StartInstances": "AWS-RestartEC2Instance runs with the caller's permissions when no assume role is given",
+        "ec2:DescribeInstanceStatus": "AWS-RestartEC2Instance waits on the instance's state",
+    },
+}
+
+# APIs with no resource-level permissions: "*" is the only Resource AWS accepts.
+NO_RESOURCE_LEVEL = {
+    "ec2:DescribeInstances",
+    "ec2:DescribeInstanceStatus",
+    "ec2:DescribeVolumes",
+    "ec2:DescribeSnapshots",
+    "route53:ListHostedZonesByName",
+}
+
+# Accessors on SDK outputs whose names look like operations.
+NOT_CALLS = {"start_time", "change_info"}
+
+SDK_CALL = re.compile(
+    r"\.\s*((?:describe|create|delete|reboot|run|start|stop|send|get|put|list|change|modify|terminate)_[a-z_]+)\(\)"
+)
+AWS_ERR = re.compile(r'aws_err\("([a-z0-9]+):([A-Za-z]+)"\)')
+
+
+def code_of(path: Path) -> str:
+    """A source file without its unit tests (by convention the trailing `mod tests`) and
+    without comments (doc examples name calls too)."""
+    text = path.read_text()
+    cut = text.find("#[cfg(test)]\nmod tests")
+    text = text if cut < 0 else text[:cut]
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+
+
+def operations(function: str) -> tuple[set[str], list[str]]:
+    """The operations a function's code (and the shared modules it uses) calls, and problems."""
+    sources = sorted((ROOT / "functions" / function / "src").rglob("*.rs"))
+    own = "\n".join(code_of(p) for p in sources)
+    shared = set(re.findall(r"fleetkeeper::(\w+)", own))
+    for name in sorted(shared):
+        path = ROOT / "shared" / "src" / f"{name}.rs"
+        if path.exists():
+            sources.append(path)
+    ops: set[str] = set()
+    problems: list[str] = []
+    for path in sources:
+        text = code_of(path)
+        named = {f"{svc}:{op}" for svc, op in AWS_ERR.findall(text)}
+        ops |= named
+        for call in SDK_CALL.findall(text):
+            if call in NOT_CALLS:
+                continue
+            pascal = "".join(w.capitalize() for w in call.split("_"))
+            if not any(n.endswith(":" + pascal) for n in named):
+                problems.append(f"{path.relative_to(ROOT)}: .{call}() has no aws_err(\"svc:{pascal}\")")
+    if ".assume_role(" in own:
+        ops.add("sts:AssumeRole")
+    return ops, problems
+
+
+def branches(node: object) -> list[object]:
+    """Every value a node can take: both sides of Fn::If, AWS::NoValue dropped."""
+    if isinstance(node, dict) and list(node) == ["Fn::If"]:
+        _, a, b = node["Fn::If"]
+        return branches(a) + branches(b)
+    if isinstance(node, dict) and node.get("Ref") == "AWS::NoValue":
+        return []
+    return [node]
+
+
+def statements(resource: dict) -> list[dict]:
+    out: list[dict] = []
+    for policy in resource.get("Properties", {}).get("Policies", []):
+        for p in branches(policy):
+            if isinstance(p, dict) and "Statement" in p:
+                for st in p["Statement"]:
+                    out.extend(s for s in branches(st) if isinstance(s, dict))
+    return out
+
+
+def as_list(v: object) -> list[object]:
+    return v if isinstance(v, list) else [v]
+
+
+def main() -> int:
+    template, matches = decode(str(ROOT / "infra" / "template.yaml"))
+    if matches:
+        print(f"iam: cannot read the template: {matches}", file=sys.stderr)
+        return 1
+    functions = {p.parent.parent.name for p in (ROOT / "functions").glob("*/src/main.rs")}
+    by_binary = {
+        r.get("Metadata", {}).get("BuildProperties", {}).get("Binary"): r
+        for r in template["Resources"].values()
+        if r.get("Type") == "AWS::Serverless::Function"
+    }
+    problems: list[str] = []
+    rows: list[str] = []
+    for function in sorted(functions):
+        resource = by_binary.get(function)
+        if resource is None:
+            problems.append(f"{function}: no AWS::Serverless::Function builds it")
+            continue
+        called, found = operations(function)
+        problems += found
+        granted: dict[str, list[object]] = {}
+        for st in statements(resource):
+            if st.get("Effect") != "Allow":
+                continue
+            resources = [x for r in as_list(st.get("Resource", [])) for x in branches(r)]
+            for action in as_list(st.get("Action", [])):
+                granted.setdefault(action, []).extend(resources)
+        implied = IMPLIED.get(function, {})
+        for op in sorted(called):
+            if not any(a.lower() == op.lower() for a in granted):
+                problems.append(f"{function}: its code calls {op}, which its role does not grant")
+        for action, resources in sorted(granted.items()):
+            if "*" in action:
+                problems.append(f"{function}: wildcard action {action}")
+            if action not in called and action not in implied:
+                problems.append(f"{function}: its role grants {action}, which its code never calls")
+            if "*" in resources and action not in NO_RESOURCE_LEVEL:
+                problems.append(f"{function}: {action} on Resource \"*\" (it has resource-level permissions)")
+        rows.append(f"{function:<18} calls {len(called):>2}, grants {len(granted):>2} ({len(implied)} implied): "
+                    + ", ".join(sorted(granted)))
+    for r in rows:
+        print("iam: " + r)
+    if problems:
+        for p in problems:
+            print(f"iam: {p}", file=sys.stderr)
+        return 1
+    print(f"iam: {len(rows)} functions, each role grants exactly what its code calls")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
