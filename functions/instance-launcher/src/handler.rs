@@ -47,6 +47,7 @@ pub async fn handle(
         }
         Err(Err(e)) => {
             tracing::error!(error = %e, "the shared secret could not be read");
+            metrics.count("Failures", 1);
             return Ok(Response::error(
                 Some(&req),
                 500,
@@ -64,7 +65,10 @@ pub async fn handle(
         )),
         "POST" => {
             let response = post(app, config, &req, now, metrics).await;
-            if response.status_code >= 400 {
+            if response.status_code >= 500 {
+                // EC2 refused or failed: the Failures alarm pages someone.
+                metrics.count("Failures", 1);
+            } else if response.status_code >= 400 {
                 metrics.count("LaunchRejected", 1);
             }
             Ok(response)
