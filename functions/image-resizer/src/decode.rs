@@ -1,0 +1,314 @@
+//! Decoding: the format from the bytes (never the name), the size from the header before any
+//! pixel is decoded (so a decompression bomb is refused cheaply), JPEG decoded at the smallest
+//! DCT scale that still covers the target (shrink-on-load), EXIF orientation applied.
+//! Output is 8-bit RGB or RGBA.
+
+use std::io::Cursor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+}
+
+impl Kind {
+    pub fn sniff(bytes: &[u8]) -> Option<Kind> {
+        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Kind::Jpeg)
+        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Kind::Png)
+        } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+            Some(Kind::Gif)
+        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(Kind::Webp)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why an input is not turned into renditions; reported, never fatal to other records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NotAnImage,
+    TooManyPixels { width: u32, height: u32, max: u64 },
+    Corrupt(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NotAnImage => f.write_str("not a JPEG, PNG, GIF or WebP image"),
+            Refusal::TooManyPixels { width, height, max } => write!(
+                f,
+                "{width}x{height} is {} pixels, over MAX_PIXELS ({max}); not decoded",
+                u64::from(*width) * u64::from(*height)
+            ),
+            Refusal::Corrupt(why) => write!(f, "cannot be decoded: {why}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pixels {
+    pub width: u32,
+    pub height: u32,
+    /// 3 (RGB) or 4 (RGBA) bytes a pixel.
+    pub channels: u8,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub kind: Kind,
+    /// The stored size, before orientation.
+    pub stored: (u32, u32),
+    /// Upright (orientation applied).
+    pub pixels: Pixels,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> Refusal {
+    Refusal::Corrupt(e.to_string())
+}
+
+/// Decodes `bytes`. `need` gives, for the upright size, the size the pixels will be resized
+/// to, so JPEG can decode just large enough.
+pub fn decode(
+    bytes: &[u8],
+    max_pixels: u64,
+    need: impl Fn((u32, u32)) -> (u32, u32),
+) -> Result<Decoded, Refusal> {
+    let kind = Kind::sniff(bytes).ok_or(Refusal::NotAnImage)?;
+    let check = |w: u32, h: u32| {
+        if u64::from(w) * u64::from(h) > max_pixels {
+            Err(Refusal::TooManyPixels {
+                width: w,
+                height: h,
+                max: max_pixels,
+            })
+        } else if w == 0 || h == 0 {
+            Err(Refusal::Corrupt("zero width or height".into()))
+        } else {
+            Ok(())
+        }
+    };
+    let (stored, pixels, orientation) = match kind {
+        Kind::Jpeg => {
+            let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+            d.read_info().map_err(corrupt)?;
+            let info = d.info().ok_or_else(|| corrupt("no frame header"))?;
+            let (w, h) = (u32::from(info.width), u32::from(info.height));
+            check(w, h)?;
+            let orientation = d.exif_data().map_or(1, exif_orientation);
+            let upright = if orientation >= 5 { (h, w) } else { (w, h) };
+            let want = need(upright);
+            let want = if orientation >= 5 {
+                (want.1, want.0)
+            } else {
+                want
+            };
+            let (sw, sh) = d
+                .scale(want.0.min(w) as u16, want.1.min(h) as u16)
+                .map_err(corrupt)?;
+            let raw = d.decode().map_err(corrupt)?;
+            let format = d
+                .info()
+                .map(|i| i.pixel_format)
+                .ok_or_else(|| corrupt("no frame"))?;
+            let data = match format {
+                jpeg_decoder::PixelFormat::RGB24 => raw,
+                jpeg_decoder::PixelFormat::L8 => raw.iter().flat_map(|&l| [l, l, l]).collect(),
+                jpeg_decoder::PixelFormat::L16 => raw
+                    .chunks_exact(2)
+                    .flat_map(|c| [c[0], c[0], c[0]])
+                    .collect(),
+                // jpeg-decoder undoes YCCK and Adobe's inversion: plain CMYK, 255 = full ink.
+                jpeg_decoder::PixelFormat::CMYK32 => raw
+                    .chunks_exact(4)
+                    .flat_map(|p| {
+                        let k = 255 - u16::from(p[3]);
+                        let ch = |c: u8| ((255 - u16::from(c)) * k / 255) as u8;
+                        [ch(p[0]), ch(p[1]), ch(p[2])]
+                    })
+                    .collect(),
+            };
+            let px = Pixels {
+                width: u32::from(sw),
+                height: u32::from(sh),
+                channels: 3,
+                data,
+            };
+            ((w, h), px, orientation)
+        }
+        Kind::Png => {
+            let mut d = png::Decoder::new(Cursor::new(bytes));
+            // 16-bit to 8, palette and tRNS expanded, grey to RGB below.
+            d.set_transformations(png::Transformations::normalize_to_color8());
+            let mut reader = d.read_info().map_err(corrupt)?;
+            let (w, h) = (reader.info().width, reader.info().height);
+            check(w, h)?;
+            let size = reader
+                .output_buffer_size()
+                .ok_or_else(|| corrupt("too large"))?;
+            let mut buf = vec![0u8; size];
+            let out = reader.next_frame(&mut buf).map_err(corrupt)?;
+            buf.truncate(out.buffer_size());
+            let data = match out.color_type {
+                png::ColorType::Rgb => (3, buf),
+                png::ColorType::Rgba => (4, buf),
+                png::ColorType::Grayscale => (3, buf.iter().flat_map(|&l| [l, l, l]).collect()),
+                png::ColorType::GrayscaleAlpha => (
+                    4,
+                    buf.chunks_exact(2)
+                        .flat_map(|p| [p[0], p[0], p[0], p[1]])
+                        .collect(),
+                ),
+                png::ColorType::Indexed => return Err(corrupt("palette not expanded")),
+            };
+            let px = Pixels {
+                width: w,
+                height: h,
+                channels: data.0,
+                data: data.1,
+            };
+            ((w, h), px, 1)
+        }
+        Kind::Gif => {
+            let mut opts = gif::DecodeOptions::new();
+            opts.set_color_output(gif::ColorOutput::RGBA);
+            let mut d = opts.read_info(Cursor::new(bytes)).map_err(corrupt)?;
+            let (w, h) = (u32::from(d.width()), u32::from(d.height()));
+            check(w, h)?;
+            // The first frame, placed on the logical screen (transparent elsewhere).
+            let frame = d
+                .read_next_frame()
+                .map_err(corrupt)?
+                .ok_or_else(|| corrupt("no frame"))?;
+            let mut data = vec![0u8; (w * h * 4) as usize];
+            for y in 0..u32::from(frame.height) {
+                for x in 0..u32::from(frame.width) {
+                    let (sx, sy) = (x + u32::from(frame.left), y + u32::from(frame.top));
+                    if sx >= w || sy >= h {
+                        continue;
+                    }
+                    let s = ((y * u32::from(frame.width) + x) * 4) as usize;
+                    let t = ((sy * w + sx) * 4) as usize;
+                    data[t..t + 4].copy_from_slice(&frame.buffer[s..s + 4]);
+                }
+            }
+            (
+                (w, h),
+                Pixels {
+                    width: w,
+                    height: h,
+                    channels: 4,
+                    data,
+                },
+                1,
+            )
+        }
+        Kind::Webp => {
+            let mut d = image_webp::WebPDecoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+            let (w, h) = d.dimensions();
+            check(w, h)?;
+            let channels = if d.has_alpha() { 4 } else { 3 };
+            let size = d.output_buffer_size().ok_or_else(|| corrupt("too large"))?;
+            let mut data = vec![0u8; size];
+            d.read_image(&mut data).map_err(corrupt)?;
+            (
+                (w, h),
+                Pixels {
+                    width: w,
+                    height: h,
+                    channels,
+                    data,
+                },
+                1,
+            )
+        }
+    };
+    Ok(Decoded {
+        kind,
+        stored,
+        pixels: orient(pixels, orientation),
+    })
+}
+
+/// The EXIF Orientation (tag 0x0112 in IFD0), 1 when absent or unreadable.
+pub fn exif_orientation(exif: &[u8]) -> u8 {
+    // jpeg-decoder hands over the APP1 payload after "Exif\0\0": a TIFF header and IFD0.
+    let t = exif.strip_prefix(b"Exif\0\0").unwrap_or(exif);
+    let le = match t.get(..2) {
+        Some(b"II") => true,
+        Some(b"MM") => false,
+        _ => return 1,
+    };
+    let u16_at = |o: usize| {
+        t.get(o..o + 2).map(|b| {
+            if le {
+                u16::from_le_bytes([b[0], b[1]])
+            } else {
+                u16::from_be_bytes([b[0], b[1]])
+            }
+        })
+    };
+    let u32_at = |o: usize| {
+        t.get(o..o + 4).map(|b| {
+            let a = [b[0], b[1], b[2], b[3]];
+            if le {
+                u32::from_le_bytes(a)
+            } else {
+                u32::from_be_bytes(a)
+            }
+        })
+    };
+    let Some(ifd) = u32_at(4).map(|o| o as usize) else {
+        return 1;
+    };
+    let Some(count) = u16_at(ifd) else { return 1 };
+    for i in 0..usize::from(count) {
+        let e = ifd + 2 + i * 12;
+        if u16_at(e) == Some(0x0112) {
+            return u16_at(e + 8)
+                .filter(|v| (1..=8).contains(v))
+                .map_or(1, |v| v as u8);
+        }
+    }
+    1
+}
+
+/// Turns stored pixels upright for EXIF orientation 1-8.
+pub fn orient(p: Pixels, orientation: u8) -> Pixels {
+    if orientation <= 1 || orientation > 8 {
+        return p;
+    }
+    let (w, h, c) = (p.width as usize, p.height as usize, p.channels as usize);
+    let swap = orientation >= 5;
+    let (ow, oh) = if swap { (h, w) } else { (w, h) };
+    let mut out = vec![0u8; p.data.len()];
+    for y in 0..h {
+        for x in 0..w {
+            // Where stored (x, y) lands in the upright image.
+            let (nx, ny) = match orientation {
+                2 => (w - 1 - x, y),
+                3 => (w - 1 - x, h - 1 - y),
+                4 => (x, h - 1 - y),
+                5 => (y, x),
+                6 => (h - 1 - y, x),
+                7 => (h - 1 - y, w - 1 - x),
+                _ => (y, w - 1 - x),
+            };
+            let s = (y * w + x) * c;
+            let t = (ny * ow + nx) * c;
+            out[t..t + c].copy_from_slice(&p.data[s..s + c]);
+        }
+    }
+    Pixels {
+        width: ow as u32,
+        height: oh as u32,
+        channels: p.channels,
+        data: out,
+    }
+}

@@ -1,0 +1,467 @@
+//! One input to one rendition: decode (shrink-on-load), resize (Lanczos3, SIMD), crop or pad
+//! as the fit says, encode. Metadata is not carried over: the output holds pixels only.
+
+use fast_image_resize::images::Image;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+
+use crate::config::Format;
+use crate::decode::{Decoded, Kind, Pixels, Refusal, decode};
+use crate::geometry::{Layout, layout};
+use crate::rendition::Rendition;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Jpeg,
+    Png,
+    Webp,
+}
+
+impl OutputFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            OutputFormat::Jpeg => "image/jpeg",
+            OutputFormat::Png => "image/png",
+            OutputFormat::Webp => "image/webp",
+        }
+    }
+
+    /// FORMAT=keep keeps JPEG, PNG and WebP; a GIF's first frame becomes PNG.
+    pub fn for_input(format: Format, kind: Kind) -> OutputFormat {
+        match (format, kind) {
+            (Format::Jpeg, _) | (Format::Keep, Kind::Jpeg) => OutputFormat::Jpeg,
+            (Format::Webp, _) | (Format::Keep, Kind::Webp) => OutputFormat::Webp,
+            _ => OutputFormat::Png,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    pub format: Format,
+    pub jpeg_quality: u8,
+    pub pad: [u8; 3],
+    pub max_pixels: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub bytes: Vec<u8>,
+    pub format: OutputFormat,
+    pub width: u32,
+    pub height: u32,
+    pub input: Kind,
+}
+
+/// Renders `input` as rendition `r`.
+pub fn render(input: &[u8], r: &Rendition, s: &Settings) -> Result<Output, Refusal> {
+    let decoded: Decoded = decode(input, s.max_pixels, |upright| layout(upright, r).resize_to)?;
+    // Planned on the pixels as decoded: shrink-on-load never goes below the target, and every
+    // fit is scale-invariant above it.
+    let plan = layout((decoded.pixels.width, decoded.pixels.height), r);
+    let format = OutputFormat::for_input(s.format, decoded.kind);
+    // JPEG has no alpha: flatten on the pad colour (white by default) first.
+    let pixels = if format == OutputFormat::Jpeg && decoded.pixels.channels == 4 {
+        flatten(decoded.pixels, s.pad)
+    } else {
+        decoded.pixels
+    };
+    let placed = place(&resize(pixels, &plan)?, &plan, s.pad);
+    let bytes = encode(&placed, format, s.jpeg_quality)?;
+    Ok(Output {
+        bytes,
+        format,
+        width: placed.width,
+        height: placed.height,
+        input: decoded.kind,
+    })
+}
+
+fn flatten(p: Pixels, bg: [u8; 3]) -> Pixels {
+    let data = p
+        .data
+        .chunks_exact(4)
+        .flat_map(|px| {
+            let a = u16::from(px[3]);
+            let mix =
+                |c: u8, b: u8| ((u16::from(c) * a + u16::from(b) * (255 - a) + 127) / 255) as u8;
+            [mix(px[0], bg[0]), mix(px[1], bg[1]), mix(px[2], bg[2])]
+        })
+        .collect();
+    Pixels {
+        width: p.width,
+        height: p.height,
+        channels: 3,
+        data,
+    }
+}
+
+fn resize(p: Pixels, plan: &Layout) -> Result<Pixels, Refusal> {
+    let kind = if p.channels == 4 {
+        PixelType::U8x4
+    } else {
+        PixelType::U8x3
+    };
+    let (w, h) = plan.resize_to;
+    if (w, h) == (p.width, p.height) {
+        return crop(p, plan);
+    }
+    let src = Image::from_vec_u8(p.width, p.height, p.data, kind)
+        .map_err(|e| Refusal::Corrupt(format!("pixel buffer: {e}")))?;
+    let mut dst = Image::new(w, h, kind);
+    // Alpha is premultiplied by the resizer itself, so edges do not darken.
+    Resizer::new()
+        .resize(
+            &src,
+            &mut dst,
+            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)),
+        )
+        .map_err(|e| Refusal::Corrupt(format!("resize: {e}")))?;
+    crop(
+        Pixels {
+            width: w,
+            height: h,
+            channels: p.channels,
+            data: dst.into_vec(),
+        },
+        plan,
+    )
+}
+
+fn crop(p: Pixels, plan: &Layout) -> Result<Pixels, Refusal> {
+    let k = plan.keep;
+    if (k.x, k.y, k.width, k.height) == (0, 0, p.width, p.height) {
+        return Ok(p);
+    }
+    let c = p.channels as usize;
+    let mut data = Vec::with_capacity(k.width as usize * k.height as usize * c);
+    for y in k.y..k.y + k.height {
+        let start = ((y * p.width + k.x) as usize) * c;
+        data.extend_from_slice(&p.data[start..start + k.width as usize * c]);
+    }
+    Ok(Pixels {
+        width: k.width,
+        height: k.height,
+        channels: p.channels,
+        data,
+    })
+}
+
+/// Puts the kept pixels on the canvas (contain pads with the pad colour, opaque).
+fn place(p: &Pixels, plan: &Layout, pad: [u8; 3]) -> Pixels {
+    if plan.canvas == (p.width, p.height) {
+        return p.clone();
+    }
+    let c = p.channels as usize;
+    let (cw, ch) = plan.canvas;
+    let fill: Vec<u8> = if c == 4 {
+        vec![pad[0], pad[1], pad[2], 255]
+    } else {
+        pad.to_vec()
+    };
+    let mut data = fill.repeat(cw as usize * ch as usize);
+    for y in 0..p.height {
+        let s = (y * p.width) as usize * c;
+        let t = (((y + plan.offset.1) * cw + plan.offset.0) as usize) * c;
+        data[t..t + p.width as usize * c].copy_from_slice(&p.data[s..s + p.width as usize * c]);
+    }
+    Pixels {
+        width: cw,
+        height: ch,
+        channels: p.channels,
+        data,
+    }
+}
+
+fn encode(p: &Pixels, format: OutputFormat, quality: u8) -> Result<Vec<u8>, Refusal> {
+    let mut out = Vec::new();
+    let fail = |e: String| Refusal::Corrupt(format!("encode: {e}"));
+    match format {
+        OutputFormat::Jpeg => {
+            let (w, h) = (
+                u16::try_from(p.width).map_err(|_| fail("too wide for JPEG".into()))?,
+                u16::try_from(p.height).map_err(|_| fail("too tall for JPEG".into()))?,
+            );
+            let enc = jpeg_encoder::Encoder::new(&mut out, quality);
+            enc.encode(&p.data, w, h, jpeg_encoder::ColorType::Rgb)
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        OutputFormat::Png => {
+            let mut enc = png::Encoder::new(&mut out, p.width, p.height);
+            enc.set_color(if p.channels == 4 {
+                png::ColorType::Rgba
+            } else {
+                png::ColorType::Rgb
+            });
+            enc.set_depth(png::BitDepth::Eight);
+            let mut writer = enc.write_header().map_err(|e| fail(e.to_string()))?;
+            writer
+                .write_image_data(&p.data)
+                .map_err(|e| fail(e.to_string()))?;
+            writer.finish().map_err(|e| fail(e.to_string()))?;
+        }
+        OutputFormat::Webp => {
+            // Lossless: the pure-Rust encoder has no lossy mode yet (noted in the README).
+            let enc = image_webp::WebPEncoder::new(&mut out);
+            let color = if p.channels == 4 {
+                image_webp::ColorType::Rgba8
+            } else {
+                image_webp::ColorType::Rgb8
+            };
+            enc.encode(&p.data, p.width, p.height, color)
+                .map_err(|e| fail(e.to_string()))?;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(format: Format) -> Settings {
+        Settings {
+            format,
+            jpeg_quality: 85,
+            pad: [255, 255, 255],
+            max_pixels: 50_000_000,
+        }
+    }
+
+    fn rendition(spec: &str) -> Rendition {
+        Rendition::parse(spec).unwrap()
+    }
+
+    /// A w x h RGB gradient, left half red, right half blue (so orientation shows).
+    fn rgb(w: u32, h: u32) -> Vec<u8> {
+        (0..w * h)
+            .flat_map(|i| {
+                if i % w < w / 2 {
+                    [220u8, 30, 30]
+                } else {
+                    [30, 30, 220]
+                }
+            })
+            .collect()
+    }
+
+    fn jpeg(w: u16, h: u16, exif_orientation: Option<u16>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
+        if let Some(o) = exif_orientation {
+            // Exif\0\0, little-endian TIFF, IFD0 with one entry: Orientation (SHORT) = o.
+            let mut app1 = b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
+            app1.extend_from_slice(&o.to_le_bytes());
+            app1.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+            enc.add_app_segment(1, &app1).unwrap();
+        }
+        enc.encode(
+            &rgb(u32::from(w), u32::from(h)),
+            w,
+            h,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .unwrap();
+        out
+    }
+
+    fn png(
+        w: u32,
+        h: u32,
+        color: png::ColorType,
+        depth: png::BitDepth,
+        data: &[u8],
+        palette: Option<(&[u8], &[u8])>,
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(color);
+        enc.set_depth(depth);
+        if let Some((pal, trns)) = palette {
+            enc.set_palette(pal.to_vec());
+            enc.set_trns(trns.to_vec());
+        }
+        let mut wr = enc.write_header().unwrap();
+        wr.write_image_data(data).unwrap();
+        wr.finish().unwrap();
+        out
+    }
+
+    fn decode_output(o: &Output) -> Decoded {
+        decode(&o.bytes, u64::MAX, |s| s).unwrap()
+    }
+
+    #[test]
+    fn jpeg_shrinks_on_load_and_keeps_aspect() {
+        let input = jpeg(1600, 1200, None);
+        let o = render(
+            &input,
+            &rendition("m=400x400:inside"),
+            &settings(Format::Keep),
+        )
+        .unwrap();
+        assert_eq!(
+            (o.format, o.width, o.height),
+            (OutputFormat::Jpeg, 400, 300)
+        );
+        let back = decode_output(&o);
+        assert_eq!((back.pixels.width, back.pixels.height), (400, 300));
+        // Shrink-on-load: the decoder was asked for 400x300 and gave 1/4 scale.
+        let d = decode(&input, u64::MAX, |_| (400, 300)).unwrap();
+        assert_eq!((d.pixels.width, d.pixels.height), (400, 300));
+        assert_eq!(d.stored, (1600, 1200));
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        // Stored 200x100 (red left, blue right), orientation 6: shown rotated 90 degrees
+        // clockwise, 100x200 with red on top.
+        let input = jpeg(200, 100, Some(6));
+        let d = decode(&input, u64::MAX, |s| s).unwrap();
+        assert_eq!((d.pixels.width, d.pixels.height), (100, 200));
+        let px = |x: u32, y: u32| {
+            let i = ((y * d.pixels.width + x) * 3) as usize;
+            [d.pixels.data[i], d.pixels.data[i + 1], d.pixels.data[i + 2]]
+        };
+        assert!(
+            px(50, 20)[0] > 150 && px(50, 20)[2] < 100,
+            "{:?}",
+            px(50, 20)
+        );
+        assert!(
+            px(50, 180)[2] > 150 && px(50, 180)[0] < 100,
+            "{:?}",
+            px(50, 180)
+        );
+        let o = render(&input, &rendition("t=50x50:cover"), &settings(Format::Keep)).unwrap();
+        assert_eq!((o.width, o.height), (50, 50));
+    }
+
+    #[test]
+    fn png_kinds_and_alpha_flattened_for_jpeg() {
+        // 16-bit RGB.
+        let data16: Vec<u8> = (0..64 * 64)
+            .flat_map(|_| [0xFF, 0xFF, 0x00, 0x00, 0x80, 0x00])
+            .collect();
+        let p16 = png(
+            64,
+            64,
+            png::ColorType::Rgb,
+            png::BitDepth::Sixteen,
+            &data16,
+            None,
+        );
+        let o = render(&p16, &rendition("s=32x32:inside"), &settings(Format::Keep)).unwrap();
+        assert_eq!((o.format, o.width, o.height), (OutputFormat::Png, 32, 32));
+        // Palette with a transparent entry, to JPEG: transparent becomes the pad colour (white).
+        let idx: Vec<u8> = (0..16 * 16).map(|i| (i % 2) as u8).collect();
+        let pal = png(
+            16,
+            16,
+            png::ColorType::Indexed,
+            png::BitDepth::Eight,
+            &idx,
+            Some((&[255, 0, 0, 0, 0, 255], &[0, 255])),
+        );
+        let o = render(&pal, &rendition("s=16x16:fill"), &settings(Format::Jpeg)).unwrap();
+        assert_eq!(o.format, OutputFormat::Jpeg);
+        let back = decode_output(&o);
+        let avg: u32 = back.pixels.data.iter().map(|&b| u32::from(b)).sum::<u32>()
+            / back.pixels.data.len() as u32;
+        assert!(
+            avg > 100,
+            "transparent half flattened on white, got average {avg}"
+        );
+        // Grey with alpha stays RGBA in PNG.
+        let ga: Vec<u8> = (0..8 * 8).flat_map(|_| [128u8, 64]).collect();
+        let g = png(
+            8,
+            8,
+            png::ColorType::GrayscaleAlpha,
+            png::BitDepth::Eight,
+            &ga,
+            None,
+        );
+        let o = render(&g, &rendition("s=4x4:inside"), &settings(Format::Keep)).unwrap();
+        assert_eq!(decode_output(&o).pixels.channels, 4);
+    }
+
+    #[test]
+    fn contain_pads_and_webp_round_trips() {
+        let p = png(
+            100,
+            50,
+            png::ColorType::Rgb,
+            png::BitDepth::Eight,
+            &rgb(100, 50),
+            None,
+        );
+        let o = render(&p, &rendition("c=80x80:contain"), &settings(Format::Webp)).unwrap();
+        assert_eq!((o.format, o.width, o.height), (OutputFormat::Webp, 80, 80));
+        let back = decode_output(&o);
+        assert_eq!(back.kind, Kind::Webp);
+        // Top row is padding (white), the middle row is image.
+        assert_eq!(&back.pixels.data[..3], &[255, 255, 255]);
+        let mid = ((40 * 80 + 5) * back.pixels.channels as u32) as usize;
+        assert!(back.pixels.data[mid] > 150, "red on the left");
+    }
+
+    #[test]
+    fn gif_first_frame() {
+        let mut out = Vec::new();
+        {
+            let mut enc = gif::Encoder::new(&mut out, 20, 10, &[255, 0, 0, 0, 0, 255]).unwrap();
+            for colour in [0u8, 1] {
+                let frame = gif::Frame {
+                    width: 20,
+                    height: 10,
+                    buffer: std::borrow::Cow::Owned(vec![colour; 200]),
+                    ..Default::default()
+                };
+                enc.write_frame(&frame).unwrap();
+            }
+        }
+        let o = render(&out, &rendition("g=10x10:inside"), &settings(Format::Keep)).unwrap();
+        assert_eq!((o.format, o.width, o.height), (OutputFormat::Png, 10, 5));
+        let back = decode_output(&o);
+        assert!(
+            back.pixels.data[0] > 200 && back.pixels.data[2] < 50,
+            "the first (red) frame"
+        );
+    }
+
+    #[test]
+    fn traps_are_refused_cheaply() {
+        let r = rendition("m=100x100:inside");
+        let s = settings(Format::Keep);
+        assert_eq!(render(b"", &r, &s).unwrap_err(), Refusal::NotAnImage);
+        assert_eq!(
+            render(b"hello, I am a text file named photo.jpg", &r, &s).unwrap_err(),
+            Refusal::NotAnImage
+        );
+        let full = jpeg(64, 64, None);
+        let truncated = &full[..full.len() / 2];
+        assert!(matches!(
+            render(truncated, &r, &s),
+            Err(Refusal::Corrupt(_))
+        ));
+        // A PNG whose header claims 100000x100000: refused from the header, nothing decoded.
+        let mut bomb = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut bomb, 100_000, 100_000);
+            enc.set_color(png::ColorType::Rgb);
+            let mut w = enc.write_header().unwrap();
+            // One small IDAT (zlib of a single zero byte), as a real bomb would carry.
+            w.write_chunk(
+                png::chunk::IDAT,
+                &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
+            )
+            .unwrap();
+        }
+        let err = render(&bomb, &r, &s).unwrap_err();
+        assert!(
+            matches!(err, Refusal::TooManyPixels { width: 100_000, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("over MAX_PIXELS"));
+    }
+}
