@@ -269,6 +269,38 @@ def www_record() -> str:
                     for v in s["ResourceRecords"])
 
 
+IMAGES = "fleetkeeper-images"
+
+
+def seed_images(endpoint: str) -> None:
+    """A bucket with a real PNG upload (the README's screenshot) and a text file named .jpg."""
+    s3 = boto3.client("s3", region_name=REGIONS[0], endpoint_url=endpoint)
+    s3.create_bucket(Bucket=IMAGES)
+    s3.put_object(Bucket=IMAGES, Key="uploads/launch form (screenshot).png",
+                  Body=(ROOT / "docs" / "instance-launcher-form.png").read_bytes(), ContentType="image/png")
+    s3.put_object(Bucket=IMAGES, Key="uploads/notes.jpg", Body=b"not an image at all")
+
+
+def resizer(want_written: int, want_skip: str | None) -> Callable[[bool, object], tuple[bool, str]]:
+    """Checks an image-resizer run and what the bucket holds under resized/."""
+
+    def check(ok: bool, out: object) -> tuple[bool, str]:
+        if not ok or not isinstance(out, dict):
+            return False, f"failed: {out}"
+        s3 = boto3.client("s3", region_name=REGIONS[0], endpoint_url=ENDPOINT)
+        listed = s3.list_objects_v2(Bucket=IMAGES, Prefix="resized/").get("Contents", [])
+        written = [w for r in out["records"] for w in r["written"]]
+        skipped = [s for r in out["records"] for s in r["skipped"]]
+        right = len(written) == want_written and not any(r.get("error") for r in out["records"])
+        if want_skip:
+            right &= any(want_skip in s["reason"] for s in skipped)
+        parts = [f"{w['rendition']} {w['width']}x{w['height']} {w['bytes']} B in {w['ms']} ms" for w in written]
+        parts += [f"skipped {s['rendition']}: {s['reason']}" for s in skipped]
+        return right, "; ".join(parts) + f"; {len(listed)} object(s) under resized/"
+
+    return check
+
+
 def failover(want_record: str, want_action: str) -> Callable[[bool, object], tuple[bool, str]]:
     """Checks a dns-failover run (report or HTTP answer) and the record in the emulator."""
 
@@ -503,6 +535,11 @@ STEPS = [
     Step("instance-launcher", "", "invalid form", launcher(400, 1), http=http_call("POST", BAD_LAUNCH)),
     Step("instance-launcher", "", "no secret", launcher(401, 1), http=http_call("GET", secret=False)),
     Step("instance-launcher", "bad-input.json", "bad input", refused),
+    Step("image-resizer", "upload.json", "PNG uploaded", resizer(2, None)),
+    Step("image-resizer", "upload.json", "same event again", resizer(0, "already made from this ETag")),
+    Step("image-resizer", "own-output.json", "own output", resizer(0, "OUTPUT_PREFIX")),
+    Step("image-resizer", "text-named-jpg.json", "text named .jpg", resizer(0, "not a JPEG")),
+    Step("image-resizer", "bad-input.json", "bad input", refused),
     Step("dns-failover", "schedule.json", "primary up", failover("192.0.2.10", "none"), before=PRIMARY.start),
     Step("dns-failover", "schedule.json", "primary stopped", failover("192.0.2.10", "none"), before=PRIMARY.stop),
     Step("dns-failover", "schedule.json", "still down", failover("198.51.100.20", "upsert")),
@@ -553,6 +590,7 @@ def main() -> int:
         global LAUNCHER_SECRET
         LAUNCHER_SECRET = seed_launcher_secret(endpoint)
         seed_failover(endpoint)
+        seed_images(endpoint)
         fn_env = {
             **FAKE_CREDENTIALS,
             "AWS_ENDPOINT_URL": endpoint,

@@ -33,12 +33,22 @@ IMPLIED: dict[str, dict[str, str]] = {
     "instance-launcher": {
         "ec2:CreateTags": "RunInstances' TagSpecifications are authorized as CreateTags (ec2:CreateAction)",
     },
+    "image-resizer": {
+        "s3:ListBucket": "without it, HEAD of a missing rendition answers 403 instead of 404",
+    },
     "alarm-restarter": {
         "iam:PassRole": "StartAutomationExecution passes AUTOMATION_ASSUME_ROLE_ARN to SSM",
         "ec2:StopInstances": "AWS-RestartEC2Instance runs with the caller's permissions when no assume role is given",
         "ec2:StartInstances": "AWS-RestartEC2Instance runs with the caller's permissions when no assume role is given",
         "ec2:DescribeInstanceStatus": "AWS-RestartEC2Instance waits on the instance's state",
     },
+}
+
+# Operations whose IAM action has another name (S3 authorizes HEAD as GetObject, a copy as a
+# read of the source and a write of the target).
+ACTIONS_OF = {
+    "s3:HeadObject": ["s3:GetObject"],
+    "s3:CopyObject": ["s3:GetObject", "s3:PutObject"],
 }
 
 # APIs with no resource-level permissions: "*" is the only Resource AWS accepts.
@@ -91,7 +101,7 @@ def operations(function: str) -> tuple[set[str], list[str]]:
                 problems.append(f"{path.relative_to(ROOT)}: .{call}() has no aws_err(\"svc:{pascal}\")")
     if ".assume_role(" in own:
         ops.add("sts:AssumeRole")
-    return ops, problems
+    return {a for op in ops for a in ACTIONS_OF.get(op, [op])}, problems
 
 
 def branches(node: object) -> list[object]:

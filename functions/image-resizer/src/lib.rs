@@ -11,5 +11,7 @@ pub mod config;
 pub mod decode;
 pub mod event;
 pub mod geometry;
+pub mod handler;
 pub mod pipeline;
 pub mod rendition;
+pub mod store;

@@ -1,0 +1,141 @@
+//! The S3 calls: HEAD (size, ETag, our metadata), GET pinned to the ETag seen, PUT of a
+//! rendition with its metadata, and the verified replace of an original.
+
+use std::collections::HashMap;
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use fleetkeeper::AwsError;
+use fleetkeeper::error::aws_err;
+
+/// Metadata every rendition carries (S3 stores it as x-amz-meta-*).
+pub const META_SOURCE_KEY: &str = "fleetkeeper-source-key";
+pub const META_SOURCE_ETAG: &str = "fleetkeeper-source-etag";
+pub const META_RENDITION: &str = "fleetkeeper-rendition";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub etag: String,
+    pub metadata: HashMap<String, String>,
+}
+
+pub struct Store {
+    pub s3: aws_sdk_s3::Client,
+}
+
+/// A rendition to write.
+pub struct Put<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub body: Vec<u8>,
+    pub content_type: &'a str,
+    pub cache_control: Option<&'a str>,
+    pub metadata: HashMap<String, String>,
+}
+
+impl Store {
+    /// None when the object does not exist.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<Head>, AwsError> {
+        match self.s3.head_object().bucket(bucket).key(key).send().await {
+            Ok(h) => Ok(Some(Head {
+                size: h.content_length().unwrap_or(0).max(0) as u64,
+                etag: h.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+                metadata: h.metadata().cloned().unwrap_or_default(),
+            })),
+            Err(e) => {
+                let e = aws_err("s3:HeadObject")(e);
+                if e.http_status == Some(404) || e.code() == Some("NotFound") {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// The object's bytes, only if it still has `etag` (a newer upload has its own event).
+    pub async fn get(&self, bucket: &str, key: &str, etag: &str) -> Result<Vec<u8>, AwsError> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .if_match(format!("\"{etag}\""))
+            .send()
+            .await
+            .map_err(aws_err("s3:GetObject"))?;
+        let body = out.body.collect().await.map_err(|e| AwsError {
+            operation: "s3:GetObject".into(),
+            kind: fleetkeeper::error::AwsErrorKind::Response,
+            code: None,
+            message: Some(format!("body read failed: {e}")),
+            http_status: None,
+        })?;
+        Ok(body.into_bytes().to_vec())
+    }
+
+    pub async fn put(&self, p: Put<'_>) -> Result<(), AwsError> {
+        self.s3
+            .put_object()
+            .bucket(p.bucket)
+            .key(p.key)
+            .body(ByteStream::from(p.body))
+            .content_type(p.content_type)
+            .set_cache_control(p.cache_control.map(str::to_owned))
+            .set_metadata(Some(p.metadata))
+            .send()
+            .await
+            .map_err(aws_err("s3:PutObject"))?;
+        Ok(())
+    }
+
+    /// Copies `from` over `to` in one bucket (a server-side, all-or-nothing replace).
+    pub async fn copy_over(&self, bucket: &str, from: &str, to: &str) -> Result<(), AwsError> {
+        self.s3
+            .copy_object()
+            .bucket(bucket)
+            .key(to)
+            .copy_source(format!("{bucket}/{}", encode_path(from)))
+            .send()
+            .await
+            .map_err(aws_err("s3:CopyObject"))?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+        self.s3
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(aws_err("s3:DeleteObject"))?;
+        Ok(())
+    }
+}
+
+/// CopySource is URL-encoded; '/' stays.
+fn encode_path(key: &str) -> String {
+    let mut out = String::new();
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn copy_source_is_encoded() {
+        assert_eq!(
+            super::encode_path("a b/c+d(1).jpg"),
+            "a%20b/c%2Bd%281%29.jpg"
+        );
+        assert_eq!(super::encode_path("café.png"), "caf%C3%A9.png");
+    }
+}
