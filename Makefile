@@ -75,6 +75,11 @@ e2e: setup browser
 bench: setup
 	$(VENV)/bin/python scripts/bench.py $(BENCH_ARGS)
 	cargo test -q -p snapshot-janitor --test delete_rate -- --ignored --nocapture
+	@command -v vipsthumbnail >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends libvips-tools; }
+	cargo build --release -q -p image-resizer --bin resize-file
+	$(VENV)/bin/python scripts/bench_images.py
 
 # Lambda runs these on Graviton (arm64); cargo-lambda cross-links with the pinned zig.
 package: setup

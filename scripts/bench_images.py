@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""image-resizer's benchmark: `resize-file` against libvips (`vipsthumbnail`, one thread) and
+Pillow (draft plus thumbnail with LANCZOS, the best a Python Lambda would do), all whole
+processes on this machine in the same run, single-threaded.
+
+Inputs (made here, deterministic): a 24 MP (6000x4000) and a 12 MP (4000x3000) JPEG at
+quality 90, and a 12 MP RGBA PNG. Each is resized to fit 1024x1024 at quality 85. Reported:
+median wall time and median peak RSS over the runs, ratios against libvips, output sizes, and
+PSNR against a reference (Pillow, full decode, LANCZOS, no shrink-on-load). The table goes to
+bench/results/image-resizer.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import json
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "target" / "bench-images"
+RESIZE_FILE = ROOT / "target" / "release" / "resize-file"
+BOX = 1024
+QUALITY = 85
+
+PILLOW_SCRIPT = """
+import sys
+from PIL import Image
+src, dst, box, q = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+im = Image.open(src)
+im.draft("RGB", (box, box))  # JPEG DCT scaling, Pillow's shrink-on-load
+im.thumbnail((box, box), Image.LANCZOS)
+if dst.endswith(".jpg") and im.mode != "RGB":
+    bg = Image.new("RGB", im.size, (255, 255, 255))
+    bg.paste(im, mask=im.getchannel("A") if "A" in im.getbands() else None)
+    im = bg
+im.save(dst, quality=q) if dst.endswith(".jpg") else im.save(dst)
+"""
+
+
+def make_inputs() -> list[tuple[str, Path]]:
+    """Photo-like content: smooth gradients, shapes and fine noise (JPEG-hard, like a photo)."""
+    from PIL import Image, ImageChops, ImageDraw, ImageFilter
+    WORK.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, (w, h), fmt in [("24mp.jpg", (6000, 4000), "JPEG"), ("12mp.jpg", (4000, 3000), "JPEG"),
+                              ("12mp-rgba.png", (4000, 3000), "PNG")]:
+        path = WORK / name
+        if not path.exists():
+            base = Image.linear_gradient("L").resize((w, h))
+            rgb = Image.merge("RGB", (base, base.rotate(90).resize((w, h)), base.transpose(Image.FLIP_LEFT_RIGHT)))
+            draw = ImageDraw.Draw(rgb)
+            for i in range(60):
+                x, y = (i * 7919) % w, (i * 104729) % h
+                r = 50 + (i * 37) % 400
+                draw.ellipse((x - r, y - r, x + r, y + r), fill=((i * 53) % 256, (i * 91) % 256, (i * 29) % 256))
+            noise = Image.effect_noise((w, h), 24).convert("RGB")
+            rgb = ImageChops.add(rgb.filter(ImageFilter.GaussianBlur(2)), noise, scale=1.0, offset=-64)
+            if fmt == "PNG":
+                alpha = Image.linear_gradient("L").resize((w, h))
+                rgb.putalpha(alpha)
+                rgb.save(path, "PNG", compress_level=1)
+            else:
+                rgb.save(path, "JPEG", quality=90)
+        out.append((name, path))
+    return out
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one whole process. Linux hands a child the peak RSS
+    of the process that started it, so the command is started from a fresh, small Python
+    (about 10 MiB, the floor of these figures), never from this one, which holds big images."""
+    helper = subprocess.run([sys.executable, __file__, "--measure", json.dumps(cmd)], env=env,
+                            capture_output=True, text=True)
+    if helper.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(cmd)} failed: {helper.stderr}")
+    wall, rss = json.loads(helper.stdout)
+    return wall, rss
+
+
+def measure_here(cmd: list[str]) -> None:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.stderr.write(proc.stderr.read().decode() if proc.stderr else "")
+        sys.exit(1)
+    print(json.dumps([wall, usage.ru_maxrss]))
+
+
+def psnr(a: Path, b: Path) -> float:
+    from PIL import Image, ImageChops, ImageStat
+    x, y = Image.open(a).convert("RGB"), Image.open(b).convert("RGB")
+    if x.size != y.size:
+        y = y.resize(x.size, Image.LANCZOS)
+    rms = ImageStat.Stat(ImageChops.difference(x, y)).rms
+    mse = sum(r * r for r in rms) / len(rms)
+    return float("inf") if mse == 0 else 10 * math.log10(255 * 255 / mse)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--measure", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        measure_here(json.loads(args.measure))
+        return 0
+    from PIL import Image
+    vips = shutil.which("vipsthumbnail")
+    if not vips:
+        raise SystemExit("bench: vipsthumbnail missing (Debian package libvips-tools; `make bench` installs it)")
+    if not RESIZE_FILE.exists():
+        raise SystemExit("bench: build resize-file first: cargo build --release -p image-resizer --bin resize-file")
+    one_thread = {**os.environ, "VIPS_CONCURRENCY": "1", "OMP_NUM_THREADS": "1"}
+    rows = []
+    for name, src in make_inputs():
+        ext = ".jpg" if name.endswith(".jpg") else ".png"
+        # The reference: full decode, LANCZOS, stored losslessly.
+        ref = WORK / f"ref-{name}.png"
+        if not ref.exists():
+            im = Image.open(src)
+            im.load()
+            im.thumbnail((BOX, BOX), Image.LANCZOS, reducing_gap=None)
+            im.save(ref)
+        tools = {
+            "fleetkeeper resize-file": lambda out: [str(RESIZE_FILE), str(src), str(out), "--rendition",
+                                                    f"m={BOX}x{BOX}:inside", "--quality", str(QUALITY)],
+            "libvips (vipsthumbnail)": lambda out: [vips, str(src), "--size", f"{BOX}x{BOX}", "-o",
+                                                    f"{out}[Q={QUALITY},strip]" if ext == ".jpg" else f"{out}[strip]"],
+            "Pillow (draft + LANCZOS)": lambda out: [sys.executable, "-c", PILLOW_SCRIPT, str(src), str(out), str(BOX), str(QUALITY)],
+        }
+        results = {}
+        for tool, cmd in tools.items():
+            out = WORK / f"out-{tool.split()[0].lower()}-{name}{ext}"
+            walls, rss = [], []
+            for _ in range(args.runs):
+                w, r = measure(cmd(out), env=one_thread)
+                walls.append(w)
+                rss.append(r)
+            results[tool] = (statistics.median(walls), statistics.median(rss), out.stat().st_size, psnr(ref, out),
+                             Image.open(out).size)
+        base_wall, base_rss = results["libvips (vipsthumbnail)"][:2]
+        for tool, (wall, rss, size, q, dims) in results.items():
+            rows.append(f"| {name} | {tool} | {wall * 1000:.0f} ms | {wall / base_wall:.2f}x | {rss / 1024:.1f} MiB | "
+                        f"{rss / base_rss:.2f}x | {dims[0]}x{dims[1]} | {size / 1024:.0f} KiB | {q:.1f} dB |")
+    head = ("| input | tool | wall (median) | vs libvips | peak RSS (median) | vs libvips | output | size | PSNR vs reference |\n"
+            "|---|---|---|---|---|---|---|---|---|")
+    table = head + "\n" + "\n".join(rows)
+    results_dir = ROOT / "bench" / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "image-resizer.md").write_text(
+        f"# image-resizer benchmark\n\n`make bench` ({args.runs} runs each, single-threaded, whole processes, fit {BOX}x{BOX}, quality {QUALITY}).\n\n{table}\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
