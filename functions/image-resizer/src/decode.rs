@@ -5,6 +5,8 @@
 
 use std::io::Cursor;
 
+use crate::geometry::jpeg_denominator;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Jpeg,
@@ -96,51 +98,21 @@ pub fn decode(
     };
     let (stored, pixels, orientation) = match kind {
         Kind::Jpeg => {
-            let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
-            d.read_info().map_err(corrupt)?;
-            let info = d.info().ok_or_else(|| corrupt("no frame header"))?;
-            let (w, h) = (u32::from(info.width), u32::from(info.height));
+            let jpeg = crate::jpeg::Jpeg::open(bytes).map_err(corrupt)?;
+            let (w, h) = (jpeg.width, jpeg.height);
             check(w, h)?;
-            let orientation = d.exif_data().map_or(1, exif_orientation);
-            let upright = if orientation >= 5 { (h, w) } else { (w, h) };
+            let marks = crate::jpeg::markers(bytes);
+            let upright = if marks.orientation >= 5 { (h, w) } else { (w, h) };
             let want = need(upright);
-            let want = if orientation >= 5 {
+            let want = if marks.orientation >= 5 {
                 (want.1, want.0)
             } else {
                 want
             };
-            let (sw, sh) = d
-                .scale(want.0.min(w) as u16, want.1.min(h) as u16)
+            let px = jpeg
+                .decode(jpeg_denominator((w, h), want), marks.adobe)
                 .map_err(corrupt)?;
-            let raw = d.decode().map_err(corrupt)?;
-            let format = d
-                .info()
-                .map(|i| i.pixel_format)
-                .ok_or_else(|| corrupt("no frame"))?;
-            let data = match format {
-                jpeg_decoder::PixelFormat::RGB24 => raw,
-                jpeg_decoder::PixelFormat::L8 => raw.iter().flat_map(|&l| [l, l, l]).collect(),
-                jpeg_decoder::PixelFormat::L16 => raw
-                    .chunks_exact(2)
-                    .flat_map(|c| [c[0], c[0], c[0]])
-                    .collect(),
-                // jpeg-decoder undoes YCCK and Adobe's inversion: plain CMYK, 255 = full ink.
-                jpeg_decoder::PixelFormat::CMYK32 => raw
-                    .chunks_exact(4)
-                    .flat_map(|p| {
-                        let k = 255 - u16::from(p[3]);
-                        let ch = |c: u8| ((255 - u16::from(c)) * k / 255) as u8;
-                        [ch(p[0]), ch(p[1]), ch(p[2])]
-                    })
-                    .collect(),
-            };
-            let px = Pixels {
-                width: u32::from(sw),
-                height: u32::from(sh),
-                channels: 3,
-                data,
-            };
-            ((w, h), px, orientation)
+            ((w, h), px, marks.orientation)
         }
         Kind::Png => {
             let mut d = png::Decoder::new(Cursor::new(bytes));
@@ -238,7 +210,7 @@ pub fn decode(
 
 /// The EXIF Orientation (tag 0x0112 in IFD0), 1 when absent or unreadable.
 pub fn exif_orientation(exif: &[u8]) -> u8 {
-    // jpeg-decoder hands over the APP1 payload after "Exif\0\0": a TIFF header and IFD0.
+    // The APP1 payload: "Exif\0\0", then a TIFF header and IFD0.
     let t = exif.strip_prefix(b"Exif\0\0").unwrap_or(exif);
     let le = match t.get(..2) {
         Some(b"II") => true,

@@ -12,6 +12,7 @@ pub mod decode;
 pub mod event;
 pub mod geometry;
 pub mod handler;
+pub mod jpeg;
 pub mod pipeline;
 pub mod rendition;
 pub mod store;

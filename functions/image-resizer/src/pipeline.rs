@@ -54,7 +54,9 @@ pub struct Output {
 
 /// Renders `input` as rendition `r`.
 pub fn render(input: &[u8], r: &Rendition, s: &Settings) -> Result<Output, Refusal> {
+    let t0 = std::time::Instant::now();
     let decoded: Decoded = decode(input, s.max_pixels, |upright| layout(upright, r).resize_to)?;
+    eprintln!("decode {:?} {}x{}", t0.elapsed(), decoded.pixels.width, decoded.pixels.height);
     // Planned on the pixels as decoded: shrink-on-load never goes below the target, and every
     // fit is scale-invariant above it.
     let plan = layout((decoded.pixels.width, decoded.pixels.height), r);
@@ -65,8 +67,12 @@ pub fn render(input: &[u8], r: &Rendition, s: &Settings) -> Result<Output, Refus
     } else {
         decoded.pixels
     };
+    let t0 = std::time::Instant::now();
     let placed = place(&resize(pixels, &plan)?, &plan, s.pad);
+    eprintln!("resize {:?}", t0.elapsed());
+    let t0 = std::time::Instant::now();
     let bytes = encode(&placed, format, s.jpeg_quality)?;
+    eprintln!("encode {:?}", t0.elapsed());
     Ok(Output {
         bytes,
         format,

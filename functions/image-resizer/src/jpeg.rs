@@ -1,0 +1,378 @@
+//! JPEG decoding with libjpeg-turbo (the copy vendored by mozjpeg-sys, SIMD on x86_64 and
+//! arm64) through its TurboJPEG API: DCT scaling for shrink-on-load, and errors as return
+//! codes. TurboJPEG catches libjpeg's fatal errors itself (setjmp), so nothing unwinds across
+//! the FFI boundary; the release build aborts on panic, which an unwinding wrapper would hit.
+//!
+//! The markers TurboJPEG does not hand over (EXIF orientation, Adobe's APP14) are read here
+//! from the bytes.
+
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int, c_uchar, c_ulong, c_void};
+use std::ptr::NonNull;
+
+use crate::decode::Pixels;
+
+// Links the static library that holds the TurboJPEG functions below.
+extern crate mozjpeg_sys;
+
+unsafe extern "C" {
+    fn tjInitDecompress() -> *mut c_void;
+    fn tjDecompressHeader3(
+        handle: *mut c_void,
+        jpeg: *const c_uchar,
+        size: c_ulong,
+        width: *mut c_int,
+        height: *mut c_int,
+        subsampling: *mut c_int,
+        colorspace: *mut c_int,
+    ) -> c_int;
+    fn tjDecompress2(
+        handle: *mut c_void,
+        jpeg: *const c_uchar,
+        size: c_ulong,
+        out: *mut c_uchar,
+        width: c_int,
+        pitch: c_int,
+        height: c_int,
+        pixel_format: c_int,
+        flags: c_int,
+    ) -> c_int;
+    fn tjGetErrorStr2(handle: *mut c_void) -> *mut c_char;
+    fn tjGetErrorCode(handle: *mut c_void) -> c_int;
+    fn tjDestroy(handle: *mut c_void) -> c_int;
+}
+
+const TJPF_RGB: c_int = 0;
+const TJPF_CMYK: c_int = 11;
+const TJCS_CMYK: c_int = 3;
+const TJCS_YCCK: c_int = 4;
+const TJERR_WARNING: c_int = 0;
+
+/// One TurboJPEG decompressor, destroyed on drop.
+struct Handle(NonNull<c_void>);
+
+impl Handle {
+    fn new() -> Result<Handle, String> {
+        // SAFETY: no arguments; a null return is handled.
+        NonNull::new(unsafe { tjInitDecompress() })
+            .map(Handle)
+            .ok_or_else(|| "the JPEG decoder could not start".to_owned())
+    }
+
+    fn error(&self) -> (bool, String) {
+        // SAFETY: the handle is live; TurboJPEG returns a NUL-terminated string it owns,
+        // copied before the next call.
+        unsafe {
+            let warning = tjGetErrorCode(self.0.as_ptr()) == TJERR_WARNING;
+            let text = tjGetErrorStr2(self.0.as_ptr());
+            let text = if text.is_null() {
+                "unknown JPEG error".to_owned()
+            } else {
+                CStr::from_ptr(text).to_string_lossy().into_owned()
+            };
+            (warning, text)
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: created by tjInitDecompress, destroyed once.
+        unsafe {
+            tjDestroy(self.0.as_ptr());
+        }
+    }
+}
+
+/// A JPEG whose header has been read.
+pub struct Jpeg<'a> {
+    handle: Handle,
+    bytes: &'a [u8],
+    pub width: u32,
+    pub height: u32,
+    cmyk: bool,
+}
+
+impl<'a> Jpeg<'a> {
+    /// Reads the frame header only: no pixel is decoded.
+    pub fn open(bytes: &'a [u8]) -> Result<Jpeg<'a>, String> {
+        let handle = Handle::new()?;
+        let size = c_ulong::try_from(bytes.len()).map_err(|_| "too large".to_owned())?;
+        let (mut w, mut h, mut subsampling, mut colorspace) = (0, 0, 0, 0);
+        // SAFETY: the pointers are valid for the call; TurboJPEG reads `size` bytes.
+        let rc = unsafe {
+            tjDecompressHeader3(
+                handle.0.as_ptr(),
+                bytes.as_ptr(),
+                size,
+                &mut w,
+                &mut h,
+                &mut subsampling,
+                &mut colorspace,
+            )
+        };
+        if rc != 0 {
+            return Err(handle.error().1);
+        }
+        Ok(Jpeg {
+            handle,
+            bytes,
+            width: u32::try_from(w).unwrap_or(0),
+            height: u32::try_from(h).unwrap_or(0),
+            cmyk: colorspace == TJCS_CMYK || colorspace == TJCS_YCCK,
+        })
+    }
+
+    /// Decodes at 1/`denominator` (1, 2, 4 or 8) of the stored size, as 8-bit RGB. CMYK and
+    /// YCCK become RGB here; `adobe` says the ink values are stored inverted, as Photoshop
+    /// writes them (an APP14 "Adobe" marker).
+    pub fn decode(&self, denominator: u32, adobe: bool) -> Result<Pixels, String> {
+        let (w, h) = (
+            self.width.div_ceil(denominator),
+            self.height.div_ceil(denominator),
+        );
+        let channels = if self.cmyk { 4 } else { 3 };
+        let mut data = vec![0u8; w as usize * h as usize * channels];
+        let size = c_ulong::try_from(self.bytes.len()).map_err(|_| "too large".to_owned())?;
+        // Asked for exactly the 1/denominator size, TurboJPEG picks that scaling factor: the
+        // largest that fits.
+        // SAFETY: `data` holds w*h*channels bytes, the pitch TurboJPEG writes with.
+        let rc = unsafe {
+            tjDecompress2(
+                self.handle.0.as_ptr(),
+                self.bytes.as_ptr(),
+                size,
+                data.as_mut_ptr(),
+                w as c_int,
+                (w as usize * channels) as c_int,
+                h as c_int,
+                if self.cmyk { TJPF_CMYK } else { TJPF_RGB },
+                0,
+            )
+        };
+        if rc != 0 {
+            let (warning, text) = self.handle.error();
+            // A warning leaves a whole image; keep it unless the data ran out (the rest would
+            // be grey). Cameras write harmless oddities, such as bytes before a marker, that
+            // libvips and browsers accept too.
+            if !warning || text.to_ascii_lowercase().contains("premature end") {
+                return Err(text);
+            }
+            tracing::debug!(warning = %text, "JPEG decoded with a warning");
+        }
+        if self.cmyk {
+            data = cmyk_to_rgb(&data, adobe);
+        }
+        Ok(Pixels {
+            width: w,
+            height: h,
+            channels: 3,
+            data,
+        })
+    }
+}
+
+/// Without a colour profile, the usual naive conversion (what browsers and Pillow do):
+/// each colour is what its ink leaves of white, times what black leaves.
+fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
+    cmyk.chunks_exact(4)
+        .flat_map(|p| {
+            // Left of white: 255 means no ink.
+            let left = |v: u8| u16::from(if inverted { v } else { 255 - v });
+            let k = left(p[3]);
+            let ch = |c: u8| ((left(c) * k + 127) / 255) as u8;
+            [ch(p[0]), ch(p[1]), ch(p[2])]
+        })
+        .collect()
+}
+
+/// What the markers before the image data say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Markers {
+    /// EXIF orientation, 1 (upright) when absent or unreadable.
+    pub orientation: u8,
+    /// An APP14 "Adobe" marker: CMYK values are stored inverted.
+    pub adobe: bool,
+}
+
+/// Walks the marker segments from SOI to the first SOS.
+pub fn markers(bytes: &[u8]) -> Markers {
+    let mut m = Markers {
+        orientation: 1,
+        adobe: false,
+    };
+    let mut i = 2;
+    while i + 4 <= bytes.len() {
+        if bytes[i] != 0xFF {
+            break;
+        }
+        let marker = bytes[i + 1];
+        match marker {
+            // Fill byte before a marker.
+            0xFF => {
+                i += 1;
+                continue;
+            }
+            // Markers with no length.
+            0x01 | 0xD0..=0xD7 => {
+                i += 2;
+                continue;
+            }
+            // Start of scan, or end of image: no more markers of interest.
+            0xDA | 0xD9 => break,
+            _ => {}
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if len < 2 {
+            break;
+        }
+        let end = (i + 2 + len).min(bytes.len());
+        let payload = &bytes[i + 4..end];
+        match marker {
+            0xE1 if payload.starts_with(b"Exif\0\0") => {
+                m.orientation = crate::decode::exif_orientation(payload);
+            }
+            0xEE if payload.starts_with(b"Adobe") => m.adobe = true,
+            _ => {}
+        }
+        i = end;
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe extern "C" {
+        fn tjInitCompress() -> *mut c_void;
+        fn tjCompress2(
+            handle: *mut c_void,
+            src: *const c_uchar,
+            width: c_int,
+            pitch: c_int,
+            height: c_int,
+            pixel_format: c_int,
+            jpeg: *mut *mut c_uchar,
+            size: *mut c_ulong,
+            subsampling: c_int,
+            quality: c_int,
+            flags: c_int,
+        ) -> c_int;
+        fn tjFree(buf: *mut c_uchar);
+    }
+
+    /// A YCCK JPEG as Photoshop writes them: inverted ink values, an Adobe marker (libjpeg
+    /// writes one for YCCK). Pillow writes plain CMYK only; its file is in tests/data.
+    fn ycck(w: u32, h: u32, ink: [u8; 4]) -> Vec<u8> {
+        let inverted: Vec<u8> = (0..w * h).flat_map(|_| ink.map(|v| 255 - v)).collect();
+        let (mut buf, mut size) = (std::ptr::null_mut(), 0);
+        // SAFETY: valid pointers for the call; the buffer TurboJPEG allocates is copied, then
+        // freed with tjFree.
+        unsafe {
+            let handle = tjInitCompress();
+            assert!(!handle.is_null());
+            let rc = tjCompress2(
+                handle,
+                inverted.as_ptr(),
+                w as c_int,
+                0,
+                h as c_int,
+                TJPF_CMYK,
+                &mut buf,
+                &mut size,
+                0,
+                95,
+                0,
+            );
+            assert_eq!(rc, 0);
+            let out = std::slice::from_raw_parts(buf, size as usize).to_vec();
+            tjFree(buf);
+            tjDestroy(handle);
+            out
+        }
+    }
+
+    fn near(a: &[u8], b: [u8; 3], tolerance: u8) -> bool {
+        a.iter().zip(b).all(|(&x, y)| x.abs_diff(y) <= tolerance)
+    }
+
+    #[test]
+    fn cmyk_files_from_pillow_and_photoshop_style_ycck_have_right_colours() {
+        // Pillow's CMYK (Adobe marker, inverted): quadrants red, green, blue, white.
+        let file = include_bytes!("../tests/data/cmyk-adobe.jpg");
+        let m = markers(file);
+        assert!(m.adobe);
+        let p = Jpeg::open(file).unwrap().decode(1, m.adobe).unwrap();
+        assert_eq!((p.width, p.height, p.channels), (32, 32, 3));
+        let at = |x: usize, y: usize| &p.data[(y * 32 + x) * 3..(y * 32 + x) * 3 + 3];
+        for (x, y, want) in [
+            (8, 8, [220, 30, 30]),
+            (24, 8, [30, 180, 40]),
+            (8, 24, [30, 40, 200]),
+            (24, 24, [255, 255, 255]),
+        ] {
+            assert!(near(at(x, y), want, 8), "({x},{y}) {:?} != {want:?}", at(x, y));
+        }
+        // YCCK, magenta ink plus a little black: a darkish magenta.
+        let j = ycck(16, 16, [0, 255, 0, 64]);
+        let m = markers(&j);
+        assert!(m.adobe);
+        let p = Jpeg::open(&j).unwrap().decode(2, m.adobe).unwrap();
+        assert_eq!((p.width, p.height), (8, 8));
+        assert!(near(&p.data[..3], [191, 0, 191], 8), "{:?}", &p.data[..3]);
+    }
+
+    #[test]
+    fn greyscale_comes_out_as_rgb() {
+        let mut j = Vec::new();
+        jpeg_encoder::Encoder::new(&mut j, 90)
+            .encode(&[100u8; 16 * 16], 16, 16, jpeg_encoder::ColorType::Luma)
+            .unwrap();
+        let p = Jpeg::open(&j).unwrap().decode(1, false).unwrap();
+        assert_eq!((p.width, p.height, p.channels), (16, 16, 3));
+        assert!(near(&p.data[..3], [100, 100, 100], 2), "{:?}", &p.data[..3]);
+    }
+
+    #[test]
+    fn damaged_files_are_refused_with_the_reason() {
+        let j = ycck(64, 64, [0, 0, 0, 0]);
+        let half = &j[..j.len() / 2];
+        let err = Jpeg::open(half).unwrap().decode(1, true).unwrap_err();
+        assert!(err.to_ascii_lowercase().contains("premature end"), "{err}");
+        assert!(Jpeg::open(&j[..20]).is_err());
+        assert!(Jpeg::open(b"\xFF\xD8\xFF not a jpeg").is_err());
+    }
+
+    #[test]
+    fn cmyk_conversion_both_conventions() {
+        // Pure cyan ink on white: no red, full green and blue.
+        assert_eq!(cmyk_to_rgb(&[255, 0, 0, 0], false), vec![0, 255, 255]);
+        assert_eq!(cmyk_to_rgb(&[0, 255, 255, 255], true), vec![0, 255, 255]);
+        // Half black only.
+        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 128], false), vec![127, 127, 127]);
+    }
+
+    #[test]
+    fn markers_are_found_before_the_scan() {
+        let mut j = vec![0xFF, 0xD8];
+        // APP0 JFIF, then APP14 Adobe, then APP1 EXIF with orientation 8, then SOS.
+        j.extend_from_slice(&[0xFF, 0xE0, 0, 7, b'J', b'F', b'I', b'F', 0]);
+        j.extend_from_slice(&[0xFF, 0xEE, 0, 8, b'A', b'd', b'o', b'b', b'e', 0]);
+        let exif = b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x08\0\0";
+        j.extend_from_slice(&[0xFF, 0xE1, 0, (exif.len() + 2) as u8]);
+        j.extend_from_slice(exif);
+        j.extend_from_slice(&[0xFF, 0xDA, 0, 2, 0xFF, 0xE1, 0, 2]);
+        assert_eq!(
+            markers(&j),
+            Markers {
+                orientation: 8,
+                adobe: true
+            }
+        );
+        // Garbage and truncation stop the walk without harm.
+        assert_eq!(markers(&j[..12]).orientation, 1);
+        assert_eq!(markers(&[0xFF, 0xD8, 0xFF]).orientation, 1);
+        assert!(!markers(&[0xFF, 0xD8, 0x00, 0x00, 0x00, 0x00]).adobe);
+    }
+}
