@@ -67,7 +67,10 @@ pub struct Decoded {
     pub kind: Kind,
     /// The stored size, before orientation.
     pub stored: (u32, u32),
-    /// Upright (orientation applied).
+    /// The full size, upright: what renditions are planned on.
+    pub upright: (u32, u32),
+    /// Upright (orientation applied), at any size down to what was needed: the whole image,
+    /// scaled (JPEG shrink-on-load), or narrowed (PNG rows); never smaller than needed.
     pub pixels: Pixels,
 }
 
@@ -75,8 +78,8 @@ fn corrupt(e: impl std::fmt::Display) -> Refusal {
     Refusal::Corrupt(e.to_string())
 }
 
-/// Decodes `bytes`. `need` gives, for the upright size, the size the pixels will be resized
-/// to, so JPEG can decode just large enough.
+/// Decodes `bytes`. `need` gives, for the upright size, the largest size the pixels will be
+/// resized to, so JPEG can decode just large enough and PNG rows can be narrowed as they come.
 pub fn decode(
     bytes: &[u8],
     max_pixels: u64,
@@ -102,7 +105,11 @@ pub fn decode(
             let (w, h) = (jpeg.width, jpeg.height);
             check(w, h)?;
             let marks = crate::jpeg::markers(bytes);
-            let upright = if marks.orientation >= 5 { (h, w) } else { (w, h) };
+            let upright = if marks.orientation >= 5 {
+                (h, w)
+            } else {
+                (w, h)
+            };
             let want = need(upright);
             let want = if marks.orientation >= 5 {
                 (want.1, want.0)
@@ -115,37 +122,8 @@ pub fn decode(
             ((w, h), px, marks.orientation)
         }
         Kind::Png => {
-            let mut d = png::Decoder::new(Cursor::new(bytes));
-            // 16-bit to 8, palette and tRNS expanded, grey to RGB below.
-            d.set_transformations(png::Transformations::normalize_to_color8());
-            let mut reader = d.read_info().map_err(corrupt)?;
-            let (w, h) = (reader.info().width, reader.info().height);
-            check(w, h)?;
-            let size = reader
-                .output_buffer_size()
-                .ok_or_else(|| corrupt("too large"))?;
-            let mut buf = vec![0u8; size];
-            let out = reader.next_frame(&mut buf).map_err(corrupt)?;
-            buf.truncate(out.buffer_size());
-            let data = match out.color_type {
-                png::ColorType::Rgb => (3, buf),
-                png::ColorType::Rgba => (4, buf),
-                png::ColorType::Grayscale => (3, buf.iter().flat_map(|&l| [l, l, l]).collect()),
-                png::ColorType::GrayscaleAlpha => (
-                    4,
-                    buf.chunks_exact(2)
-                        .flat_map(|p| [p[0], p[0], p[0], p[1]])
-                        .collect(),
-                ),
-                png::ColorType::Indexed => return Err(corrupt("palette not expanded")),
-            };
-            let px = Pixels {
-                width: w,
-                height: h,
-                channels: data.0,
-                data: data.1,
-            };
-            ((w, h), px, 1)
+            let (size, px) = png(bytes, &check, &need)?;
+            (size, px, 1)
         }
         Kind::Gif => {
             let mut opts = gif::DecodeOptions::new();
@@ -204,8 +182,89 @@ pub fn decode(
     Ok(Decoded {
         kind,
         stored,
+        upright: if orientation >= 5 {
+            (stored.1, stored.0)
+        } else {
+            stored
+        },
         pixels: orient(pixels, orientation),
     })
+}
+
+/// PNG: 16-bit to 8, palette and tRNS expanded, grey to RGB. When the target is narrower
+/// than the image, rows are narrowed as they are decoded, so the full image is never held
+/// (interlaced files come in passes and are decoded whole).
+fn png(
+    bytes: &[u8],
+    check: &impl Fn(u32, u32) -> Result<(), Refusal>,
+    need: &impl Fn((u32, u32)) -> (u32, u32),
+) -> Result<((u32, u32), Pixels), Refusal> {
+    let mut d = png::Decoder::new(Cursor::new(bytes));
+    d.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = d.read_info().map_err(corrupt)?;
+    let (w, h) = (reader.info().width, reader.info().height);
+    check(w, h)?;
+    let (color, _) = reader.output_color_type();
+    let channels = match color {
+        png::ColorType::Rgba | png::ColorType::GrayscaleAlpha => 4,
+        _ => 3,
+    };
+    let widen = |row: &[u8], out: &mut Vec<u8>| match color {
+        png::ColorType::Grayscale => out.extend(row.iter().flat_map(|&l| [l, l, l])),
+        png::ColorType::GrayscaleAlpha => {
+            out.extend(row.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]))
+        }
+        _ => out.extend_from_slice(row),
+    };
+    if matches!(color, png::ColorType::Indexed) {
+        return Err(corrupt("palette not expanded"));
+    }
+    let narrow_to = need((w, h)).0.clamp(1, w);
+    let line = reader
+        .output_line_size(w)
+        .ok_or_else(|| corrupt("too large"))?;
+    if narrow_to < w && !reader.info().interlaced {
+        let mut shrinker = crate::resample::RowShrinker::new(w, narrow_to, h, channels);
+        let mut row = vec![0u8; line];
+        let mut wide = Vec::with_capacity(w as usize * usize::from(channels));
+        for _ in 0..h {
+            reader
+                .read_row(&mut row)
+                .map_err(corrupt)?
+                .ok_or_else(|| corrupt("image data ends early"))?;
+            wide.clear();
+            widen(&row, &mut wide);
+            shrinker.push(&wide)?;
+        }
+        return Ok(((w, h), shrinker.finish()?));
+    }
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| corrupt("too large"))?;
+    let mut buf = vec![0u8; size];
+    let out = reader.next_frame(&mut buf).map_err(corrupt)?;
+    buf.truncate(out.buffer_size());
+    let data = if matches!(
+        color,
+        png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha
+    ) {
+        let mut wide = Vec::with_capacity(w as usize * h as usize * usize::from(channels));
+        for row in buf.chunks_exact(line) {
+            widen(row, &mut wide);
+        }
+        wide
+    } else {
+        buf
+    };
+    Ok((
+        (w, h),
+        Pixels {
+            width: w,
+            height: h,
+            channels,
+            data,
+        },
+    ))
 }
 
 /// The EXIF Orientation (tag 0x0112 in IFD0), 1 when absent or unreadable.

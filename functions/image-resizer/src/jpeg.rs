@@ -312,7 +312,11 @@ mod tests {
             (8, 24, [30, 40, 200]),
             (24, 24, [255, 255, 255]),
         ] {
-            assert!(near(at(x, y), want, 8), "({x},{y}) {:?} != {want:?}", at(x, y));
+            assert!(
+                near(at(x, y), want, 8),
+                "({x},{y}) {:?} != {want:?}",
+                at(x, y)
+            );
         }
         // YCCK, magenta ink plus a little black: a darkish magenta.
         let j = ycck(16, 16, [0, 255, 0, 64]);

@@ -15,4 +15,5 @@ pub mod handler;
 pub mod jpeg;
 pub mod pipeline;
 pub mod rendition;
+pub mod resample;
 pub mod store;

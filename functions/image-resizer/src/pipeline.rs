@@ -1,13 +1,12 @@
-//! One input to one rendition: decode (shrink-on-load), resize (Lanczos3, SIMD), crop or pad
-//! as the fit says, encode. Metadata is not carried over: the output holds pixels only.
-
-use fast_image_resize::images::Image;
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+//! Renditions of one input: decode once (shrink-on-load), then for each: resize (Lanczos3,
+//! SIMD), crop or pad as the fit says, encode. Metadata is not carried over: the output holds
+//! pixels only.
 
 use crate::config::Format;
 use crate::decode::{Decoded, Kind, Pixels, Refusal, decode};
 use crate::geometry::{Layout, layout};
 use crate::rendition::Rendition;
+use crate::resample::resize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -54,31 +53,45 @@ pub struct Output {
 
 /// Renders `input` as rendition `r`.
 pub fn render(input: &[u8], r: &Rendition, s: &Settings) -> Result<Output, Refusal> {
-    let t0 = std::time::Instant::now();
-    let decoded: Decoded = decode(input, s.max_pixels, |upright| layout(upright, r).resize_to)?;
-    eprintln!("decode {:?} {}x{}", t0.elapsed(), decoded.pixels.width, decoded.pixels.height);
-    // Planned on the pixels as decoded: shrink-on-load never goes below the target, and every
-    // fit is scale-invariant above it.
-    let plan = layout((decoded.pixels.width, decoded.pixels.height), r);
-    let format = OutputFormat::for_input(s.format, decoded.kind);
-    // JPEG has no alpha: flatten on the pad colour (white by default) first.
-    let pixels = if format == OutputFormat::Jpeg && decoded.pixels.channels == 4 {
-        flatten(decoded.pixels, s.pad)
+    render_decoded(&decode_for(input, &[r], s)?, r, s)
+}
+
+/// Decodes `input` once for all of `renditions`: large enough for the largest.
+pub fn decode_for(
+    input: &[u8],
+    renditions: &[&Rendition],
+    s: &Settings,
+) -> Result<Decoded, Refusal> {
+    decode(input, s.max_pixels, |upright| {
+        renditions
+            .iter()
+            .map(|r| layout(upright, r).resize_to)
+            .fold((1, 1), |a, b| (a.0.max(b.0), a.1.max(b.1)))
+    })
+}
+
+/// Renders one rendition from pixels decoded by [`decode_for`].
+pub fn render_decoded(d: &Decoded, r: &Rendition, s: &Settings) -> Result<Output, Refusal> {
+    // Planned on the full upright size; the decoded pixels, whatever their size, stand for
+    // the whole image and are resampled straight to the planned size.
+    let plan = layout(d.upright, r);
+    let format = OutputFormat::for_input(s.format, d.kind);
+    let resized = resize(&d.pixels, plan.resize_to)?;
+    // JPEG has no alpha: flatten on the pad colour (white by default). After resampling,
+    // which works on premultiplied alpha, this is the same as before it, and cheaper.
+    let resized = if format == OutputFormat::Jpeg && resized.channels == 4 {
+        flatten(resized, s.pad)
     } else {
-        decoded.pixels
+        resized
     };
-    let t0 = std::time::Instant::now();
-    let placed = place(&resize(pixels, &plan)?, &plan, s.pad);
-    eprintln!("resize {:?}", t0.elapsed());
-    let t0 = std::time::Instant::now();
+    let placed = place(crop(resized, &plan)?, &plan, s.pad);
     let bytes = encode(&placed, format, s.jpeg_quality)?;
-    eprintln!("encode {:?}", t0.elapsed());
     Ok(Output {
         bytes,
         format,
         width: placed.width,
         height: placed.height,
-        input: decoded.kind,
+        input: d.kind,
     })
 }
 
@@ -101,38 +114,6 @@ fn flatten(p: Pixels, bg: [u8; 3]) -> Pixels {
     }
 }
 
-fn resize(p: Pixels, plan: &Layout) -> Result<Pixels, Refusal> {
-    let kind = if p.channels == 4 {
-        PixelType::U8x4
-    } else {
-        PixelType::U8x3
-    };
-    let (w, h) = plan.resize_to;
-    if (w, h) == (p.width, p.height) {
-        return crop(p, plan);
-    }
-    let src = Image::from_vec_u8(p.width, p.height, p.data, kind)
-        .map_err(|e| Refusal::Corrupt(format!("pixel buffer: {e}")))?;
-    let mut dst = Image::new(w, h, kind);
-    // Alpha is premultiplied by the resizer itself, so edges do not darken.
-    Resizer::new()
-        .resize(
-            &src,
-            &mut dst,
-            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)),
-        )
-        .map_err(|e| Refusal::Corrupt(format!("resize: {e}")))?;
-    crop(
-        Pixels {
-            width: w,
-            height: h,
-            channels: p.channels,
-            data: dst.into_vec(),
-        },
-        plan,
-    )
-}
-
 fn crop(p: Pixels, plan: &Layout) -> Result<Pixels, Refusal> {
     let k = plan.keep;
     if (k.x, k.y, k.width, k.height) == (0, 0, p.width, p.height) {
@@ -153,9 +134,9 @@ fn crop(p: Pixels, plan: &Layout) -> Result<Pixels, Refusal> {
 }
 
 /// Puts the kept pixels on the canvas (contain pads with the pad colour, opaque).
-fn place(p: &Pixels, plan: &Layout, pad: [u8; 3]) -> Pixels {
+fn place(p: Pixels, plan: &Layout, pad: [u8; 3]) -> Pixels {
     if plan.canvas == (p.width, p.height) {
-        return p.clone();
+        return p;
     }
     let c = p.channels as usize;
     let (cw, ch) = plan.canvas;
@@ -199,6 +180,9 @@ fn encode(p: &Pixels, format: OutputFormat, quality: u8) -> Result<Vec<u8>, Refu
                 png::ColorType::Rgb
             });
             enc.set_depth(png::BitDepth::Eight);
+            // fdeflate: a tenth of the default level's time for a few percent more bytes
+            // (bench/results/image-resizer.md).
+            enc.set_compression(png::Compression::Fast);
             let mut writer = enc.write_header().map_err(|e| fail(e.to_string()))?;
             writer
                 .write_image_data(&p.data)
@@ -315,6 +299,56 @@ mod tests {
         let d = decode(&input, u64::MAX, |_| (400, 300)).unwrap();
         assert_eq!((d.pixels.width, d.pixels.height), (400, 300));
         assert_eq!(d.stored, (1600, 1200));
+    }
+
+    #[test]
+    fn one_decode_serves_every_rendition() {
+        let input = jpeg(1600, 1200, None);
+        let (big, small) = (rendition("m=400x400:inside"), rendition("t=90x90:cover"));
+        let s = settings(Format::Png);
+        let d = decode_for(&input, &[&small, &big], &s).unwrap();
+        // Shrunk on load for the larger rendition only: 1/4, not 1/8.
+        assert_eq!((d.pixels.width, d.pixels.height), (400, 300));
+        let m = render_decoded(&d, &big, &s).unwrap();
+        let t = render_decoded(&d, &small, &s).unwrap();
+        assert_eq!((m.width, m.height, t.width, t.height), (400, 300, 90, 90));
+        // The same pixels as a rendition decoded on its own, give or take rounding.
+        let alone = decode_output(&render(&input, &small, &s).unwrap());
+        let shared = decode_output(&t);
+        let worst = alone
+            .pixels
+            .data
+            .iter()
+            .zip(&shared.pixels.data)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max();
+        assert!(worst.is_some_and(|w| w <= 24), "worst difference {worst:?}");
+    }
+
+    #[test]
+    fn wide_png_is_narrowed_row_by_row_and_cropped_centred() {
+        // 400x100, red left half, blue right half; cover to 50x50 keeps the centre: both.
+        let p = png(
+            400,
+            100,
+            png::ColorType::Rgb,
+            png::BitDepth::Eight,
+            &rgb(400, 100),
+            None,
+        );
+        let s = settings(Format::Keep);
+        let d = decode_for(&p, &[&rendition("c=50x50:cover")], &s).unwrap();
+        // Narrowed while decoding, full height kept.
+        assert_eq!(
+            (d.pixels.width, d.pixels.height, d.upright),
+            (200, 100, (400, 100))
+        );
+        let o = render_decoded(&d, &rendition("c=50x50:cover"), &s).unwrap();
+        let back = decode_output(&o);
+        assert_eq!((back.pixels.width, back.pixels.height), (50, 50));
+        let px = |x: usize| &back.pixels.data[(25 * 50 + x) * 3..(25 * 50 + x) * 3 + 3];
+        assert!(px(2)[0] > 150 && px(2)[2] < 100, "{:?}", px(2));
+        assert!(px(47)[2] > 150 && px(47)[0] < 100, "{:?}", px(47));
     }
 
     #[test]
