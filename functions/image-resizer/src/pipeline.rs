@@ -164,13 +164,7 @@ fn encode(p: &Pixels, format: OutputFormat, quality: u8) -> Result<Vec<u8>, Refu
     let fail = |e: String| Refusal::Corrupt(format!("encode: {e}"));
     match format {
         OutputFormat::Jpeg => {
-            let (w, h) = (
-                u16::try_from(p.width).map_err(|_| fail("too wide for JPEG".into()))?,
-                u16::try_from(p.height).map_err(|_| fail("too tall for JPEG".into()))?,
-            );
-            let enc = jpeg_encoder::Encoder::new(&mut out, quality);
-            enc.encode(&p.data, w, h, jpeg_encoder::ColorType::Rgb)
-                .map_err(|e| fail(e.to_string()))?;
+            out = crate::jpeg::encode(&p.data, p.width, p.height, quality).map_err(fail)?;
         }
         OutputFormat::Png => {
             let mut enc = png::Encoder::new(&mut out, p.width, p.height);
