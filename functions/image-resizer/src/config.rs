@@ -21,9 +21,11 @@ pub struct Config {
     /// `OUTPUT_PREFIX` (`resized/`): renditions go to `<prefix><rendition>/<key>`.
     pub output_prefix: String,
     pub format: Format,
-    /// `JPEG_QUALITY` / `WEBP_QUALITY`: 1-100.
+    /// `JPEG_QUALITY` (85) / `WEBP_QUALITY` (80): 1-100.
     pub jpeg_quality: u8,
     pub webp_quality: u8,
+    /// `WEBP_LOSSLESS`: lossless WebP instead (WEBP_QUALITY is then unused).
+    pub webp_lossless: bool,
     /// `CACHE_CONTROL` on every rendition written.
     pub cache_control: Option<String>,
     /// `PAD_COLOUR` for contain, as RRGGBB.
@@ -82,6 +84,7 @@ impl Config {
             format,
             jpeg_quality: env.u64_in("JPEG_QUALITY", 85, 1, 100)? as u8,
             webp_quality: env.u64_in("WEBP_QUALITY", 80, 1, 100)? as u8,
+            webp_lossless: env.bool("WEBP_LOSSLESS", false)?,
             cache_control: env.get("CACHE_CONTROL"),
             pad,
             replace_original,
@@ -127,6 +130,8 @@ mod tests {
             ("OUTPUT_PREFIX", "/resized/"),
             ("PAD_COLOUR", "white"),
             ("JPEG_QUALITY", "0"),
+            ("WEBP_QUALITY", "101"),
+            ("WEBP_LOSSLESS", "maybe"),
             ("REPLACE_ORIGINAL", "true"),
         ] {
             let err = Config::from_env(&Env::of(&[(var, value)])).unwrap_err();

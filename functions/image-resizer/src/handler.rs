@@ -208,6 +208,8 @@ async fn one(store: &Store, config: &Config, o: &Object) -> RecordReport {
     let settings = Settings {
         format: config.format,
         jpeg_quality: config.jpeg_quality,
+        webp_quality: config.webp_quality,
+        webp_lossless: config.webp_lossless,
         pad: config.pad,
         max_pixels: config.max_pixels,
     };

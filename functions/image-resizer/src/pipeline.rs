@@ -38,6 +38,8 @@ impl OutputFormat {
 pub struct Settings {
     pub format: Format,
     pub jpeg_quality: u8,
+    pub webp_quality: u8,
+    pub webp_lossless: bool,
     pub pad: [u8; 3],
     pub max_pixels: u64,
 }
@@ -85,7 +87,7 @@ pub fn render_decoded(d: &Decoded, r: &Rendition, s: &Settings) -> Result<Output
         resized
     };
     let placed = place(crop(resized, &plan)?, &plan, s.pad);
-    let bytes = encode(&placed, format, s.jpeg_quality)?;
+    let bytes = encode(&placed, format, s)?;
     Ok(Output {
         bytes,
         format,
@@ -159,12 +161,15 @@ fn place(p: Pixels, plan: &Layout, pad: [u8; 3]) -> Pixels {
     }
 }
 
-fn encode(p: &Pixels, format: OutputFormat, quality: u8) -> Result<Vec<u8>, Refusal> {
+/// WebP's limit.
+const WEBP_MAX_SIDE: u32 = 16_383;
+
+fn encode(p: &Pixels, format: OutputFormat, s: &Settings) -> Result<Vec<u8>, Refusal> {
     let mut out = Vec::new();
     let fail = |e: String| Refusal::Corrupt(format!("encode: {e}"));
     match format {
         OutputFormat::Jpeg => {
-            out = crate::jpeg::encode(&p.data, p.width, p.height, quality).map_err(fail)?;
+            out = crate::jpeg::encode(&p.data, p.width, p.height, s.jpeg_quality).map_err(fail)?;
         }
         OutputFormat::Png => {
             let mut enc = png::Encoder::new(&mut out, p.width, p.height);
@@ -184,15 +189,21 @@ fn encode(p: &Pixels, format: OutputFormat, quality: u8) -> Result<Vec<u8>, Refu
             writer.finish().map_err(|e| fail(e.to_string()))?;
         }
         OutputFormat::Webp => {
-            // Lossless: the pure-Rust encoder has no lossy mode yet (noted in the README).
-            let enc = image_webp::WebPEncoder::new(&mut out);
-            let color = if p.channels == 4 {
-                image_webp::ColorType::Rgba8
+            if p.width > WEBP_MAX_SIDE || p.height > WEBP_MAX_SIDE {
+                return Err(fail(format!(
+                    "{}x{} is over WebP's {WEBP_MAX_SIDE} pixels a side",
+                    p.width, p.height
+                )));
+            }
+            let enc = if p.channels == 4 {
+                webp::Encoder::from_rgba(&p.data, p.width, p.height)
             } else {
-                image_webp::ColorType::Rgb8
+                webp::Encoder::from_rgb(&p.data, p.width, p.height)
             };
-            enc.encode(&p.data, p.width, p.height, color)
-                .map_err(|e| fail(e.to_string()))?;
+            let webp = enc
+                .encode_simple(s.webp_lossless, f32::from(s.webp_quality))
+                .map_err(|e| fail(format!("{e:?}")))?;
+            out = webp.to_vec();
         }
     }
     Ok(out)
@@ -206,6 +217,8 @@ mod tests {
         Settings {
             format,
             jpeg_quality: 85,
+            webp_quality: 80,
+            webp_lossless: false,
             pad: [255, 255, 255],
             max_pixels: 50_000_000,
         }
@@ -434,9 +447,28 @@ mod tests {
         let back = decode_output(&o);
         assert_eq!(back.kind, Kind::Webp);
         // Top row is padding (white), the middle row is image.
-        assert_eq!(&back.pixels.data[..3], &[255, 255, 255]);
+        let near = |a: &[u8], b: [u8; 3]| a.iter().zip(b).all(|(&x, y)| x.abs_diff(y) <= 12);
+        assert!(near(&back.pixels.data[..3], [255, 255, 255]));
         let mid = ((40 * 80 + 5) * back.pixels.channels as u32) as usize;
         assert!(back.pixels.data[mid] > 150, "red on the left");
+        // Lossless keeps every pixel; lossy at a low quality is smaller.
+        let lossless = Settings {
+            webp_lossless: true,
+            ..settings(Format::Webp)
+        };
+        let exact = render(&p, &rendition("c=80x80:contain"), &lossless).unwrap();
+        assert_eq!(&decode_output(&exact).pixels.data[..3], &[255, 255, 255]);
+        let rough = Settings {
+            webp_quality: 10,
+            ..settings(Format::Webp)
+        };
+        let small = render(&p, &rendition("c=80x80:contain"), &rough).unwrap();
+        assert!(
+            small.bytes.len() < o.bytes.len(),
+            "{} !< {}",
+            small.bytes.len(),
+            o.bytes.len()
+        );
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! resize-file: image-resizer's pipeline on local files, for users and for the benchmark.
 //!
 //!     resize-file <in> <out> --rendition medium=1024x1024:inside [--quality 85]
-//!                 [--format keep|jpeg|png|webp] [--max-pixels N]
+//!                 [--format keep|jpeg|png|webp] [--lossless] [--max-pixels N]
+//!
+//! `--quality` is JPEG's and lossy WebP's (default 85 and 80, as JPEG_QUALITY and
+//! WEBP_QUALITY); `--lossless` makes WebP lossless.
 
 use std::process::ExitCode;
 
@@ -9,7 +12,7 @@ use image_resizer::config::Format;
 use image_resizer::pipeline::{Settings, render};
 use image_resizer::rendition::Rendition;
 
-const USAGE: &str = "usage: resize-file <in> <out> --rendition name=WxH:fit [--quality 1-100] [--format keep|jpeg|png|webp] [--max-pixels N]";
+const USAGE: &str = "usage: resize-file <in> <out> --rendition name=WxH:fit [--quality 1-100] [--format keep|jpeg|png|webp] [--lossless] [--max-pixels N]";
 
 fn run(args: &[String]) -> Result<String, String> {
     let mut files = Vec::new();
@@ -17,6 +20,8 @@ fn run(args: &[String]) -> Result<String, String> {
     let mut settings = Settings {
         format: Format::Keep,
         jpeg_quality: 85,
+        webp_quality: 80,
+        webp_lossless: false,
         pad: [255, 255, 255],
         max_pixels: 50_000_000,
     };
@@ -36,6 +41,7 @@ fn run(args: &[String]) -> Result<String, String> {
                     .ok()
                     .filter(|q| (1..=100).contains(q))
                     .ok_or(format!("--quality {v:?}: a number from 1 to 100"))?;
+                settings.webp_quality = settings.jpeg_quality;
             }
             "--format" => {
                 settings.format = match value("--format")?.as_str() {
@@ -52,6 +58,7 @@ fn run(args: &[String]) -> Result<String, String> {
                     .parse()
                     .map_err(|_| format!("--max-pixels {v:?}: a number"))?;
             }
+            "--lossless" => settings.webp_lossless = true,
             "-h" | "--help" => return Err(USAGE.into()),
             f if !f.starts_with("--") => files.push(f.to_owned()),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
