@@ -272,10 +272,39 @@ def www_record() -> str:
 IMAGES = "fleetkeeper-images"
 
 
+PHOTO_KEY = "uploads/holiday/beach day \u2014 caf\u00e9.jpg"
+
+
+def phone_photo() -> bytes:
+    """A photo-like 12 MP JPEG as a phone stores a portrait shot: 4032x3024 on disk with EXIF
+    orientation 6 (turn 90 degrees clockwise to view), so it is 3024x4032 upright."""
+    import io
+    from PIL import Image, ImageChops, ImageDraw, ImageFilter
+    w, h = 4032, 3024
+    sky = Image.linear_gradient("L").resize((w, h))
+    rgb = Image.merge("RGB", (sky.point(lambda v: 90 + v // 3), sky.point(lambda v: 140 + v // 4),
+                              sky.point(lambda v: 255 - v // 3)))
+    draw = ImageDraw.Draw(rgb)
+    draw.rectangle((0, int(h * 0.62), w, h), fill=(222, 196, 150))  # sand
+    draw.ellipse((w - 900, 250, w - 400, 750), fill=(255, 236, 170))  # sun
+    for i in range(40):
+        x, y, r = (i * 7919) % w, int(h * 0.62) + (i * 104729) % int(h * 0.38), 20 + (i * 37) % 120
+        draw.ellipse((x - r, y - r // 2, x + r, y + r // 2), fill=(120 + i, 100 + i, 80))
+    noise = Image.effect_noise((w, h), 18).convert("RGB")
+    rgb = ImageChops.add(rgb.filter(ImageFilter.GaussianBlur(1.5)), noise, scale=1.0, offset=-64)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    rgb.save(out, "JPEG", quality=88, exif=exif.tobytes())
+    return out.getvalue()
+
+
 def seed_images(endpoint: str) -> None:
-    """A bucket with a real PNG upload (the README's screenshot) and a text file named .jpg."""
+    """A bucket with a phone photo, a real PNG upload (the README's screenshot) and a text
+    file named .jpg."""
     s3 = boto3.client("s3", region_name=REGIONS[0], endpoint_url=endpoint)
     s3.create_bucket(Bucket=IMAGES)
+    s3.put_object(Bucket=IMAGES, Key=PHOTO_KEY, Body=phone_photo(), ContentType="image/jpeg")
     s3.put_object(Bucket=IMAGES, Key="uploads/launch form (screenshot).png",
                   Body=(ROOT / "docs" / "instance-launcher-form.png").read_bytes(), ContentType="image/png")
     s3.put_object(Bucket=IMAGES, Key="uploads/notes.jpg", Body=b"not an image at all")
@@ -294,7 +323,14 @@ def resizer(want_written: int, want_skip: str | None) -> Callable[[bool, object]
         right = len(written) == want_written and not any(r.get("error") for r in out["records"])
         if want_skip:
             right &= any(want_skip in s["reason"] for s in skipped)
-        parts = [f"{w['rendition']} {w['width']}x{w['height']} {w['bytes']} B in {w['ms']} ms" for w in written]
+        parts = []
+        for r in out["records"]:
+            # Before and after: the upright source size, then each rendition's.
+            made = ", ".join(f"{w['rendition']} {w['width']}x{w['height']} ({w['bytes'] // 1024} KiB)"
+                             for w in r["written"])
+            if made:
+                size = "x".join(map(str, r.get("source_size", [])))
+                parts.append(f"{r['source'].rsplit('/', 1)[-1]} {size} -> {made} (decoded in {r.get('decode_ms', 0)} ms)")
         parts += [f"skipped {s['rendition']}: {s['reason']}" for s in skipped]
         return right, "; ".join(parts) + f"; {len(listed)} object(s) under resized/"
 
@@ -535,7 +571,7 @@ STEPS = [
     Step("instance-launcher", "", "invalid form", launcher(400, 1), http=http_call("POST", BAD_LAUNCH)),
     Step("instance-launcher", "", "no secret", launcher(401, 1), http=http_call("GET", secret=False)),
     Step("instance-launcher", "bad-input.json", "bad input", refused),
-    Step("image-resizer", "upload.json", "PNG uploaded", resizer(2, None)),
+    Step("image-resizer", "upload.json", "photo and PNG uploaded", resizer(4, None)),
     Step("image-resizer", "upload.json", "same event again", resizer(0, "already made from this ETag")),
     Step("image-resizer", "own-output.json", "own output", resizer(0, "OUTPUT_PREFIX")),
     Step("image-resizer", "text-named-jpg.json", "text named .jpg", resizer(0, "not a JPEG")),

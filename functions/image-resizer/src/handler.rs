@@ -46,6 +46,9 @@ pub struct RecordReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_write: Vec<String>,
     pub skipped: Vec<Skipped>,
+    /// The image's full size, upright (EXIF orientation applied), once decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_size: Option<[u32; 2]>,
     /// Decoding, once for all renditions (each rendition's `ms` is its own resize, encode
     /// and write).
     #[serde(skip_serializing_if = "is_zero")]
@@ -67,6 +70,7 @@ impl RecordReport {
             written: vec![],
             would_write: vec![],
             skipped: vec![],
+            source_size: None,
             decode_ms: 0,
             error: None,
             bytes_in: 0,
@@ -232,6 +236,7 @@ async fn one(store: &Store, config: &Config, o: &Object) -> RecordReport {
         }
     };
     report.decode_ms = started.elapsed().as_millis() as u64;
+    report.source_size = Some([decoded.upright.0, decoded.upright.1]);
     for (r, bucket, key) in pending {
         let started = Instant::now();
         let out = match render_decoded(&decoded, r, &settings) {

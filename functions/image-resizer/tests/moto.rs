@@ -130,6 +130,7 @@ async fn renditions_with_metadata_and_no_second_pass() {
     let r = invoke(&w, &TWO, &e).await;
     let photo_report = &r.records[0];
     assert_eq!(photo_report.written.len(), 2, "{r:?}");
+    assert_eq!(photo_report.source_size, Some([1600, 1200]));
     let thumb = w
         .get("resized/thumb/holiday/My Photo (1).jpg")
         .await
