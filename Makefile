@@ -28,8 +28,13 @@ help:
 	@echo "make deploy   sam deploy --guided (needs AWS credentials; never run in CI)"
 	@echo "make clean    remove build output and $(VENV)"
 
-# Idempotent and quick once done: reinstalls only when requirements.txt changes.
+# Idempotent and quick once done: reinstalls only when requirements.txt changes. nasm gives
+# image-resizer's JPEG code (libjpeg-turbo, built by mozjpeg-sys) its x86_64 SIMD; without it
+# the build silently falls back to plain C, so it is installed before anything is built.
 setup: $(STAMP)
+	@command -v nasm >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends nasm; }
 $(STAMP): requirements.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
@@ -46,7 +51,7 @@ $(BROWSER_STAMP): e2e/package.json e2e/package-lock.json
 	cd e2e && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-build:
+build: setup
 	cargo build --workspace --all-targets
 
 fmt:
@@ -78,7 +83,7 @@ bench: setup
 	@command -v vipsthumbnail >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends libvips-tools; }
-	cargo build --release -q -p image-resizer --bin resize-file
+	cargo build --release -q -p image-resizer --bin resize-file --bin image-resizer
 	$(VENV)/bin/python scripts/bench_images.py
 
 # Lambda runs these on Graviton (arm64); cargo-lambda cross-links with the pinned zig.
