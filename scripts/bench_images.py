@@ -240,15 +240,18 @@ def main() -> int:
             "Pillow (draft + LANCZOS)": lambda out: [sys.executable, "-c", PILLOW_SCRIPT, str(src), str(out), str(BOX), str(QUALITY)],
         }
         results = {}
-        for tool, cmd in tools.items():
-            out = WORK / f"out-{tool.split()[0].lower()}-{name}{ext}"
-            walls, rss = [], []
-            for _ in range(args.runs):
-                w, r = measure(cmd(out), env=one_thread)
-                walls.append(w)
-                rss.append(r)
-            results[tool] = (statistics.median(walls), statistics.median(rss), out.stat().st_size, psnr(ref, out),
-                             Image.open(out).size)
+        outs = {tool: WORK / f"out-{tool.split()[0].lower()}-{name}{ext}" for tool in tools}
+        walls: dict[str, list[float]] = {tool: [] for tool in tools}
+        rss: dict[str, list[int]] = {tool: [] for tool in tools}
+        # Round-robin, so a slow spell of the machine hits every tool alike.
+        for _ in range(args.runs):
+            for tool, cmd in tools.items():
+                w, r = measure(cmd(outs[tool]), env=one_thread)
+                walls[tool].append(w)
+                rss[tool].append(r)
+        for tool, out in outs.items():
+            results[tool] = (statistics.median(walls[tool]), statistics.median(rss[tool]), out.stat().st_size,
+                             psnr(ref, out), Image.open(out).size)
         base_wall, base_rss = results["libvips (vipsthumbnail)"][:2]
         pillow_wall = results["Pillow (draft + LANCZOS)"][0]
         for tool, (wall, rss, size, q, dims) in results.items():
@@ -270,7 +273,7 @@ def main() -> int:
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "image-resizer.md").write_text(
-        f"# image-resizer benchmark\n\n`make bench` ({args.runs} runs each, single-threaded, whole processes, "
+        f"# image-resizer benchmark\n\n`make bench` ({args.runs} runs each, taken in turn, single-threaded, whole processes, "
         f"fit {BOX}x{BOX}, quality {QUALITY}).\n\n{table}\n\n"
         "## The decode floor\n\nJPEG entropy decoding cannot be skipped by shrink-on-load; libjpeg-turbo's "
         "decode alone (timed inside one Python process, so without start-up) is what every single-threaded "
