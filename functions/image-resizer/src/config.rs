@@ -36,6 +36,9 @@ pub struct Config {
     pub max_input_bytes: u64,
     /// `MAX_PIXELS` (50 MP), checked from the header before decoding.
     pub max_pixels: u64,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (MB), set by Lambda: an image whose decode would not
+    /// fit is refused from its header instead of crashing the invocation. None locally.
+    pub memory_mib: Option<u64>,
     pub mode: Mode,
 }
 
@@ -90,6 +93,10 @@ impl Config {
             replace_original,
             max_input_bytes: env.u64_in("MAX_INPUT_BYTES", 50_000_000, 1, 5_000_000_000)?,
             max_pixels: env.u64_in("MAX_PIXELS", 50_000_000, 1, 1_000_000_000)?,
+            memory_mib: match env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+                Some(_) => Some(env.u64_in("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128, 128, 10_240)?),
+                None => None,
+            },
             mode: Mode::from_env(env)?,
         })
     }

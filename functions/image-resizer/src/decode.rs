@@ -35,7 +35,16 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     NotAnImage,
-    TooManyPixels { width: u32, height: u32, max: u64 },
+    TooManyPixels {
+        width: u32,
+        height: u32,
+        max: u64,
+    },
+    /// Decoding would take more memory than the function has to spare.
+    TooMuchMemory {
+        need: u64,
+        budget: u64,
+    },
     Corrupt(String),
 }
 
@@ -47,6 +56,13 @@ impl std::fmt::Display for Refusal {
                 f,
                 "{width}x{height} is {} pixels, over MAX_PIXELS ({max}); not decoded",
                 u64::from(*width) * u64::from(*height)
+            ),
+            Refusal::TooMuchMemory { need, budget } => write!(
+                f,
+                "decoding needs about {} MiB, more than the {} MiB this function has to spare; \
+                 not decoded (give the function more memory, or lower MAX_PIXELS)",
+                need.div_ceil(1 << 20),
+                budget >> 20
             ),
             Refusal::Corrupt(why) => write!(f, "cannot be decoded: {why}"),
         }
@@ -78,13 +94,47 @@ fn corrupt(e: impl std::fmt::Display) -> Refusal {
     Refusal::Corrupt(e.to_string())
 }
 
-/// Decodes `bytes`. `need` gives, for the upright size, the largest size the pixels will be
-/// resized to, so JPEG can decode just large enough and PNG rows can be narrowed as they come.
+/// What a decode may take, checked from the header before any pixel is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_pixels: u64,
+    /// Bytes the decoder's own buffers may take (coefficients, pixels); u64::MAX for none.
+    pub max_decode_bytes: u64,
+}
+
+/// Decodes `bytes` with a pixel limit only (no memory limit).
 pub fn decode(
     bytes: &[u8],
     max_pixels: u64,
     need: impl Fn((u32, u32)) -> (u32, u32),
 ) -> Result<Decoded, Refusal> {
+    let limits = Limits {
+        max_pixels,
+        max_decode_bytes: u64::MAX,
+    };
+    decode_within(bytes, limits, need)
+}
+
+/// Decodes `bytes`. `need` gives, for the upright size, the largest size the pixels will be
+/// resized to, so JPEG can decode just large enough and PNG rows can be narrowed as they come.
+/// An image whose decode would take more than the limits allow is refused from its header:
+/// a skipped record, not an out-of-memory crash that fails the whole event.
+pub fn decode_within(
+    bytes: &[u8],
+    limits: Limits,
+    need: impl Fn((u32, u32)) -> (u32, u32),
+) -> Result<Decoded, Refusal> {
+    let max_pixels = limits.max_pixels;
+    let fits = |bytes: u64| {
+        if bytes > limits.max_decode_bytes {
+            Err(Refusal::TooMuchMemory {
+                need: bytes,
+                budget: limits.max_decode_bytes,
+            })
+        } else {
+            Ok(())
+        }
+    };
     let kind = Kind::sniff(bytes).ok_or(Refusal::NotAnImage)?;
     let check = |w: u32, h: u32| {
         if u64::from(w) * u64::from(h) > max_pixels {
@@ -116,13 +166,16 @@ pub fn decode(
             } else {
                 want
             };
-            let px = jpeg
-                .decode(jpeg_denominator((w, h), want), marks.adobe)
-                .map_err(corrupt)?;
+            let d = jpeg_denominator((w, h), want);
+            // The output (4 bytes a pixel at most, for CMYK), plus every coefficient when the
+            // file is progressive.
+            let output = u64::from(w.div_ceil(d)) * u64::from(h.div_ceil(d)) * 4;
+            fits(output + marks.coefficient_bytes.unwrap_or(0))?;
+            let px = jpeg.decode(d, marks.adobe).map_err(corrupt)?;
             ((w, h), px, marks.orientation)
         }
         Kind::Png => {
-            let (size, px) = png(bytes, &check, &need)?;
+            let (size, px) = png(bytes, &check, &fits, &need)?;
             (size, px, 1)
         }
         Kind::Gif => {
@@ -131,6 +184,8 @@ pub fn decode(
             let mut d = opts.read_info(Cursor::new(bytes)).map_err(corrupt)?;
             let (w, h) = (u32::from(d.width()), u32::from(d.height()));
             check(w, h)?;
+            // The logical screen and the frame, 4 bytes a pixel each.
+            fits(u64::from(w) * u64::from(h) * 8)?;
             // The first frame, placed on the logical screen (transparent elsewhere).
             let frame = d
                 .read_next_frame()
@@ -163,6 +218,7 @@ pub fn decode(
             let mut d = image_webp::WebPDecoder::new(Cursor::new(bytes)).map_err(corrupt)?;
             let (w, h) = d.dimensions();
             check(w, h)?;
+            fits(u64::from(w) * u64::from(h) * 4)?;
             let channels = if d.has_alpha() { 4 } else { 3 };
             let size = d.output_buffer_size().ok_or_else(|| corrupt("too large"))?;
             let mut data = vec![0u8; size];
@@ -197,6 +253,7 @@ pub fn decode(
 fn png(
     bytes: &[u8],
     check: &impl Fn(u32, u32) -> Result<(), Refusal>,
+    fits: &impl Fn(u64) -> Result<(), Refusal>,
     need: &impl Fn((u32, u32)) -> (u32, u32),
 ) -> Result<((u32, u32), Pixels), Refusal> {
     let mut d = png::Decoder::new(Cursor::new(bytes));
@@ -223,7 +280,10 @@ fn png(
     let line = reader
         .output_line_size(w)
         .ok_or_else(|| corrupt("too large"))?;
-    if narrow_to < w && !reader.info().interlaced {
+    let narrowed = narrow_to < w && !reader.info().interlaced;
+    let kept = if narrowed { narrow_to } else { w };
+    fits(u64::from(kept) * u64::from(h) * u64::from(channels))?;
+    if narrowed {
         let mut shrinker = crate::resample::RowShrinker::new(w, narrow_to, h, channels);
         let mut row = vec![0u8; line];
         let mut wide = Vec::with_capacity(w as usize * usize::from(channels));

@@ -216,6 +216,7 @@ async fn one(store: &Store, config: &Config, o: &Object) -> RecordReport {
         webp_lossless: config.webp_lossless,
         pad: config.pad,
         max_pixels: config.max_pixels,
+        max_decode_bytes: decode_budget(config.memory_mib, bytes.len()),
     };
     // Decoded once, large enough for every pending rendition; the encoded bytes go first.
     let started = Instant::now();
@@ -291,6 +292,17 @@ async fn one(store: &Store, config: &Config, o: &Object) -> RecordReport {
     report
 }
 
+/// Kept for the runtime, the SDK and the renditions' own buffers: measured at 14 MiB beyond
+/// the input and the coefficients of a 24 MP progressive JPEG (bench/results/image-resizer.md).
+const RESERVED_MIB: u64 = 24;
+
+/// What a decode may take in a function of `memory_mib`, holding `input` bytes already.
+fn decode_budget(memory_mib: Option<u64>, input: usize) -> u64 {
+    memory_mib.map_or(u64::MAX, |m| {
+        (m.saturating_sub(RESERVED_MIB) << 20).saturating_sub(input as u64)
+    })
+}
+
 /// Where a replacement is staged: under the output prefix, so it is never processed.
 pub fn staging_key(config: &Config, key: &str) -> String {
     format!("{}.replacing/{key}", config.output_prefix)
@@ -324,4 +336,17 @@ async fn replace(store: &Store, o: &Object, staged: Put<'_>, size: usize) -> Res
         tracing::warn!(key = %staging, error = %e, "staged copy left behind");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_budget_leaves_room_for_the_runtime_and_the_input() {
+        assert_eq!(decode_budget(None, 1 << 30), u64::MAX);
+        assert_eq!(decode_budget(Some(128), 0), 104 << 20);
+        assert_eq!(decode_budget(Some(128), 10 << 20), 94 << 20);
+        assert_eq!(decode_budget(Some(128), 200 << 20), 0);
+    }
 }

@@ -266,6 +266,33 @@ pub struct Markers {
     pub orientation: u8,
     /// An APP14 "Adobe" marker: CMYK values are stored inverted.
     pub adobe: bool,
+    /// For a progressive (or other multi-scan) JPEG, the bytes its DCT coefficients take:
+    /// the decoder must hold them all before the first row comes out.
+    pub coefficient_bytes: Option<u64>,
+}
+
+/// What libjpeg allocates for the coefficients of every component (2 bytes each, whole
+/// blocks), from a frame header's payload.
+fn coefficient_bytes(sof: &[u8]) -> Option<u64> {
+    let (h, w) = (
+        u64::from(u16::from_be_bytes([*sof.get(1)?, *sof.get(2)?])),
+        u64::from(u16::from_be_bytes([*sof.get(3)?, *sof.get(4)?])),
+    );
+    let n = usize::from(*sof.get(5)?);
+    let factors: Vec<(u64, u64)> = (0..n)
+        .map(|i| {
+            sof.get(7 + 3 * i)
+                .map(|f| (u64::from(f >> 4), u64::from(f & 15)))
+        })
+        .collect::<Option<_>>()?;
+    let hmax = factors.iter().map(|f| f.0).max()?.max(1);
+    let vmax = factors.iter().map(|f| f.1).max()?.max(1);
+    Some(
+        factors
+            .iter()
+            .map(|(fh, fv)| (w * fh).div_ceil(hmax * 8) * (h * fv).div_ceil(vmax * 8) * 128)
+            .sum(),
+    )
 }
 
 /// Walks the marker segments from SOI to the first SOS.
@@ -273,6 +300,7 @@ pub fn markers(bytes: &[u8]) -> Markers {
     let mut m = Markers {
         orientation: 1,
         adobe: false,
+        coefficient_bytes: None,
     };
     let mut i = 2;
     while i + 4 <= bytes.len() {
@@ -306,6 +334,8 @@ pub fn markers(bytes: &[u8]) -> Markers {
                 m.orientation = crate::decode::exif_orientation(payload);
             }
             0xEE if payload.starts_with(b"Adobe") => m.adobe = true,
+            // Progressive frames, Huffman or arithmetic.
+            0xC2 | 0xC6 | 0xCA | 0xCE => m.coefficient_bytes = coefficient_bytes(payload),
             _ => {}
         }
         i = end;
@@ -432,6 +462,31 @@ mod tests {
     }
 
     #[test]
+    fn progressive_files_announce_their_coefficient_memory() {
+        // A frame header: 8 bit, 4000 high, 6000 wide, Y at 2x2 and Cb, Cr at 1x1 (4:2:0).
+        let sof = [
+            8, 0x0F, 0xA0, 0x17, 0x70, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1,
+        ];
+        // Y: 750x500 blocks, Cb and Cr: 375x250 each, 128 bytes a block.
+        assert_eq!(coefficient_bytes(&sof), Some(72_000_000));
+        assert_eq!(coefficient_bytes(&sof[..8]), None, "cut short");
+        let px = vec![128u8; 64 * 48 * 3];
+        let mut progressive = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut progressive, 80);
+        enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+        enc.set_progressive(true);
+        enc.encode(&px, 64, 48, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        // 8x6 luma blocks, 4x3 for each chroma.
+        assert_eq!(
+            markers(&progressive).coefficient_bytes,
+            Some((48 + 12 + 12) * 128)
+        );
+        let baseline = encode(&px, 64, 48, 80).unwrap();
+        assert_eq!(markers(&baseline).coefficient_bytes, None);
+    }
+
+    #[test]
     fn damaged_files_are_refused_with_the_reason() {
         let j = ycck(64, 64, [0, 0, 0, 0]);
         let half = &j[..j.len() / 2];
@@ -464,7 +519,8 @@ mod tests {
             markers(&j),
             Markers {
                 orientation: 8,
-                adobe: true
+                adobe: true,
+                coefficient_bytes: None,
             }
         );
         // Garbage and truncation stop the walk without harm.

@@ -3,7 +3,7 @@
 //! pixels only.
 
 use crate::config::Format;
-use crate::decode::{Decoded, Kind, Pixels, Refusal, decode};
+use crate::decode::{Decoded, Kind, Limits, Pixels, Refusal, decode_within};
 use crate::geometry::{Layout, layout};
 use crate::rendition::Rendition;
 use crate::resample::resize;
@@ -42,6 +42,8 @@ pub struct Settings {
     pub webp_lossless: bool,
     pub pad: [u8; 3],
     pub max_pixels: u64,
+    /// What the decoder's buffers may take (u64::MAX: no limit).
+    pub max_decode_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +66,11 @@ pub fn decode_for(
     renditions: &[&Rendition],
     s: &Settings,
 ) -> Result<Decoded, Refusal> {
-    decode(input, s.max_pixels, |upright| {
+    let limits = Limits {
+        max_pixels: s.max_pixels,
+        max_decode_bytes: s.max_decode_bytes,
+    };
+    decode_within(input, limits, |upright| {
         renditions
             .iter()
             .map(|r| layout(upright, r).resize_to)
@@ -212,6 +218,7 @@ fn encode(p: &Pixels, format: OutputFormat, s: &Settings) -> Result<Vec<u8>, Ref
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::decode;
 
     fn settings(format: Format) -> Settings {
         Settings {
@@ -221,6 +228,7 @@ mod tests {
             webp_lossless: false,
             pad: [255, 255, 255],
             max_pixels: 50_000_000,
+            max_decode_bytes: u64::MAX,
         }
     }
 
@@ -493,6 +501,55 @@ mod tests {
             back.pixels.data[0] > 200 && back.pixels.data[2] < 50,
             "the first (red) frame"
         );
+    }
+
+    #[test]
+    fn a_decode_over_the_memory_budget_is_refused_from_the_header() {
+        let px = rgb(256, 256);
+        let mut progressive = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut progressive, 80);
+        enc.set_progressive(true);
+        enc.encode(&px, 256, 256, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        let baseline = jpeg(256, 256, None);
+        let tight = Settings {
+            max_decode_bytes: 100_000,
+            ..settings(Format::Keep)
+        };
+        let r = rendition("t=64x64:inside");
+        // Progressive: every coefficient is held (over 100 kB); baseline at 1/4 is 48 kB.
+        let err = render(&progressive, &r, &tight).unwrap_err();
+        assert!(
+            matches!(err, Refusal::TooMuchMemory { need, budget: 100_000 } if need > 100_000),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("more memory"), "{err}");
+        assert_eq!(render(&baseline, &r, &tight).unwrap().width, 64);
+        // Without the budget the progressive file renders too.
+        assert_eq!(
+            render(&progressive, &r, &settings(Format::Keep))
+                .unwrap()
+                .width,
+            64
+        );
+        // PNG: the narrowed rows count, not the full width.
+        let p = png(
+            256,
+            256,
+            png::ColorType::Rgb,
+            png::BitDepth::Eight,
+            &px,
+            None,
+        );
+        assert_eq!(render(&p, &r, &tight).unwrap().width, 64);
+        let wide = Settings {
+            max_decode_bytes: 10_000,
+            ..settings(Format::Keep)
+        };
+        assert!(matches!(
+            render(&p, &r, &wide),
+            Err(Refusal::TooMuchMemory { .. })
+        ));
     }
 
     #[test]

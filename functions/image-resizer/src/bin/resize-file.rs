@@ -24,6 +24,7 @@ fn run(args: &[String]) -> Result<String, String> {
         webp_lossless: false,
         pad: [255, 255, 255],
         max_pixels: 50_000_000,
+        max_decode_bytes: u64::MAX,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
