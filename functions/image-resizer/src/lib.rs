@@ -1,11 +1,12 @@
 //! image-resizer: write resized renditions of each image uploaded to S3, never losing the
 //! original and never processing its own output.
 //!
-//! Work in progress. Here so far: the settings ([`config`]), rendition specs ([`rendition`]),
-//! the pure geometry of each fit mode ([`geometry`]), the S3 event with the per-record plan
-//! ([`event`]), and the image pipeline: [`decode`] (shrink-on-load, orientation, limits) and
-//! [`pipeline`] (resize, crop or pad, encode). The S3 side, the Lambda entry point and
-//! `resize-file` follow.
+//! [`config`] (settings), [`rendition`] (specs), [`geometry`] (the pure layout of each fit),
+//! [`event`] (the S3 event and the per-record plan), [`decode`] (format sniffing, limits from
+//! the header, shrink-on-load, orientation) with [`jpeg`] (libjpeg-turbo) and [`resample`]
+//! (Lanczos3, whole images or streamed rows), [`pipeline`] (decode once, then resize, crop or
+//! pad, encode per rendition), [`store`] (S3) and [`handler`] (one notification, record by
+//! record).
 
 pub mod config;
 pub mod decode;
