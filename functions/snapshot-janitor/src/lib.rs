@@ -1,9 +1,9 @@
 //! snapshot-janitor: EBS snapshots on a schedule, pruned by a retention policy that never
 //! loses what it must keep.
 //!
-//! In progress: [`retention`] (prune plan) and [`create`] (create plan) are pure and tested,
-//! [`ebs`] is tested against moto, [`apply`] against an in-memory fake. The handler, report,
-//! Lambda entry point, template resources and demo step come next.
+//! [`retention`] (the prune plan) and [`create`] (the create plan) are pure and carry most
+//! tests; [`ebs`] is tested against moto, [`apply`] against an in-memory fake; [`handler`]
+//! wires them for the Lambda entry point.
 
 pub mod apply;
 pub mod config;
