@@ -149,7 +149,8 @@ pub fn decode_within(
             Ok(())
         }
     };
-    let (stored, pixels, orientation) = match kind {
+    // Each format gives its pixels, its orientation and its embedded colour profile.
+    let (stored, mut pixels, orientation, icc) = match kind {
         Kind::Jpeg => {
             let jpeg = crate::jpeg::Jpeg::open(bytes).map_err(corrupt)?;
             let (w, h) = (jpeg.width, jpeg.height);
@@ -172,11 +173,11 @@ pub fn decode_within(
             let output = u64::from(w.div_ceil(d)) * u64::from(h.div_ceil(d)) * 4;
             fits(output + marks.coefficient_bytes.unwrap_or(0))?;
             let px = jpeg.decode(d, marks.adobe).map_err(corrupt)?;
-            ((w, h), px, marks.orientation)
+            ((w, h), px, marks.orientation, marks.icc)
         }
         Kind::Png => {
-            let (size, px) = png(bytes, &check, &fits, &need)?;
-            (size, px, 1)
+            let (size, px, icc) = png(bytes, &check, &fits, &need)?;
+            (size, px, 1, icc)
         }
         Kind::Gif => {
             let mut opts = gif::DecodeOptions::new();
@@ -212,6 +213,7 @@ pub fn decode_within(
                     data,
                 },
                 1,
+                None,
             )
         }
         Kind::Webp => {
@@ -221,6 +223,8 @@ pub fn decode_within(
             fits(u64::from(w) * u64::from(h) * 4)?;
             let channels = if d.has_alpha() { 4 } else { 3 };
             let size = d.output_buffer_size().ok_or_else(|| corrupt("too large"))?;
+            // A profile that cannot be read is ignored, as browsers do.
+            let icc = d.icc_profile().ok().flatten();
             let mut data = vec![0u8; size];
             d.read_image(&mut data).map_err(corrupt)?;
             (
@@ -232,9 +236,13 @@ pub fn decode_within(
                     data,
                 },
                 1,
+                icc,
             )
         }
     };
+    if let Some(icc) = icc {
+        crate::colour::to_srgb(&mut pixels, &icc);
+    }
     Ok(Decoded {
         kind,
         stored,
@@ -255,12 +263,13 @@ fn png(
     check: &impl Fn(u32, u32) -> Result<(), Refusal>,
     fits: &impl Fn(u64) -> Result<(), Refusal>,
     need: &impl Fn((u32, u32)) -> (u32, u32),
-) -> Result<((u32, u32), Pixels), Refusal> {
+) -> Result<((u32, u32), Pixels, Option<Vec<u8>>), Refusal> {
     let mut d = png::Decoder::new(Cursor::new(bytes));
     d.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = d.read_info().map_err(corrupt)?;
     let (w, h) = (reader.info().width, reader.info().height);
     check(w, h)?;
+    let icc = reader.info().icc_profile.as_ref().map(|p| p.to_vec());
     let (color, _) = reader.output_color_type();
     let channels = match color {
         png::ColorType::Rgba | png::ColorType::GrayscaleAlpha => 4,
@@ -296,7 +305,7 @@ fn png(
             widen(&row, &mut wide);
             shrinker.push(&wide)?;
         }
-        return Ok(((w, h), shrinker.finish()?));
+        return Ok(((w, h), shrinker.finish()?, icc));
     }
     let size = reader
         .output_buffer_size()
@@ -324,6 +333,7 @@ fn png(
             channels,
             data,
         },
+        icc,
     ))
 }
 

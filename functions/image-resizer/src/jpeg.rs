@@ -260,7 +260,7 @@ pub fn encode(data: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u
 }
 
 /// What the markers before the image data say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Markers {
     /// EXIF orientation, 1 (upright) when absent or unreadable.
     pub orientation: u8,
@@ -269,6 +269,8 @@ pub struct Markers {
     /// For a progressive (or other multi-scan) JPEG, the bytes its DCT coefficients take:
     /// the decoder must hold them all before the first row comes out.
     pub coefficient_bytes: Option<u64>,
+    /// The embedded ICC profile, joined from its APP2 chunks.
+    pub icc: Option<Vec<u8>>,
 }
 
 /// What libjpeg allocates for the coefficients of every component (2 bytes each, whole
@@ -301,7 +303,9 @@ pub fn markers(bytes: &[u8]) -> Markers {
         orientation: 1,
         adobe: false,
         coefficient_bytes: None,
+        icc: None,
     };
+    let mut icc_chunks = Vec::new();
     let mut i = 2;
     while i + 4 <= bytes.len() {
         if bytes[i] != 0xFF {
@@ -334,12 +338,17 @@ pub fn markers(bytes: &[u8]) -> Markers {
                 m.orientation = crate::decode::exif_orientation(payload);
             }
             0xEE if payload.starts_with(b"Adobe") => m.adobe = true,
+            // "ICC_PROFILE\0", the chunk's number, the count, then the data.
+            0xE2 if payload.len() > 14 && payload.starts_with(b"ICC_PROFILE\0") => {
+                icc_chunks.push((payload[12], payload[14..].to_vec()));
+            }
             // Progressive frames, Huffman or arithmetic.
             0xC2 | 0xC6 | 0xCA | 0xCE => m.coefficient_bytes = coefficient_bytes(payload),
             _ => {}
         }
         i = end;
     }
+    m.icc = crate::colour::join_jpeg_chunks(&mut icc_chunks);
     m
 }
 
@@ -521,6 +530,7 @@ mod tests {
                 orientation: 8,
                 adobe: true,
                 coefficient_bytes: None,
+                icc: None,
             }
         );
         // Garbage and truncation stop the walk without harm.

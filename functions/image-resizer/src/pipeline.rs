@@ -553,6 +553,50 @@ mod tests {
     }
 
     #[test]
+    fn embedded_profiles_come_out_as_srgb() {
+        let icc = crate::colour::tests::linear_srgb_icc();
+        let grey = vec![128u8; 32 * 32 * 3];
+        let s = settings(Format::Png);
+        let r = rendition("g=16x16:inside");
+        let centre = |o: &Output| decode_output(o).pixels.data[(8 * 16 + 8) * 3];
+        // JPEG: the profile in APP2 chunks.
+        let mut j = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut j, 95);
+        enc.add_icc_profile(&icc).unwrap();
+        enc.encode(&grey, 32, 32, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        let v = centre(&render(&j, &r, &s).unwrap());
+        assert!(
+            v.abs_diff(188) <= 3,
+            "JPEG grey 128 in linear light is {v}, not ~188"
+        );
+        // PNG: the profile in iCCP.
+        let mut p = Vec::new();
+        let mut info = png::Info::with_size(32, 32);
+        info.color_type = png::ColorType::Rgb;
+        info.bit_depth = png::BitDepth::Eight;
+        info.icc_profile = Some(std::borrow::Cow::Owned(icc));
+        let mut w = png::Encoder::with_info(&mut p, info)
+            .unwrap()
+            .write_header()
+            .unwrap();
+        w.write_image_data(&grey).unwrap();
+        w.finish().unwrap();
+        let v = centre(&render(&p, &r, &s).unwrap());
+        assert!(
+            v.abs_diff(188) <= 3,
+            "PNG grey 128 in linear light is {v}, not ~188"
+        );
+        // Without a profile, grey stays grey.
+        let mut bare = Vec::new();
+        jpeg_encoder::Encoder::new(&mut bare, 95)
+            .encode(&grey, 32, 32, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        let v = centre(&render(&bare, &r, &s).unwrap());
+        assert!(v.abs_diff(128) <= 2, "{v}");
+    }
+
+    #[test]
     fn traps_are_refused_cheaply() {
         let r = rendition("m=100x100:inside");
         let s = settings(Format::Keep);
