@@ -255,6 +255,10 @@ pub fn decode_within(
     })
 }
 
+type Size = (u32, u32);
+/// An embedded ICC profile.
+type Icc = Option<Vec<u8>>;
+
 /// PNG: 16-bit to 8, palette and tRNS expanded, grey to RGB. When the target is narrower
 /// than the image, rows are narrowed as they are decoded, so the full image is never held
 /// (interlaced files come in passes and are decoded whole).
@@ -263,7 +267,7 @@ fn png(
     check: &impl Fn(u32, u32) -> Result<(), Refusal>,
     fits: &impl Fn(u64) -> Result<(), Refusal>,
     need: &impl Fn((u32, u32)) -> (u32, u32),
-) -> Result<((u32, u32), Pixels, Option<Vec<u8>>), Refusal> {
+) -> Result<(Size, Pixels, Icc), Refusal> {
     let mut d = png::Decoder::new(Cursor::new(bytes));
     d.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = d.read_info().map_err(corrupt)?;
