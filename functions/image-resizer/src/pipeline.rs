@@ -46,6 +46,22 @@ pub struct Settings {
     pub max_decode_bytes: u64,
 }
 
+/// The same defaults as the function's settings (FORMAT keep, JPEG_QUALITY 85, WEBP_QUALITY
+/// 80, PAD_COLOUR white, MAX_PIXELS 50 MP), with no memory limit: what `resize-file` uses.
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            format: Format::Keep,
+            jpeg_quality: 85,
+            webp_quality: 80,
+            webp_lossless: false,
+            pad: [255, 255, 255],
+            max_pixels: 50_000_000,
+            max_decode_bytes: u64::MAX,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     pub bytes: Vec<u8>,
@@ -223,12 +239,7 @@ mod tests {
     fn settings(format: Format) -> Settings {
         Settings {
             format,
-            jpeg_quality: 85,
-            webp_quality: 80,
-            webp_lossless: false,
-            pad: [255, 255, 255],
-            max_pixels: 50_000_000,
-            max_decode_bytes: u64::MAX,
+            ..Settings::default()
         }
     }
 

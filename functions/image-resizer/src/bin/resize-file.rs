@@ -17,15 +17,7 @@ const USAGE: &str = "usage: resize-file <in> <out> --rendition name=WxH:fit [--q
 fn run(args: &[String]) -> Result<String, String> {
     let mut files = Vec::new();
     let mut rendition = None;
-    let mut settings = Settings {
-        format: Format::Keep,
-        jpeg_quality: 85,
-        webp_quality: 80,
-        webp_lossless: false,
-        pad: [255, 255, 255],
-        max_pixels: 50_000_000,
-        max_decode_bytes: u64::MAX,
-    };
+    let mut settings = Settings::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| {
