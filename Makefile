@@ -60,7 +60,7 @@ fmt:
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(VENV)/bin/python scripts/template_check.py
 	$(VENV)/bin/python scripts/iam_check.py
 
 # The demo and the browser test run last: they prove every function works as a real Lambda
