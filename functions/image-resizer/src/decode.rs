@@ -1,6 +1,7 @@
 //! Decoding: the format from the bytes (never the name), the size from the header before any
 //! pixel is decoded (so a decompression bomb is refused cheaply), JPEG decoded at the smallest
-//! DCT scale that still covers the target (shrink-on-load), EXIF orientation applied.
+//! DCT scale that still covers the target (shrink-on-load), EXIF orientation applied from
+//! whichever container carries it (JPEG, PNG, WebP).
 //! Output is 8-bit RGB or RGBA.
 
 use std::io::Cursor;
@@ -156,18 +157,7 @@ pub fn decode_within(
             let (w, h) = (jpeg.width, jpeg.height);
             check(w, h)?;
             let marks = crate::jpeg::markers(bytes);
-            let upright = if marks.orientation >= 5 {
-                (h, w)
-            } else {
-                (w, h)
-            };
-            let want = need(upright);
-            let want = if marks.orientation >= 5 {
-                (want.1, want.0)
-            } else {
-                want
-            };
-            let d = jpeg_denominator((w, h), want);
+            let d = jpeg_denominator((w, h), stored_need(&need, (w, h), marks.orientation));
             // The output (4 bytes a pixel at most, for CMYK), plus every coefficient when the
             // file is progressive.
             let output = u64::from(w.div_ceil(d)) * u64::from(h.div_ceil(d)) * 4;
@@ -176,8 +166,9 @@ pub fn decode_within(
             ((w, h), px, marks.orientation, marks.icc)
         }
         Kind::Png => {
-            let (size, px, icc) = png(bytes, &check, &fits, &need)?;
-            (size, px, 1, icc)
+            let orientation = crate::exif::png_chunk(bytes).map_or(1, crate::exif::orientation);
+            let (size, px, icc) = png(bytes, orientation, &check, &fits, &need)?;
+            (size, px, orientation, icc)
         }
         Kind::Gif => {
             let mut opts = gif::DecodeOptions::new();
@@ -225,6 +216,12 @@ pub fn decode_within(
             let size = d.output_buffer_size().ok_or_else(|| corrupt("too large"))?;
             // A profile that cannot be read is ignored, as browsers do.
             let icc = d.icc_profile().ok().flatten();
+            // Likewise an EXIF chunk that cannot be read leaves the image as stored.
+            let orientation = d
+                .exif_metadata()
+                .ok()
+                .flatten()
+                .map_or(1, |exif| crate::exif::orientation(&exif));
             let mut data = vec![0u8; size];
             d.read_image(&mut data).map_err(corrupt)?;
             (
@@ -235,7 +232,7 @@ pub fn decode_within(
                     channels,
                     data,
                 },
-                1,
+                orientation,
                 icc,
             )
         }
@@ -256,6 +253,17 @@ pub fn decode_within(
 }
 
 type Size = (u32, u32);
+
+/// What `need` asks of the upright image, as a size of the stored one: orientations 5 to 8
+/// turn the image a quarter, so width and height trade places.
+fn stored_need(need: &impl Fn(Size) -> Size, stored: Size, orientation: u8) -> Size {
+    if orientation >= 5 {
+        let want = need((stored.1, stored.0));
+        (want.1, want.0)
+    } else {
+        need(stored)
+    }
+}
 /// An embedded ICC profile.
 type Icc = Option<Vec<u8>>;
 
@@ -264,6 +272,7 @@ type Icc = Option<Vec<u8>>;
 /// (interlaced files come in passes and are decoded whole).
 fn png(
     bytes: &[u8],
+    orientation: u8,
     check: &impl Fn(u32, u32) -> Result<(), Refusal>,
     fits: &impl Fn(u64) -> Result<(), Refusal>,
     need: &impl Fn((u32, u32)) -> (u32, u32),
@@ -289,7 +298,7 @@ fn png(
     if matches!(color, png::ColorType::Indexed) {
         return Err(corrupt("palette not expanded"));
     }
-    let narrow_to = need((w, h)).0.clamp(1, w);
+    let narrow_to = stored_need(need, (w, h), orientation).0.clamp(1, w);
     let line = reader
         .output_line_size(w)
         .ok_or_else(|| corrupt("too large"))?;
@@ -339,49 +348,6 @@ fn png(
         },
         icc,
     ))
-}
-
-/// The EXIF Orientation (tag 0x0112 in IFD0), 1 when absent or unreadable.
-pub fn exif_orientation(exif: &[u8]) -> u8 {
-    // The APP1 payload: "Exif\0\0", then a TIFF header and IFD0.
-    let t = exif.strip_prefix(b"Exif\0\0").unwrap_or(exif);
-    let le = match t.get(..2) {
-        Some(b"II") => true,
-        Some(b"MM") => false,
-        _ => return 1,
-    };
-    let u16_at = |o: usize| {
-        t.get(o..o + 2).map(|b| {
-            if le {
-                u16::from_le_bytes([b[0], b[1]])
-            } else {
-                u16::from_be_bytes([b[0], b[1]])
-            }
-        })
-    };
-    let u32_at = |o: usize| {
-        t.get(o..o + 4).map(|b| {
-            let a = [b[0], b[1], b[2], b[3]];
-            if le {
-                u32::from_le_bytes(a)
-            } else {
-                u32::from_be_bytes(a)
-            }
-        })
-    };
-    let Some(ifd) = u32_at(4).map(|o| o as usize) else {
-        return 1;
-    };
-    let Some(count) = u16_at(ifd) else { return 1 };
-    for i in 0..usize::from(count) {
-        let e = ifd + 2 + i * 12;
-        if u16_at(e) == Some(0x0112) {
-            return u16_at(e + 8)
-                .filter(|v| (1..=8).contains(v))
-                .map_or(1, |v| v as u8);
-        }
-    }
-    1
 }
 
 /// Turns stored pixels upright for EXIF orientation 1-8.

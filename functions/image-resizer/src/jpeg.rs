@@ -116,7 +116,14 @@ impl<'a> Jpeg<'a> {
             )
         };
         if rc != 0 {
-            return Err(handle.error().1);
+            // libjpeg's warnings (stray bytes before a marker, which cameras and editors
+            // write) are warnings in the header too, as libvips and Pillow treat them; the
+            // header was read whole. Only an error refuses the file.
+            let (warning, text) = handle.error();
+            if !warning || w <= 0 || h <= 0 {
+                return Err(text);
+            }
+            tracing::debug!(warning = %text, "JPEG header read with a warning");
         }
         Ok(Jpeg {
             handle,
@@ -335,7 +342,7 @@ pub fn markers(bytes: &[u8]) -> Markers {
         let payload = &bytes[i + 4..end];
         match marker {
             0xE1 if payload.starts_with(b"Exif\0\0") => {
-                m.orientation = crate::decode::exif_orientation(payload);
+                m.orientation = crate::exif::orientation(payload);
             }
             0xEE if payload.starts_with(b"Adobe") => m.adobe = true,
             // "ICC_PROFILE\0", the chunk's number, the count, then the data.

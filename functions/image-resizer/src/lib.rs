@@ -12,6 +12,7 @@ pub mod colour;
 pub mod config;
 pub mod decode;
 pub mod event;
+pub mod exif;
 pub mod geometry;
 pub mod handler;
 pub mod jpeg;

@@ -402,6 +402,178 @@ mod tests {
         assert_eq!((o.width, o.height), (50, 50));
     }
 
+    /// A little-endian TIFF header with IFD0 holding one entry: Orientation (SHORT) = o.
+    fn tiff_orientation(o: u8) -> Vec<u8> {
+        let mut t = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
+        t.extend_from_slice(&u16::from(o).to_le_bytes());
+        t.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        t
+    }
+
+    const RED: [u8; 3] = [230, 20, 20];
+    const GREEN: [u8; 3] = [20, 230, 20];
+    const BLUE: [u8; 3] = [20, 20, 230];
+    const WHITE: [u8; 3] = [240, 240, 240];
+
+    /// 60x40 stored, in quadrants: red top left, green top right, blue bottom left, white
+    /// bottom right.
+    fn quadrants() -> Vec<u8> {
+        let (w, h) = (60, 40);
+        (0..w * h)
+            .flat_map(|i| match (i % w < w / 2, i / w < h / 2) {
+                (true, true) => RED,
+                (false, true) => GREEN,
+                (true, false) => BLUE,
+                (false, false) => WHITE,
+            })
+            .collect()
+    }
+
+    /// Checks one decoded image against EXIF's definition of `o`: its upright size and where
+    /// the stored top-left (red) and top-right (green) corners end up. The table is EXIF's,
+    /// written out here, not derived from the code under test.
+    fn assert_upright(d: &Decoded, o: u8, container: &str) {
+        let swap = o >= 5;
+        let (w, h) = if swap { (40, 60) } else { (60, 40) };
+        assert_eq!(
+            d.upright,
+            (w, h),
+            "{container} orientation {o}: upright size"
+        );
+        assert_eq!(
+            (d.pixels.width, d.pixels.height),
+            (w, h),
+            "{container} orientation {o}: pixels"
+        );
+        // Corner names: (right?, bottom?) in the upright image.
+        let (red_at, green_at) = match o {
+            1 => ((false, false), (true, false)),
+            2 => ((true, false), (false, false)),
+            3 => ((true, true), (false, true)),
+            4 => ((false, true), (true, true)),
+            5 => ((false, false), (false, true)),
+            6 => ((true, false), (true, true)),
+            7 => ((true, true), (true, false)),
+            _ => ((false, true), (false, false)),
+        };
+        let c = usize::from(d.pixels.channels);
+        let sample = |(right, bottom): (bool, bool)| {
+            let x = if right { w - 5 } else { 4 } as usize;
+            let y = if bottom { h - 5 } else { 4 } as usize;
+            let i = (y * w as usize + x) * c;
+            [d.pixels.data[i], d.pixels.data[i + 1], d.pixels.data[i + 2]]
+        };
+        let near = |a: [u8; 3], b: [u8; 3]| a.iter().zip(b).all(|(x, y)| x.abs_diff(y) < 40);
+        assert!(
+            near(sample(red_at), RED),
+            "{container} orientation {o}: red expected at {red_at:?}, got {:?}",
+            sample(red_at)
+        );
+        assert!(
+            near(sample(green_at), GREEN),
+            "{container} orientation {o}: green expected at {green_at:?}, got {:?}",
+            sample(green_at)
+        );
+    }
+
+    #[test]
+    fn exif_orientation_from_every_container_all_eight_values() {
+        for o in 1..=8u8 {
+            // JPEG: APP1.
+            let mut j = Vec::new();
+            let mut enc = jpeg_encoder::Encoder::new(&mut j, 95);
+            let mut app1 = b"Exif\0\0".to_vec();
+            app1.extend_from_slice(&tiff_orientation(o));
+            enc.add_app_segment(1, &app1).unwrap();
+            enc.encode(&quadrants(), 60, 40, jpeg_encoder::ColorType::Rgb)
+                .unwrap();
+            assert_upright(&decode(&j, u64::MAX, |s| s).unwrap(), o, "JPEG");
+
+            // PNG: an eXIf chunk before the image data, and one after it.
+            for after in [false, true] {
+                let mut p = Vec::new();
+                let mut enc = png::Encoder::new(&mut p, 60, 40);
+                enc.set_color(png::ColorType::Rgb);
+                let mut wr = enc.write_header().unwrap();
+                let exif = png::chunk::ChunkType(*b"eXIf");
+                if !after {
+                    wr.write_chunk(exif, &tiff_orientation(o)).unwrap();
+                }
+                wr.write_image_data(&quadrants()).unwrap();
+                if after {
+                    wr.write_chunk(exif, &tiff_orientation(o)).unwrap();
+                }
+                wr.finish().unwrap();
+                let where_ = if after {
+                    "PNG (eXIf after IDAT)"
+                } else {
+                    "PNG"
+                };
+                assert_upright(&decode(&p, u64::MAX, |s| s).unwrap(), o, where_);
+            }
+
+            // WebP: an EXIF chunk (extended format).
+            let mut w = Vec::new();
+            let mut enc = image_webp::WebPEncoder::new(&mut w);
+            enc.set_exif_metadata(tiff_orientation(o));
+            enc.encode(&quadrants(), 60, 40, image_webp::ColorType::Rgb8)
+                .unwrap();
+            assert_upright(&decode(&w, u64::MAX, |s| s).unwrap(), o, "WebP");
+        }
+    }
+
+    #[test]
+    fn a_turned_png_is_narrowed_along_its_stored_height() {
+        // 600x400 stored, orientation 6: upright 400x600. Asked for 200x300 upright, rows are
+        // narrowed to 300 stored columns (the upright height), not 200.
+        let mut p = Vec::new();
+        let mut enc = png::Encoder::new(&mut p, 600, 400);
+        enc.set_color(png::ColorType::Rgb);
+        let mut wr = enc.write_header().unwrap();
+        wr.write_chunk(png::chunk::ChunkType(*b"eXIf"), &tiff_orientation(6))
+            .unwrap();
+        wr.write_image_data(&rgb(600, 400)).unwrap();
+        wr.finish().unwrap();
+        let d = decode(&p, u64::MAX, |_| (200, 300)).unwrap();
+        assert_eq!(d.upright, (400, 600));
+        assert_eq!((d.pixels.width, d.pixels.height), (400, 300));
+        let o = render(&p, &rendition("m=400x400:inside"), &settings(Format::Keep)).unwrap();
+        assert_eq!((o.width, o.height), (267, 400));
+    }
+
+    #[test]
+    fn stray_bytes_before_a_header_marker_are_a_warning_not_a_refusal() {
+        // Three bytes between two markers of the header (before DQT, 0xFFDB), as some cameras
+        // and editors write: libjpeg warns "extraneous bytes before marker"; libvips and
+        // Pillow decode the image.
+        let clean = jpeg(64, 48, None);
+        let dqt = clean
+            .windows(2)
+            .position(|w| w == [0xFF, 0xDB])
+            .expect("a DQT marker");
+        let mut stray = clean[..dqt].to_vec();
+        stray.extend_from_slice(&[0x00, 0x12, 0x34]);
+        stray.extend_from_slice(&clean[dqt..]);
+        let d = decode(&stray, u64::MAX, |s| s).unwrap();
+        assert_eq!((d.pixels.width, d.pixels.height), (64, 48));
+        let o = render(
+            &stray,
+            &rendition("s=32x32:inside"),
+            &settings(Format::Keep),
+        )
+        .unwrap();
+        assert_eq!((o.width, o.height), (32, 24));
+        // A real error in the header still refuses it: the frame header cut short.
+        let sof = clean
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("an SOF0 marker");
+        assert!(matches!(
+            decode(&clean[..sof + 6], u64::MAX, |s| s),
+            Err(Refusal::Corrupt(_))
+        ));
+    }
+
     #[test]
     fn png_kinds_and_alpha_flattened_for_jpeg() {
         // 16-bit RGB.
