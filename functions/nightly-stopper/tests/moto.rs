@@ -311,3 +311,37 @@ async fn role_arns_act_in_the_other_account_only() {
         "our own account is untouched"
     );
 }
+
+#[tokio::test]
+async fn max_actions_counts_every_region_of_the_run() {
+    // Three instances in each region: each region alone is under MAX_ACTIONS=5, the run is not.
+    let moto = Moto::start();
+    let office = ("fleetkeeper:schedule", "office-hours");
+    for region in REGIONS.split(',') {
+        launch(&ec2(&moto.endpoint(), region).await, 3, &[office]).await;
+    }
+    let before = states(&moto.endpoint()).await;
+    let capped = invoke(
+        &moto.endpoint(),
+        &[("MAX_ACTIONS", "5")],
+        json!({"action": "stop"}),
+    )
+    .await;
+    assert_eq!(capped.status, Status::Refused, "{capped:?}");
+    assert!(
+        capped.refused.as_deref().unwrap().contains("6 actions"),
+        "{:?}",
+        capped.refused
+    );
+    assert!(capped.acted.is_empty());
+    assert_eq!(states(&moto.endpoint()).await, before, "nothing changed");
+
+    let allowed = invoke(
+        &moto.endpoint(),
+        &[("MAX_ACTIONS", "6")],
+        json!({"action": "stop"}),
+    )
+    .await;
+    assert_eq!(allowed.status, Status::Ok, "{:?}", allowed.failed);
+    assert_eq!(allowed.acted.len(), 6);
+}

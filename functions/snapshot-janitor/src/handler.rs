@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::create::plan_create;
 use crate::ebs::Ebs;
 use crate::report::JanitorReport;
-use crate::retention::decide;
+use crate::retention::{decide, share_deletes};
 
 /// Time kept back from the invocation deadline to return the report.
 pub const RESERVE: Duration = Duration::from_secs(20);
@@ -40,7 +40,8 @@ pub async fn run<E: Ebs + Sync>(
             "snapshot-janitor expects a JSON object (a scheduled event or {{}}), got {payload}"
         )));
     }
-    let regions = join_all(targets.iter().map(|t| async move {
+    // Observe and plan every region first, so MAX_DELETES can be shared over the whole run.
+    let planned = join_all(targets.iter().map(|t| async move {
         let (volumes, snapshots) =
             futures_util::join!(t.ebs.tagged_volumes(), t.ebs.our_snapshots());
         let (volumes, snapshots) = match (volumes, snapshots) {
@@ -50,14 +51,29 @@ pub async fn run<E: Ebs + Sync>(
         let create = plan_create(&volumes, &snapshots, &config.time_zone, now);
         let live = volumes.iter().map(|v| v.id.clone()).collect();
         let decisions = decide(&snapshots, &live, &config.rules, &config.time_zone, now);
-        let limits = Limits {
-            snapshots: &t.limiter,
-            budget,
-            max_deletes: config.max_deletes,
-        };
-        let out = apply(&t.ebs, &create, &decisions, config.mode, &limits).await;
-        Ok((create, decisions, out))
+        Ok((create, decisions))
     }))
+    .await;
+    let doomed: Vec<usize> = planned
+        .iter()
+        .map(|p| {
+            p.as_ref()
+                .map_or(0, |(_, d)| d.iter().filter(|d| d.delete).count())
+        })
+        .collect();
+    let quotas = share_deletes(&doomed, config.max_deletes);
+    let regions = join_all(targets.iter().zip(planned).zip(quotas).map(
+        |((t, planned), quota)| async move {
+            let (create, decisions) = planned?;
+            let limits = Limits {
+                snapshots: &t.limiter,
+                budget,
+                max_deletes: quota,
+            };
+            let out = apply(&t.ebs, &create, &decisions, config.mode, &limits).await;
+            Ok::<_, fleetkeeper::AwsError>((create, decisions, out))
+        },
+    ))
     .await;
     if let Some(Err(first)) = regions
         .first()

@@ -83,6 +83,21 @@ pub struct Decision {
     pub rule: String,
 }
 
+/// MAX_DELETES is one budget for the whole run, over every region and account: each region
+/// in turn (the order of REGIONS) takes what it needs of what is left. `doomed[i]` is how many
+/// snapshots region i would delete; the result is how many it may.
+pub fn share_deletes(doomed: &[usize], max_deletes: usize) -> Vec<usize> {
+    let mut left = max_deletes;
+    doomed
+        .iter()
+        .map(|&n| {
+            let take = n.min(left);
+            left -= take;
+            take
+        })
+        .collect()
+}
+
 /// Decides every managed snapshot. `live_volumes` are the volumes that still exist.
 pub fn decide(
     snapshots: &[Snapshot],
@@ -219,6 +234,17 @@ mod tests {
 
     fn live(v: &[&str]) -> BTreeSet<String> {
         v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn max_deletes_is_one_budget_over_all_regions() {
+        assert_eq!(share_deletes(&[3, 3], 2), vec![2, 0]);
+        assert_eq!(share_deletes(&[1, 3, 2], 3), vec![1, 2, 0]);
+        assert_eq!(share_deletes(&[0, 5], 10), vec![0, 5]);
+        assert_eq!(share_deletes(&[4, 4], 0), vec![0, 0]);
+        assert_eq!(share_deletes(&[], 5), Vec::<usize>::new());
+        let quotas = share_deletes(&[7, 9, 2, 11], 15);
+        assert_eq!(quotas.iter().sum::<usize>(), 15);
     }
 
     #[test]

@@ -255,6 +255,91 @@ mod run {
     }
 
     #[tokio::test]
+    async fn max_deletes_is_one_budget_over_every_region() {
+        use snapshot_janitor::ebs::Ebs;
+        let moto = Moto::start();
+        let env = Moto::env_for(
+            &moto.endpoint(),
+            &[
+                ("REGIONS", "eu-west-1,us-east-2"),
+                ("KEEP_LAST", "1"),
+                ("MAX_DELETES", "2"),
+            ],
+        );
+        let config = Config::from_env(&env).unwrap();
+        let aws = Moto::aws(&env).await;
+        let clients = aws.regional("EC2", &config.regions, aws_sdk_ec2::Client::new);
+        let targets: Vec<Target<Ec2Ebs>> = clients
+            .iter()
+            .map(|(region, client)| Target {
+                ebs: Ec2Ebs::new(region.clone(), client.clone()),
+                limiter: RateLimiter::new(config.rate),
+            })
+            .collect();
+        // Three managed snapshots of one volume in each region: two may go in each.
+        for (t, (region, ec2)) in targets.iter().zip(&clients) {
+            let az = format!("{region}a");
+            let vol = ec2
+                .create_volume()
+                .availability_zone(az)
+                .size(8)
+                .tag_specifications(
+                    aws_sdk_ec2::types::TagSpecification::builder()
+                        .resource_type(aws_sdk_ec2::types::ResourceType::Volume)
+                        .tags(
+                            aws_sdk_ec2::types::Tag::builder()
+                                .key("fleetkeeper:backup")
+                                .value("daily")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .volume_id()
+                .unwrap()
+                .to_owned();
+            let tags = snapshot_janitor::create::managed_tags(&vol, "daily");
+            for _ in 0..3 {
+                t.ebs.create(&vol, "history", &tags).await.unwrap();
+            }
+        }
+        let run_once = async || {
+            let mut metrics = Metrics::for_function("snapshot-janitor");
+            let now: Timestamp = now().parse().unwrap();
+            run(
+                &targets,
+                &config,
+                &json!({}),
+                now,
+                Budget::unlimited(),
+                &mut metrics,
+            )
+            .await
+            .unwrap()
+        };
+        let first = run_once().await;
+        assert_eq!(
+            first.deleted.len(),
+            2,
+            "MAX_DELETES=2 for the whole run: {first:?}"
+        );
+        assert_eq!(first.remaining, 2, "the rest is left for the next run");
+        assert_eq!(first.status, Status::Partial);
+        let second = run_once().await;
+        assert_eq!(second.deleted.len(), 2, "{second:?}");
+        assert_eq!(second.remaining, 0);
+        for t in &targets {
+            assert_eq!(
+                t.ebs.our_snapshots().await.unwrap().len(),
+                1,
+                "the newest stays"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn a_budget_that_ends_mid_run_is_resumed_by_the_next_run() {
         let moto = Moto::start();
         volume_with_history(&moto, 30).await;
