@@ -63,9 +63,11 @@ lint: setup
 	$(VENV)/bin/python scripts/template_check.py
 	$(VENV)/bin/python scripts/iam_check.py
 
-# The demo and the browser test run last: they prove every function works as a real Lambda
-# through cargo-lambda, and the launch form in a real browser.
+# The binaries are built first: tests/tests/lambda_binaries.rs runs each one under a Runtime
+# API stand-in. The demo and the browser test run last: they prove every function works as a
+# real Lambda through cargo-lambda, and the launch form in a real browser.
 test: setup browser lint
+	cargo build --workspace --bins
 	cargo test --workspace
 	$(VENV)/bin/python scripts/demo.py
 	$(VENV)/bin/python scripts/e2e.py

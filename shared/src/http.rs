@@ -266,6 +266,8 @@ impl SecretSource {
             .and_then(|p| p.value())
             .unwrap_or_default()
             .to_owned();
+        // From here on, no log line can carry it, whoever writes it.
+        crate::telemetry::redact(&value);
         if let Ok(mut c) = self.cached.lock() {
             *c = Some((value.clone(), Instant::now()));
         }

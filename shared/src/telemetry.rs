@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -33,6 +34,9 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// `AWS_LAMBDA_FUNCTION_NAME`, else the name the binary gives.
     pub function_name: String,
+    /// The function's own crate (`nightly_stopper` for `nightly-stopper`): with the shared
+    /// crate, the only code whose TRACE lines are written.
+    pub own_crate: String,
 }
 
 impl LogSettings {
@@ -86,7 +90,116 @@ impl LogSettings {
             filter,
             format,
             function_name: env.string("AWS_LAMBDA_FUNCTION_NAME", default_function_name),
+            own_crate: default_function_name.replace('-', "_"),
         })
+    }
+
+    /// What is left when the log settings themselves are wrong: info, JSON unless
+    /// `AWS_LAMBDA_LOG_FORMAT` says Text, so the error about them can still be written.
+    pub fn fallback(env: &Env, default_function_name: &str) -> Self {
+        let text = env
+            .get("AWS_LAMBDA_LOG_FORMAT")
+            .is_some_and(|f| f.eq_ignore_ascii_case("text"));
+        LogSettings {
+            filter: "info".to_owned(),
+            format: if text {
+                LogFormat::Text
+            } else {
+                LogFormat::Json
+            },
+            function_name: env.string("AWS_LAMBDA_FUNCTION_NAME", default_function_name),
+            own_crate: default_function_name.replace('-', "_"),
+        }
+    }
+}
+
+/// Libraries log whole payloads at TRACE: lambda_runtime the raw event (with any secret
+/// header), the SDK every request and response (with signed headers and decrypted
+/// parameters). Whatever level a user sets, TRACE lines are written only from fleetkeeper's
+/// own crates, never from a library.
+fn trace_only_from_our_crates(own: String) -> impl Fn(&tracing::Metadata<'_>) -> bool {
+    move |meta| {
+        if *meta.level() != tracing::Level::TRACE {
+            return true;
+        }
+        let krate = meta.target().split("::").next().unwrap_or_default();
+        krate == "fleetkeeper" || krate == own
+    }
+}
+
+/// Values that must never be written, whatever logs them and at whatever level: each is
+/// replaced by `[redacted]` in every log line. Registered as soon as a secret is read.
+static REDACTED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Keeps `secret` out of every log line from now on (also in its JSON-escaped form).
+pub fn redact(secret: &str) {
+    if secret.len() < 4 {
+        // Too short to tell from ordinary text; such a secret is refused elsewhere anyway.
+        return;
+    }
+    let escaped = serde_json::to_string(secret).unwrap_or_default();
+    let escaped = escaped.trim_matches('"').to_owned();
+    if let Ok(mut list) = REDACTED.write() {
+        for s in [secret.to_owned(), escaped] {
+            if !list.contains(&s) {
+                list.push(s);
+            }
+        }
+    }
+}
+
+fn scrub(line: &[u8]) -> Vec<u8> {
+    let Ok(list) = REDACTED.read() else {
+        return line.to_vec();
+    };
+    if list.is_empty() {
+        return line.to_vec();
+    }
+    let mut text = String::from_utf8_lossy(line).into_owned();
+    for secret in list.iter() {
+        if text.contains(secret.as_str()) {
+            text = text.replace(secret.as_str(), "[redacted]");
+        }
+    }
+    text.into_bytes()
+}
+
+/// A writer that holds one event's output and writes it, scrubbed, when the event is done.
+struct Scrubbing<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Write for Scrubbing<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            let line = scrub(&self.buf);
+            self.buf.clear();
+            self.inner.write_all(&line)?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for Scrubbing<W> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+struct ScrubbingWriter<M>(M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for ScrubbingWriter<M> {
+    type Writer = Scrubbing<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        Scrubbing {
+            inner: self.0.make_writer(),
+            buf: Vec::new(),
+        }
     }
 }
 
@@ -97,18 +210,24 @@ where
 {
     // Validated in from_env; fall back to info rather than lose logs.
     let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let libraries = filter_fn(trace_only_from_our_crates(settings.own_crate.clone()));
+    let writer = ScrubbingWriter(writer);
     match settings.format {
         LogFormat::Json => Box::new(
-            Registry::default().with(filter).with(SpanFields).with(
-                tracing_subscriber::fmt::layer()
-                    .event_format(JsonLine {
-                        function_name: settings.function_name.clone(),
-                    })
-                    .with_writer(writer),
-            ),
+            Registry::default()
+                .with(filter)
+                .with(libraries)
+                .with(SpanFields)
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .event_format(JsonLine {
+                            function_name: settings.function_name.clone(),
+                        })
+                        .with_writer(writer),
+                ),
         ),
         LogFormat::Text => Box::new(
-            Registry::default().with(filter).with(
+            Registry::default().with(filter).with(libraries).with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
                     .with_target(false)
@@ -450,6 +569,54 @@ mod tests {
             settings(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]).filter,
             "error"
         );
+    }
+
+    #[test]
+    fn trace_lines_only_from_our_own_crates_whatever_the_level() {
+        let buf = Buf::default();
+        for s in [
+            settings(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]),
+            settings(&[("RUST_LOG", "trace,lambda_runtime=trace")]),
+        ] {
+            let s = LogSettings {
+                own_crate: "instance_launcher".into(),
+                ..s
+            };
+            tracing::subscriber::with_default(subscriber(&s, buf.clone()), || {
+                tracing::trace!(target: "lambda_runtime::layers::api_response", body = "{\"x-fleetkeeper-secret\": \"s3cret\"}", "raw JSON event received from Lambda");
+                tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "received response from service");
+                tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "beginning attempt #1");
+                tracing::trace!(target: "instance_launcher::handler", "ours");
+                tracing::trace!(target: "fleetkeeper::http", "shared");
+            });
+        }
+        let messages: Vec<String> = buf
+            .lines()
+            .iter()
+            .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(
+            messages,
+            ["beginning attempt #1", "ours", "shared"].repeat(2),
+            "library TRACE lines are dropped, DEBUG and our TRACE kept"
+        );
+    }
+
+    #[test]
+    fn a_registered_secret_never_reaches_a_line() {
+        let buf = Buf::default();
+        let s = settings(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]);
+        let secret = "tok-\"quoted\"-Zq81x";
+        redact(secret);
+        tracing::subscriber::with_default(subscriber(&s, buf.clone()), || {
+            tracing::debug!(value = secret, "a library that logs what it should not");
+            tracing::info!("header x-fleetkeeper-secret: {secret}");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains("Zq81x"), "{text}");
+        assert_eq!(text.matches("[redacted]").count(), 2, "{text}");
+        // Still one JSON object a line.
+        assert_eq!(buf.lines().len(), 2);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Support for the workspace's integration tests: a moto server per test ([`moto`]) and a
 //! fault proxy between the SDK and moto ([`fault`]) for what moto cannot do (throttling,
-//! server errors, dropped connections, latency, API token buckets).
+//! server errors, dropped connections, latency, API token buckets), and a stand-in for the
+//! Lambda Runtime API ([`runtime`]) to run the functions' real binaries.
 
 pub mod ec2;
 pub mod fault;
 pub mod http;
 pub mod moto;
+pub mod runtime;
 
 pub use fault::{Fault, FaultProxy, Rule};
 pub use moto::Moto;

@@ -11,3 +11,47 @@ pub mod history;
 pub mod instances;
 pub mod plan;
 pub mod report;
+
+use fleetkeeper::Error;
+use fleetkeeper::exec::Budget;
+use fleetkeeper::lambda::Boot;
+use fleetkeeper::telemetry::Metrics;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use config::Config;
+pub use handler::RESERVE;
+use instances::Region;
+
+/// What one cold start builds: the settings and a client pair per region.
+pub struct Lambda {
+    pub config: Config,
+    pub regions: Vec<Region>,
+}
+
+/// The wiring of `main`: settings from the environment, clients built once.
+pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
+    let config = Config::from_env(&boot.env)?;
+    let ssm = boot
+        .aws
+        .regional("SSM", &config.regions, aws_sdk_ssm::Client::new);
+    let regions = boot
+        .aws
+        .regional("EC2", &config.regions, aws_sdk_ec2::Client::new)
+        .into_iter()
+        .zip(ssm)
+        .map(|((name, ec2), (_, ssm))| Region { name, ec2, ssm })
+        .collect();
+    Ok(Lambda { config, regions })
+}
+
+/// One invocation.
+pub async fn handle(
+    lambda: &Lambda,
+    payload: Value,
+    now: Timestamp,
+    _budget: Budget,
+    metrics: &mut Metrics,
+) -> Result<report::RestarterReport, Error> {
+    handler::run(&lambda.regions, &lambda.config, &payload, now, metrics).await
+}

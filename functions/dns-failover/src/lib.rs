@@ -14,3 +14,80 @@ pub mod report;
 pub mod route53;
 pub mod state;
 pub mod trigger;
+
+use std::time::Duration;
+
+use fleetkeeper::Error;
+use fleetkeeper::error::aws_err;
+use fleetkeeper::exec::Budget;
+use fleetkeeper::http::SecretSource;
+use fleetkeeper::lambda::Boot;
+use fleetkeeper::telemetry::Metrics;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use config::{Config, GroupsSource, parse_groups};
+pub use handler::{App, RESERVE};
+use probe::Prober;
+use route53::Route53;
+use state::StateStore;
+
+/// A rotated secret takes effect within this long.
+const SECRET_TTL: Duration = Duration::from_secs(300);
+
+/// What one cold start builds: the settings, the groups and the clients.
+pub struct Lambda {
+    pub config: Config,
+    pub app: App,
+}
+
+/// The wiring of `main`. Groups from a parameter are read at each cold start; a bad one fails
+/// the start with its reason.
+pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
+    let config = Config::from_env(&boot.env)?;
+    let ssm = boot.aws.client("SSM", aws_sdk_ssm::Client::new);
+    let groups = match &config.groups {
+        GroupsSource::Inline(g) => g.clone(),
+        GroupsSource::Parameter(name) => {
+            let out = ssm
+                .get_parameter()
+                .name(name)
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(aws_err("ssm:GetParameter"))?;
+            let text = out.parameter().and_then(|p| p.value()).unwrap_or_default();
+            parse_groups(text, &format!("GROUPS_PARAMETER ({name})"))?
+        }
+    };
+    let prober = Prober::new().map_err(|e| {
+        Error::Internal(format!(
+            "the HTTPS probe could not load the system's root certificates: {e}"
+        ))
+    })?;
+    let app = App {
+        route53: Route53 {
+            client: boot.aws.client("ROUTE_53", aws_sdk_route53::Client::new),
+            backoff: Duration::from_millis(500),
+        },
+        store: StateStore {
+            ssm: ssm.clone(),
+            prefix: config.state_prefix.clone(),
+        },
+        prober,
+        secret: SecretSource::for_mode(&config.auth, ssm, SECRET_TTL),
+        groups,
+    };
+    Ok(Lambda { config, app })
+}
+
+/// One invocation.
+pub async fn handle(
+    lambda: &Lambda,
+    payload: Value,
+    now: Timestamp,
+    budget: Budget,
+    metrics: &mut Metrics,
+) -> Result<handler::Answer, Error> {
+    handler::run(&lambda.app, &lambda.config, payload, now, budget, metrics).await
+}

@@ -50,8 +50,8 @@ pub async fn run<F: Fleet + Sync>(
     fleets: &[F],
     config: &Config,
     function: &str,
-    request_id: &str,
     event: Value,
+    metrics: &mut Metrics,
 ) -> Result<CensusReport, Error> {
     check_event(&event)?;
     let observed = join_all(
@@ -66,8 +66,6 @@ pub async fn run<F: Fleet + Sync>(
         regions: Vec::new(),
         failed: Vec::new(),
     };
-    let mut metrics = Metrics::for_function(function);
-    metrics.property("requestId", request_id);
     for (region, result) in observed {
         match result {
             Ok(instances) => {
@@ -87,7 +85,6 @@ pub async fn run<F: Fleet + Sync>(
         }
     }
     metrics.count("Failures", report.failed.len() as u64);
-    metrics.flush();
     if report.regions.is_empty() && !report.failed.is_empty() {
         // Nothing could be read at all: fail the invocation so Lambda's Errors metric sees it.
         let first = &report.failed[0];
@@ -129,6 +126,10 @@ mod tests {
         Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap()
     }
 
+    fn metrics() -> Metrics {
+        Metrics::for_function("f")
+    }
+
     fn one(state: &str) -> Instance {
         Instance {
             id: "i-1".into(),
@@ -140,9 +141,15 @@ mod tests {
     #[tokio::test]
     async fn bad_events_are_refused() {
         for bad in [Value::Null, Value::from("stop"), serde_json::json!([1])] {
-            let err = run(&[Fixed("r", Ok(vec![]))], &config(), "f", "req", bad)
-                .await
-                .unwrap_err();
+            let err = run(
+                &[Fixed("r", Ok(vec![]))],
+                &config(),
+                "f",
+                bad,
+                &mut metrics(),
+            )
+            .await
+            .unwrap_err();
             assert!(matches!(err, Error::Input(_)), "{err}");
         }
     }
@@ -154,9 +161,15 @@ mod tests {
             Fixed("eu-west-1", Ok(vec![one("running")])),
             Fixed("us-east-1", Err(denied.clone())),
         ];
-        let r = run(&fleets, &config(), "f", "req", serde_json::json!({}))
-            .await
-            .unwrap();
+        let r = run(
+            &fleets,
+            &config(),
+            "f",
+            serde_json::json!({}),
+            &mut metrics(),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.status, "partial");
         assert_eq!(r.regions[0].total, 1);
         assert_eq!(r.failed[0].code.as_deref(), Some("UnauthorizedOperation"));
@@ -165,8 +178,8 @@ mod tests {
             &[Fixed("us-east-1", Err(denied))],
             &config(),
             "f",
-            "req",
             serde_json::json!({}),
+            &mut metrics(),
         )
         .await
         .unwrap_err();

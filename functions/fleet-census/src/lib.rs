@@ -7,3 +7,59 @@ pub mod census;
 pub mod config;
 pub mod fleet;
 pub mod handler;
+
+use std::time::Duration;
+
+use fleetkeeper::Error;
+use fleetkeeper::exec::Budget;
+use fleetkeeper::lambda::Boot;
+use fleetkeeper::telemetry::Metrics;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use config::Config;
+use fleet::Ec2Fleet;
+
+/// A census only reads; little needs to be kept back from the deadline.
+pub const RESERVE: Duration = Duration::from_secs(2);
+
+/// What one cold start builds: the settings and a client per region.
+pub struct Lambda {
+    pub config: Config,
+    pub fleets: Vec<Ec2Fleet>,
+    pub function_name: String,
+}
+
+/// The wiring of `main`.
+pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
+    let config = Config::from_env(&boot.env)?;
+    let fleets = boot
+        .aws
+        .regional("EC2", &config.regions, aws_sdk_ec2::Client::new)
+        .into_iter()
+        .map(|(region, client)| Ec2Fleet::new(region, client))
+        .collect();
+    Ok(Lambda {
+        config,
+        fleets,
+        function_name: boot.function_name.clone(),
+    })
+}
+
+/// One invocation.
+pub async fn handle(
+    lambda: &Lambda,
+    payload: Value,
+    _now: Timestamp,
+    _budget: Budget,
+    metrics: &mut Metrics,
+) -> Result<handler::CensusReport, Error> {
+    handler::run(
+        &lambda.fleets,
+        &lambda.config,
+        &lambda.function_name,
+        payload,
+        metrics,
+    )
+    .await
+}

@@ -20,3 +20,44 @@ pub mod pipeline;
 pub mod rendition;
 pub mod resample;
 pub mod store;
+
+use std::time::Duration;
+
+use fleetkeeper::Error;
+use fleetkeeper::exec::Budget;
+use fleetkeeper::lambda::Boot;
+use fleetkeeper::telemetry::Metrics;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use config::Config;
+use store::Store;
+
+/// Kept back from the invocation deadline to write the report.
+pub const RESERVE: Duration = Duration::from_secs(5);
+
+/// What one cold start builds: the settings and the S3 client.
+pub struct Lambda {
+    pub config: Config,
+    pub store: Store,
+}
+
+/// The wiring of `main`.
+pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
+    let config = Config::from_env(&boot.env)?;
+    Ok(Lambda {
+        config,
+        store: Store { s3: boot.aws.s3() },
+    })
+}
+
+/// One invocation: one S3 notification.
+pub async fn handle(
+    lambda: &Lambda,
+    payload: Value,
+    _now: Timestamp,
+    _budget: Budget,
+    metrics: &mut Metrics,
+) -> Result<handler::ResizerReport, Error> {
+    handler::run(&lambda.store, &lambda.config, &payload, metrics).await
+}

@@ -11,3 +11,51 @@ pub mod handler;
 pub mod launch;
 pub mod page;
 pub mod request;
+
+use std::time::Duration;
+
+use fleetkeeper::Error;
+use fleetkeeper::exec::Budget;
+use fleetkeeper::http::SecretSource;
+use fleetkeeper::lambda::Boot;
+use fleetkeeper::telemetry::Metrics;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use config::Config;
+use ec2::Ec2;
+pub use handler::{Launcher, RESERVE};
+
+/// A rotated secret takes effect within this long.
+const SECRET_TTL: Duration = Duration::from_secs(300);
+
+/// What one cold start builds: the settings and the clients.
+pub struct Lambda {
+    pub config: Config,
+    pub launcher: Launcher,
+}
+
+/// The wiring of `main`.
+pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
+    let config = Config::from_env(&boot.env)?;
+    let ssm = boot.aws.client("SSM", aws_sdk_ssm::Client::new);
+    let launcher = Launcher {
+        ec2: Ec2 {
+            client: boot.aws.client("EC2", aws_sdk_ec2::Client::new),
+        },
+        secret: SecretSource::for_mode(&config.auth, ssm, SECRET_TTL),
+        region: boot.aws.region().unwrap_or("us-east-1").to_owned(),
+    };
+    Ok(Lambda { config, launcher })
+}
+
+/// One invocation: one HTTP request.
+pub async fn handle(
+    lambda: &Lambda,
+    payload: Value,
+    now: Timestamp,
+    _budget: Budget,
+    metrics: &mut Metrics,
+) -> Result<aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse, Error> {
+    handler::handle(&lambda.launcher, &lambda.config, payload, now, metrics).await
+}

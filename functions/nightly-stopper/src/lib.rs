@@ -9,3 +9,46 @@ pub mod fleet;
 pub mod handler;
 pub mod plan;
 pub mod report;
+
+use fleetkeeper::Error;
+use fleetkeeper::exec::Budget;
+use fleetkeeper::lambda::Boot;
+use fleetkeeper::telemetry::Metrics;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use config::Config;
+use fleet::Ec2Fleet;
+pub use handler::{RESERVE, Target};
+
+/// What one cold start builds: the settings and a target per account and region.
+pub struct Lambda {
+    pub config: Config,
+    pub targets: Vec<Target<Ec2Fleet>>,
+}
+
+/// The wiring of `main`: roles in ROLE_ARNS are assumed here, once.
+pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
+    let config = Config::from_env(&boot.env)?;
+    let targets = handler::targets(&boot.aws, &config).await;
+    Ok(Lambda { config, targets })
+}
+
+/// One invocation.
+pub async fn handle(
+    lambda: &Lambda,
+    payload: Value,
+    now: Timestamp,
+    budget: Budget,
+    metrics: &mut Metrics,
+) -> Result<report::StopperReport, Error> {
+    handler::run(
+        &lambda.targets,
+        &lambda.config,
+        &payload,
+        now,
+        budget,
+        metrics,
+    )
+    .await
+}

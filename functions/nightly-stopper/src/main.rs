@@ -1,22 +1,14 @@
-//! nightly-stopper: wiring only.
+//! nightly-stopper: wiring only; [`nightly_stopper::init`] builds the clients, [`nightly_stopper::handle`] serves.
 
-use fleetkeeper::lambda::{boot, serve};
-use fleetkeeper::telemetry::Metrics;
-use nightly_stopper::config::Config;
-use nightly_stopper::handler::{self, RESERVE};
+use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    let boot = boot("nightly-stopper").await?;
-    let config = Config::from_env(&boot.env)?;
-    let targets = handler::targets(&boot.aws, &config).await;
-    let (targets, config) = (&targets, &config);
-    serve(
-        &boot.function_name,
-        RESERVE,
-        async |payload, now, budget, metrics: &mut Metrics| {
-            handler::run(targets, config, &payload, now, budget, metrics).await
-        },
+async fn main() -> ExitCode {
+    fleetkeeper::lambda::run(
+        "nightly-stopper",
+        nightly_stopper::RESERVE,
+        nightly_stopper::init,
+        nightly_stopper::handle,
     )
     .await
 }

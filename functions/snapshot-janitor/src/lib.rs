@@ -12,3 +12,55 @@ pub mod ebs;
 pub mod handler;
 pub mod report;
 pub mod retention;
+
+use fleetkeeper::Error;
+use fleetkeeper::exec::Budget;
+use fleetkeeper::exec::RateLimiter;
+use fleetkeeper::lambda::Boot;
+use fleetkeeper::telemetry::Metrics;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use config::Config;
+use ebs::Ec2Ebs;
+pub use handler::{RESERVE, Target};
+
+/// What one cold start builds: the settings and a target per region.
+pub struct Lambda {
+    pub config: Config,
+    pub targets: Vec<Target<Ec2Ebs>>,
+}
+
+/// The wiring of `main`.
+pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
+    let config = Config::from_env(&boot.env)?;
+    let targets = boot
+        .aws
+        .regional("EC2", &config.regions, aws_sdk_ec2::Client::new)
+        .into_iter()
+        .map(|(region, client)| Target {
+            ebs: Ec2Ebs::new(region, client),
+            limiter: RateLimiter::new(config.rate),
+        })
+        .collect();
+    Ok(Lambda { config, targets })
+}
+
+/// One invocation.
+pub async fn handle(
+    lambda: &Lambda,
+    payload: Value,
+    now: Timestamp,
+    budget: Budget,
+    metrics: &mut Metrics,
+) -> Result<report::JanitorReport, Error> {
+    handler::run(
+        &lambda.targets,
+        &lambda.config,
+        &payload,
+        now,
+        budget,
+        metrics,
+    )
+    .await
+}
