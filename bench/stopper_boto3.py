@@ -33,7 +33,7 @@ def handler(event):
         (ec2.stop_instances if stop else ec2.start_instances)(InstanceIds=chunk)
         verb = "stopped" if stop else "started"
         ec2.create_tags(Resources=chunk, Tags=[{"Key": "fleetkeeper:last-action", "Value": f"{verb} {stamp}"}])
-    return {"action": "stop" if stop else "start", "acted": [{"id": i} for i in ids]}
+    return {"action": "stop" if stop else "start", "done": [{"target": i} for i in ids]}
 
 
 serve(handler)

@@ -248,7 +248,7 @@ def one_stop_run(cmd: list[str], endpoint: str) -> dict:
         proc.kill()
         proc.wait()
         stand.close()
-    acted = len(json.loads(stand.responses[0])["acted"])
+    acted = len(json.loads(stand.responses[0])["done"])
     if acted != STOPPER_FLEET:
         raise RuntimeError(f"{cmd[-1]} stopped {acted} instances, expected {STOPPER_FLEET}")
     return {"total_ms": total, "rss_mib": rss / 1024}

@@ -418,13 +418,13 @@ def stopper(action: str, want_acted: set[str], want: dict[str, str]) -> Callable
         if not ok or not isinstance(out, dict):
             return False, f"failed: {out}"
         by_id = {iid: name for name, (_, iid) in NAMES.items()}
-        acted = {by_id.get(a["id"], a["id"]) for a in out["acted"]}
+        acted = {by_id.get(a["target"], a["target"]) for a in out["done"]}
         now = states()
         right = out["status"] == "ok" and acted == want_acted and all(now[n] == s for n, s in want.items())
-        skipped = "; ".join(f"{by_id.get(k['id'], k['id'])}: {k['reason']}" for k in out["skipped"])
+        skipped = "; ".join(f"{by_id.get(k['target'], k['target'])}: {k['reason']}" for k in out["skipped"])
         verb = "stopped" if action == "stop" else "started"
         did = f"{verb} {len(acted)}" + (f" ({', '.join(sorted(acted))})" if acted else "")
-        failed = "; ".join(f"{by_id.get(f['id'], f['id'])}: {f['message']}" for f in out["failed"])
+        failed = "; ".join(f"{by_id.get(f['target'], f['target'])}: {f['error']}" for f in out["failed"])
         return right, f"{did}; skipped {len(out['skipped'])}" + (f" [{skipped}]" if skipped else "") + (
             f"; FAILED {failed}" if failed else "")
 
@@ -437,11 +437,15 @@ def janitor(want_created: set[str]) -> Callable[[bool, object], tuple[bool, str]
     def check(ok: bool, out: object) -> tuple[bool, str]:
         if not ok or not isinstance(out, dict):
             return False, f"failed: {out}"
-        created = {VOLUMES.get(c["volume_id"], c["volume_id"]) for c in out["created"]}
-        skipped = "; ".join(f"{VOLUMES.get(s['id'], s['id'])}: {s['reason']}" for s in out["skipped_volumes"])
+        def of(entries: list, action: str) -> list:
+            return [e for e in entries if e["action"] == action]
+        created = {VOLUMES.get(c["target"], c["target"]) for c in of(out["done"], "create-snapshot")}
+        skipped = "; ".join(f"{VOLUMES.get(s['target'], s['target'])}: {s['reason']}"
+                            for s in of(out["skipped"], "create-snapshot"))
         right = out["status"] == "ok" and created == want_created and not out["failed"]
         did = f"created {len(created)}" + (f" ({', '.join(sorted(created))})" if created else "")
-        return right, f"{did}; deleted {len(out['deleted'])}" + (f"; skipped [{skipped}]" if skipped else "")
+        deleted = len(of(out["done"], "delete-snapshot"))
+        return right, f"{did}; deleted {deleted}" + (f"; skipped [{skipped}]" if skipped else "")
 
     return check
 

@@ -88,12 +88,7 @@ impl<A: fmt::Display> Plan<A> {
     /// The safety cap (e.g. MAX_ACTIONS): a plan larger than `max` acts on nothing at all,
     /// since a surprising count usually means a wrong tag or filter, not a busy night.
     pub fn cap(mut self, max: usize, setting: &str) -> Self {
-        if self.actions.len() > max {
-            self.refused = Some(format!(
-                "plan has {} actions, more than {setting}={max}; nothing was done (raise {setting} if this is intended)",
-                self.actions.len()
-            ));
-        }
+        cap_together([&mut self], max, setting);
         self
     }
 
@@ -104,6 +99,32 @@ impl<A: fmt::Display> Plan<A> {
         } else {
             &self.actions
         }
+    }
+}
+
+/// The safety cap over the plans that make one run (one per region or account): when their
+/// actions together are more than `max`, every one of them is refused, and nothing is done
+/// anywhere.
+pub fn cap_together<'a, A: 'a>(
+    plans: impl IntoIterator<Item = &'a mut Plan<A>>,
+    max: usize,
+    setting: &str,
+) {
+    let mut plans: Vec<&mut Plan<A>> = plans.into_iter().collect();
+    let total: usize = plans.iter().map(|p| p.actions.len()).sum();
+    if total <= max {
+        return;
+    }
+    let where_ = if plans.len() > 1 {
+        " over all regions"
+    } else {
+        ""
+    };
+    let why = format!(
+        "plan has {total} actions{where_}, more than {setting}={max}; nothing was done (raise {setting} if this is intended)"
+    );
+    for p in &mut plans {
+        p.refused = Some(why.clone());
     }
 }
 
@@ -157,5 +178,28 @@ mod tests {
             "the refused plan still shows what it would have done"
         );
         assert!(over.refused.unwrap().contains("MAX_ACTIONS=2"));
+    }
+
+    #[test]
+    fn cap_together_counts_every_plan_of_the_run() {
+        let three = || {
+            let mut p = Plan::new();
+            for i in 0..3 {
+                p.act(format!("i-{i}"), Act::Stop, "office hours over");
+            }
+            p
+        };
+        let (mut east, mut west) = (three(), three());
+        cap_together([&mut east, &mut west], 6, "MAX_ACTIONS");
+        assert!(east.refused.is_none() && west.refused.is_none());
+        cap_together([&mut east, &mut west], 5, "MAX_ACTIONS");
+        for p in [&east, &west] {
+            assert!(p.runnable().is_empty());
+            let why = p.refused.as_deref().unwrap();
+            assert!(
+                why.contains("6 actions over all regions") && why.contains("MAX_ACTIONS=5"),
+                "{why}"
+            );
+        }
     }
 }

@@ -6,14 +6,18 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::Error;
+use crate::error::{AwsError, Error};
 use crate::plan::{Mode, Plan};
 use crate::telemetry::Metrics;
 
-/// One action or target in a report.
+/// One action or target in a report: what, where, which action, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub target: String,
+    /// Where the target lives: a region, or `account/region` across accounts. None where a
+    /// function has one place (an S3 bucket, a hosted zone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub action: String,
     pub reason: String,
     /// Anything the caller wants to see: ids returned by AWS, before/after values.
@@ -21,10 +25,38 @@ pub struct Entry {
     pub detail: Option<Value>,
 }
 
+impl Entry {
+    pub fn new(
+        target: impl Into<String>,
+        action: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Entry {
+            target: target.into(),
+            region: None,
+            action: action.to_string(),
+            reason: reason.into(),
+            detail: None,
+        }
+    }
+
+    pub fn in_region(mut self, region: &str) -> Self {
+        self.region = Some(region.to_owned());
+        self
+    }
+
+    pub fn with_detail(mut self, detail: Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
 /// An action that failed, with the AWS error code where there is one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub action: String,
     pub error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,7 +64,30 @@ pub struct Failure {
     pub retryable: bool,
 }
 
-/// Work left for the next run when the time budget ran out.
+impl Failure {
+    pub fn new(target: impl Into<String>, action: impl fmt::Display, error: &Error) -> Self {
+        Failure {
+            target: target.into(),
+            region: None,
+            action: action.to_string(),
+            error: error.to_string(),
+            code: error.aws_code().map(str::to_owned),
+            retryable: error.is_retryable(),
+        }
+    }
+
+    /// A failure of an AWS call.
+    pub fn aws(target: impl Into<String>, action: impl fmt::Display, error: &AwsError) -> Self {
+        Failure::new(target, action, &Error::Aws(error.clone()))
+    }
+
+    pub fn in_region(mut self, region: &str) -> Self {
+        self.region = Some(region.to_owned());
+        self
+    }
+}
+
+/// Work left for the next run (the time budget ran out, or a cap held it back).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Remaining {
     pub count: usize,
@@ -87,10 +142,11 @@ pub struct Counts {
     pub failed: usize,
 }
 
-/// The result of one invocation. `status` and `counts` are derived from the lists whenever
-/// they are read or serialized, so they can never disagree with them.
+/// The result of one invocation, the same contract for every function: `status` and `counts`
+/// are derived from the lists whenever they are read or serialized, so they can never disagree
+/// with them. `fields` are the function's own, serialized flat beside the shared ones.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Report {
+pub struct Report<F = NoFields> {
     pub function: String,
     pub mode: Mode,
     pub planned: Vec<Entry>,
@@ -99,11 +155,16 @@ pub struct Report {
     pub failed: Vec<Failure>,
     pub refused: Option<String>,
     pub remaining: Option<Remaining>,
+    pub fields: F,
 }
+
+/// For a function with no fields of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NoFields {}
 
 /// The JSON shape of a report.
 #[derive(Serialize)]
-struct ReportJson<'a> {
+struct ReportJson<'a, F> {
     function: &'a str,
     mode: Mode,
     status: Status,
@@ -116,9 +177,11 @@ struct ReportJson<'a> {
     refused: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     remaining: Option<&'a Remaining>,
+    #[serde(flatten)]
+    fields: &'a F,
 }
 
-impl Serialize for Report {
+impl<F: Serialize> Serialize for Report<F> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         ReportJson {
             function: &self.function,
@@ -131,13 +194,20 @@ impl Serialize for Report {
             failed: &self.failed,
             refused: self.refused.as_deref(),
             remaining: self.remaining.as_ref(),
+            fields: &self.fields,
         }
         .serialize(serializer)
     }
 }
 
-impl Report {
+impl Report<NoFields> {
     pub fn new(function: &str, mode: Mode) -> Self {
+        Report::with_fields(function, mode, NoFields {})
+    }
+}
+
+impl<F> Report<F> {
+    pub fn with_fields(function: &str, mode: Mode, fields: F) -> Self {
         Report {
             function: function.to_owned(),
             mode,
@@ -147,25 +217,28 @@ impl Report {
             failed: Vec::new(),
             refused: None,
             remaining: None,
+            fields,
         }
     }
 
-    /// A report that starts from a plan: its actions as planned, its skips as skipped.
-    pub fn from_plan<A: fmt::Display>(function: &str, mode: Mode, plan: &Plan<A>) -> Self {
-        let mut report = Report::new(function, mode);
+    /// Adds a plan: its actions as planned, its skips as skipped (action `none`), its refusal.
+    /// `region` says where, for functions that act in several.
+    pub fn add_plan<A: fmt::Display>(&mut self, region: Option<&str>, plan: &Plan<A>) {
+        let place = |e: Entry| match region {
+            Some(r) => e.in_region(r),
+            None => e,
+        };
         for p in &plan.actions {
-            report.planned.push(Entry {
-                target: p.target.clone(),
-                action: p.action.to_string(),
-                reason: p.reason.clone(),
-                detail: None,
-            });
+            self.planned
+                .push(place(Entry::new(&p.target, &p.action, &p.reason)));
         }
         for s in &plan.skipped {
-            report.skip(&s.target, "none", &s.reason);
+            self.skipped
+                .push(place(Entry::new(&s.target, "none", &s.reason)));
         }
-        report.refused = plan.refused.clone();
-        report
+        if self.refused.is_none() {
+            self.refused = plan.refused.clone();
+        }
     }
 
     pub fn counts(&self) -> Counts {
@@ -187,48 +260,43 @@ impl Report {
         )
     }
 
-    pub fn done(&mut self, target: &str, action: &str, reason: &str, detail: Option<Value>) {
-        self.done.push(Entry {
-            target: target.to_owned(),
-            action: action.to_owned(),
-            reason: reason.to_owned(),
-            detail,
-        });
+    pub fn done(&mut self, entry: Entry) {
+        self.done.push(entry);
     }
 
-    pub fn skip(&mut self, target: &str, action: &str, reason: &str) {
-        self.skipped.push(Entry {
-            target: target.to_owned(),
-            action: action.to_owned(),
-            reason: reason.to_owned(),
-            detail: None,
-        });
+    pub fn skip(&mut self, entry: Entry) {
+        self.skipped.push(entry);
     }
 
-    pub fn fail(&mut self, target: &str, action: &str, error: &Error) {
-        self.failed.push(Failure {
-            target: target.to_owned(),
-            action: action.to_owned(),
-            error: error.to_string(),
-            code: error.aws_code().map(str::to_owned),
-            retryable: error.is_retryable(),
-        });
+    pub fn fail(&mut self, failure: Failure) {
+        self.failed.push(failure);
     }
 
-    /// Records that `count` planned items were not started and are left for the next run.
+    /// Records that `count` more planned items were not started and are left for the next
+    /// run; the first reason given is kept.
     pub fn leave_for_next_run(&mut self, count: usize, reason: &str) {
-        if count > 0 {
-            self.remaining = Some(Remaining {
-                count,
-                reason: reason.to_owned(),
-            });
+        if count == 0 {
+            return;
         }
+        match &mut self.remaining {
+            Some(r) => r.count += count,
+            None => {
+                self.remaining = Some(Remaining {
+                    count,
+                    reason: reason.to_owned(),
+                })
+            }
+        }
+    }
+
+    pub fn remaining_count(&self) -> usize {
+        self.remaining.as_ref().map_or(0, |r| r.count)
     }
 
     /// Logs the summary (info), each failure (warn) and a refusal (error: a human must look).
     pub fn log(&self) {
         for f in &self.failed {
-            tracing::warn!(target_id = %f.target, action = %f.action, code = f.code.as_deref(), retryable = f.retryable, error = %f.error, "action failed");
+            tracing::warn!(target_id = %f.target, region = f.region.as_deref(), action = %f.action, code = f.code.as_deref(), retryable = f.retryable, error = %f.error, "action failed");
         }
         if let Some(why) = &self.refused {
             tracing::error!(reason = %why, "plan refused");
@@ -256,10 +324,26 @@ impl Report {
     }
 }
 
+/// The error to fail a whole invocation with when every place it had to read failed (so
+/// Lambda's Errors metric and retries see it); None when at least one place was read.
+pub fn all_failed<'a, T: 'a>(
+    results: impl IntoIterator<Item = &'a Result<T, AwsError>>,
+) -> Option<AwsError> {
+    let mut first = None;
+    for r in results {
+        match r {
+            Ok(_) => return None,
+            Err(e) => {
+                first.get_or_insert_with(|| e.clone());
+            }
+        }
+    }
+    first
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::AwsError;
 
     #[derive(Debug)]
     struct Stop;
@@ -277,42 +361,65 @@ mod tests {
         plan
     }
 
+    fn from_plan(mode: Mode, plan: &Plan<Stop>) -> Report {
+        let mut r = Report::new("nightly-stopper", mode);
+        r.add_plan(Some("us-east-1"), plan);
+        r
+    }
+
     #[test]
-    fn from_plan_carries_reasons() {
-        let r = Report::from_plan("nightly-stopper", Mode::Live, &plan());
+    fn a_plan_carries_its_reasons_and_region() {
+        let r = from_plan(Mode::Live, &plan());
         assert_eq!(r.counts().planned, 2);
         assert_eq!(r.planned[0].reason, "tagged office-hours");
         assert_eq!(r.skipped[0].reason, "member of an Auto Scaling group");
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["status"], "ok");
         assert_eq!(json["mode"], "live");
+        assert_eq!(json["planned"][0]["region"], "us-east-1");
+        assert_eq!(json["skipped"][0]["action"], "none");
+    }
+
+    #[test]
+    fn own_fields_are_flat_beside_the_shared_ones() {
+        #[derive(Serialize)]
+        struct Own {
+            matched: usize,
+        }
+        let mut r = Report::with_fields("f", Mode::Live, Own { matched: 3 });
+        r.add_plan(None, &plan());
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["matched"], 3);
+        assert_eq!(json["counts"]["planned"], 2);
+        assert!(json["planned"][0].get("region").is_none());
+        let plain = serde_json::to_value(Report::new("f", Mode::Live)).unwrap();
+        assert_eq!(plain["status"], "ok");
     }
 
     #[test]
     fn status_follows_outcomes() {
-        let mut r = Report::from_plan("f", Mode::Live, &plan());
-        r.done("i-1", "stop", "tagged office-hours", None);
+        let mut r = from_plan(Mode::Live, &plan());
+        r.done(Entry::new("i-1", "stop", "tagged office-hours"));
         let err: Error =
             AwsError::service("ec2:StopInstances", "IncorrectInstanceState", "pending").into();
-        r.fail("i-2", "stop", &err);
+        r.fail(Failure::new("i-2", "stop", &err).in_region("us-east-1"));
         assert_eq!(r.status(), Status::Partial);
         assert_eq!(r.failed[0].code.as_deref(), Some("IncorrectInstanceState"));
 
-        let mut all_failed = Report::from_plan("f", Mode::Live, &plan());
-        all_failed.fail("i-1", "stop", &err);
+        let mut all_failed = from_plan(Mode::Live, &plan());
+        all_failed.fail(Failure::new("i-1", "stop", &err));
         assert_eq!(all_failed.status(), Status::Failed);
 
-        let mut left = Report::from_plan("f", Mode::Live, &plan());
-        left.done("i-1", "stop", "x", None);
+        let mut left = from_plan(Mode::Live, &plan());
+        left.done(Entry::new("i-1", "stop", "x"));
         left.leave_for_next_run(1, "time budget spent");
+        left.leave_for_next_run(2, "another reason");
         assert_eq!(left.status(), Status::Partial);
-        assert_eq!(left.remaining.unwrap().count, 1);
+        assert_eq!(left.remaining.as_ref().unwrap().count, 3);
+        assert_eq!(left.remaining.unwrap().reason, "time budget spent");
 
-        assert_eq!(
-            Report::from_plan("f", Mode::DryRun, &plan()).status(),
-            Status::DryRun
-        );
-        let refused = Report::from_plan("f", Mode::Live, &plan().cap(1, "MAX_ACTIONS"));
+        assert_eq!(from_plan(Mode::DryRun, &plan()).status(), Status::DryRun);
+        let refused = from_plan(Mode::Live, &plan().cap(1, "MAX_ACTIONS"));
         assert_eq!(refused.status(), Status::Refused);
         let json = serde_json::to_value(&refused).unwrap();
         assert_eq!(json["status"], "refused");
@@ -321,13 +428,26 @@ mod tests {
 
     #[test]
     fn generic_metrics_match_counts() {
-        let mut r = Report::from_plan("f", Mode::Live, &plan());
-        r.done("i-1", "stop", "x", None);
+        let mut r = from_plan(Mode::Live, &plan());
+        r.done(Entry::new("i-1", "stop", "x"));
         let mut m = Metrics::for_function("f");
         r.count_into(&mut m);
         let line: Value = serde_json::from_str(&m.lines(jiff::Timestamp::UNIX_EPOCH)[0]).unwrap();
         assert_eq!(line["ActionsPlanned"], 2.0);
         assert_eq!(line["ActionsDone"], 1.0);
         assert_eq!(line["Failures"], 0.0);
+    }
+
+    #[test]
+    fn all_failed_only_when_every_place_failed() {
+        let e = AwsError::service("ec2:DescribeInstances", "UnauthorizedOperation", "no");
+        assert!(all_failed::<()>(&[]).is_none());
+        assert!(all_failed(&[Err::<(), _>(e.clone()), Ok(())]).is_none());
+        assert!(all_failed(&[Ok(()), Err(e.clone())]).is_none());
+        assert_eq!(
+            all_failed::<()>(&[Err(e.clone()), Err(e.clone())])
+                .map(|e| e.code().map(str::to_owned)),
+            Some(Some("UnauthorizedOperation".to_owned()))
+        );
     }
 }

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::history::EventKey;
 use crate::instances::Region;
 use crate::plan::{AlarmPlan, Decision, ignored, is_instance_id, plan};
-use crate::report::RestarterReport;
+use crate::report::{self, RestarterReport};
 use fleetkeeper::alarm::{Incoming, parse};
 
 /// Time kept back from the deadline; a run makes a few calls per instance.
@@ -31,9 +31,9 @@ pub async fn run(
     let change = match parse(payload)? {
         Incoming::Change(c) => c,
         Incoming::Ignored { what, reason } => {
-            let report = RestarterReport::ignored_event(config, &what, &reason);
-            report.log();
-            report.metrics_into(metrics);
+            let report = report::ignored_event(config, &what, &reason);
+            report::log(&report);
+            report::metrics_into(&report, metrics);
             return Ok(report);
         }
     };
@@ -57,7 +57,7 @@ pub async fn run(
             .collect()
     };
     let plan = plan(&change, &observed, config, now);
-    let mut report = RestarterReport::new(&change, &plan, config);
+    let mut report = report::from_plan(&change, &plan, config);
     if let AlarmPlan::Instances(plans) = &plan
         && plans
             .iter()
@@ -66,23 +66,16 @@ pub async fn run(
         let region = pick(regions, change.region.as_deref())?;
         let event = EventKey::of(&change.alarm_name, &change.state_timestamp);
         let outcomes = apply(region, plans, config, &change.alarm_name, event).await;
-        report.record(outcomes);
+        report::record(&mut report, outcomes);
     }
-    report.log();
-    report.metrics_into(metrics);
+    report::log(&report);
+    report::metrics_into(&report, metrics);
     // A failure AWS may get past on a later try fails the invocation, so Lambda retries the
     // event; the history tag was put back, so the retry is not taken for a duplicate.
-    if let Some(f) = report
-        .report
-        .failed
-        .iter()
-        .find(|f| f.retryable && !f.action.contains("not restored"))
-    {
+    if let Some((id, e)) = &report.fields.retry {
         return Err(Error::Internal(format!(
-            "restarting {} failed with {} ({}); Lambda will retry this event",
-            f.target,
-            f.code.as_deref().unwrap_or("no code"),
-            f.error
+            "restarting {id} failed with {} ({e}); Lambda will retry this event",
+            e.code().unwrap_or("no code"),
         )));
     }
     Ok(report)

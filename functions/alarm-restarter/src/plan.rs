@@ -39,6 +39,10 @@ impl Skip {
         }
     }
 
+    pub fn is_cap_reached(&self) -> bool {
+        matches!(self, Skip::CapReached { .. })
+    }
+
     /// Cases a human must look at: logged at error level.
     pub fn needs_a_human(&self) -> bool {
         matches!(self, Skip::CapReached { .. } | Skip::HistoryUnreadable(_))

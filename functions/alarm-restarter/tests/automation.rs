@@ -114,21 +114,16 @@ async fn automation_starts_the_runbook_with_the_instance_role_and_token() {
     ];
     let r = w.run(&[&start], &settings).await;
     assert_eq!(start.num_calls(), 1, "the matching request was sent once");
+    assert_eq!(r.done.len(), 1, "{}", serde_json::to_string(&r).unwrap());
     assert_eq!(
-        r.report.done.len(),
-        1,
-        "{}",
-        serde_json::to_string(&r).unwrap()
-    );
-    assert_eq!(
-        r.report.done[0].detail.as_ref().unwrap()["automation-execution-id"],
+        r.done[0].detail.as_ref().unwrap()["automation-execution-id"],
         "4105a4fc-f944-11e6-9d32-0a1b2c3d4e5f"
     );
     assert!(w.history().await.unwrap().contains(':'));
 
     // The same delivery again: a duplicate, the runbook is not started a second time.
     let r = w.run(&[&start], &settings).await;
-    assert_eq!(r.report.skipped[0].action, "duplicate");
+    assert_eq!(r.skipped[0].action, "duplicate");
     assert_eq!(start.num_calls(), 1);
 }
 
@@ -151,12 +146,12 @@ async fn a_missing_runbook_is_reported_and_the_history_put_back() {
     // Not retryable: the invocation succeeds with a failed report (a retry would not help).
     let r = w.run(&[&missing], &[]).await;
     assert_eq!(missing.num_calls(), 1);
-    assert_eq!(r.report.failed.len(), 1);
+    assert_eq!(r.failed.len(), 1);
     assert_eq!(
-        r.report.failed[0].code.as_deref(),
+        r.failed[0].code.as_deref(),
         Some("AutomationDefinitionNotFoundException")
     );
-    assert!(!r.report.failed[0].retryable);
+    assert!(!r.failed[0].retryable);
     assert_eq!(
         w.history().await.as_deref(),
         Some(""),

@@ -88,8 +88,7 @@ async fn invoke(w: &World, cfg: &Config, event: &Value) -> (Result<RestarterRepo
 }
 
 fn skipped(r: &RestarterReport, id: &str) -> String {
-    r.report
-        .skipped
+    r.skipped
         .iter()
         .find(|s| s.target == id)
         .map(|s| s.action.clone())
@@ -125,9 +124,9 @@ async fn reboot_strategy_keeps_its_history_on_the_instance() {
     let dry = config(&[base[0], base[1], base[2], ("DRY_RUN", "true")]);
     let (r, _) = invoke(&w, &dry, &alarm(&ids, "2026-11-20T17:04:40.989+0000")).await;
     let r = r.unwrap();
-    assert_eq!(r.report.status(), Status::DryRun);
-    assert_eq!(r.report.planned[0].target, tagged);
-    assert!(r.report.done.is_empty());
+    assert_eq!(r.status(), Status::DryRun);
+    assert_eq!(r.planned[0].target, tagged);
+    assert!(r.done.is_empty());
     assert_eq!(history(&w.ec2, &tagged).await, None);
 
     // Live: the tagged running instance is rebooted; each other one is skipped, with its code.
@@ -135,9 +134,9 @@ async fn reboot_strategy_keeps_its_history_on_the_instance() {
     let first = alarm(&ids, "2026-11-20T17:04:40.989+0000");
     let (r, emf) = invoke(&w, &live, &first).await;
     let r = r.unwrap();
-    assert_eq!(r.report.status(), Status::Ok);
-    assert_eq!(r.report.done.len(), 1);
-    assert_eq!(r.report.done[0].target, tagged);
+    assert_eq!(r.status(), Status::Ok);
+    assert_eq!(r.done.len(), 1);
+    assert_eq!(r.done[0].target, tagged);
     assert_eq!(
         w.proxy.count("ec2:RebootInstances"),
         2,
@@ -169,7 +168,7 @@ async fn reboot_strategy_keeps_its_history_on_the_instance() {
 
     // A new change: the second restart in the window.
     let (r, _) = invoke(&w, &live, &alarm(&ids, "2026-11-20T18:00:00.000+0000")).await;
-    assert_eq!(r.unwrap().report.done.len(), 1);
+    assert_eq!(r.unwrap().done.len(), 1);
     assert_eq!(
         History::parse(&history(&w.ec2, &tagged).await.unwrap())
             .unwrap()
@@ -182,7 +181,7 @@ async fn reboot_strategy_keeps_its_history_on_the_instance() {
     let (r, emf) = invoke(&w, &live, &alarm(&ids, "2026-11-20T19:00:00.000+0000")).await;
     let r = r.unwrap();
     assert_eq!(skipped(&r, &tagged), "cap-reached");
-    assert_eq!(r.cap_reached, 1);
+    assert_eq!(r.fields.cap_reached, 1);
     assert_eq!(emf["RestartCapReached"].as_f64(), Some(1.0));
     assert_eq!(w.proxy.count("ec2:RebootInstances"), 3);
 }
@@ -204,15 +203,15 @@ async fn run_command_strategy_and_changes_that_restart_nothing() {
     for event in [&ok, &again, &config_change] {
         let (r, _) = invoke(&w, &cfg, event).await;
         let r = r.unwrap();
-        assert_eq!(r.report.skipped[0].action, "ignored");
-        assert!(r.report.planned.is_empty());
+        assert_eq!(r.skipped[0].action, "ignored");
+        assert!(r.planned.is_empty());
     }
     assert_eq!(w.proxy.count("ec2:DescribeInstances"), 0);
     assert_eq!(w.proxy.count("ssm:SendCommand"), 0);
 
     let (r, _) = invoke(&w, &cfg, &alarm(&[&id], "2026-11-20T17:04:40.989+0000")).await;
     let r = r.unwrap();
-    let command_id = r.report.done[0].detail.as_ref().unwrap()["command-id"]
+    let command_id = r.done[0].detail.as_ref().unwrap()["command-id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -314,12 +313,7 @@ async fn a_failed_restart_puts_the_history_back_and_asks_lambda_to_retry() {
     w.proxy.clear();
     let (r, _) = invoke(&w, &cfg, &event).await;
     let r = r.unwrap();
-    assert_eq!(
-        r.report.done.len(),
-        1,
-        "{}",
-        serde_json::to_string(&r).unwrap()
-    );
+    assert_eq!(r.done.len(), 1, "{}", serde_json::to_string(&r).unwrap());
     let h = History::parse(&history(&w.ec2, &id).await.unwrap()).unwrap();
     assert_eq!(h.entries().len(), 2);
 }

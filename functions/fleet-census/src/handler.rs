@@ -1,32 +1,16 @@
 //! One invocation: check the event, observe every region concurrently, tally, report.
 
 use futures_util::future::join_all;
-use serde::Serialize;
 use serde_json::Value;
 
 use fleetkeeper::Error;
 use fleetkeeper::telemetry::Metrics;
 
-use crate::census::{RegionCensus, tally};
 use crate::config::Config;
-use crate::fleet::Fleet;
-
-#[derive(Debug, Serialize)]
-pub struct RegionFailure {
-    pub region: String,
-    pub error: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-}
-
-/// The JSON the function returns.
-#[derive(Debug, Serialize)]
-pub struct CensusReport {
-    pub function: String,
-    pub status: &'static str,
-    pub regions: Vec<RegionCensus>,
-    pub failed: Vec<RegionFailure>,
-}
+use crate::plan::tally;
+use crate::ports::Fleet;
+use crate::report::{self, CensusReport};
+use fleetkeeper::report::{Entry, all_failed};
 
 /// Accepts an EventBridge scheduled event, `{}`, or any JSON object; anything else is refused.
 pub fn check_event(event: &Value) -> Result<(), Error> {
@@ -60,54 +44,34 @@ pub async fn run<F: Fleet + Sync>(
             .map(|f| async move { (f.region(), f.instances().await) }),
     )
     .await;
-    let mut report = CensusReport {
-        function: function.to_owned(),
-        status: "ok",
-        regions: Vec::new(),
-        failed: Vec::new(),
-    };
+    if let Some(e) = all_failed(observed.iter().map(|(_, r)| r)) {
+        // Nothing could be read at all: fail the invocation so Lambda's Errors metric sees it.
+        return Err(e.into());
+    }
+    let mut report = report::new(function);
     for (region, result) in observed {
         match result {
             Ok(instances) => {
-                let c = tally(region, &instances, config);
-                metrics.count("InstancesTotal", c.total as u64);
-                metrics.count("InstancesOptedIn", c.opted_in as u64);
-                report.regions.push(c);
+                let census = tally(region, &instances, config);
+                let counted = format!("{} instances, {} opted in", census.total, census.opted_in);
+                report.done(Entry::new("*", "census", counted).in_region(region));
+                report.fields.regions.push(census);
             }
             Err(e) => {
                 tracing::warn!(region, error = %e, "region could not be read");
-                report.failed.push(RegionFailure {
-                    region: region.to_owned(),
-                    code: e.code().map(str::to_owned),
-                    error: e.to_string(),
-                });
+                report::region_failed(&mut report, region, &e);
             }
         }
     }
-    metrics.count("Failures", report.failed.len() as u64);
-    if report.regions.is_empty() && !report.failed.is_empty() {
-        // Nothing could be read at all: fail the invocation so Lambda's Errors metric sees it.
-        let first = &report.failed[0];
-        return Err(Error::Internal(format!(
-            "no region could be read; {}: {}",
-            first.region, first.error
-        )));
-    }
-    if !report.failed.is_empty() {
-        report.status = "partial";
-    }
-    tracing::info!(
-        regions = report.regions.len(),
-        failed = report.failed.len(),
-        "census done"
-    );
+    report::metrics_into(&report, metrics);
+    report.log();
     Ok(report)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::Instance;
+    use crate::ports::Instance;
     use fleetkeeper::{AwsError, Env};
 
     /// An in-memory fleet: the handler is generic over the capability, as every function is.
@@ -170,9 +134,10 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(r.status, "partial");
-        assert_eq!(r.regions[0].total, 1);
+        assert_eq!(r.status(), fleetkeeper::report::Status::Partial);
+        assert_eq!(r.fields.regions[0].total, 1);
         assert_eq!(r.failed[0].code.as_deref(), Some("UnauthorizedOperation"));
+        assert_eq!(r.failed[0].region.as_deref(), Some("us-east-1"));
 
         let err = run(
             &[Fixed("us-east-1", Err(denied))],

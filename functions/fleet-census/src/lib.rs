@@ -3,10 +3,11 @@
 //! function takes (config, the shared AWS loader, paginated observe, pure tally, JSON report,
 //! EMF metrics) and changes nothing.
 
-pub mod census;
 pub mod config;
-pub mod fleet;
 pub mod handler;
+pub mod plan;
+pub mod ports;
+pub mod report;
 
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use config::Config;
-use fleet::Ec2Fleet;
+use ports::Ec2Fleet;
 
 /// A census only reads; little needs to be kept back from the deadline.
 pub const RESERVE: Duration = Duration::from_secs(2);
@@ -53,7 +54,7 @@ pub async fn handle(
     _now: Timestamp,
     _budget: Budget,
     metrics: &mut Metrics,
-) -> Result<handler::CensusReport, Error> {
+) -> Result<report::CensusReport, Error> {
     handler::run(
         &lambda.fleets,
         &lambda.config,

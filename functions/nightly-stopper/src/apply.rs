@@ -25,12 +25,27 @@ const HIBERNATION_REFUSED: &[&str] = &[
     "UnsupportedOperation",
 ];
 
+/// One instance acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    pub id: String,
+    pub act: Act,
+    /// Why it differs from the plan (a hibernation refused, stopped instead).
+    pub note: Option<String>,
+}
+
+/// One instance whose call failed.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub id: String,
+    pub act: Act,
+    pub error: AwsError,
+}
+
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// (id, what was done, note)
-    pub done: Vec<(String, Act, Option<String>)>,
-    /// (id, what was tried, error)
-    pub failed: Vec<(String, Act, AwsError)>,
+    pub done: Vec<Done>,
+    pub failed: Vec<Failed>,
     /// Not attempted because the time budget ran out.
     pub not_started: Vec<String>,
     /// Acted on, but the last-action tag could not be written.
@@ -95,12 +110,11 @@ pub async fn apply<F: Fleet>(
         match result {
             Ok(()) => {
                 let note = batch.note;
-                out.done.extend(
-                    batch
-                        .ids
-                        .into_iter()
-                        .map(|id| (id, batch.act, note.clone())),
-                );
+                out.done.extend(batch.ids.into_iter().map(|id| Done {
+                    id,
+                    act: batch.act,
+                    note: note.clone(),
+                }));
             }
             Err(e)
                 if batch.ids.len() > 1 && e.code().is_some_and(|c| PER_ID_ERRORS.contains(&c)) =>
@@ -131,9 +145,11 @@ pub async fn apply<F: Fleet>(
                     )),
                 });
             }
-            Err(e) => out
-                .failed
-                .extend(batch.ids.into_iter().map(|id| (id, batch.act, e.clone()))),
+            Err(e) => out.failed.extend(batch.ids.into_iter().map(|id| Failed {
+                id,
+                act: batch.act,
+                error: e.clone(),
+            })),
         }
     }
     if !dry_run {
@@ -151,8 +167,8 @@ async fn tag_done<F: Fleet>(fleet: &F, out: &mut Outcome, limits: &Limits<'_>, s
         let ids: Vec<String> = out
             .done
             .iter()
-            .filter(|(_, a, _)| acts.contains(a))
-            .map(|(id, _, _)| id.clone())
+            .filter(|d| acts.contains(&d.act))
+            .map(|d| d.id.clone())
             .collect();
         let value = format!("{verb} {stamp}");
         for chunk in ids.chunks(MAX_BATCH) {
@@ -271,8 +287,11 @@ mod tests {
         .await;
         assert_eq!(out.done.len(), 2499);
         assert_eq!(out.failed.len(), 1);
-        assert_eq!(out.failed[0].0, "i-1234");
-        assert_eq!(out.failed[0].2.code(), Some("InvalidInstanceID.NotFound"));
+        assert_eq!(out.failed[0].id, "i-1234");
+        assert_eq!(
+            out.failed[0].error.code(),
+            Some("InvalidInstanceID.NotFound")
+        );
         let calls = fake.calls.lock().unwrap();
         assert!(calls.iter().all(|(_, n)| *n <= MAX_BATCH));
         assert_eq!(calls[0].1, 1000);
@@ -307,11 +326,11 @@ mod tests {
             stopped.contains(&("i-0001".into(), false)),
             "stopped plainly"
         );
-        let fallback = out.done.iter().find(|(id, _, _)| id == "i-0001").unwrap();
-        assert_eq!(fallback.1, Act::Stop);
+        let fallback = out.done.iter().find(|d| d.id == "i-0001").unwrap();
+        assert_eq!(fallback.act, Act::Stop);
         assert!(
             fallback
-                .2
+                .note
                 .as_deref()
                 .unwrap()
                 .contains("hibernation refused")

@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use fleetkeeper::aws::Aws;
 use fleetkeeper::exec::{Budget, RateLimiter};
+use fleetkeeper::plan::cap_together;
+use fleetkeeper::report::all_failed;
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{Error, Plan};
 
@@ -17,7 +19,7 @@ use crate::config::Config;
 use crate::event;
 use crate::fleet::{Ec2Fleet, Fleet};
 use crate::plan::{Act, plan};
-use crate::report::StopperReport;
+use crate::report::{self, StopperReport};
 
 /// Time kept back from the invocation deadline to finish tagging and return the report.
 pub const RESERVE: Duration = Duration::from_secs(10);
@@ -86,12 +88,9 @@ pub async fn run<F: Fleet + Sync>(
             .map(|t| t.fleet.tagged(&config.tag_key, &config.tag_value)),
     )
     .await;
-    if let Some(Err(first)) = observed
-        .first()
-        .filter(|_| observed.iter().all(Result::is_err))
-    {
+    if let Some(e) = all_failed(&observed) {
         // Nothing could be read anywhere: fail the invocation so Lambda's Errors metric sees it.
-        return Err(first.clone().into());
+        return Err(e.into());
     }
 
     let mut plans: Vec<Option<(usize, Plan<Act>)>> = observed
@@ -102,16 +101,12 @@ pub async fn run<F: Fleet + Sync>(
                 .map(|instances| (instances.len(), plan(action, instances, config, now)))
         })
         .collect();
-    let total: usize = plans.iter().flatten().map(|(_, p)| p.actions.len()).sum();
-    if total > config.max_actions {
-        let why = format!(
-            "plan has {total} actions over all regions, more than MAX_ACTIONS={}; nothing was done (raise MAX_ACTIONS if this is intended)",
-            config.max_actions
-        );
-        for (_, p) in plans.iter_mut().flatten() {
-            p.refused = Some(why.clone());
-        }
-    }
+    // MAX_ACTIONS counts every region and account of the run.
+    cap_together(
+        plans.iter_mut().flatten().map(|(_, p)| p),
+        config.max_actions,
+        "MAX_ACTIONS",
+    );
 
     let stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
     let outcomes = join_all(targets.iter().zip(&plans).map(|(t, p)| {
@@ -132,41 +127,21 @@ pub async fn run<F: Fleet + Sync>(
     }))
     .await;
 
-    let mut report = StopperReport::new(action, config.mode);
+    let mut report = report::new(action, config.mode);
     for ((t, observed), (p, out)) in targets
         .iter()
         .zip(&observed)
         .zip(plans.iter().zip(&outcomes))
     {
         match (observed, p, out) {
-            (Err(e), _, _) => report.region_failed(t.fleet.name(), e),
-            (Ok(_), Some((matched, plan)), Some(out)) => report.add_region(
-                t.fleet.name(),
-                *matched,
-                plan,
-                out,
-                config.mode.is_dry_run(),
-            ),
+            (Err(e), _, _) => report::region_failed(&mut report, t.fleet.name(), e),
+            (Ok(_), Some((matched, plan)), Some(out)) => {
+                report::add_region(&mut report, t.fleet.name(), *matched, plan, out)
+            }
             _ => unreachable!("a region that was read has a plan and an outcome"),
         }
     }
-    let report = report.finish(config.mode);
-    report.metrics_into(metrics);
-    tracing::info!(
-        action = ?report.action,
-        status = %report.status,
-        matched = report.matched,
-        acted = report.acted.len(),
-        skipped = report.skipped.len(),
-        failed = report.failed.len(),
-        remaining = report.remaining,
-        "run finished"
-    );
-    for f in &report.failed {
-        tracing::warn!(id = %f.id, region = %f.region, code = f.code.as_deref(), message = %f.message, "action failed");
-    }
-    if let Some(why) = &report.refused {
-        tracing::error!(reason = %why, "plan refused");
-    }
+    report::metrics_into(&report, metrics);
+    report.log();
     Ok(report)
 }

@@ -156,10 +156,10 @@ async fn stop_is_exact_idempotent_and_start_undoes_it() {
     let seeded = seed(&moto.endpoint()).await;
 
     let report = invoke(&moto.endpoint(), &[], json!({"action": "stop"})).await;
-    assert_eq!(report.status, Status::Ok, "{:?}", report.failed);
-    assert_eq!(report.acted.len(), 1200);
+    assert_eq!(report.status(), Status::Ok, "{:?}", report.failed);
+    assert_eq!(report.done.len(), 1200);
     // 1200 eligible + ASG member + keep-running + the one already stopped.
-    assert_eq!(report.matched, 1203);
+    assert_eq!(report.fields.matched, 1203);
     let reasons: Vec<&str> = report.skipped.iter().map(|s| s.reason.as_str()).collect();
     assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("Auto Scaling group")));
@@ -177,13 +177,13 @@ async fn stop_is_exact_idempotent_and_start_undoes_it() {
     );
 
     let again = invoke(&moto.endpoint(), &[], json!({"action": "stop"})).await;
-    assert!(again.acted.is_empty(), "a second run changes nothing");
+    assert!(again.done.is_empty(), "a second run changes nothing");
     assert_eq!(again.skipped.len(), 1203);
 
     let started = invoke(&moto.endpoint(), &[], json!({"action": "start"})).await;
-    assert_eq!(started.status, Status::Ok, "{:?}", started.failed);
+    assert_eq!(started.status(), Status::Ok, "{:?}", started.failed);
     assert_eq!(
-        started.acted.len(),
+        started.done.len(),
         1201,
         "the 1200 and the one stopped before"
     );
@@ -208,7 +208,7 @@ async fn same_end_state_with_30_percent_of_calls_throttled() {
     let retries = [("AWS_MAX_ATTEMPTS", "10")];
 
     let report = invoke(&proxy.endpoint(), &retries, json!({"action": "stop"})).await;
-    assert_eq!(report.status, Status::Ok, "{:?}", report.failed);
+    assert_eq!(report.status(), Status::Ok, "{:?}", report.failed);
     assert_end_state(
         &states(&moto.endpoint()).await,
         &seeded,
@@ -235,10 +235,10 @@ async fn dry_run_and_the_cap_change_nothing() {
         json!({"action": "stop"}),
     )
     .await;
-    assert_eq!(dry.status, Status::DryRun, "{:?}", dry.failed);
-    assert!(dry.dry_run);
+    assert_eq!(dry.status(), Status::DryRun, "{:?}", dry.failed);
+    assert!(dry.mode.is_dry_run());
     assert_eq!(dry.planned.len(), 1200);
-    assert!(dry.acted.is_empty());
+    assert!(dry.done.is_empty());
 
     let capped = invoke(
         &moto.endpoint(),
@@ -246,7 +246,7 @@ async fn dry_run_and_the_cap_change_nothing() {
         json!({"action": "stop"}),
     )
     .await;
-    assert_eq!(capped.status, Status::Refused);
+    assert_eq!(capped.status(), Status::Refused);
     assert!(
         capped
             .refused
@@ -254,7 +254,7 @@ async fn dry_run_and_the_cap_change_nothing() {
             .unwrap()
             .contains("MAX_ACTIONS=1000")
     );
-    assert!(capped.acted.is_empty());
+    assert!(capped.done.is_empty());
 
     for bad in [
         json!({"action": "reboot"}),
@@ -292,11 +292,14 @@ async fn role_arns_act_in_the_other_account_only() {
         json!({"action": "stop"}),
     )
     .await;
-    assert_eq!(report.status, Status::Ok, "{:?}", report.failed);
-    let acted: Vec<&str> = report.acted.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(report.status(), Status::Ok, "{:?}", report.failed);
+    let acted: Vec<&str> = report.done.iter().map(|a| a.target.as_str()).collect();
     assert_eq!(acted.len(), 2, "{acted:?}");
     assert!(theirs.iter().all(|id| acted.contains(&id.as_str())));
-    assert_eq!(report.acted[0].region, "111122223333/us-east-1");
+    assert_eq!(
+        report.done[0].region.as_deref(),
+        Some("111122223333/us-east-1")
+    );
     let mine = base.client("EC2", aws_sdk_ec2::Client::new);
     let state = mine
         .describe_instances()
@@ -327,13 +330,13 @@ async fn max_actions_counts_every_region_of_the_run() {
         json!({"action": "stop"}),
     )
     .await;
-    assert_eq!(capped.status, Status::Refused, "{capped:?}");
+    assert_eq!(capped.status(), Status::Refused, "{capped:?}");
     assert!(
         capped.refused.as_deref().unwrap().contains("6 actions"),
         "{:?}",
         capped.refused
     );
-    assert!(capped.acted.is_empty());
+    assert!(capped.done.is_empty());
     assert_eq!(states(&moto.endpoint()).await, before, "nothing changed");
 
     let allowed = invoke(
@@ -342,6 +345,6 @@ async fn max_actions_counts_every_region_of_the_run() {
         json!({"action": "stop"}),
     )
     .await;
-    assert_eq!(allowed.status, Status::Ok, "{:?}", allowed.failed);
-    assert_eq!(allowed.acted.len(), 6);
+    assert_eq!(allowed.status(), Status::Ok, "{:?}", allowed.failed);
+    assert_eq!(allowed.done.len(), 6);
 }

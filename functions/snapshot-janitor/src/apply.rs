@@ -5,9 +5,9 @@
 use fleetkeeper::exec::{Budget, RateLimiter, run_bounded};
 use fleetkeeper::{AwsError, Mode};
 
-use crate::create::CreatePlan;
-use crate::ebs::{Deleted, Ebs};
-use crate::retention::Decision;
+use crate::plan::create::CreatePlan;
+use crate::plan::retention::Decision;
+use crate::ports::{Deleted, Ebs};
 
 /// Deletes in flight at once; the limiter, not this, sets the pace.
 const CONCURRENCY: usize = 8;
@@ -19,18 +19,44 @@ pub struct Limits<'a> {
     pub max_deletes: usize,
 }
 
+/// A snapshot taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub volume_id: String,
+    pub snapshot_id: String,
+    pub reason: String,
+}
+
+/// A snapshot deleted, with the rule that let it go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub snapshot_id: String,
+    pub rule: String,
+}
+
+/// A snapshot that backs a registered AMI: EC2 refused to delete it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InUse {
+    pub snapshot_id: String,
+    pub message: String,
+}
+
+/// A call that failed, on a volume (create) or a snapshot (delete).
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub id: String,
+    pub error: AwsError,
+}
+
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// (volume, new snapshot id, why)
-    pub created: Vec<(String, String, String)>,
-    pub create_failed: Vec<(String, AwsError)>,
-    /// (snapshot, the rule that let it go)
-    pub deleted: Vec<(String, String)>,
+    pub created: Vec<Created>,
+    pub create_failed: Vec<Failed>,
+    pub deleted: Vec<Removed>,
     /// NotFound on delete: someone else removed it first.
     pub already_gone: Vec<String>,
-    /// (snapshot, AWS's message): backs a registered AMI.
-    pub in_use: Vec<(String, String)>,
-    pub delete_failed: Vec<(String, AwsError)>,
+    pub in_use: Vec<InUse>,
+    pub delete_failed: Vec<Failed>,
     /// Deletions left for the next run: over MAX_DELETES, or the time budget ran out.
     pub left_for_next_run: Vec<String>,
 }
@@ -57,10 +83,15 @@ pub async fn apply<E: Ebs + Sync>(
         }
         limits.snapshots.acquire().await;
         match ebs.create(&c.volume_id, &c.description, &c.tags).await {
-            Ok(id) => out
-                .created
-                .push((c.volume_id.clone(), id, c.reason.clone())),
-            Err(e) => out.create_failed.push((c.volume_id.clone(), e)),
+            Ok(snapshot_id) => out.created.push(Created {
+                volume_id: c.volume_id.clone(),
+                snapshot_id,
+                reason: c.reason.clone(),
+            }),
+            Err(error) => out.create_failed.push(Failed {
+                id: c.volume_id.clone(),
+                error,
+            }),
         }
     }
 
@@ -74,7 +105,7 @@ pub async fn apply<E: Ebs + Sync>(
         Some(limits.snapshots),
         limits.budget,
         |d: &Decision| async move {
-            match ebs.delete(&d.id, false).await {
+            match ebs.delete(&d.id).await {
                 Ok(how) => One::Deleted(d.id.clone(), d.rule.clone(), how),
                 Err(e) => One::Failed(d.id.clone(), e),
             }
@@ -85,10 +116,15 @@ pub async fn apply<E: Ebs + Sync>(
         .extend(batch.not_started.iter().map(|d| d.id.clone()));
     for r in batch.results {
         match r {
-            One::Deleted(id, rule, Deleted::Done) => out.deleted.push((id, rule)),
+            One::Deleted(snapshot_id, rule, Deleted::Done) => {
+                out.deleted.push(Removed { snapshot_id, rule })
+            }
             One::Deleted(id, _, Deleted::AlreadyGone) => out.already_gone.push(id),
-            One::Deleted(id, _, Deleted::InUse(msg)) => out.in_use.push((id, msg)),
-            One::Failed(id, e) => out.delete_failed.push((id, e)),
+            One::Deleted(snapshot_id, _, Deleted::InUse(message)) => out.in_use.push(InUse {
+                snapshot_id,
+                message,
+            }),
+            One::Failed(id, error) => out.delete_failed.push(Failed { id, error }),
         }
     }
     out
@@ -97,8 +133,8 @@ pub async fn apply<E: Ebs + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::create::{Create, Volume};
-    use crate::retention::Snapshot;
+    use crate::plan::create::{Create, Volume};
+    use crate::plan::retention::Snapshot;
     use fleetkeeper::exec::BucketSpec;
     use std::collections::{BTreeMap, BTreeSet};
     use std::sync::Mutex;
@@ -130,7 +166,7 @@ mod tests {
             self.created.lock().unwrap().push(volume_id.to_owned());
             Ok(format!("snap-new-{volume_id}"))
         }
-        async fn delete(&self, id: &str, _: bool) -> Result<Deleted, AwsError> {
+        async fn delete(&self, id: &str) -> Result<Deleted, AwsError> {
             if self.in_use.contains(id) {
                 return Ok(Deleted::InUse("used by ami-1".into()));
             }
@@ -200,7 +236,10 @@ mod tests {
         assert_eq!(out.deleted.len(), 3);
         assert_eq!(
             out.in_use,
-            vec![("snap-0001".to_string(), "used by ami-1".to_string())]
+            vec![InUse {
+                snapshot_id: "snap-0001".into(),
+                message: "used by ami-1".into()
+            }]
         );
         assert_eq!(out.already_gone, vec!["snap-0002".to_string()]);
         assert!(

@@ -4,7 +4,7 @@ use fleetkeeper::exec::{BucketSpec, buckets};
 use fleetkeeper::{ConfigError, Env, Mode};
 use jiff::tz::TimeZone;
 
-use crate::retention::Rules;
+use crate::plan::retention::Rules;
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -9,14 +9,14 @@ use serde_json::Value;
 
 use fleetkeeper::Error;
 use fleetkeeper::exec::{Budget, RateLimiter};
+use fleetkeeper::report::all_failed;
 use fleetkeeper::telemetry::Metrics;
 
 use crate::apply::{Limits, apply};
 use crate::config::Config;
-use crate::create::plan_create;
-use crate::ebs::Ebs;
-use crate::report::JanitorReport;
-use crate::retention::{decide, share_deletes};
+use crate::plan::{decide, plan_create, share_deletes};
+use crate::ports::Ebs;
+use crate::report::{self, JanitorReport};
 
 /// Time kept back from the invocation deadline to return the report.
 pub const RESERVE: Duration = Duration::from_secs(20);
@@ -75,31 +75,20 @@ pub async fn run<E: Ebs + Sync>(
         },
     ))
     .await;
-    if let Some(Err(first)) = regions
-        .first()
-        .filter(|_| regions.iter().all(Result::is_err))
-    {
-        return Err(first.clone().into());
+    if let Some(e) = all_failed(&regions) {
+        // Nothing could be read anywhere: fail the invocation so Lambda's Errors metric sees it.
+        return Err(e.into());
     }
-    let mut report = JanitorReport::new(config.mode);
+    let mut report = report::new(config.mode);
     for (t, r) in targets.iter().zip(&regions) {
         match r {
             Ok((create, decisions, out)) => {
-                report.add_region(t.ebs.region(), create, decisions, out)
+                report::add_region(&mut report, t.ebs.region(), create, decisions, out)
             }
-            Err(e) => report.region_failed(t.ebs.region(), e),
+            Err(e) => report::region_failed(&mut report, t.ebs.region(), e),
         }
     }
-    let report = report.finish(config.mode);
-    report.metrics_into(metrics);
-    tracing::info!(
-        status = %report.status,
-        created = report.created.len(),
-        deleted = report.deleted.len(),
-        in_use = report.skipped_in_use.len(),
-        failed = report.failed.len(),
-        remaining = report.remaining,
-        "run finished"
-    );
+    report::metrics_into(&report, metrics);
+    report.log();
     Ok(report)
 }

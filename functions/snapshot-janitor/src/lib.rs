@@ -1,17 +1,16 @@
 //! snapshot-janitor: EBS snapshots on a schedule, pruned by a retention policy that never
 //! loses what it must keep.
 //!
-//! [`retention`] (the prune plan) and [`create`] (the create plan) are pure and carry most
-//! tests; [`ebs`] is tested against moto, [`apply`] against an in-memory fake; [`handler`]
-//! wires them for the Lambda entry point.
+//! observe ([`ports`]: EBS, tested against moto) -> plan ([`plan`], pure: what to create, what
+//! retention lets go; most tests live there) -> apply ([`apply`], tested against an in-memory
+//! EBS) -> report ([`report`]); [`handler`] runs one invocation.
 
 pub mod apply;
 pub mod config;
-pub mod create;
-pub mod ebs;
 pub mod handler;
+pub mod plan;
+pub mod ports;
 pub mod report;
-pub mod retention;
 
 use fleetkeeper::Error;
 use fleetkeeper::exec::Budget;
@@ -22,8 +21,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use config::Config;
-use ebs::Ec2Ebs;
 pub use handler::{RESERVE, Target};
+use ports::Ec2Ebs;
 
 /// What one cold start builds: the settings and a target per region.
 pub struct Lambda {

@@ -1,39 +1,37 @@
-//! The function's JSON result and its EMF metrics.
+//! The function's JSON result: the shared report (creates and deletes planned, done, skipped
+//! and failed, per region, each with its reason or AWS error code) plus snapshot-janitor's own
+//! field: in a dry run, every snapshot of ours with keep or delete and the rule that decided.
+
+use std::fmt;
 
 use serde::Serialize;
 
-use fleetkeeper::report::Status;
+use fleetkeeper::report::{Entry, Failure};
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper::{AwsError, Mode};
+use fleetkeeper::{AwsError, Mode, Report};
 
 use crate::apply::Outcome;
-use crate::create::CreatePlan;
-use crate::retention::Decision;
+use crate::plan::{CreatePlan, Decision};
 
-#[derive(Debug, Serialize)]
-pub struct Created {
-    pub region: String,
-    pub volume_id: String,
-    pub snapshot_id: String,
-    pub reason: String,
+pub const FUNCTION: &str = "snapshot-janitor";
+
+/// The two things snapshot-janitor does, as reports name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotAction {
+    Create,
+    Delete,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Item {
-    pub region: String,
-    pub id: String,
-    pub reason: String,
+impl fmt::Display for SnapshotAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SnapshotAction::Create => "create-snapshot",
+            SnapshotAction::Delete => "delete-snapshot",
+        })
+    }
 }
 
-#[derive(Debug, Serialize)]
-pub struct Failed {
-    pub region: String,
-    pub id: String,
-    pub action: String,
-    pub code: Option<String>,
-    pub message: String,
-}
-
+/// One snapshot's retention verdict.
 #[derive(Debug, Serialize)]
 pub struct Verdict {
     pub region: String,
@@ -43,127 +41,110 @@ pub struct Verdict {
     pub rule: String,
 }
 
-#[derive(Debug, Serialize)]
-pub struct JanitorReport {
-    pub dry_run: bool,
-    pub status: Status,
-    pub created: Vec<Created>,
-    /// In a dry run: the snapshots that would be taken.
-    pub would_create: Vec<Item>,
-    pub deleted: Vec<Item>,
-    pub skipped_in_use: Vec<Item>,
-    pub already_gone: Vec<Item>,
-    pub skipped_volumes: Vec<Item>,
-    pub failed: Vec<Failed>,
-    /// Deletions left for the next run (MAX_DELETES or the time budget).
-    pub remaining: usize,
-    /// True when the next run has work left from this one.
-    pub resumable: bool,
+/// snapshot-janitor's own fields, beside the shared report's.
+#[derive(Debug, Default, Serialize)]
+pub struct JanitorFields {
     /// In a dry run: every snapshot of ours with keep or delete and the rule that decided it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub plan: Vec<Verdict>,
+    pub retention: Vec<Verdict>,
 }
 
-impl JanitorReport {
-    pub fn new(mode: Mode) -> Self {
-        JanitorReport {
-            dry_run: mode.is_dry_run(),
-            status: Status::Ok,
-            created: vec![],
-            would_create: vec![],
-            deleted: vec![],
-            skipped_in_use: vec![],
-            already_gone: vec![],
-            skipped_volumes: vec![],
-            failed: vec![],
-            remaining: 0,
-            resumable: false,
-            plan: vec![],
-        }
-    }
+pub type JanitorReport = Report<JanitorFields>;
 
-    fn fail(&mut self, region: &str, id: &str, action: &str, e: &AwsError) {
-        self.failed.push(Failed {
-            region: region.into(),
-            id: id.into(),
-            action: action.into(),
-            code: e.code().map(str::to_owned),
-            message: e.to_string(),
-        });
-    }
+pub fn new(mode: Mode) -> JanitorReport {
+    Report::with_fields(FUNCTION, mode, JanitorFields::default())
+}
 
-    pub fn region_failed(&mut self, region: &str, e: &AwsError) {
-        self.fail(region, "*", "describe", e);
-    }
+/// A region that could not be read at all.
+pub fn region_failed(report: &mut JanitorReport, region: &str, e: &AwsError) {
+    report.fail(Failure::aws("*", "describe", e).in_region(region));
+}
 
-    pub fn add_region(
-        &mut self,
-        region: &str,
-        create: &CreatePlan,
-        decisions: &[Decision],
-        out: &Outcome,
-    ) {
-        let item = |id: &str, reason: &str| Item {
-            region: region.into(),
-            id: id.into(),
-            reason: reason.into(),
-        };
-        for s in &create.skipped {
-            self.skipped_volumes.push(item(&s.volume_id, &s.reason));
-        }
-        if self.dry_run {
-            for c in &create.create {
-                self.would_create.push(item(&c.volume_id, &c.reason));
-            }
-            for d in decisions {
-                self.plan.push(Verdict {
-                    region: region.into(),
-                    id: d.id.clone(),
-                    volume_id: d.volume_id.clone(),
-                    decision: if d.delete { "delete" } else { "keep" },
-                    rule: d.rule.clone(),
-                });
-            }
-        }
-        for (volume_id, snapshot_id, reason) in &out.created {
-            self.created.push(Created {
+pub fn add_region(
+    report: &mut JanitorReport,
+    region: &str,
+    create: &CreatePlan,
+    decisions: &[Decision],
+    out: &Outcome,
+) {
+    use SnapshotAction::{Create, Delete};
+    let entry = |target: &str, action: SnapshotAction, reason: &str| {
+        Entry::new(target, action, reason).in_region(region)
+    };
+    for c in &create.create {
+        report.planned.push(entry(&c.volume_id, Create, &c.reason));
+    }
+    for d in decisions.iter().filter(|d| d.delete) {
+        report.planned.push(entry(&d.id, Delete, &d.rule));
+    }
+    for s in &create.skipped {
+        report.skip(entry(&s.volume_id, Create, &s.reason));
+    }
+    if report.mode.is_dry_run() {
+        for d in decisions {
+            report.fields.retention.push(Verdict {
                 region: region.into(),
-                volume_id: volume_id.clone(),
-                snapshot_id: snapshot_id.clone(),
-                reason: reason.clone(),
+                id: d.id.clone(),
+                volume_id: d.volume_id.clone(),
+                decision: if d.delete { "delete" } else { "keep" },
+                rule: d.rule.clone(),
             });
         }
-        for (volume, e) in &out.create_failed {
-            self.fail(region, volume, "create", e);
-        }
-        for (id, rule) in &out.deleted {
-            self.deleted.push(item(id, rule));
-        }
-        for (id, msg) in &out.in_use {
-            self.skipped_in_use
-                .push(item(id, &format!("in use by an AMI: {msg}")));
-        }
-        for id in &out.already_gone {
-            self.already_gone
-                .push(item(id, "InvalidSnapshot.NotFound: already deleted"));
-        }
-        for (id, e) in &out.delete_failed {
-            self.fail(region, id, "delete", e);
-        }
-        self.remaining += out.left_for_next_run.len();
     }
+    for c in &out.created {
+        report.done(
+            entry(&c.volume_id, Create, &c.reason)
+                .with_detail(serde_json::json!({ "snapshot_id": c.snapshot_id })),
+        );
+    }
+    for f in &out.create_failed {
+        report.fail(Failure::aws(&f.id, Create, &f.error).in_region(region));
+    }
+    for d in &out.deleted {
+        report.done(entry(&d.snapshot_id, Delete, &d.rule));
+    }
+    for u in &out.in_use {
+        let why = format!("in use by an AMI: {}", u.message);
+        report.skip(entry(&u.snapshot_id, Delete, &why));
+    }
+    for id in &out.already_gone {
+        report.skip(entry(
+            id,
+            Delete,
+            "InvalidSnapshot.NotFound: already deleted",
+        ));
+    }
+    for f in &out.delete_failed {
+        report.fail(Failure::aws(&f.id, Delete, &f.error).in_region(region));
+    }
+    report.leave_for_next_run(
+        out.left_for_next_run.len(),
+        "deletions over MAX_DELETES or past the time budget; the next run goes on",
+    );
+}
 
-    pub fn finish(mut self, mode: Mode) -> Self {
-        self.resumable = self.remaining > 0;
-        let done = self.created.len() + self.deleted.len();
-        self.status = Status::of(mode, false, done, self.failed.len(), self.remaining);
-        self
-    }
+/// How many entries of `list` are `action`.
+fn count(list: &[Entry], action: SnapshotAction) -> u64 {
+    let name = action.to_string();
+    list.iter().filter(|e| e.action == name).count() as u64
+}
 
-    pub fn metrics_into(&self, m: &mut Metrics) {
-        m.count("SnapshotsCreated", self.created.len() as u64);
-        m.count("SnapshotsDeleted", self.deleted.len() as u64);
-        m.count("SnapshotsSkippedInUse", self.skipped_in_use.len() as u64);
-        m.count("Failures", self.failed.len() as u64);
-    }
+pub fn metrics_into(report: &JanitorReport, m: &mut Metrics) {
+    m.count(
+        "SnapshotsCreated",
+        count(&report.done, SnapshotAction::Create),
+    );
+    m.count(
+        "SnapshotsDeleted",
+        count(&report.done, SnapshotAction::Delete),
+    );
+    m.count(
+        "SnapshotsSkippedInUse",
+        report
+            .skipped
+            .iter()
+            .filter(|s| s.reason.starts_with("in use by an AMI"))
+            .count() as u64,
+    );
+    m.count("Failures", report.failed.len() as u64);
 }

@@ -11,9 +11,9 @@ use fleetkeeper::exec::{BucketSpec, Budget, RateLimiter, run_bounded};
 use fleetkeeper_tests::{FaultProxy, Moto};
 use snapshot_janitor::apply::{Limits, apply};
 use snapshot_janitor::config::Config;
-use snapshot_janitor::create::CreatePlan;
-use snapshot_janitor::ebs::{Ebs, Ec2Ebs};
-use snapshot_janitor::retention::decide;
+use snapshot_janitor::plan::create::CreatePlan;
+use snapshot_janitor::plan::retention::decide;
+use snapshot_janitor::ports::{Ebs, Ec2Ebs};
 
 const SNAPSHOTS: usize = 3001;
 const BUCKET: BucketSpec = BucketSpec::new(100, 50.0);
@@ -46,7 +46,7 @@ async fn bench_3000_deletes_through_the_delete_snapshot_bucket() {
         .unwrap()
         .to_owned();
     let seeder = Ec2Ebs::new("us-east-1".into(), ec2);
-    let tags = snapshot_janitor::create::managed_tags(&vol, "daily");
+    let tags = snapshot_janitor::plan::create::managed_tags(&vol, "daily");
     let seeded = run_bounded(
         (0..SNAPSHOTS).collect(),
         8,

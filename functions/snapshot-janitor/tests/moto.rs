@@ -1,14 +1,14 @@
 //! snapshot-janitor's EBS capability against moto: what it reads (only our snapshots, only
 //! tagged volumes), what it writes (tags on creation), and how deletes end (done, already
-//! gone, in use by one of moto's pre-registered AMIs, dry run).
+//! gone, in use by one of moto's pre-registered AMIs).
 
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use fleetkeeper_tests::Moto;
-use snapshot_janitor::create::{MANAGED_BY_TAG, POLICY_TAG, VOLUME_TAG};
-use snapshot_janitor::ebs::{Deleted, Ebs, Ec2Ebs};
-use snapshot_janitor::retention::State;
+use snapshot_janitor::plan::create::{MANAGED_BY_TAG, POLICY_TAG, VOLUME_TAG};
+use snapshot_janitor::plan::retention::State;
+use snapshot_janitor::ports::{Deleted, Ebs, Ec2Ebs};
 
 async fn volume(ec2: &aws_sdk_ec2::Client, tags: &[(&str, &str)]) -> String {
     let mut req = ec2.create_volume().availability_zone("us-east-1a").size(8);
@@ -75,14 +75,8 @@ async fn reads_only_ours_writes_tags_and_deletes_carefully() {
         "moto completes snapshots at once"
     );
 
-    // Dry run: EC2 says it would succeed, nothing goes.
-    assert_eq!(ebs.delete(&ours, true).await.unwrap(), Deleted::Done);
-    assert_eq!(ebs.our_snapshots().await.unwrap().len(), 1);
-    assert_eq!(ebs.delete(&ours, false).await.unwrap(), Deleted::Done);
-    assert_eq!(
-        ebs.delete(&ours, false).await.unwrap(),
-        Deleted::AlreadyGone
-    );
+    assert_eq!(ebs.delete(&ours).await.unwrap(), Deleted::Done);
+    assert_eq!(ebs.delete(&ours).await.unwrap(), Deleted::AlreadyGone);
     assert!(ebs.our_snapshots().await.unwrap().is_empty());
 
     // moto pre-registers AMIs backed by snapshots this account owns: deleting one of those
@@ -107,7 +101,7 @@ async fn reads_only_ours_writes_tags_and_deletes_carefully() {
         .find(|id| owned.iter().any(|o| o == id))
         .expect("moto backs its AMIs with snapshots owned by self")
         .to_owned();
-    match ebs.delete(&backing, false).await.unwrap() {
+    match ebs.delete(&backing).await.unwrap() {
         Deleted::InUse(msg) => assert!(!msg.is_empty()),
         other => panic!("expected InUse for an AMI's snapshot, got {other:?}"),
     }
@@ -120,15 +114,31 @@ async fn reads_only_ours_writes_tags_and_deletes_carefully() {
 mod run {
     use super::volume;
     use fleetkeeper::exec::{Budget, RateLimiter};
-    use fleetkeeper::report::Status;
+    use fleetkeeper::report::{Entry, Status};
     use fleetkeeper::telemetry::Metrics;
     use fleetkeeper_tests::Moto;
     use jiff::Timestamp;
     use serde_json::json;
     use snapshot_janitor::config::Config;
-    use snapshot_janitor::ebs::Ec2Ebs;
     use snapshot_janitor::handler::{Target, run};
+    use snapshot_janitor::ports::Ec2Ebs;
     use snapshot_janitor::report::JanitorReport;
+
+    fn entries<'a>(list: &'a [Entry], action: &str) -> Vec<&'a Entry> {
+        list.iter().filter(|e| e.action == action).collect()
+    }
+    fn created(r: &JanitorReport) -> Vec<&Entry> {
+        entries(&r.done, "create-snapshot")
+    }
+    fn deleted(r: &JanitorReport) -> Vec<&Entry> {
+        entries(&r.done, "delete-snapshot")
+    }
+    fn planned_creates(r: &JanitorReport) -> Vec<&Entry> {
+        entries(&r.planned, "create-snapshot")
+    }
+    fn skipped_volumes(r: &JanitorReport) -> Vec<&Entry> {
+        entries(&r.skipped, "create-snapshot")
+    }
 
     async fn invoke(moto: &Moto, extra: &[(&str, &str)], now: &str) -> JanitorReport {
         invoke_at(&moto.endpoint(), extra, now, Budget::unlimited()).await
@@ -191,21 +201,21 @@ mod run {
 
         // Dry run: the plan, nothing created.
         let dry = invoke(&moto, &[("DRY_RUN", "true")], &now()).await;
-        assert_eq!(dry.status, Status::DryRun);
-        assert_eq!(dry.would_create.len(), 1);
+        assert_eq!(dry.status(), Status::DryRun);
+        assert_eq!(planned_creates(&dry).len(), 1);
         assert_eq!(snapshot_count(&moto).await, before);
 
         let first = invoke(&moto, &[("KEEP_LAST", "1")], &now()).await;
-        assert_eq!(first.status, Status::Ok, "{:?}", first.failed);
-        assert_eq!(first.created.len(), 1);
-        assert_eq!(first.created[0].volume_id, backed);
+        assert_eq!(first.status(), Status::Ok, "{:?}", first.failed);
+        assert_eq!(created(&first).len(), 1);
+        assert_eq!(created(&first)[0].target, backed);
         let rerun = invoke(&moto, &[("KEEP_LAST", "1")], &now()).await;
         assert!(
-            rerun.created.is_empty(),
+            created(&rerun).is_empty(),
             "a rerun the same day creates none"
         );
-        assert!(rerun.skipped_volumes[0].reason.contains("already has"));
-        assert!(rerun.deleted.is_empty(), "one snapshot, the newest: kept");
+        assert!(skipped_volumes(&rerun)[0].reason.contains("already has"));
+        assert!(deleted(&rerun).is_empty(), "one snapshot, the newest: kept");
 
         // A weekly policy on the same volume adds a second managed snapshot; KEEP_LAST=1 per
         // policy keeps both (each is the newest of its own policy), and nothing foreign goes.
@@ -221,8 +231,8 @@ mod run {
             .await
             .unwrap();
         let weekly = invoke(&moto, &[("KEEP_LAST", "1")], &now()).await;
-        assert_eq!(weekly.created.len(), 1, "{weekly:?}");
-        assert!(weekly.deleted.is_empty(), "{weekly:?}");
+        assert_eq!(created(&weekly).len(), 1, "{weekly:?}");
+        assert!(deleted(&weekly).is_empty(), "{weekly:?}");
         assert_eq!(
             snapshot_count(&moto).await,
             before + 2,
@@ -232,12 +242,12 @@ mod run {
 
     /// A volume with `n` managed snapshots of today (as an earlier run would have left them).
     async fn volume_with_history(moto: &Moto, n: usize) -> String {
-        use snapshot_janitor::ebs::{Ebs, Ec2Ebs};
+        use snapshot_janitor::ports::{Ebs, Ec2Ebs};
         let aws = Moto::aws(&moto.env(&[])).await;
         let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
         let vol = volume(&ec2, &[("fleetkeeper:backup", "daily")]).await;
         let ebs = Ec2Ebs::new("us-east-1".into(), ec2);
-        let tags = snapshot_janitor::create::managed_tags(&vol, "daily");
+        let tags = snapshot_janitor::plan::create::managed_tags(&vol, "daily");
         for _ in 0..n {
             ebs.create(&vol, "history", &tags).await.unwrap();
         }
@@ -245,7 +255,7 @@ mod run {
     }
 
     async fn managed_count(moto: &Moto) -> usize {
-        use snapshot_janitor::ebs::{Ebs, Ec2Ebs};
+        use snapshot_janitor::ports::{Ebs, Ec2Ebs};
         let aws = Moto::aws(&moto.env(&[])).await;
         let ebs = Ec2Ebs::new(
             "us-east-1".into(),
@@ -256,7 +266,7 @@ mod run {
 
     #[tokio::test]
     async fn max_deletes_is_one_budget_over_every_region() {
-        use snapshot_janitor::ebs::Ebs;
+        use snapshot_janitor::ports::Ebs;
         let moto = Moto::start();
         let env = Moto::env_for(
             &moto.endpoint(),
@@ -300,7 +310,7 @@ mod run {
                 .volume_id()
                 .unwrap()
                 .to_owned();
-            let tags = snapshot_janitor::create::managed_tags(&vol, "daily");
+            let tags = snapshot_janitor::plan::create::managed_tags(&vol, "daily");
             for _ in 0..3 {
                 t.ebs.create(&vol, "history", &tags).await.unwrap();
             }
@@ -321,15 +331,19 @@ mod run {
         };
         let first = run_once().await;
         assert_eq!(
-            first.deleted.len(),
+            deleted(&first).len(),
             2,
             "MAX_DELETES=2 for the whole run: {first:?}"
         );
-        assert_eq!(first.remaining, 2, "the rest is left for the next run");
-        assert_eq!(first.status, Status::Partial);
+        assert_eq!(
+            first.remaining_count(),
+            2,
+            "the rest is left for the next run"
+        );
+        assert_eq!(first.status(), Status::Partial);
         let second = run_once().await;
-        assert_eq!(second.deleted.len(), 2, "{second:?}");
-        assert_eq!(second.remaining, 0);
+        assert_eq!(deleted(&second).len(), 2, "{second:?}");
+        assert_eq!(second.remaining_count(), 0);
         for t in &targets {
             assert_eq!(
                 t.ebs.our_snapshots().await.unwrap().len(),
@@ -351,21 +365,21 @@ mod run {
         ];
         let budget = Budget::lasting(std::time::Duration::from_secs(2));
         let first = invoke_at(&moto.endpoint(), &slow, &now(), budget).await;
-        assert!(first.resumable, "{first:?}");
-        assert_eq!(first.status, Status::Partial);
+        assert!(first.remaining.is_some(), "{first:?}");
+        assert_eq!(first.status(), Status::Partial);
         assert!(
-            first.remaining > 0 && !first.deleted.is_empty(),
+            first.remaining_count() > 0 && !deleted(&first).is_empty(),
             "{} deleted, {} left",
-            first.deleted.len(),
-            first.remaining
+            deleted(&first).len(),
+            first.remaining_count()
         );
-        assert_eq!(first.deleted.len() + first.remaining, 29);
+        assert_eq!(deleted(&first).len() + first.remaining_count(), 29);
 
         let second = invoke_at(&moto.endpoint(), &slow, &now(), Budget::unlimited()).await;
-        assert!(!second.resumable);
+        assert!(second.remaining.is_none());
         assert_eq!(
-            second.deleted.len(),
-            first.remaining,
+            deleted(&second).len(),
+            first.remaining_count(),
             "the next run finishes the job"
         );
         assert_eq!(managed_count(&moto).await, 1, "the newest stays");
@@ -385,8 +399,8 @@ mod run {
             Budget::unlimited(),
         )
         .await;
-        assert_eq!(report.status, Status::Ok, "{:?}", report.failed);
-        assert_eq!(report.deleted.len(), 9);
+        assert_eq!(report.status(), Status::Ok, "{:?}", report.failed);
+        assert_eq!(deleted(&report).len(), 9);
         assert_eq!(managed_count(&moto).await, 3);
         let throttled: u64 = proxy.counts().keys().map(|a| proxy.injected(a)).sum();
         assert!(

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use crate::retention::{Snapshot, State};
+use crate::plan::retention::{Snapshot, State};
 
 pub const BACKUP_TAG: &str = "fleetkeeper:backup";
 pub const MANAGED_BY_TAG: &str = "fleetkeeper:managed-by";

@@ -8,8 +8,8 @@ use fleetkeeper::AwsError;
 use fleetkeeper::error::aws_err;
 use jiff::Timestamp;
 
-use crate::create::{BACKUP_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, VOLUME_TAG, Volume};
-use crate::retention::{Snapshot, State};
+use crate::plan::create::{BACKUP_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, VOLUME_TAG, Volume};
+use crate::plan::retention::{Snapshot, State};
 
 /// How a delete ended when AWS did not simply accept it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,11 +34,8 @@ pub trait Ebs {
         description: &str,
         tags: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<String, AwsError>> + Send;
-    fn delete(
-        &self,
-        snapshot_id: &str,
-        dry_run: bool,
-    ) -> impl Future<Output = Result<Deleted, AwsError>> + Send;
+    /// A dry run never gets here: it plans and reports, and calls nothing that changes.
+    fn delete(&self, snapshot_id: &str) -> impl Future<Output = Result<Deleted, AwsError>> + Send;
 }
 
 pub struct Ec2Ebs {
@@ -166,18 +163,16 @@ impl Ebs for Ec2Ebs {
         Ok(out.snapshot_id().unwrap_or_default().to_owned())
     }
 
-    async fn delete(&self, snapshot_id: &str, dry_run: bool) -> Result<Deleted, AwsError> {
+    async fn delete(&self, snapshot_id: &str) -> Result<Deleted, AwsError> {
         let result = self
             .client
             .delete_snapshot()
             .snapshot_id(snapshot_id)
-            .dry_run(dry_run)
             .send()
             .await
             .map_err(aws_err("ec2:DeleteSnapshot"));
         match result {
             Ok(_) => Ok(Deleted::Done),
-            Err(e) if dry_run && e.code() == Some("DryRunOperation") => Ok(Deleted::Done),
             Err(e) if e.code() == Some("InvalidSnapshot.NotFound") => Ok(Deleted::AlreadyGone),
             Err(e) if e.code() == Some("InvalidSnapshot.InUse") => {
                 Ok(Deleted::InUse(e.message.clone().unwrap_or_default()))

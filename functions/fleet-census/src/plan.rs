@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::fleet::Instance;
+use crate::ports::Instance;
 
 /// Auto Scaling sets this tag on its members; fleetkeeper leaves them to their group.
 pub const ASG_TAG: &str = "aws:autoscaling:groupName";

@@ -1,0 +1,36 @@
+//! The function's JSON result: the shared report (each region counted is `done` with action
+//! `census`; a region that could not be read is in `failed`) plus its own field, the tally per
+//! region; and its metrics.
+
+use serde::Serialize;
+
+use fleetkeeper::report::Failure;
+use fleetkeeper::telemetry::Metrics;
+use fleetkeeper::{AwsError, Mode, Report};
+
+use crate::plan::RegionCensus;
+
+/// fleet-census's own fields, beside the shared report's.
+#[derive(Debug, Default, Serialize)]
+pub struct CensusFields {
+    pub regions: Vec<RegionCensus>,
+}
+
+pub type CensusReport = Report<CensusFields>;
+
+pub fn new(function: &str) -> CensusReport {
+    // A census changes nothing: a live run and a dry run are the same.
+    Report::with_fields(function, Mode::Live, CensusFields::default())
+}
+
+pub fn region_failed(report: &mut CensusReport, region: &str, e: &AwsError) {
+    report.fail(Failure::aws("*", "describe", e).in_region(region));
+}
+
+pub fn metrics_into(report: &CensusReport, metrics: &mut Metrics) {
+    let total: usize = report.fields.regions.iter().map(|r| r.total).sum();
+    let opted_in: usize = report.fields.regions.iter().map(|r| r.opted_in).sum();
+    metrics.count("InstancesTotal", total as u64);
+    metrics.count("InstancesOptedIn", opted_in as u64);
+    metrics.count("Failures", report.failed.len() as u64);
+}
