@@ -148,9 +148,6 @@ pub enum Error {
     /// The event or request could not be understood; nothing was changed.
     #[error("invalid input: {0}")]
     Input(String),
-    /// A safety rule stopped the run; nothing was changed.
-    #[error("refused: {0}")]
-    Refused(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -194,7 +191,6 @@ impl From<Error> for lambda_runtime::Diagnostic {
             Error::Config(_) => "ConfigError",
             Error::Aws(_) => "AwsError",
             Error::Input(_) => "InvalidInput",
-            Error::Refused(_) => "Refused",
             Error::Internal(_) => "InternalError",
         };
         lambda_runtime::Diagnostic {

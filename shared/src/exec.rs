@@ -23,15 +23,11 @@ pub struct BucketSpec {
 pub mod buckets {
     use super::BucketSpec;
 
-    pub const EC2_NON_MUTATING: BucketSpec = BucketSpec::new(100, 20.0);
-    pub const EC2_UNFILTERED_DESCRIBE: BucketSpec = BucketSpec::new(50, 10.0);
     /// Mutating actions without a bucket of their own, StopInstances among them.
     pub const EC2_MUTATING: BucketSpec = BucketSpec::new(50, 5.0);
     pub const EC2_START_INSTANCES: BucketSpec = BucketSpec::new(5, 2.0);
-    pub const EC2_RUN_INSTANCES: BucketSpec = BucketSpec::new(5, 2.0);
     /// CreateSnapshot and DeleteSnapshot.
     pub const EC2_SNAPSHOTS: BucketSpec = BucketSpec::new(100, 5.0);
-    pub const EC2_CREATE_TAGS: BucketSpec = BucketSpec::new(100, 10.0);
 }
 
 impl BucketSpec {

@@ -201,22 +201,51 @@ impl AuthMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthFailure {
+/// Why a request is not let in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Denied {
     /// 401: no credentials at all.
     Missing,
     /// 403: credentials given but wrong.
     Wrong,
+    /// 500: the shared secret could not be read, so nothing can be checked and nothing is done.
+    SecretUnreadable(AwsError),
 }
 
-impl AuthFailure {
-    pub fn status(self) -> u16 {
+impl Denied {
+    pub fn status(&self) -> u16 {
         match self {
-            AuthFailure::Missing => 401,
-            AuthFailure::Wrong => 403,
+            Denied::Missing => 401,
+            Denied::Wrong => 403,
+            Denied::SecretUnreadable(_) => 500,
+        }
+    }
+
+    /// What the client is told: never which part was wrong, never the secret.
+    pub fn message(&self) -> &'static str {
+        match self {
+            Denied::Missing => "authentication required",
+            Denied::Wrong => "not allowed",
+            Denied::SecretUnreadable(_) => "cannot check credentials right now",
+        }
+    }
+
+    /// One log line: a warning for a refused caller, an error when the secret is unreadable.
+    pub fn log(&self, req: &Request) {
+        match self {
+            Denied::SecretUnreadable(e) => {
+                tracing::error!(error = %e, "the shared secret could not be read")
+            }
+            _ => {
+                tracing::warn!(method = %req.method, path = %req.path, status = self.status(), "request refused: not authenticated")
+            }
         }
     }
 }
+
+/// How long a secret read from SSM is used before it is read again: a rotation takes effect
+/// within this long, with no redeploy.
+pub const SECRET_TTL: Duration = Duration::from_secs(300);
 
 /// The shared secret, read from SSM on first use and again after `ttl` (so a rotation takes
 /// effect without a redeploy). Its value is never logged or returned.
@@ -237,11 +266,12 @@ impl SecretSource {
         }
     }
 
-    /// The source a mode needs: None for AWS_IAM.
-    pub fn for_mode(mode: &AuthMode, ssm: aws_sdk_ssm::Client, ttl: Duration) -> Option<Self> {
+    /// The source a mode needs: None for AWS_IAM. A rotated secret takes effect within
+    /// [`SECRET_TTL`].
+    pub fn for_mode(mode: &AuthMode, ssm: aws_sdk_ssm::Client) -> Option<Self> {
         match mode {
             AuthMode::SharedSecret { parameter, .. } => {
-                Some(SecretSource::new(ssm, parameter, ttl))
+                Some(SecretSource::new(ssm, parameter, SECRET_TTL))
             }
             AuthMode::Iam => None,
         }
@@ -275,31 +305,30 @@ impl SecretSource {
     }
 }
 
-/// Checks a request under `mode`. Err(Ok(failure)) is a refusal to send to the client;
-/// Err(Err(aws)) means the secret could not be read (a 500, and nothing is done).
+/// Checks a request under `mode`.
 pub async fn authenticate(
     req: &Request,
     mode: &AuthMode,
     secret: Option<&SecretSource>,
-) -> Result<(), Result<AuthFailure, AwsError>> {
+) -> Result<(), Denied> {
     match mode {
         AuthMode::Iam => match req.iam_caller {
             Some(_) => Ok(()),
-            None => Err(Ok(AuthFailure::Missing)),
+            None => Err(Denied::Missing),
         },
         AuthMode::SharedSecret { header, .. } => {
             let Some(given) = req.header(header) else {
-                return Err(Ok(AuthFailure::Missing));
+                return Err(Denied::Missing);
             };
             let Some(source) = secret else {
-                return Err(Ok(AuthFailure::Wrong));
+                return Err(Denied::Wrong);
             };
-            let expected = source.get().await.map_err(Err)?;
+            let expected = source.get().await.map_err(Denied::SecretUnreadable)?;
             // An empty parameter must never make an empty header valid.
             if !expected.is_empty() && secrets_match(given, &expected) {
                 Ok(())
             } else {
-                Err(Ok(AuthFailure::Wrong))
+                Err(Denied::Wrong)
             }
         }
     }
@@ -392,7 +421,7 @@ mod tests {
         let mut req = Request::from_event(event("GET", "", json!({}))).unwrap();
         assert_eq!(
             authenticate(&req, &AuthMode::Iam, None).await,
-            Err(Ok(AuthFailure::Missing))
+            Err(Denied::Missing)
         );
         req.iam_caller = Some("arn:aws:iam::123456789012:user/alice".into());
         assert_eq!(authenticate(&req, &AuthMode::Iam, None).await, Ok(()));

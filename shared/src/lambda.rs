@@ -118,7 +118,7 @@ pub fn init_error_type(e: &Error) -> &'static str {
     match e {
         Error::Config(_) => "ConfigError",
         Error::Aws(_) => "AwsError",
-        Error::Input(_) | Error::Refused(_) | Error::Internal(_) => "InitError",
+        Error::Input(_) | Error::Internal(_) => "InitError",
     }
 }
 

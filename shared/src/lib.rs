@@ -17,6 +17,7 @@ pub mod http;
 pub mod lambda;
 pub mod plan;
 pub mod report;
+pub mod tags;
 pub mod telemetry;
 
 pub use config::{ConfigError, Env};

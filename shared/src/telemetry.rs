@@ -349,28 +349,6 @@ impl Visit for JsonVisitor<'_> {
     }
 }
 
-/// CloudWatch metric units used by fleetkeeper.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    Count,
-    Milliseconds,
-    Seconds,
-    Bytes,
-    None,
-}
-
-impl Unit {
-    fn as_str(self) -> &'static str {
-        match self {
-            Unit::Count => "Count",
-            Unit::Milliseconds => "Milliseconds",
-            Unit::Seconds => "Seconds",
-            Unit::Bytes => "Bytes",
-            Unit::None => "None",
-        }
-    }
-}
-
 /// EMF allows at most 100 metrics in one directive.
 const MAX_METRICS_PER_LINE: usize = 100;
 
@@ -379,7 +357,8 @@ const MAX_METRICS_PER_LINE: usize = 100;
 pub struct Metrics {
     namespace: String,
     dimensions: BTreeMap<String, String>,
-    values: BTreeMap<String, (f64, Unit)>,
+    /// Every metric fleetkeeper writes is a count.
+    values: BTreeMap<String, f64>,
     properties: Map<String, Value>,
 }
 
@@ -405,18 +384,7 @@ impl Metrics {
 
     /// Adds to a Count metric (creating it at 0 first), so counts can be built up.
     pub fn count(&mut self, name: &str, n: u64) {
-        let entry = self
-            .values
-            .entry(name.to_owned())
-            .or_insert((0.0, Unit::Count));
-        entry.0 += n as f64;
-    }
-
-    /// Sets a metric's value. Non-finite values are dropped: CloudWatch rejects them.
-    pub fn set(&mut self, name: &str, value: f64, unit: Unit) {
-        if value.is_finite() {
-            self.values.insert(name.to_owned(), (value, unit));
-        }
+        *self.values.entry(name.to_owned()).or_insert(0.0) += n as f64;
     }
 
     /// A searchable property in the log line that is not a metric (e.g. a request id).
@@ -443,9 +411,8 @@ impl Metrics {
                 }
                 let mut defs = Vec::new();
                 for name in chunk {
-                    let (value, unit) = self.values[*name];
-                    root.insert((*name).clone(), serde_json::json!(value));
-                    defs.push(serde_json::json!({"Name": name, "Unit": unit.as_str()}));
+                    root.insert((*name).clone(), serde_json::json!(self.values[*name]));
+                    defs.push(serde_json::json!({"Name": name, "Unit": "Count"}));
                 }
                 let dims: Vec<&String> = self.dimensions.keys().collect();
                 root.insert(
@@ -653,8 +620,6 @@ mod tests {
         let mut m = Metrics::for_function("snapshot-janitor");
         m.count("SnapshotsCreated", 2);
         m.count("SnapshotsCreated", 1);
-        m.set("DurationMs", 12.5, Unit::Milliseconds);
-        m.set("Bad", f64::NAN, Unit::None);
         m.property("requestId", "req-9");
         let at: jiff::Timestamp = "2026-11-21T20:00:00Z".parse().unwrap();
         let mut out = Vec::new();
@@ -675,7 +640,7 @@ mod tests {
             serde_json::json!([["FunctionName"]])
         );
         let metrics = directive["Metrics"].as_array().unwrap();
-        assert_eq!(metrics.len(), 2);
+        assert_eq!(metrics.len(), 1);
         // Every declared metric and dimension has its value at the root, as EMF requires.
         for def in metrics {
             let name = def["Name"].as_str().unwrap();
@@ -685,7 +650,6 @@ mod tests {
         assert_eq!(l["SnapshotsCreated"], 3.0);
         assert_eq!(l["FunctionName"], "snapshot-janitor");
         assert_eq!(l["requestId"], "req-9");
-        assert!(l.get("Bad").is_none());
 
         // Flushed values are gone; nothing to write means no line.
         let mut again = Vec::new();

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use fleetkeeper::alarm::State as AlarmState;
 use fleetkeeper::exec::Budget;
-use fleetkeeper::http::{AuthFailure, Response, SecretSource, authenticate};
+use fleetkeeper::http::{Response, SecretSource, authenticate};
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{Error, Mode};
 
@@ -128,23 +128,9 @@ async fn http(
     budget: Budget,
     metrics: &mut Metrics,
 ) -> LambdaFunctionUrlResponse {
-    match authenticate(req, &config.auth, app.secret.as_ref()).await {
-        Ok(()) => {}
-        Err(Ok(f)) => {
-            let msg = if f == AuthFailure::Missing {
-                "authentication required"
-            } else {
-                "not allowed"
-            };
-            return Response::json(f.status(), &json!({ "error": msg }));
-        }
-        Err(Err(e)) => {
-            tracing::error!(error = %e, "the shared secret could not be read");
-            return Response::json(
-                500,
-                &json!({ "error": "cannot check credentials right now" }),
-            );
-        }
+    if let Err(denied) = authenticate(req, &config.auth, app.secret.as_ref()).await {
+        denied.log(req);
+        return Response::json(denied.status(), &json!({ "error": denied.message() }));
     }
     let action = match http_action(req) {
         Ok(a) => a,

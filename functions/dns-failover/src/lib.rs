@@ -32,9 +32,6 @@ use probe::Prober;
 use route53::Route53;
 use state::StateStore;
 
-/// A rotated secret takes effect within this long.
-const SECRET_TTL: Duration = Duration::from_secs(300);
-
 /// What one cold start builds: the settings, the groups and the clients.
 pub struct Lambda {
     pub config: Config,
@@ -75,7 +72,7 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
             prefix: config.state_prefix.clone(),
         },
         prober,
-        secret: SecretSource::for_mode(&config.auth, ssm, SECRET_TTL),
+        secret: SecretSource::for_mode(&config.auth, ssm),
         groups,
     };
     Ok(Lambda { config, app })

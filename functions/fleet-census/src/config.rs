@@ -1,5 +1,6 @@
 //! Settings from environment variables.
 
+use fleetkeeper::tags::ScheduleTag;
 use fleetkeeper::{ConfigError, Env};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -7,16 +8,15 @@ pub struct Config {
     /// `REGIONS`: comma list; empty means the function's own region.
     pub regions: Vec<String>,
     /// `SCHEDULE_TAG_KEY` / `SCHEDULE_TAG_VALUE`: the opt-in tag nightly-stopper acts on.
-    pub schedule_tag_key: String,
-    pub schedule_tag_value: String,
+    /// The opt-in tag counted (`SCHEDULE_TAG_KEY`, `SCHEDULE_TAG_VALUE`).
+    pub schedule_tag: ScheduleTag,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Config {
             regions: env.regions("REGIONS")?,
-            schedule_tag_key: env.string("SCHEDULE_TAG_KEY", "fleetkeeper:schedule"),
-            schedule_tag_value: env.string("SCHEDULE_TAG_VALUE", "office-hours"),
+            schedule_tag: ScheduleTag::from_env(env),
         })
     }
 }
@@ -29,7 +29,7 @@ mod tests {
     fn defaults_and_bad_region() {
         let c = Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap();
         assert!(c.regions.is_empty());
-        assert_eq!(c.schedule_tag_key, "fleetkeeper:schedule");
+        assert_eq!(c.schedule_tag.key, "fleetkeeper:schedule");
         let err =
             Config::from_env(&Env::from_pairs([("REGIONS", "eu-west-1,Frankfurt")])).unwrap_err();
         assert!(err.to_string().contains("\"Frankfurt\""), "{err}");

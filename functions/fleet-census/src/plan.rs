@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::ports::Instance;
 
-/// Auto Scaling sets this tag on its members; fleetkeeper leaves them to their group.
-pub const ASG_TAG: &str = "aws:autoscaling:groupName";
+pub use fleetkeeper::tags::ASG_TAG;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionCensus {
@@ -26,7 +25,7 @@ pub fn tally(region: &str, instances: &[Instance], config: &Config) -> RegionCen
     let (mut opted_in, mut asg) = (0, 0);
     for i in instances {
         *by_state.entry(i.state.clone()).or_insert(0) += 1;
-        if i.tags.get(&config.schedule_tag_key) == Some(&config.schedule_tag_value) {
+        if i.tags.get(&config.schedule_tag.key) == Some(&config.schedule_tag.value) {
             opted_in += 1;
             if i.tags.contains_key(ASG_TAG) {
                 asg += 1;

@@ -1,6 +1,7 @@
 //! Settings from environment variables.
 
 use fleetkeeper::http::AuthMode;
+use fleetkeeper::tags::ScheduleTag;
 use fleetkeeper::{ConfigError, Env, Mode};
 
 /// `LAUNCH_TEMPLATE`: an id (`lt-` + hex) or a name. The AMI, subnet and security groups come
@@ -26,7 +27,7 @@ pub struct Config {
     /// `OWNER_DOMAINS`: if set, owner e-mails must be in one of these domains.
     pub owner_domains: Vec<String>,
     /// `SCHEDULE_TAG_KEY` / `SCHEDULE_TAG_VALUE`: nightly-stopper's opt-in tag.
-    pub schedule_tag: (String, String),
+    pub schedule_tag: ScheduleTag,
     /// `MAX_BODY_BYTES`: larger bodies are refused with 413.
     pub max_body: usize,
     /// `SECRET_PARAMETER` (+ `SECRET_HEADER`), else AWS_IAM.
@@ -115,10 +116,7 @@ impl Config {
                 .into_iter()
                 .map(|d| d.to_ascii_lowercase())
                 .collect(),
-            schedule_tag: (
-                env.string("SCHEDULE_TAG_KEY", "fleetkeeper:schedule"),
-                env.string("SCHEDULE_TAG_VALUE", "office-hours"),
-            ),
+            schedule_tag: ScheduleTag::from_env(env),
             max_body: env.u64_in("MAX_BODY_BYTES", 16 * 1024, 1024, 1024 * 1024)? as usize,
             auth,
             mode: Mode::from_env(env)?,

@@ -8,7 +8,7 @@ use aws_lambda_events::http::{HeaderValue, header};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use fleetkeeper::http::{AuthFailure, Request, Response, SecretSource, authenticate};
+use fleetkeeper::http::{Denied, Request, Response, SecretSource, authenticate};
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{Error, Mode};
 
@@ -34,26 +34,18 @@ pub async fn handle(
     metrics: &mut Metrics,
 ) -> Result<HttpResponse, Error> {
     let req = Request::from_event(payload)?;
-    match authenticate(&req, &config.auth, app.secret.as_ref()).await {
-        Ok(()) => {}
-        Err(Ok(failure)) => {
-            metrics.count("LaunchRejected", 1);
-            tracing::warn!(method = %req.method, path = %req.path, status = failure.status(), "request refused: not authenticated");
-            let msg = match failure {
-                AuthFailure::Missing => "authentication required",
-                AuthFailure::Wrong => "not allowed",
-            };
-            return Ok(Response::error(Some(&req), failure.status(), msg));
-        }
-        Err(Err(e)) => {
-            tracing::error!(error = %e, "the shared secret could not be read");
-            metrics.count("Failures", 1);
-            return Ok(Response::error(
-                Some(&req),
-                500,
-                "the launcher cannot check credentials right now",
-            ));
-        }
+    if let Err(denied) = authenticate(&req, &config.auth, app.secret.as_ref()).await {
+        denied.log(&req);
+        let metric = match denied {
+            Denied::SecretUnreadable(_) => "Failures",
+            Denied::Missing | Denied::Wrong => "LaunchRejected",
+        };
+        metrics.count(metric, 1);
+        return Ok(Response::error(
+            Some(&req),
+            denied.status(),
+            denied.message(),
+        ));
     }
     if req.path != "/" && !req.path.is_empty() {
         return Ok(Response::error(Some(&req), 404, "not found"));

@@ -59,7 +59,10 @@ pub fn plan(
         ),
     ];
     if req.nightly_stop {
-        tags.push(config.schedule_tag.clone());
+        tags.push((
+            config.schedule_tag.key.clone(),
+            config.schedule_tag.value.clone(),
+        ));
     }
     Launch {
         instance_type: req.instance_type.clone(),

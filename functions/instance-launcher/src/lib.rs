@@ -12,8 +12,6 @@ pub mod launch;
 pub mod page;
 pub mod request;
 
-use std::time::Duration;
-
 use fleetkeeper::Error;
 use fleetkeeper::exec::Budget;
 use fleetkeeper::http::SecretSource;
@@ -25,9 +23,6 @@ use serde_json::Value;
 use config::Config;
 use ec2::Ec2;
 pub use handler::{Launcher, RESERVE};
-
-/// A rotated secret takes effect within this long.
-const SECRET_TTL: Duration = Duration::from_secs(300);
 
 /// What one cold start builds: the settings and the clients.
 pub struct Lambda {
@@ -43,7 +38,7 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
         ec2: Ec2 {
             client: boot.aws.client("EC2", aws_sdk_ec2::Client::new),
         },
-        secret: SecretSource::for_mode(&config.auth, ssm, SECRET_TTL),
+        secret: SecretSource::for_mode(&config.auth, ssm),
         region: boot.aws.region().unwrap_or("us-east-1").to_owned(),
     };
     Ok(Lambda { config, launcher })

@@ -5,8 +5,6 @@
 //! moto ignores RunInstances' ClientToken (real EC2 honours it), so the double-submit test
 //! proves the function's own check (the launch-token tag) on its own.
 
-use std::time::Duration;
-
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse;
 use aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
 use aws_sdk_ssm::types::ParameterType;
@@ -80,7 +78,7 @@ impl World {
         let config = Config::from_env(&env).unwrap();
         let aws = Moto::aws(&env).await;
         let ssm = aws.client("SSM", aws_sdk_ssm::Client::new);
-        let secret = SecretSource::for_mode(&config.auth, ssm, Duration::from_secs(300));
+        let secret = SecretSource::for_mode(&config.auth, ssm);
         let app = Launcher {
             ec2: Ec2 {
                 client: aws.client("EC2", aws_sdk_ec2::Client::new),

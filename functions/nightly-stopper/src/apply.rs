@@ -4,8 +4,8 @@
 use fleetkeeper::exec::{Budget, RateLimiter};
 use fleetkeeper::{AwsError, Mode, Plan};
 
-use crate::fleet::Fleet;
 use crate::plan::{Act, LAST_ACTION_TAG};
+use crate::ports::Fleet;
 
 /// EC2 accepts at most 1000 ids per StopInstances / StartInstances / CreateTags call.
 pub const MAX_BATCH: usize = 1000;
@@ -185,7 +185,7 @@ async fn tag_done<F: Fleet>(fleet: &F, out: &mut Outcome, limits: &Limits<'_>, s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::Instance;
+    use crate::ports::Instance;
     use fleetkeeper::exec::BucketSpec;
     use std::collections::BTreeSet;
     use std::sync::Mutex;

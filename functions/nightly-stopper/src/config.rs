@@ -1,6 +1,7 @@
 //! Settings from environment variables.
 
 use fleetkeeper::exec::{BucketSpec, buckets};
+use fleetkeeper::tags::ScheduleTag;
 use fleetkeeper::{ConfigError, Env, Mode};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -12,8 +13,8 @@ pub struct Config {
     /// `ROLE_ARNS`: roles to assume to act in other accounts (each in every region).
     pub role_arns: Vec<String>,
     /// `SCHEDULE_TAG_KEY` / `SCHEDULE_TAG_VALUE`: the opt-in tag.
-    pub tag_key: String,
-    pub tag_value: String,
+    /// The opt-in tag (`SCHEDULE_TAG_KEY`, `SCHEDULE_TAG_VALUE`).
+    pub schedule_tag: ScheduleTag,
     /// `SCHEDULE_TIMEZONE`: the zone SKIP_DATES and keep-running-until dates are read in.
     pub time_zone: TimeZone,
     pub time_zone_name: String,
@@ -37,8 +38,7 @@ impl Config {
         Ok(Config {
             regions: env.regions("REGIONS")?,
             role_arns: env.role_arns("ROLE_ARNS")?,
-            tag_key: env.string("SCHEDULE_TAG_KEY", "fleetkeeper:schedule"),
-            tag_value: env.string("SCHEDULE_TAG_VALUE", "office-hours"),
+            schedule_tag: ScheduleTag::from_env(env),
             time_zone: env.time_zone("SCHEDULE_TIMEZONE", "UTC")?,
             time_zone_name,
             skip_dates: env.date_list("SKIP_DATES")?,
@@ -66,7 +66,7 @@ mod tests {
     fn defaults() {
         let c = Config::from_env(&Env::of(&[])).unwrap();
         assert_eq!(
-            (c.tag_key.as_str(), c.tag_value.as_str()),
+            (c.schedule_tag.key.as_str(), c.schedule_tag.value.as_str()),
             ("fleetkeeper:schedule", "office-hours")
         );
         assert_eq!(c.max_actions, 500);

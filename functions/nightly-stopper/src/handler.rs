@@ -17,8 +17,8 @@ use fleetkeeper::{Error, Plan};
 use crate::apply::{Limits, apply};
 use crate::config::Config;
 use crate::event;
-use crate::fleet::{Ec2Fleet, Fleet};
 use crate::plan::{Act, plan};
+use crate::ports::{Ec2Fleet, Fleet};
 use crate::report::{self, StopperReport};
 
 /// Time kept back from the invocation deadline to finish tagging and return the report.
@@ -82,11 +82,10 @@ pub async fn run<F: Fleet + Sync>(
         budget_ms = budget.remaining().map(|d| d.as_millis() as u64),
         "run started"
     );
-    let observed = join_all(
-        targets
-            .iter()
-            .map(|t| t.fleet.tagged(&config.tag_key, &config.tag_value)),
-    )
+    let observed = join_all(targets.iter().map(|t| {
+        t.fleet
+            .tagged(&config.schedule_tag.key, &config.schedule_tag.value)
+    }))
     .await;
     if let Some(e) = all_failed(&observed) {
         // Nothing could be read anywhere: fail the invocation so Lambda's Errors metric sees it.

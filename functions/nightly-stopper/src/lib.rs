@@ -1,13 +1,13 @@
 //! nightly-stopper: stop opted-in EC2 instances in the evening and start them in the morning.
 //!
-//! observe ([`fleet`]) -> plan ([`plan`], pure) -> apply ([`apply`]) -> report ([`report`]).
+//! observe ([`ports`]) -> plan ([`plan`], pure) -> apply ([`apply`]) -> report ([`report`]).
 
 pub mod apply;
 pub mod config;
 pub mod event;
-pub mod fleet;
 pub mod handler;
 pub mod plan;
+pub mod ports;
 pub mod report;
 
 use fleetkeeper::Error;
@@ -18,8 +18,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use config::Config;
-use fleet::Ec2Fleet;
 pub use handler::{RESERVE, Target};
+use ports::Ec2Fleet;
 
 /// What one cold start builds: the settings and a target per account and region.
 pub struct Lambda {

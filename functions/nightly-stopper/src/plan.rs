@@ -10,9 +10,9 @@ use jiff::tz::TimeZone;
 
 use crate::config::Config;
 use crate::event::Action;
-use crate::fleet::Instance;
+use crate::ports::Instance;
 
-pub const ASG_TAG: &str = "aws:autoscaling:groupName";
+pub use fleetkeeper::tags::ASG_TAG;
 pub const KEEP_RUNNING_TAG: &str = "fleetkeeper:keep-running-until";
 pub const HIBERNATE_TAG: &str = "fleetkeeper:hibernate";
 pub const LAST_ACTION_TAG: &str = "fleetkeeper:last-action";

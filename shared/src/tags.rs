@@ -1,0 +1,44 @@
+//! Tag keys more than one function reads or writes, with their defaults, so every function
+//! reads the same setting the same way.
+
+use crate::config::Env;
+
+/// The tag that opts an instance in to nightly-stopper's schedule (`SCHEDULE_TAG_KEY`).
+pub const SCHEDULE_TAG_KEY: &str = "fleetkeeper:schedule";
+/// The schedule's name when none is configured (`SCHEDULE_TAG_VALUE`).
+pub const SCHEDULE_TAG_VALUE: &str = "office-hours";
+/// Auto Scaling sets this tag on its members; fleetkeeper leaves them to their group.
+pub const ASG_TAG: &str = "aws:autoscaling:groupName";
+
+/// The opt-in tag as configured: (key, value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleTag {
+    pub key: String,
+    pub value: String,
+}
+
+impl ScheduleTag {
+    /// `SCHEDULE_TAG_KEY` and `SCHEDULE_TAG_VALUE`, with their defaults.
+    pub fn from_env(env: &Env) -> ScheduleTag {
+        ScheduleTag {
+            key: env.string("SCHEDULE_TAG_KEY", SCHEDULE_TAG_KEY),
+            value: env.string("SCHEDULE_TAG_VALUE", SCHEDULE_TAG_VALUE),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let d = ScheduleTag::from_env(&Env::of(&[]));
+        assert_eq!(
+            (d.key.as_str(), d.value.as_str()),
+            ("fleetkeeper:schedule", "office-hours")
+        );
+        let o = ScheduleTag::from_env(&Env::of(&[("SCHEDULE_TAG_VALUE", "uk-support")]));
+        assert_eq!(o.value, "uk-support");
+    }
+}
