@@ -62,6 +62,7 @@ lint: setup
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/python scripts/template_check.py
 	$(VENV)/bin/python scripts/iam_check.py
+	$(VENV)/bin/python scripts/module_check.py
 
 # The binaries are built first: tests/tests/lambda_binaries.rs runs each one under a Runtime
 # API stand-in. The demo and the browser test run last: they prove every function works as a

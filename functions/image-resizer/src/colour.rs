@@ -4,7 +4,7 @@
 
 use moxcms::{ColorProfile, DataColorSpace, Layout, TransformOptions};
 
-use crate::decode::Pixels;
+use crate::pixels::Pixels;
 
 /// Converts `p` from the RGB profile `icc` to sRGB, in place. Pixels are left as they are,
 /// with a warning, when the profile is unreadable or not an RGB profile (CMYK files are
@@ -51,22 +51,9 @@ pub fn join_jpeg_chunks(chunks: &mut [(u8, Vec<u8>)]) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-pub mod tests {
+mod tests {
     use super::*;
-    use moxcms::ToneReprCurve;
-
-    /// sRGB's primaries with a straight (gamma 1.0) curve: mid-grey 128 is linear 0.5, which
-    /// sRGB writes as 188.
-    pub fn linear_srgb_icc() -> Vec<u8> {
-        let mut p = ColorProfile::new_srgb();
-        let linear = ToneReprCurve::Parametric(vec![1.0]);
-        p.red_trc = Some(linear.clone());
-        p.green_trc = Some(linear.clone());
-        p.blue_trc = Some(linear);
-        // new_srgb() also names sRGB's transfer in a CICP tag, which would win.
-        p.cicp = None;
-        p.encode().unwrap()
-    }
+    use crate::testdata::linear_srgb_icc;
 
     #[test]
     fn a_linear_profile_is_brought_to_srgb() {

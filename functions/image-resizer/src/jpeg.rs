@@ -14,7 +14,7 @@ use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_uchar, c_ulong, c_void};
 use std::ptr::NonNull;
 
-use crate::decode::Pixels;
+use crate::pixels::Pixels;
 
 // Links the static library that holds the TurboJPEG functions below.
 extern crate mozjpeg_sys;

@@ -17,9 +17,12 @@ pub mod geometry;
 pub mod handler;
 pub mod jpeg;
 pub mod pipeline;
+pub mod pixels;
 pub mod rendition;
 pub mod resample;
 pub mod store;
+#[cfg(test)]
+mod testdata;
 
 use std::time::Duration;
 

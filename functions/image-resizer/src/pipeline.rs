@@ -3,8 +3,9 @@
 //! pixels only.
 
 use crate::config::Format;
-use crate::decode::{Decoded, Kind, Limits, Pixels, Refusal, decode_within};
+use crate::decode::{Decoded, Kind, Limits, decode_within};
 use crate::geometry::{Layout, layout};
+use crate::pixels::{Pixels, Refusal};
 use crate::rendition::Rendition;
 use crate::resample::resize;
 
@@ -737,7 +738,7 @@ mod tests {
 
     #[test]
     fn embedded_profiles_come_out_as_srgb() {
-        let icc = crate::colour::tests::linear_srgb_icc();
+        let icc = crate::testdata::linear_srgb_icc();
         let grey = vec![128u8; 32 * 32 * 3];
         let s = settings(Format::Png);
         let r = rendition("g=16x16:inside");

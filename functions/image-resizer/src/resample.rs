@@ -4,7 +4,7 @@
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
-use crate::decode::{Pixels, Refusal};
+use crate::pixels::{Pixels, Refusal};
 
 fn pixel_type(channels: u8) -> PixelType {
     if channels == 4 {

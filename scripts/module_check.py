@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""No module imports one that imports it back: for each crate (the shared crate and every
+function), the graph of its top-level modules by their `crate::<module>` references, checked
+for cycles. Part of `make lint`."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REF = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)")
+
+
+def modules(src: Path) -> dict[str, str]:
+    """Top-level module name -> its source text (a `plan/` folder counts as one module)."""
+    out = {}
+    for path in sorted(src.glob("*.rs")):
+        if path.stem not in ("lib", "main"):
+            out[path.stem] = path.read_text()
+    for folder in sorted(p for p in src.iterdir() if p.is_dir() and (p / "mod.rs").exists()):
+        out[folder.name] = "\n".join(f.read_text() for f in sorted(folder.rglob("*.rs")))
+    return out
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found, state, stack = [], {}, []
+
+    def visit(node: str) -> None:
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return found
+
+
+def main() -> int:
+    crates = [ROOT / "shared" / "src"] + sorted((ROOT / "functions").glob("*/src"))
+    bad = 0
+    for src in crates:
+        mods = modules(src)
+        graph = {
+            name: {m for m in REF.findall(text) if m in mods and m != name}
+            for name, text in mods.items()
+        }
+        crate = src.parent.name
+        for cycle in cycles(graph):
+            bad += 1
+            print(f"modules: {crate}: {' -> '.join(cycle)}", file=sys.stderr)
+    if bad:
+        print(f"modules: {bad} import cycles", file=sys.stderr)
+        return 1
+    print(f"modules: {len(crates)} crates, no module imports one that imports it back")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
