@@ -29,6 +29,18 @@ pub struct Boot {
     pub function_name: String,
 }
 
+/// One invocation, as a handler gets it.
+pub struct Invocation<'a> {
+    pub payload: Value,
+    /// The time the invocation started (a function whose event carries its own time uses
+    /// that instead).
+    pub now: jiff::Timestamp,
+    /// The invocation's deadline, less the function's reserve.
+    pub budget: Budget,
+    /// Metrics carrying the request id, flushed when the handler returns, whatever it returns.
+    pub metrics: &'a mut Metrics,
+}
+
 /// How long the init-error report may take; Lambda ends the sandbox soon after anyway.
 const INIT_ERROR_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -40,7 +52,7 @@ pub async fn run<A, R, I, H>(function: &str, reserve: Duration, init: I, handler
 where
     R: Serialize,
     I: AsyncFnOnce(&Boot) -> Result<A, Error>,
-    H: AsyncFn(&A, Value, jiff::Timestamp, Budget, &mut Metrics) -> Result<R, Error>,
+    H: AsyncFn(&A, Invocation<'_>) -> Result<R, Error>,
 {
     let env = Env::process();
     let log = match LogSettings::from_env(&env, function) {
@@ -69,9 +81,7 @@ where
     let served = serve(
         &boot.function_name,
         reserve,
-        async |payload, now, budget, metrics: &mut Metrics| {
-            handler(app, payload, now, budget, metrics).await
-        },
+        async |invocation: Invocation<'_>| handler(app, invocation).await,
     )
     .await;
     match served {
@@ -91,7 +101,7 @@ async fn serve<R, F>(
 ) -> Result<(), lambda_runtime::Error>
 where
     R: Serialize,
-    F: AsyncFn(Value, jiff::Timestamp, Budget, &mut Metrics) -> Result<R, Error>,
+    F: AsyncFn(Invocation<'_>) -> Result<R, Error>,
 {
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
@@ -100,13 +110,13 @@ where
         let budget = Budget::from_context(&event.context, reserve);
         // Boxed: the handler's future (every SDK call it makes) is laid out on its own, not
         // nested inside the runtime's, which would pass the compiler's query depth limit.
-        let result = Box::pin(handler(
-            event.payload,
-            jiff::Timestamp::now(),
+        let invocation = Invocation {
+            payload: event.payload,
+            now: jiff::Timestamp::now(),
             budget,
-            &mut metrics,
-        ))
-        .await;
+            metrics: &mut metrics,
+        };
+        let result = Box::pin(handler(invocation)).await;
         metrics.flush();
         result
     }))

@@ -13,11 +13,7 @@ pub mod plan;
 pub mod report;
 
 use fleetkeeper::Error;
-use fleetkeeper::exec::Budget;
-use fleetkeeper::lambda::Boot;
-use fleetkeeper::telemetry::Metrics;
-use jiff::Timestamp;
-use serde_json::Value;
+use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::Config;
 pub use handler::RESERVE;
@@ -48,10 +44,14 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
 /// One invocation.
 pub async fn handle(
     lambda: &Lambda,
-    payload: Value,
-    now: Timestamp,
-    _budget: Budget,
-    metrics: &mut Metrics,
+    inv: Invocation<'_>,
 ) -> Result<report::RestarterReport, Error> {
-    handler::run(&lambda.regions, &lambda.config, &payload, now, metrics).await
+    handler::run(
+        &lambda.regions,
+        &lambda.config,
+        &inv.payload,
+        inv.now,
+        inv.metrics,
+    )
+    .await
 }

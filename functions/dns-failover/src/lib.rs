@@ -19,12 +19,8 @@ use std::time::Duration;
 
 use fleetkeeper::Error;
 use fleetkeeper::error::aws_err;
-use fleetkeeper::exec::Budget;
 use fleetkeeper::http::SecretSource;
-use fleetkeeper::lambda::Boot;
-use fleetkeeper::telemetry::Metrics;
-use jiff::Timestamp;
-use serde_json::Value;
+use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::{Config, GroupsSource, parse_groups};
 pub use handler::{App, RESERVE};
@@ -79,12 +75,14 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
 }
 
 /// One invocation.
-pub async fn handle(
-    lambda: &Lambda,
-    payload: Value,
-    now: Timestamp,
-    budget: Budget,
-    metrics: &mut Metrics,
-) -> Result<handler::Answer, Error> {
-    handler::run(&lambda.app, &lambda.config, payload, now, budget, metrics).await
+pub async fn handle(lambda: &Lambda, inv: Invocation<'_>) -> Result<handler::Answer, Error> {
+    handler::run(
+        &lambda.app,
+        &lambda.config,
+        inv.payload,
+        inv.now,
+        inv.budget,
+        inv.metrics,
+    )
+    .await
 }

@@ -12,11 +12,7 @@ pub mod report;
 use std::time::Duration;
 
 use fleetkeeper::Error;
-use fleetkeeper::exec::Budget;
-use fleetkeeper::lambda::Boot;
-use fleetkeeper::telemetry::Metrics;
-use jiff::Timestamp;
-use serde_json::Value;
+use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::Config;
 use ports::Ec2Fleet;
@@ -48,19 +44,13 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
 }
 
 /// One invocation.
-pub async fn handle(
-    lambda: &Lambda,
-    payload: Value,
-    _now: Timestamp,
-    _budget: Budget,
-    metrics: &mut Metrics,
-) -> Result<report::CensusReport, Error> {
+pub async fn handle(lambda: &Lambda, inv: Invocation<'_>) -> Result<report::CensusReport, Error> {
     handler::run(
         &lambda.fleets,
         &lambda.config,
         &lambda.function_name,
-        payload,
-        metrics,
+        inv.payload,
+        inv.metrics,
     )
     .await
 }

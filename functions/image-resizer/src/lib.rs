@@ -27,11 +27,7 @@ mod testdata;
 use std::time::Duration;
 
 use fleetkeeper::Error;
-use fleetkeeper::exec::Budget;
-use fleetkeeper::lambda::Boot;
-use fleetkeeper::telemetry::Metrics;
-use jiff::Timestamp;
-use serde_json::Value;
+use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::Config;
 use store::Store;
@@ -55,12 +51,6 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
 }
 
 /// One invocation: one S3 notification.
-pub async fn handle(
-    lambda: &Lambda,
-    payload: Value,
-    _now: Timestamp,
-    _budget: Budget,
-    metrics: &mut Metrics,
-) -> Result<handler::ResizerReport, Error> {
-    handler::run(&lambda.store, &lambda.config, &payload, metrics).await
+pub async fn handle(lambda: &Lambda, inv: Invocation<'_>) -> Result<handler::ResizerReport, Error> {
+    handler::run(&lambda.store, &lambda.config, &inv.payload, inv.metrics).await
 }

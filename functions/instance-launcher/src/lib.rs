@@ -13,12 +13,8 @@ pub mod page;
 pub mod request;
 
 use fleetkeeper::Error;
-use fleetkeeper::exec::Budget;
 use fleetkeeper::http::SecretSource;
-use fleetkeeper::lambda::Boot;
-use fleetkeeper::telemetry::Metrics;
-use jiff::Timestamp;
-use serde_json::Value;
+use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::Config;
 use ec2::Ec2;
@@ -47,10 +43,14 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
 /// One invocation: one HTTP request.
 pub async fn handle(
     lambda: &Lambda,
-    payload: Value,
-    now: Timestamp,
-    _budget: Budget,
-    metrics: &mut Metrics,
+    inv: Invocation<'_>,
 ) -> Result<aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse, Error> {
-    handler::handle(&lambda.launcher, &lambda.config, payload, now, metrics).await
+    handler::handle(
+        &lambda.launcher,
+        &lambda.config,
+        inv.payload,
+        inv.now,
+        inv.metrics,
+    )
+    .await
 }

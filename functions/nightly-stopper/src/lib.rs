@@ -11,11 +11,7 @@ pub mod ports;
 pub mod report;
 
 use fleetkeeper::Error;
-use fleetkeeper::exec::Budget;
-use fleetkeeper::lambda::Boot;
-use fleetkeeper::telemetry::Metrics;
-use jiff::Timestamp;
-use serde_json::Value;
+use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::Config;
 pub use handler::{RESERVE, Target};
@@ -35,20 +31,14 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
 }
 
 /// One invocation.
-pub async fn handle(
-    lambda: &Lambda,
-    payload: Value,
-    now: Timestamp,
-    budget: Budget,
-    metrics: &mut Metrics,
-) -> Result<report::StopperReport, Error> {
+pub async fn handle(lambda: &Lambda, inv: Invocation<'_>) -> Result<report::StopperReport, Error> {
     handler::run(
         &lambda.targets,
         &lambda.config,
-        &payload,
-        now,
-        budget,
-        metrics,
+        &inv.payload,
+        inv.now,
+        inv.budget,
+        inv.metrics,
     )
     .await
 }
