@@ -174,6 +174,39 @@ impl Aws {
             .collect()
     }
 
+    /// Every (account, region) a run acts in, with a client for each: the function's own
+    /// account, or each account in `role_arns` (its role assumed through STS), crossed with
+    /// `regions`. The label is the region, or `account/region` across accounts.
+    pub async fn places<C>(
+        &self,
+        role_arns: &[String],
+        session_name: &str,
+        service: &str,
+        regions: &[String],
+        make: impl Fn(&SdkConfig) -> C,
+    ) -> Vec<(String, C)> {
+        let mut accounts = Vec::new();
+        if role_arns.is_empty() {
+            accounts.push((String::new(), self.clone()));
+        }
+        for arn in role_arns {
+            let account = arn.split(':').nth(4).unwrap_or_default().to_owned();
+            accounts.push((account, self.assume_role(arn, session_name).await));
+        }
+        let mut out = Vec::new();
+        for (account, aws) in &accounts {
+            for (region, client) in aws.regional(service, regions, &make) {
+                let label = if account.is_empty() {
+                    region
+                } else {
+                    format!("{account}/{region}")
+                };
+                out.push((label, client));
+            }
+        }
+        out
+    }
+
     /// The same configuration acting as `role_arn` through STS (for functions that reach into
     /// other accounts). Credentials are fetched on first use and refreshed before they expire.
     pub async fn assume_role(&self, role_arn: &str, session_name: &str) -> Aws {

@@ -19,6 +19,14 @@ pub struct BucketSpec {
     pub per_second: f64,
 }
 
+/// One place a run acts in, a region of an account, with the pacing of that place's API
+/// buckets (EC2 counts them per account and region). `P` reaches AWS there (a port); `L` paces
+/// it (one limiter, or a function's set of them).
+pub struct Target<P, L> {
+    pub port: P,
+    pub limits: L,
+}
+
 /// EC2's documented API request buckets (per account and region).
 pub mod buckets {
     use super::BucketSpec;

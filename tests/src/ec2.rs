@@ -52,3 +52,17 @@ pub async fn instance_tag(client: &aws_sdk_ec2::Client, id: &str, key: &str) -> 
         .find(|t| t.key() == Some(key))
         .and_then(|t| t.value().map(str::to_owned))
 }
+
+/// Creates an 8 GiB volume in availability zone `az` with `tags`; returns its id.
+pub async fn volume(client: &aws_sdk_ec2::Client, az: &str, tags: &[(&str, &str)]) -> String {
+    let mut req = client.create_volume().availability_zone(az).size(8);
+    if !tags.is_empty() {
+        let mut spec = TagSpecification::builder().resource_type(ResourceType::Volume);
+        for (k, v) in tags {
+            spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+        }
+        req = req.tag_specifications(spec.build());
+    }
+    let out = req.send().await.expect("moto creates volumes");
+    out.volume_id().expect("a volume id").to_owned()
+}

@@ -24,48 +24,40 @@ use crate::report::{self, StopperReport};
 /// Time kept back from the invocation deadline to finish tagging and return the report.
 pub const RESERVE: Duration = Duration::from_secs(10);
 
-/// One region of one account, with its own limiters: AWS's buckets are per account and region.
-pub struct Target<F> {
-    pub fleet: F,
+/// StopInstances (and CreateTags) and StartInstances have buckets of their own.
+pub struct StartStop {
     pub stop: RateLimiter,
     pub start: RateLimiter,
 }
 
-/// Every region (REGIONS) of the function's own account, or of each account in ROLE_ARNS.
-pub async fn targets(aws: &Aws, config: &Config) -> Vec<Target<Ec2Fleet>> {
-    let mut accounts = Vec::new();
-    if config.role_arns.is_empty() {
-        accounts.push((String::new(), aws.clone()));
-    }
-    for arn in &config.role_arns {
-        let account = arn.split(':').nth(4).unwrap_or_default().to_owned();
-        accounts.push((
-            account,
-            aws.assume_role(arn, "fleetkeeper-nightly-stopper").await,
-        ));
-    }
-    let mut out = Vec::new();
-    for (account, aws) in &accounts {
-        for (region, client) in aws.regional("EC2", &config.regions, aws_sdk_ec2::Client::new) {
-            let name = if account.is_empty() {
-                region
-            } else {
-                format!("{account}/{region}")
-            };
-            out.push(Target::new(Ec2Fleet::new(name, client), config));
-        }
-    }
-    out
-}
-
-impl<F: Fleet> Target<F> {
-    pub fn new(fleet: F, config: &Config) -> Self {
-        Target {
-            fleet,
+impl StartStop {
+    pub fn new(config: &Config) -> Self {
+        StartStop {
             stop: RateLimiter::new(config.stop_rate),
             start: RateLimiter::new(config.start_rate),
         }
     }
+}
+
+/// One region of one account, with its own limiters.
+pub type Target<F> = fleetkeeper::exec::Target<F, StartStop>;
+
+/// Every region (REGIONS) of the function's own account, or of each account in ROLE_ARNS.
+pub async fn targets(aws: &Aws, config: &Config) -> Vec<Target<Ec2Fleet>> {
+    aws.places(
+        &config.role_arns,
+        "fleetkeeper-nightly-stopper",
+        "EC2",
+        &config.regions,
+        aws_sdk_ec2::Client::new,
+    )
+    .await
+    .into_iter()
+    .map(|(name, client)| Target {
+        port: Ec2Fleet::new(name, client),
+        limits: StartStop::new(config),
+    })
+    .collect()
 }
 
 pub async fn run<F: Fleet + Sync>(
@@ -83,7 +75,7 @@ pub async fn run<F: Fleet + Sync>(
         "run started"
     );
     let observed = join_all(targets.iter().map(|t| {
-        t.fleet
+        t.port
             .tagged(&config.schedule_tag.key, &config.schedule_tag.value)
     }))
     .await;
@@ -114,11 +106,11 @@ pub async fn run<F: Fleet + Sync>(
             match p {
                 Some((_, plan)) => {
                     let limits = Limits {
-                        stop: &t.stop,
-                        start: &t.start,
+                        stop: &t.limits.stop,
+                        start: &t.limits.start,
                         budget,
                     };
-                    Some(apply(&t.fleet, plan, config.mode, &limits, stamp).await)
+                    Some(apply(&t.port, plan, config.mode, &limits, stamp).await)
                 }
                 None => None,
             }
@@ -133,9 +125,9 @@ pub async fn run<F: Fleet + Sync>(
         .zip(plans.iter().zip(&outcomes))
     {
         match (observed, p, out) {
-            (Err(e), _, _) => report::region_failed(&mut report, t.fleet.name(), e),
+            (Err(e), _, _) => report::region_failed(&mut report, t.port.name(), e),
             (Ok(_), Some((matched, plan)), Some(out)) => {
-                report::add_region(&mut report, t.fleet.name(), *matched, plan, out)
+                report::add_region(&mut report, t.port.name(), *matched, plan, out)
             }
             _ => unreachable!("a region that was read has a plan and an outcome"),
         }

@@ -21,11 +21,8 @@ use crate::report::{self, JanitorReport};
 /// Time kept back from the invocation deadline to return the report.
 pub const RESERVE: Duration = Duration::from_secs(20);
 
-/// One region, with its own limiter: EC2's buckets are per account and region.
-pub struct Target<E> {
-    pub ebs: E,
-    pub limiter: RateLimiter,
-}
+/// One region, with its own limiter: CreateSnapshot and DeleteSnapshot share one bucket.
+pub type Target<E> = fleetkeeper::exec::Target<E, RateLimiter>;
 
 pub async fn run<E: Ebs + Sync>(
     targets: &[Target<E>],
@@ -43,7 +40,7 @@ pub async fn run<E: Ebs + Sync>(
     // Observe and plan every region first, so MAX_DELETES can be shared over the whole run.
     let planned = join_all(targets.iter().map(|t| async move {
         let (volumes, snapshots) =
-            futures_util::join!(t.ebs.tagged_volumes(), t.ebs.our_snapshots());
+            futures_util::join!(t.port.tagged_volumes(), t.port.our_snapshots());
         let (volumes, snapshots) = match (volumes, snapshots) {
             (Ok(v), Ok(s)) => (v, s),
             (Err(e), _) | (_, Err(e)) => return Err(e),
@@ -66,11 +63,11 @@ pub async fn run<E: Ebs + Sync>(
         |((t, planned), quota)| async move {
             let (create, decisions) = planned?;
             let limits = Limits {
-                snapshots: &t.limiter,
+                snapshots: &t.limits,
                 budget,
                 max_deletes: quota,
             };
-            let out = apply(&t.ebs, &create, &decisions, config.mode, &limits).await;
+            let out = apply(&t.port, &create, &decisions, config.mode, &limits).await;
             Ok::<_, fleetkeeper::AwsError>((create, decisions, out))
         },
     ))
@@ -83,9 +80,9 @@ pub async fn run<E: Ebs + Sync>(
     for (t, r) in targets.iter().zip(&regions) {
         match r {
             Ok((create, decisions, out)) => {
-                report::add_region(&mut report, t.ebs.region(), create, decisions, out)
+                report::add_region(&mut report, t.port.region(), create, decisions, out)
             }
-            Err(e) => report::region_failed(&mut report, t.ebs.region(), e),
+            Err(e) => report::region_failed(&mut report, t.port.region(), e),
         }
     }
     report::metrics_into(&report, metrics);

@@ -34,8 +34,8 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
         .regional("EC2", &config.regions, aws_sdk_ec2::Client::new)
         .into_iter()
         .map(|(region, client)| Target {
-            ebs: Ec2Ebs::new(region, client),
-            limiter: RateLimiter::new(config.rate),
+            port: Ec2Ebs::new(region, client),
+            limits: RateLimiter::new(config.rate),
         })
         .collect();
     Ok(Lambda { config, targets })

@@ -24,27 +24,9 @@ async fn bench_3000_deletes_through_the_delete_snapshot_bucket() {
     let moto = Moto::start();
     let aws = Moto::aws(&moto.env(&[])).await;
     let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
-    let vol = ec2
-        .create_volume()
-        .availability_zone("us-east-1a")
-        .size(8)
-        .tag_specifications(
-            aws_sdk_ec2::types::TagSpecification::builder()
-                .resource_type(aws_sdk_ec2::types::ResourceType::Volume)
-                .tags(
-                    aws_sdk_ec2::types::Tag::builder()
-                        .key("fleetkeeper:backup")
-                        .value("daily")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .volume_id()
-        .unwrap()
-        .to_owned();
+    let vol =
+        fleetkeeper_tests::ec2::volume(&ec2, "us-east-1a", &[("fleetkeeper:backup", "daily")])
+            .await;
     let seeder = Ec2Ebs::new("us-east-1".into(), ec2);
     let tags = snapshot_janitor::plan::create::managed_tags(&vol, "daily");
     let seeded = run_bounded(

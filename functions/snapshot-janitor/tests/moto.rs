@@ -4,22 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use fleetkeeper_tests::Moto;
 use snapshot_janitor::plan::create::{MANAGED_BY_TAG, POLICY_TAG, VOLUME_TAG};
 use snapshot_janitor::plan::retention::State;
 use snapshot_janitor::ports::{Deleted, Ebs, Ec2Ebs};
 
 async fn volume(ec2: &aws_sdk_ec2::Client, tags: &[(&str, &str)]) -> String {
-    let mut req = ec2.create_volume().availability_zone("us-east-1a").size(8);
-    if !tags.is_empty() {
-        let mut spec = TagSpecification::builder().resource_type(ResourceType::Volume);
-        for (k, v) in tags {
-            spec = spec.tags(Tag::builder().key(*k).value(*v).build());
-        }
-        req = req.tag_specifications(spec.build());
-    }
-    req.send().await.unwrap().volume_id().unwrap().to_owned()
+    fleetkeeper_tests::ec2::volume(ec2, "us-east-1a", tags).await
 }
 
 #[tokio::test]
@@ -154,11 +145,11 @@ mod run {
         let config = Config::from_env(&env).unwrap();
         let aws = Moto::aws(&env).await;
         let targets = vec![Target {
-            ebs: Ec2Ebs::new(
+            port: Ec2Ebs::new(
                 "us-east-1".into(),
                 aws.client("EC2", aws_sdk_ec2::Client::new),
             ),
-            limiter: RateLimiter::new(config.rate),
+            limits: RateLimiter::new(config.rate),
         }];
         let now: Timestamp = now.parse().unwrap();
         let mut metrics = Metrics::for_function("snapshot-janitor");
@@ -282,37 +273,18 @@ mod run {
         let targets: Vec<Target<Ec2Ebs>> = clients
             .iter()
             .map(|(region, client)| Target {
-                ebs: Ec2Ebs::new(region.clone(), client.clone()),
-                limiter: RateLimiter::new(config.rate),
+                port: Ec2Ebs::new(region.clone(), client.clone()),
+                limits: RateLimiter::new(config.rate),
             })
             .collect();
         // Three managed snapshots of one volume in each region: two may go in each.
         for (t, (region, ec2)) in targets.iter().zip(&clients) {
             let az = format!("{region}a");
-            let vol = ec2
-                .create_volume()
-                .availability_zone(az)
-                .size(8)
-                .tag_specifications(
-                    aws_sdk_ec2::types::TagSpecification::builder()
-                        .resource_type(aws_sdk_ec2::types::ResourceType::Volume)
-                        .tags(
-                            aws_sdk_ec2::types::Tag::builder()
-                                .key("fleetkeeper:backup")
-                                .value("daily")
-                                .build(),
-                        )
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap()
-                .volume_id()
-                .unwrap()
-                .to_owned();
+            let vol =
+                fleetkeeper_tests::ec2::volume(ec2, &az, &[("fleetkeeper:backup", "daily")]).await;
             let tags = snapshot_janitor::plan::create::managed_tags(&vol, "daily");
             for _ in 0..3 {
-                t.ebs.create(&vol, "history", &tags).await.unwrap();
+                t.port.create(&vol, "history", &tags).await.unwrap();
             }
         }
         let run_once = async || {
@@ -346,7 +318,7 @@ mod run {
         assert_eq!(second.remaining_count(), 0);
         for t in &targets {
             assert_eq!(
-                t.ebs.our_snapshots().await.unwrap().len(),
+                t.port.our_snapshots().await.unwrap().len(),
                 1,
                 "the newest stays"
             );
