@@ -2,18 +2,20 @@
 //! Parameter Store, and point its Route 53 record at the standby when the primary has failed
 //! FAIL_AFTER times in a row, and back when it has passed RECOVER_AFTER times.
 //!
-//! observe ([`probe`], [`state`], [`route53`]) -> decide ([`decide`], pure) -> apply
-//! ([`route53`]: one atomic batch per zone, bounded wait for INSYNC) -> report ([`report`]).
-//! Triggers ([`trigger`]): the schedule, a CloudWatch alarm, or an HTTP call.
+//! [`event`] (the schedule, a CloudWatch alarm, or an HTTP call) -> observe ([`probe`],
+//! [`state`], [`route53`]) -> plan ([`plan`], pure: the groups concerned, hysteresis, the record
+//! change) -> apply ([`apply`]: one atomic batch per zone, bounded wait for INSYNC, state saved)
+//! -> report ([`report`]); [`handler`] runs one invocation.
 
+pub mod apply;
 pub mod config;
-pub mod decide;
+pub mod event;
 pub mod handler;
+pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod route53;
 pub mod state;
-pub mod trigger;
 
 use std::time::Duration;
 

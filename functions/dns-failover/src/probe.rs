@@ -12,7 +12,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 
 use crate::config::{Check, HealthCheck};
-use crate::decide::Observation;
+use crate::state::Observation;
 
 /// Bodies are read up to this much when a substring is wanted.
 const BODY_LIMIT: usize = 64 * 1024;

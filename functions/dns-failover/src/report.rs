@@ -7,9 +7,9 @@ use fleetkeeper::Mode;
 use fleetkeeper::report::Status;
 use fleetkeeper::telemetry::Metrics;
 
-use crate::decide::{Flip, Observation};
 use crate::probe::ProbeResult;
 use crate::state::Side;
+use crate::state::{Flip, Observation};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupReport {

@@ -116,3 +116,26 @@ impl std::fmt::Display for StateError {
         }
     }
 }
+/// What one probe or alarm said of the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Observation {
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flip {
+    Failover,
+    Failback,
+}
+
+impl Flip {
+    pub fn to(self) -> Side {
+        match self {
+            Flip::Failover => Side::Standby,
+            Flip::Failback => Side::Primary,
+        }
+    }
+}

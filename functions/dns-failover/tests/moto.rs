@@ -253,7 +253,7 @@ async fn fails_over_in_one_batch_reruns_idempotently_and_fails_back() {
     let r = schedule(&app, &config).await;
     assert_eq!(w.changes(), 1, "one ChangeResourceRecordSets for the zone");
     for g in &r.groups {
-        assert_eq!(g.flip, Some(dns_failover::decide::Flip::Failover), "{g:?}");
+        assert_eq!(g.flip, Some(dns_failover::plan::Flip::Failover), "{g:?}");
         assert_eq!(g.change_status.as_deref(), Some("INSYNC"));
     }
     assert_eq!(r.groups[0].change_id, r.groups[1].change_id);
@@ -276,7 +276,7 @@ async fn fails_over_in_one_batch_reruns_idempotently_and_fails_back() {
     assert!(
         r.groups
             .iter()
-            .all(|g| g.flip == Some(dns_failover::decide::Flip::Failback))
+            .all(|g| g.flip == Some(dns_failover::plan::Flip::Failback))
     );
     assert_eq!(w.record(&w.public, www).await, ["192.0.2.10"]);
 
