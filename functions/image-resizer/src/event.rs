@@ -1,13 +1,10 @@
-//! The S3 notification: every record (not only the first), keys URL-decoded (`+` is a space),
-//! and for each one what to write or why nothing is written. A record that cannot be read is
-//! reported on its own and never fails the others.
+//! The S3 notification: every record (not only the first), keys URL-decoded (`+` is a space).
+//! A record that cannot be read is reported on its own and never fails the others.
 
 use serde_json::Value;
 
 use fleetkeeper::Error;
 use fleetkeeper::error::brief;
-
-use crate::config::Config;
 
 /// An object an event names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,52 +90,9 @@ pub fn decode_key(raw: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| format!("key {raw:?} is not UTF-8 once decoded"))
 }
 
-/// What to do with one object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// Write these renditions: (rendition name, bucket, key).
-    Write(Vec<(String, String, String)>),
-    Skip(String),
-}
-
-pub fn decide(o: &Object, config: &Config) -> Decision {
-    if !o.event_name.starts_with("ObjectCreated:") {
-        return Decision::Skip(format!("{} is not an ObjectCreated event", o.event_name));
-    }
-    let out_bucket = config.output_bucket.as_deref().unwrap_or(&o.bucket);
-    // Our own output never goes round again.
-    if out_bucket == o.bucket && o.key.starts_with(&config.output_prefix) {
-        return Decision::Skip(format!(
-            "under OUTPUT_PREFIX {:?}: a rendition, not an original",
-            config.output_prefix
-        ));
-    }
-    if o.key.ends_with('/') || o.size == Some(0) {
-        return Decision::Skip("an empty object (or a folder marker)".into());
-    }
-    if config.replace_original {
-        let r = &config.renditions[0];
-        return Decision::Write(vec![(r.name.clone(), o.bucket.clone(), o.key.clone())]);
-    }
-    Decision::Write(
-        config
-            .renditions
-            .iter()
-            .map(|r| {
-                (
-                    r.name.clone(),
-                    out_bucket.to_owned(),
-                    format!("{}{}/{}", config.output_prefix, r.name, o.key),
-                )
-            })
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fleetkeeper::Env;
     use serde_json::json;
 
     fn event(records: &[(&str, &str, &str, u64)]) -> Value {
@@ -148,10 +102,6 @@ mod tests {
             "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
                    "object": {"key": key, "size": size, "eTag": "9b2cf535f27731c974343645a3985328", "sequencer": "0A1B2C3D4E5F678901"}}
         })).collect::<Vec<_>>()})
-    }
-
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        Config::from_env(&Env::of(pairs)).unwrap()
     }
 
     #[test]
@@ -202,62 +152,5 @@ mod tests {
         for bad in [json!({}), json!("x"), json!({"Records": "no"})] {
             assert!(matches!(parse(&bad), Err(Error::Input(_))), "{bad}");
         }
-    }
-
-    #[test]
-    fn decides_outputs_and_refuses_to_recurse() {
-        let c = config(&[("RENDITIONS", "thumb=300x200:cover,medium=1024x1024:inside")]);
-        let o = |name: &str, key: &str, size: u64| Object {
-            event_name: name.into(),
-            bucket: "photos".into(),
-            key: key.into(),
-            size: Some(size),
-            etag: None,
-        };
-        assert_eq!(
-            decide(&o("ObjectCreated:Put", "holiday/a b.jpg", 10), &c),
-            Decision::Write(vec![
-                (
-                    "thumb".into(),
-                    "photos".into(),
-                    "resized/thumb/holiday/a b.jpg".into()
-                ),
-                (
-                    "medium".into(),
-                    "photos".into(),
-                    "resized/medium/holiday/a b.jpg".into()
-                ),
-            ])
-        );
-        for (name, key, size, why) in [
-            ("ObjectRemoved:Delete", "a.jpg", 10, "not an ObjectCreated"),
-            (
-                "ObjectCreated:Put",
-                "resized/thumb/a.jpg",
-                10,
-                "OUTPUT_PREFIX",
-            ),
-            ("ObjectCreated:Put", "folder/", 0, "empty"),
-            ("ObjectCreated:Put", "empty.jpg", 0, "empty"),
-        ] {
-            match decide(&o(name, key, size), &c) {
-                Decision::Skip(r) => assert!(r.contains(why), "{key}: {r}"),
-                other => panic!("{key}: {other:?}"),
-            }
-        }
-        // Another output bucket: the same prefix in the source bucket is a user's folder.
-        let other = config(&[("OUTPUT_BUCKET", "photos-resized")]);
-        match decide(&o("ObjectCreated:Put", "resized/x.jpg", 10), &other) {
-            Decision::Write(w) => assert_eq!(w[0].1, "photos-resized"),
-            d => panic!("{d:?}"),
-        }
-        let replace = config(&[
-            ("RENDITIONS", "web=2048x2048:inside"),
-            ("REPLACE_ORIGINAL", "true"),
-        ]);
-        assert_eq!(
-            decide(&o("ObjectCreated:Put", "a.jpg", 10), &replace),
-            Decision::Write(vec![("web".into(), "photos".into(), "a.jpg".into())])
-        );
     }
 }

@@ -14,10 +14,13 @@ use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{Error, Mode};
 
 use crate::config::Config;
-use crate::event::{Decision, Object, decide, parse};
+use crate::event::{Object, parse};
 use crate::pipeline::{Settings, decode_for, render_decoded};
+use crate::plan::{
+    Decision, Output, already_made, decide, decode_budget, source_refused, staging_key,
+};
+use crate::ports::{META_RENDITION, META_SOURCE_ETAG, META_SOURCE_KEY, Objects, Put};
 use crate::rendition::Rendition;
-use crate::store::{META_RENDITION, META_SOURCE_ETAG, META_SOURCE_KEY, Put, Store};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Written {
@@ -93,8 +96,8 @@ pub struct ResizerReport {
     pub records: Vec<RecordReport>,
 }
 
-pub async fn run(
-    store: &Store,
+pub async fn run<O: Objects + Sync>(
+    store: &O,
     config: &Config,
     payload: &Value,
     metrics: &mut Metrics,
@@ -140,7 +143,7 @@ pub async fn run(
     Ok(report)
 }
 
-async fn one(store: &Store, config: &Config, o: &Object) -> RecordReport {
+async fn one<O: Objects + Sync>(store: &O, config: &Config, o: &Object) -> RecordReport {
     let mut report = RecordReport::new(format!("s3://{}/{}", o.bucket, o.key));
     let outputs = match decide(o, config) {
         Decision::Skip(why) => return report.skip_all(why),
@@ -154,42 +157,36 @@ async fn one(store: &Store, config: &Config, o: &Object) -> RecordReport {
             return report;
         }
     };
-    if head.metadata.contains_key(META_RENDITION) {
-        return report.skip_all("carries rendition metadata: written by image-resizer");
+    if let Some(why) = source_refused(&head, config) {
+        return report.skip_all(why);
     }
-    if head.size > config.max_input_bytes {
-        return report.skip_all(format!(
-            "{} bytes, over MAX_INPUT_BYTES ({}); not downloaded",
-            head.size, config.max_input_bytes
-        ));
-    }
-    // Renditions already written from this very ETag are not written again (a duplicate
-    // delivery of the event does no work).
-    let mut pending: Vec<(&Rendition, String, String)> = Vec::new();
-    for (name, bucket, key) in outputs {
-        let Some(r) = config.renditions.iter().find(|r| r.name == name) else {
+    let mut pending: Vec<(&Rendition, Output)> = Vec::new();
+    for out in outputs {
+        let Some(r) = config.renditions.iter().find(|r| r.name == out.rendition) else {
             continue;
         };
         if !config.replace_original {
-            match store.head(&bucket, &key).await {
-                Ok(Some(h))
-                    if h.metadata.get(META_SOURCE_ETAG) == Some(&head.etag)
-                        && h.metadata.get(META_RENDITION) == Some(&name) =>
-                {
-                    report.skipped.push(Skipped {
-                        rendition: name,
-                        reason: format!("s3://{bucket}/{key} already made from this ETag"),
-                    });
-                    continue;
+            match store.head(&out.bucket, &out.key).await {
+                Ok(existing) => {
+                    let meta = existing.as_ref().map(|h| &h.metadata);
+                    if already_made(meta, &head.etag, &out.rendition) {
+                        report.skipped.push(Skipped {
+                            reason: format!(
+                                "s3://{}/{} already made from this ETag",
+                                out.bucket, out.key
+                            ),
+                            rendition: out.rendition,
+                        });
+                        continue;
+                    }
                 }
-                Ok(_) => {}
                 Err(e) => {
                     report.error = Some(e.to_string());
                     return report;
                 }
             }
         }
-        pending.push((r, bucket, key));
+        pending.push((r, out));
     }
     if pending.is_empty() {
         return report;
@@ -197,7 +194,7 @@ async fn one(store: &Store, config: &Config, o: &Object) -> RecordReport {
     if config.mode == Mode::DryRun {
         report.would_write = pending
             .iter()
-            .map(|(r, b, k)| format!("{} -> s3://{b}/{k}", r.name))
+            .map(|(r, out)| format!("{} -> s3://{}/{}", r.name, out.bucket, out.key))
             .collect();
         return report;
     }
@@ -220,25 +217,23 @@ async fn one(store: &Store, config: &Config, o: &Object) -> RecordReport {
     };
     // Decoded once, large enough for every pending rendition; the encoded bytes go first.
     let started = Instant::now();
-    let wanted: Vec<&Rendition> = pending.iter().map(|(r, _, _)| *r).collect();
+    let wanted: Vec<&Rendition> = pending.iter().map(|(r, _)| *r).collect();
     let decoded = decode_for(&bytes, &wanted, &settings);
     drop(bytes);
     let decoded = match decoded {
         Ok(d) => d,
         Err(refusal) => {
             // Not an image, corrupt, too many pixels: reported, the record goes on.
-            report
-                .skipped
-                .extend(pending.iter().map(|(r, _, _)| Skipped {
-                    rendition: r.name.clone(),
-                    reason: refusal.to_string(),
-                }));
+            report.skipped.extend(pending.iter().map(|(r, _)| Skipped {
+                rendition: r.name.clone(),
+                reason: refusal.to_string(),
+            }));
             return report;
         }
     };
     report.decode_ms = started.elapsed().as_millis() as u64;
     report.source_size = Some([decoded.upright.0, decoded.upright.1]);
-    for (r, bucket, key) in pending {
+    for (r, Output { bucket, key, .. }) in pending {
         let started = Instant::now();
         let out = match render_decoded(&decoded, r, &settings) {
             Ok(out) => out,
@@ -292,26 +287,15 @@ async fn one(store: &Store, config: &Config, o: &Object) -> RecordReport {
     report
 }
 
-/// Kept for the runtime, the SDK and the renditions' own buffers: measured at 14 MiB beyond
-/// the input and the coefficients of a 24 MP progressive JPEG (bench/results/image-resizer.md).
-const RESERVED_MIB: u64 = 24;
-
-/// What a decode may take in a function of `memory_mib`, holding `input` bytes already.
-fn decode_budget(memory_mib: Option<u64>, input: usize) -> u64 {
-    memory_mib.map_or(u64::MAX, |m| {
-        (m.saturating_sub(RESERVED_MIB) << 20).saturating_sub(input as u64)
-    })
-}
-
-/// Where a replacement is staged: under the output prefix, so it is never processed.
-pub fn staging_key(config: &Config, key: &str) -> String {
-    format!("{}.replacing/{key}", config.output_prefix)
-}
-
 /// The new object is written beside the original, read back and checked, and only then
 /// copied over it (server-side, all or nothing). The original is never deleted; any failure
 /// before the copy leaves it as it was.
-async fn replace(store: &Store, o: &Object, staged: Put<'_>, size: usize) -> Result<(), String> {
+async fn replace<O: Objects + Sync>(
+    store: &O,
+    o: &Object,
+    staged: Put<'_>,
+    size: usize,
+) -> Result<(), String> {
     let staging = staged.key.to_owned();
     let rendition = staged.metadata.get(META_RENDITION).cloned();
     store.put(staged).await.map_err(|e| e.to_string())?;
@@ -336,17 +320,4 @@ async fn replace(store: &Store, o: &Object, staged: Put<'_>, size: usize) -> Res
         tracing::warn!(key = %staging, error = %e, "staged copy left behind");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decode_budget_leaves_room_for_the_runtime_and_the_input() {
-        assert_eq!(decode_budget(None, 1 << 30), u64::MAX);
-        assert_eq!(decode_budget(Some(128), 0), 104 << 20);
-        assert_eq!(decode_budget(Some(128), 10 << 20), 94 << 20);
-        assert_eq!(decode_budget(Some(128), 200 << 20), 0);
-    }
 }

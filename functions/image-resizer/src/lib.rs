@@ -18,9 +18,10 @@ pub mod handler;
 pub mod jpeg;
 pub mod pipeline;
 pub mod pixels;
+pub mod plan;
+pub mod ports;
 pub mod rendition;
 pub mod resample;
-pub mod store;
 #[cfg(test)]
 mod testdata;
 
@@ -30,7 +31,7 @@ use fleetkeeper::Error;
 use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::Config;
-use store::Store;
+use ports::Store;
 
 /// Kept back from the invocation deadline to write the report.
 pub const RESERVE: Duration = Duration::from_secs(5);

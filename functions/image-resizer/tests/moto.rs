@@ -9,7 +9,7 @@ use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use image_resizer::config::Config;
 use image_resizer::decode::decode;
 use image_resizer::handler::{ResizerReport, run};
-use image_resizer::store::Store;
+use image_resizer::ports::Store;
 use serde_json::{Value, json};
 
 const BUCKET: &str = "photos";

@@ -34,9 +34,34 @@ pub struct Put<'a> {
     pub metadata: HashMap<String, String>,
 }
 
-impl Store {
+/// The S3 calls image-resizer makes, as one capability: tests can answer them in memory.
+pub trait Objects {
     /// None when the object does not exist.
-    pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<Head>, AwsError> {
+    fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Head>, AwsError>> + Send;
+    /// The object's bytes, only if it still has `etag` (a newer upload is not read).
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, AwsError>> + Send;
+    fn put(&self, p: Put<'_>) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// A server-side copy of `from` over `to`, all or nothing.
+    fn copy_over(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn delete(&self, bucket: &str, key: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+impl Objects for Store {
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<Head>, AwsError> {
         match self.s3.head_object().bucket(bucket).key(key).send().await {
             Ok(h) => Ok(Some(Head {
                 size: h.content_length().unwrap_or(0).max(0) as u64,
@@ -55,7 +80,7 @@ impl Store {
     }
 
     /// The object's bytes, only if it still has `etag` (a newer upload has its own event).
-    pub async fn get(&self, bucket: &str, key: &str, etag: &str) -> Result<Vec<u8>, AwsError> {
+    async fn get(&self, bucket: &str, key: &str, etag: &str) -> Result<Vec<u8>, AwsError> {
         let out = self
             .s3
             .get_object()
@@ -75,7 +100,7 @@ impl Store {
         Ok(body.into_bytes().to_vec())
     }
 
-    pub async fn put(&self, p: Put<'_>) -> Result<(), AwsError> {
+    async fn put(&self, p: Put<'_>) -> Result<(), AwsError> {
         self.s3
             .put_object()
             .bucket(p.bucket)
@@ -91,7 +116,7 @@ impl Store {
     }
 
     /// Copies `from` over `to` in one bucket (a server-side, all-or-nothing replace).
-    pub async fn copy_over(&self, bucket: &str, from: &str, to: &str) -> Result<(), AwsError> {
+    async fn copy_over(&self, bucket: &str, from: &str, to: &str) -> Result<(), AwsError> {
         self.s3
             .copy_object()
             .bucket(bucket)
@@ -103,7 +128,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
         self.s3
             .delete_object()
             .bucket(bucket)
