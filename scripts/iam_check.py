@@ -99,7 +99,8 @@ def operations(function: str) -> tuple[set[str], list[str]]:
             pascal = "".join(w.capitalize() for w in call.split("_"))
             if not any(n.endswith(":" + pascal) for n in named):
                 problems.append(f"{path.relative_to(ROOT)}: .{call}() has no aws_err(\"svc:{pascal}\")")
-    if ".assume_role(" in own:
+    # Roles are assumed through the shared loader: directly, or for every account of a run.
+    if ".assume_role(" in own or ".places(" in own:
         ops.add("sts:AssumeRole")
     return {a for op in ops for a in ACTIONS_OF.get(op, [op])}, problems
 
