@@ -8,8 +8,8 @@ use fleetkeeper::{AwsError, Mode};
 
 use crate::config::Config;
 use crate::history::EventKey;
-use crate::instances::{Region, Requested};
 use crate::plan::{Decision, InstancePlan};
+use crate::ports::{Instances, Requested};
 
 #[derive(Debug)]
 pub enum Outcome {
@@ -21,8 +21,8 @@ pub enum Outcome {
     Failed { error: AwsError, restored: bool },
 }
 
-pub async fn apply(
-    region: &Region,
+pub async fn apply<I: Instances + Sync>(
+    region: &I,
     plans: &[InstancePlan],
     config: &Config,
     alarm_name: &str,
@@ -65,8 +65,8 @@ pub async fn apply(
     out
 }
 
-async fn restart(
-    region: &Region,
+async fn restart<I: Instances + Sync>(
+    region: &I,
     id: &str,
     previous: Option<&str>,
     history: &str,

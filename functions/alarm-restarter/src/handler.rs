@@ -13,16 +13,16 @@ use fleetkeeper::telemetry::Metrics;
 use crate::apply::apply;
 use crate::config::Config;
 use crate::history::EventKey;
-use crate::instances::Region;
 use crate::plan::{AlarmPlan, Decision, ignored, is_instance_id, plan};
+use crate::ports::Instances;
 use crate::report::{self, RestarterReport};
 use fleetkeeper::alarm::{Incoming, parse};
 
 /// Time kept back from the deadline; a run makes a few calls per instance.
 pub const RESERVE: Duration = Duration::from_secs(5);
 
-pub async fn run(
-    regions: &[Region],
+pub async fn run<I: Instances + Sync>(
+    regions: &[I],
     config: &Config,
     payload: &Value,
     now: Timestamp,
@@ -82,13 +82,13 @@ pub async fn run(
 }
 
 /// The region the alarm lives in must be one this function acts in.
-fn pick<'a>(regions: &'a [Region], wanted: Option<&str>) -> Result<&'a Region, Error> {
+fn pick<'a, I: Instances>(regions: &'a [I], wanted: Option<&str>) -> Result<&'a I, Error> {
     let found = match wanted {
         None => regions.first(),
-        Some(w) => regions.iter().find(|r| r.name == w),
+        Some(w) => regions.iter().find(|r| r.name() == w),
     };
     found.ok_or_else(|| {
-        let known: Vec<&str> = regions.iter().map(|r| r.name.as_str()).collect();
+        let known: Vec<&str> = regions.iter().map(|r| r.name()).collect();
         Error::input(format!(
             "the alarm is in region {}, but this function acts in {}: add it to REGIONS",
             wanted.unwrap_or("?"),

@@ -1,15 +1,15 @@
 //! alarm-restarter: restart the EC2 instances a CloudWatch alarm names when it goes into ALARM,
 //! within guard rails (opt-in tag, cooldown, a cap per window) kept on the instance itself.
 //!
-//! parse ([`fleetkeeper::alarm`]) -> observe ([`instances`]) -> plan ([`plan`], pure, with [`history`]) ->
+//! parse ([`fleetkeeper::alarm`]) -> observe ([`ports`]) -> plan ([`plan`], pure, with [`history`]) ->
 //! apply ([`apply`]) -> report ([`report`]).
 
 pub mod apply;
 pub mod config;
 pub mod handler;
 pub mod history;
-pub mod instances;
 pub mod plan;
+pub mod ports;
 pub mod report;
 
 use fleetkeeper::Error;
@@ -17,7 +17,7 @@ use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::Config;
 pub use handler::RESERVE;
-use instances::Region;
+use ports::Region;
 
 /// What one cold start builds: the settings and a client pair per region.
 pub struct Lambda {

@@ -13,7 +13,7 @@ use aws_smithy_types::error::ErrorMetadata;
 use alarm_restarter::config::Config;
 use alarm_restarter::handler::run;
 use alarm_restarter::history::EventKey;
-use alarm_restarter::instances::{Region, client_token};
+use alarm_restarter::ports::{Region, client_token};
 use alarm_restarter::report::RestarterReport;
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::Moto;

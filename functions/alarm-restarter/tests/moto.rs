@@ -5,7 +5,7 @@
 use alarm_restarter::config::Config;
 use alarm_restarter::handler::run;
 use alarm_restarter::history::{EventKey, History};
-use alarm_restarter::instances::Region;
+use alarm_restarter::ports::Region;
 use alarm_restarter::report::RestarterReport;
 use fleetkeeper::Error;
 use fleetkeeper::report::Status;

@@ -1,4 +1,4 @@
-//! The AWS calls: read the alarm's instances, keep the history tag, and restart one instance
+//! The AWS calls, behind one capability trait: read the alarm's instances, keep the history tag, and restart one instance
 //! by the configured strategy.
 
 use aws_sdk_ec2::types::{Filter, Tag};
@@ -30,10 +30,40 @@ pub struct Requested {
     pub id: Option<String>,
 }
 
-impl Region {
+/// One region's instances, as alarm-restarter reaches them: tests can answer in memory.
+pub trait Instances {
+    /// The region's name.
+    fn name(&self) -> &str;
+    /// The instances among `ids` that exist.
+    fn describe(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
+    fn set_tag(
+        &self,
+        id: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Asks for the restart by `strategy`; `dry_run` asks without restarting where AWS can.
+    fn restart(
+        &self,
+        id: &str,
+        strategy: &Strategy,
+        alarm_name: &str,
+        event: EventKey,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Requested, AwsError>> + Send;
+}
+
+impl Instances for Region {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The instances among `ids` that exist (a filter, not InstanceIds, so an unknown id is
     /// simply absent instead of failing the whole call).
-    pub async fn describe(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
+    async fn describe(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -44,7 +74,7 @@ impl Region {
         describe_instances(&self.ec2, vec![filter]).await
     }
 
-    pub async fn set_tag(&self, id: &str, key: &str, value: &str) -> Result<(), AwsError> {
+    async fn set_tag(&self, id: &str, key: &str, value: &str) -> Result<(), AwsError> {
         self.ec2
             .create_tags()
             .resources(id)
@@ -57,7 +87,7 @@ impl Region {
 
     /// Asks for the restart. `dry_run` only reaches AWS for `reboot` (EC2 checks permissions
     /// and state); SSM has no dry run, so nothing is sent.
-    pub async fn restart(
+    async fn restart(
         &self,
         id: &str,
         strategy: &Strategy,
