@@ -13,10 +13,11 @@ use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{Error, Mode};
 
 use crate::config::Config;
-use crate::ec2::{Ec2, Launched};
-use crate::launch::{EXPIRES_TAG, Launch, console_url, plan};
 use crate::page;
-use crate::request::{FieldError, LaunchRequest, Rejection, parse_form, parse_json};
+use crate::plan::{Decision, Launch, decide, ec2_refusal, plan};
+use crate::ports::{Ec2, Instances, Launched};
+use crate::report::{answer, fields_json, raw_of};
+use crate::request::{LaunchRequest, Rejection, parse_form, parse_json};
 
 pub const RESERVE: Duration = Duration::from_secs(3);
 
@@ -127,22 +128,49 @@ async fn post(
         req.iam_caller.as_deref(),
         now,
     );
-    match launch_or_find(app, config, &launch_req, &launch).await {
+    match launch_or_find(&app.ec2, config, &launch_req, &launch).await {
         Ok(Found::Earlier(l)) => {
             tracing::info!(instance = %l.id, "repeated submit: answering with the earlier launch");
-            answer(req, app, config, &launch_req, &launch, &l, 200, true)
+            answer(
+                req,
+                &app.region,
+                config,
+                &launch_req,
+                &launch,
+                &l,
+                200,
+                true,
+            )
         }
         Ok(Found::Launched(l)) => {
             metrics.count("LaunchRequested", 1);
             tracing::info!(instance = %l.id, instance_type = %launch.instance_type, owner = %launch_req.owner, "launched");
-            answer(req, app, config, &launch_req, &launch, &l, 201, false)
+            answer(
+                req,
+                &app.region,
+                config,
+                &launch_req,
+                &launch,
+                &l,
+                201,
+                false,
+            )
         }
         Ok(Found::DryRun) => {
             let l = Launched {
                 id: String::new(),
                 state: String::new(),
             };
-            answer(req, app, config, &launch_req, &launch, &l, 200, false)
+            answer(
+                req,
+                &app.region,
+                config,
+                &launch_req,
+                &launch,
+                &l,
+                200,
+                false,
+            )
         }
         Err((status, message)) => {
             if json {
@@ -170,131 +198,37 @@ enum Found {
     DryRun,
 }
 
-/// The quota and idempotency checks, then RunInstances. Err is (status, message).
-async fn launch_or_find(
-    app: &Launcher,
+/// Observe (an earlier launch of this form, the owner's instances), decide, launch.
+/// Err is (status, message): nothing was launched.
+async fn launch_or_find<I: Instances>(
+    ec2: &I,
     config: &Config,
     r: &LaunchRequest,
     launch: &Launch,
 ) -> Result<Found, (u16, String)> {
     let aws_failed = |e: fleetkeeper::AwsError| {
         tracing::error!(error = %e, "EC2 call failed");
-        (
-            502,
-            format!(
-                "EC2 refused the request ({}): nothing was launched",
-                e.code().unwrap_or("no code")
-            ),
-        )
+        ec2_refusal(e.code())
     };
     // EC2 honours ClientToken too; the tag also covers a repeat after EC2 has forgotten it.
-    if let Some(i) = app
-        .ec2
-        .launched_with(&launch.token)
-        .await
-        .map_err(aws_failed)?
-    {
-        return Ok(Found::Earlier(Launched {
+    let earlier = ec2.launched_with(&launch.token).await.map_err(aws_failed)?;
+    let owned = match earlier {
+        Some(_) => 0,
+        None => ec2.owned(&r.owner).await.map_err(aws_failed)?.len(),
+    };
+    match decide(earlier, owned, &r.owner, config) {
+        Decision::Earlier(i) => Ok(Found::Earlier(Launched {
             id: i.id,
             state: i.state,
-        }));
+        })),
+        Decision::Refuse(status, message) => {
+            tracing::info!(owner = %r.owner, running = owned, "launch refused: owner quota");
+            Err((status, message))
+        }
+        Decision::Launch => match ec2.run(launch, config, config.mode == Mode::DryRun).await {
+            Ok(Some(l)) => Ok(Found::Launched(l)),
+            Ok(None) => Ok(Found::DryRun),
+            Err(e) => Err(aws_failed(e)),
+        },
     }
-    let owned = app.ec2.owned(&r.owner).await.map_err(aws_failed)?;
-    if owned.len() >= config.max_per_owner {
-        tracing::info!(owner = %r.owner, running = owned.len(), "launch refused: owner quota");
-        return Err((
-            409,
-            format!(
-                "{} already has {} running instance(s), the most allowed (MAX_PER_OWNER={}): stop or terminate one first",
-                r.owner,
-                owned.len(),
-                config.max_per_owner
-            ),
-        ));
-    }
-    match app.ec2.run(launch, config, config.mode == Mode::DryRun).await {
-        Ok(Some(l)) => Ok(Found::Launched(l)),
-        Ok(None) => Ok(Found::DryRun),
-        Err(e) if e.code() == Some("IdempotentParameterMismatch") => Err((
-            409,
-            "this form was already used to launch with other values: reload the page for a new form".into(),
-        )),
-        Err(e) => Err(aws_failed(e)),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn answer(
-    req: &Request,
-    app: &Launcher,
-    config: &Config,
-    r: &LaunchRequest,
-    launch: &Launch,
-    l: &Launched,
-    status: u16,
-    repeated: bool,
-) -> HttpResponse {
-    let dry_run = config.mode == Mode::DryRun;
-    let url = console_url(&app.region, &l.id);
-    let expires = launch
-        .tags
-        .iter()
-        .find(|(k, _)| k == EXPIRES_TAG)
-        .map_or(String::new(), |(_, v)| v.clone());
-    if req.wants_json() {
-        let tags: serde_json::Map<String, Value> = launch
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone().into()))
-            .collect();
-        return Response::json(
-            status,
-            &json!({
-                "instance_id": (!dry_run).then_some(&l.id),
-                "state": (!dry_run).then_some(&l.state),
-                "instance_type": launch.instance_type,
-                "expires_at": expires,
-                "console_url": (!dry_run).then_some(url),
-                "repeated": repeated,
-                "dry_run": dry_run,
-                "tags": tags,
-            }),
-        );
-    }
-    Response::html(
-        status,
-        page::result(&page::Outcome {
-            id: &l.id,
-            state: &l.state,
-            name: &r.name,
-            owner: &r.owner,
-            instance_type: &launch.instance_type,
-            expires_at: &expires,
-            console_url: &url,
-            repeated,
-            dry_run,
-        }),
-    )
-}
-
-fn fields_json(errors: &[FieldError]) -> Value {
-    let fields: serde_json::Map<String, Value> = errors
-        .iter()
-        .map(|e| (e.field.clone(), e.message.clone().into()))
-        .collect();
-    json!({ "error": "invalid fields: nothing was launched", "fields": fields })
-}
-
-/// The values to show again when a valid request was refused as a whole (quota, EC2).
-fn raw_of(r: &LaunchRequest) -> crate::request::Raw {
-    let mut raw = crate::request::Raw::new();
-    raw.insert("size".into(), r.size.clone());
-    raw.insert("name".into(), r.name.clone());
-    raw.insert("owner".into(), r.owner.clone());
-    raw.insert("purpose".into(), r.purpose.clone());
-    raw.insert("hours".into(), r.hours.to_string());
-    if r.nightly_stop {
-        raw.insert("nightly_stop".into(), "on".into());
-    }
-    raw
 }

@@ -1,15 +1,17 @@
 //! instance-launcher: a function URL that serves a launch form (GET /) and launches an EC2
 //! instance from a launch template when it is posted (POST /, form or JSON).
 //!
-//! parse and validate ([`request`], pure) -> observe ([`ec2`]: the owner's instances, an
-//! earlier launch of the same form) -> plan ([`launch`], pure: type, tags, token) -> apply
-//! ([`ec2`]) -> answer ([`page`] for browsers, JSON for scripts), routed by [`handler`].
+//! parse and validate ([`request`], pure) -> observe ([`ports`]: an earlier launch of the same
+//! form, the owner's instances) -> plan ([`plan`], pure: whether to launch, the type, tags and
+//! token) -> apply ([`ports`]: RunInstances) -> answer ([`report`]: JSON for scripts, [`page`]
+//! for browsers), routed by [`handler`].
 
 pub mod config;
-pub mod ec2;
 pub mod handler;
-pub mod launch;
 pub mod page;
+pub mod plan;
+pub mod ports;
+pub mod report;
 pub mod request;
 
 use fleetkeeper::Error;
@@ -17,8 +19,8 @@ use fleetkeeper::http::SecretSource;
 use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::Config;
-use ec2::Ec2;
 pub use handler::{Launcher, RESERVE};
+use ports::Ec2;
 
 /// What one cold start builds: the settings and the clients.
 pub struct Lambda {

@@ -13,8 +13,8 @@ use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::ec2::{any_image, instance_tag};
 use fleetkeeper_tests::{FaultProxy, Moto};
 use instance_launcher::config::Config;
-use instance_launcher::ec2::Ec2;
 use instance_launcher::handler::{Launcher, handle};
+use instance_launcher::ports::Ec2;
 use jiff::Timestamp;
 use serde_json::Value;
 

@@ -1,6 +1,9 @@
-//! What to launch for a valid request: the type, the tags, the idempotency token. Pure.
+//! The plan, pure: what to launch for a valid request (the type, the tags, the idempotency
+//! token), and whether to launch at all (an earlier launch of the same form, the owner's quota).
 
 use jiff::{SignedDuration, Timestamp};
+
+use fleetkeeper::ec2::Instance;
 
 use crate::config::Config;
 use crate::request::LaunchRequest;
@@ -79,6 +82,51 @@ pub fn console_url(region: &str, id: &str) -> String {
     )
 }
 
+/// What to do once the earlier launches and the owner's instances are known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The same form was submitted before: answer with that instance, launch nothing.
+    Earlier(Instance),
+    /// Refused as a whole: (HTTP status, message), nothing launched.
+    Refuse(u16, String),
+    Launch,
+}
+
+/// `earlier` is a live instance launched by this form's token; `owned` the owner's pending and
+/// running instances.
+pub fn decide(earlier: Option<Instance>, owned: usize, owner: &str, config: &Config) -> Decision {
+    if let Some(i) = earlier {
+        return Decision::Earlier(i);
+    }
+    if owned >= config.max_per_owner {
+        return Decision::Refuse(
+            409,
+            format!(
+                "{owner} already has {owned} running instance(s), the most allowed (MAX_PER_OWNER={}): stop or terminate one first",
+                config.max_per_owner
+            ),
+        );
+    }
+    Decision::Launch
+}
+
+/// What the caller is told when EC2 refuses: (HTTP status, message).
+pub fn ec2_refusal(code: Option<&str>) -> (u16, String) {
+    match code {
+        Some("IdempotentParameterMismatch") => (
+            409,
+            "this form was already used to launch with other values: reload the page for a new form".into(),
+        ),
+        code => (
+            502,
+            format!(
+                "EC2 refused the request ({}): nothing was launched",
+                code.unwrap_or("no code")
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +201,47 @@ mod tests {
             console_url("eu-west-1", "i-1")
                 .contains("region=eu-west-1#InstanceDetails:instanceId=i-1")
         );
+    }
+
+    #[test]
+    fn an_earlier_launch_wins_then_the_quota_then_launch() {
+        let c = config();
+        let earlier = Instance {
+            id: "i-0abc".into(),
+            state: "running".into(),
+            tags: Default::default(),
+        };
+        assert_eq!(
+            decide(
+                Some(earlier.clone()),
+                c.max_per_owner,
+                "jane@example.com",
+                &c
+            ),
+            Decision::Earlier(earlier),
+            "a repeat answers with the first launch, even at the quota"
+        );
+        match decide(None, c.max_per_owner, "jane@example.com", &c) {
+            Decision::Refuse(409, msg) => {
+                assert!(
+                    msg.contains("jane@example.com") && msg.contains("MAX_PER_OWNER"),
+                    "{msg}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            decide(None, c.max_per_owner - 1, "jane@example.com", &c),
+            Decision::Launch
+        );
+    }
+
+    #[test]
+    fn ec2_refusals_say_nothing_was_launched() {
+        assert_eq!(ec2_refusal(Some("IdempotentParameterMismatch")).0, 409);
+        let (status, msg) = ec2_refusal(Some("UnauthorizedOperation"));
+        assert_eq!(status, 502);
+        assert!(msg.contains("UnauthorizedOperation") && msg.contains("nothing was launched"));
+        assert!(ec2_refusal(None).1.contains("no code"));
     }
 }

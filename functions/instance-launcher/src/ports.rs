@@ -1,4 +1,4 @@
-//! The EC2 calls: the owner's live instances (quota), an earlier launch of the same form, and
+//! The EC2 calls, behind one capability trait: the owner's live instances (quota), an earlier launch of the same form, and
 //! RunInstances from the launch template.
 
 use aws_sdk_ec2::types::{LaunchTemplateSpecification, ResourceType, Tag, TagSpecification};
@@ -8,7 +8,7 @@ use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_filter};
 use fleetkeeper::error::aws_err;
 
 use crate::config::{Config, Template};
-use crate::launch::{Launch, OWNER_TAG, TOKEN_TAG};
+use crate::plan::{Launch, OWNER_TAG, TOKEN_TAG};
 
 /// What the caller is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +21,28 @@ pub struct Ec2 {
     pub client: aws_sdk_ec2::Client,
 }
 
-impl Ec2 {
+/// The EC2 calls instance-launcher makes, as one capability: tests can answer them in memory.
+pub trait Instances {
+    /// The owner's pending and running instances.
+    fn owned(&self, owner: &str) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
+    /// A live instance launched by this token earlier (a second submit of the same form).
+    fn launched_with(
+        &self,
+        token: &str,
+    ) -> impl Future<Output = Result<Option<Instance>, AwsError>> + Send;
+    /// RunInstances of one instance from the template. With `dry_run`, EC2 only checks, and
+    /// Ok(None) means it would have succeeded.
+    fn run(
+        &self,
+        launch: &Launch,
+        config: &Config,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Option<Launched>, AwsError>> + Send;
+}
+
+impl Instances for Ec2 {
     /// The owner's pending and running instances (tag filter, every page).
-    pub async fn owned(&self, owner: &str) -> Result<Vec<Instance>, AwsError> {
+    async fn owned(&self, owner: &str) -> Result<Vec<Instance>, AwsError> {
         describe_instances(
             &self.client,
             vec![
@@ -35,7 +54,7 @@ impl Ec2 {
     }
 
     /// A live instance launched by this token earlier (a second submit of the same form).
-    pub async fn launched_with(&self, token: &str) -> Result<Option<Instance>, AwsError> {
+    async fn launched_with(&self, token: &str) -> Result<Option<Instance>, AwsError> {
         let found = describe_instances(
             &self.client,
             vec![
@@ -49,7 +68,7 @@ impl Ec2 {
 
     /// RunInstances of one instance from the template. With `dry_run`, EC2 only checks
     /// (permissions, template, type) and Ok(None) means it would have succeeded.
-    pub async fn run(
+    async fn run(
         &self,
         launch: &Launch,
         config: &Config,
