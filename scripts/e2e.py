@@ -18,7 +18,7 @@ import sys
 
 import boto3
 
-from demo import FAKE_CREDENTIALS, ROOT, start_moto, start_watch
+from local_aws import FAKE_CREDENTIALS, ROOT, start_moto, start_watch
 
 ARTIFACTS = ROOT / "target" / "e2e"
 PARAMETER = "/fleetkeeper/e2e/launcher-secret"

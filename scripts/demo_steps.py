@@ -1,0 +1,295 @@
+"""The demo's steps: what each function is sent, in order, and how each result is checked
+against the seeded `World` and what moto holds afterwards. Every function adds its own steps
+to STEPS."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from dataclasses import dataclass
+from html import unescape
+from typing import Callable
+
+from demo_seed import IMAGES, World
+from local_aws import REGIONS, url_request
+
+# Given the seeded world and the invocation's (ok, output): (passed, one-line summary).
+Check = Callable[["World", bool, object], "tuple[bool, str]"]
+# An HTTP call to a function's URL, given the world and the URL.
+Http = Callable[["World", str], "tuple[bool, object]"]
+
+
+@dataclass
+class Step:
+    function: str
+    event: str  # file under events/<function>/
+    what: str
+    # Given the invocation's (ok, output), returns (passed, one-line summary).
+    check: Check
+    # Rewrites the event file before sending it, for events that must name seeded resources.
+    edit: Callable[[World, dict], dict] | None = None
+    # Instead of an event: an HTTP call to the function's URL (given its base URL).
+    http: Http | None = None
+    # Run before the step (start or stop a demo server, say).
+    before: Callable[[World], None] | None = None
+
+
+def www_record(world: World) -> str:
+    r53 = world.client("route53")
+    sets = r53.list_resource_record_sets(HostedZoneId=world.zone_id)["ResourceRecordSets"]
+    return ",".join(v["Value"] for s in sets if s["Name"] == "www.example.com." and s["Type"] == "A"
+                    for v in s["ResourceRecords"])
+
+
+def resizer(want_written: int, want_skip: str | None) -> Check:
+    """Checks an image-resizer run and what the bucket holds under resized/."""
+
+    def check(world: World, ok: bool, out: object) -> tuple[bool, str]:
+        if not ok or not isinstance(out, dict):
+            return False, f"failed: {out}"
+        s3 = world.client("s3")
+        listed = s3.list_objects_v2(Bucket=IMAGES, Prefix="resized/").get("Contents", [])
+        written = [w for r in out["records"] for w in r["written"]]
+        skipped = [s for r in out["records"] for s in r["skipped"]]
+        right = len(written) == want_written and not any(r.get("error") for r in out["records"])
+        if want_skip:
+            right &= any(want_skip in s["reason"] for s in skipped)
+        parts = []
+        for r in out["records"]:
+            # Before and after: the upright source size, then each rendition's.
+            made = ", ".join(f"{w['rendition']} {w['width']}x{w['height']} ({w['bytes'] // 1024} KiB)"
+                             for w in r["written"])
+            if made:
+                size = "x".join(map(str, r.get("source_size", [])))
+                parts.append(f"{r['source'].rsplit('/', 1)[-1]} {size} -> {made} (decoded in {r.get('decode_ms', 0)} ms)")
+        parts += [f"skipped {s['rendition']}: {s['reason']}" for s in skipped]
+        return right, "; ".join(parts) + f"; {len(listed)} object(s) under resized/"
+
+    return check
+
+
+def failover(want_record: str, want_action: str) -> Check:
+    """Checks a dns-failover run (report or HTTP answer) and the record in the emulator."""
+
+    def check(world: World, ok: bool, out: object) -> tuple[bool, str]:
+        if isinstance(out, tuple):
+            status, body = out
+            ok, out = status == 200, json.loads(body) if body.startswith("{") else body
+        if not ok or not isinstance(out, dict) or not out.get("groups"):
+            return False, f"failed: {out}"
+        g = out["groups"][0]
+        probe = f"probe {g['probe']['detail']}, " if g.get("probe") else ""
+        flip = f"{g['flip']}: " if g.get("flip") else ""
+        record = www_record(world)
+        right = record == want_record and g["action"] == want_action and not g.get("error")
+        counters = f"failures {g['failures']}, successes {g['successes']}" + (", held" if g["held"] else "")
+        change = f", change {g['change_id']} {g['change_status']}" if g.get("change_id") else ""
+        return right, f"{probe}{flip}{g['side_before']} -> {g['side_after']} ({counters}){change}; www.example.com = {record}"
+
+    return check
+
+
+def failover_call(action: str) -> Http:
+    body = json.dumps({"action": action, "group": "web"}).encode()
+    return lambda world, url: url_request(url, "POST", body, "application/json", world.launcher_secret)
+
+
+def census_summary(world: World, ok: bool, out: object) -> tuple[bool, str]:
+    if not ok or not isinstance(out, dict):
+        return False, f"failed: {out}"
+    parts, right = [], out.get("status") == "ok"
+    for r in out.get("regions", []):
+        want = world.counts.get(r["region"], {})
+        right &= r["total"] == want.get("total") and r["opted_in"] == want.get("opted_in")
+        states = ", ".join(f"{n} {s}" for s, n in sorted(r["by_state"].items()))
+        asg = f" ({r['opted_in_asg_members']} in an Auto Scaling group)" if r['opted_in_asg_members'] else ""
+        parts.append(f"{r['region']}: {r['total']} ({states}), {r['opted_in']} opted in{asg}")
+    right &= len(out.get("regions", [])) == len(REGIONS)
+    return right, "; ".join(parts)
+
+
+def states(world: World) -> dict[str, str]:
+    """Name tag -> instance state, read back from the emulator."""
+    out = {}
+    for name, (region, iid) in world.names.items():
+        ec2 = world.client("ec2", region)
+        out[name] = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    return out
+
+
+def stopper(action: str, want_acted: set[str], want: dict[str, str]) -> Check:
+    """Checks a nightly-stopper run: which instances it acted on and the states afterwards."""
+    def check(world: World, ok: bool, out: object) -> tuple[bool, str]:
+        if not ok or not isinstance(out, dict):
+            return False, f"failed: {out}"
+        by_id = {iid: name for name, (_, iid) in world.names.items()}
+        acted = {by_id.get(a["target"], a["target"]) for a in out["done"]}
+        now = states(world)
+        right = out["status"] == "ok" and acted == want_acted and all(now[n] == s for n, s in want.items())
+        skipped = "; ".join(f"{by_id.get(k['target'], k['target'])}: {k['reason']}" for k in out["skipped"])
+        verb = "stopped" if action == "stop" else "started"
+        did = f"{verb} {len(acted)}" + (f" ({', '.join(sorted(acted))})" if acted else "")
+        failed = "; ".join(f"{by_id.get(f['target'], f['target'])}: {f['error']}" for f in out["failed"])
+        return right, f"{did}; skipped {len(out['skipped'])}" + (f" [{skipped}]" if skipped else "") + (
+            f"; FAILED {failed}" if failed else "")
+
+    return check
+
+
+def janitor(want_created: set[str]) -> Check:
+    """Checks a snapshot-janitor run: which volumes got a snapshot."""
+
+    def check(world: World, ok: bool, out: object) -> tuple[bool, str]:
+        if not ok or not isinstance(out, dict):
+            return False, f"failed: {out}"
+        def of(entries: list, action: str) -> list:
+            return [e for e in entries if e["action"] == action]
+        created = {world.volumes.get(c["target"], c["target"]) for c in of(out["done"], "create-snapshot")}
+        skipped = "; ".join(f"{world.volumes.get(s['target'], s['target'])}: {s['reason']}"
+                            for s in of(out["skipped"], "create-snapshot"))
+        right = out["status"] == "ok" and created == want_created and not out["failed"]
+        did = f"created {len(created)}" + (f" ({', '.join(sorted(created))})" if created else "")
+        deleted = len(of(out["done"], "delete-snapshot"))
+        return right, f"{did}; deleted {deleted}" + (f"; skipped [{skipped}]" if skipped else "")
+
+    return check
+
+
+def restart_history(world: World, name: str) -> list[str]:
+    region, iid = world.names[name]
+    ec2 = world.client("ec2", region)
+    tags = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0].get("Tags", [])
+    value = next((t["Value"] for t in tags if t["Key"] == "fleetkeeper:restart-history"), "")
+    return value.split()
+
+
+def alarm_for(name: str, state: str = "ALARM", previous: str = "OK") -> Callable[[World, dict], dict]:
+    """Points the documented alarm event at a seeded instance."""
+
+    def edit(world: World, event: dict) -> dict:
+        detail = event["detail"]
+        detail["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["InstanceId"] = world.names[name][1]
+        detail["state"]["value"], detail["previousState"]["value"] = state, previous
+        return event
+
+    return edit
+
+
+def restarter(want: str, want_history: int) -> Check:
+    """Checks an alarm-restarter run: restarted or skipped (with which code), and the history."""
+
+    def check(world: World, ok: bool, out: object) -> tuple[bool, str]:
+        if not ok or not isinstance(out, dict):
+            return False, f"failed: {out}"
+        by_id = {iid: name for name, (_, iid) in world.names.items()}
+        done = [f"{out['strategy']} {by_id.get(d['target'], d['target'])}" for d in out["done"]]
+        skipped = [f"{by_id.get(k['target'], k['target'])} {k['action']}: {k['reason']}" for k in out["skipped"]]
+        history = restart_history(world, "app-1")
+        got = "restarted" if done else (out["skipped"][0]["action"] if out["skipped"] else "nothing")
+        right = got == want and len(history) == want_history and not out["failed"]
+        return right, "; ".join(done + skipped) + f"; history tag holds {len(history)} restart(s)"
+
+    return check
+
+
+def http_call(method: str, form: dict | None = None, secret: bool = True) -> Http:
+    """A request to a function URL, as a browser behind the proxy would send it."""
+
+    def call(world: World, url: str) -> tuple[bool, object]:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        ctype = "application/x-www-form-urlencoded" if data is not None else None
+        return url_request(url, method, data, ctype, world.launcher_secret if secret else None, 60)
+
+    return call
+
+
+def owned_instances(world: World, owner: str) -> list[dict]:
+    ec2 = world.client("ec2")
+    res = ec2.describe_instances(Filters=[{"Name": "tag:fleetkeeper:owner", "Values": [owner]}])
+    return [i for r in res["Reservations"] for i in r["Instances"]]
+
+
+def launcher(want_status: int, want_owned: int) -> Check:
+    """Checks an instance-launcher answer and the instances dev@example.com owns afterwards."""
+
+    def check(world: World, ok: bool, out: object) -> tuple[bool, str]:
+        if not ok or not isinstance(out, tuple):
+            return False, f"failed: {out}"
+        status, html = out
+        owned = owned_instances(world, "dev@example.com")
+        right = status == want_status and len(owned) == want_owned
+        if status == 201:
+            inst = owned[-1]
+            tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+            what = (f"launched {inst['InstanceId']} ({inst['InstanceType']}) from template dev-box for "
+                    f"{tags.get('fleetkeeper:owner')}, expires {tags.get('fleetkeeper:expires-at')}, "
+                    f"schedule {tags.get('fleetkeeper:schedule', 'none')}")
+        elif status == 200 and "<form" in html:
+            sizes = html.count("<option value=") - 1
+            nonce = "present" if 'name="nonce"' in html else "MISSING"
+            what = f"form served ({sizes} sizes, nonce {nonce})"
+        elif status == 200 and "already submitted" in html:
+            shown = re.search(r'data-field="instance">([^<]+)<', html)
+            what = f"same nonce: answered with the earlier launch {shown.group(1) if shown else '?'}, launched nothing"
+        else:
+            errors = re.findall(r'<p class="error" id="([a-z_]+)-error">(.*?)</p>', html)
+            message = re.search(r"<p>(.*?)</p>", html)
+            detail = "; ".join(f"{f}: {unescape(m)}" for f, m in errors) if errors else (
+                unescape(message.group(1)) if message else "")
+            what = f"HTTP {status}, nothing launched: {detail}"
+        return right, f"{what}; dev@example.com owns {len(owned)} instance(s)"
+
+    return check
+
+
+GOOD_LAUNCH = {"nonce": "demo-0001", "size": "small", "name": "dev-box-1", "owner": "dev@example.com",
+               "purpose": "demo of the launch form", "hours": "4", "nightly_stop": "on"}
+BAD_LAUNCH = {"nonce": "demo-0002", "size": "huge", "name": "<b>x</b>", "owner": "dev@example.com",
+              "purpose": "", "hours": "999"}
+
+
+def refused(world: World, ok: bool, out: object) -> tuple[bool, str]:
+    text = str(out)
+    return (not ok and "invalid input" in text), ("refused: " + text.splitlines()[0] if not ok else f"accepted: {out}")
+
+
+OFFICE = {"web-1", "web-2", "eu-web-1"}
+ALWAYS_ON = {"asg-member": "running", "database": "running", "eu-build": "running"}
+
+STEPS = [
+    Step("fleet-census", "scheduled.json", "daily census", census_summary),
+    Step("fleet-census", "bad-input.json", "bad input", refused),
+    Step("nightly-stopper", "stop.json", "evening stop", stopper("stop", OFFICE, {**{n: "stopped" for n in OFFICE}, **ALWAYS_ON})),
+    Step("nightly-stopper", "stop.json", "stop again", stopper("stop", set(), {**{n: "stopped" for n in OFFICE}, **ALWAYS_ON})),
+    Step("nightly-stopper", "start.json", "morning start", stopper("start", OFFICE | {"batch-1"}, {**{n: "running" for n in OFFICE | {"batch-1"}}, **ALWAYS_ON})),
+    Step("nightly-stopper", "unknown-action.json", "bad input", refused),
+    Step("snapshot-janitor", "scheduled.json", "nightly backup", janitor({"db-data"})),
+    Step("snapshot-janitor", "scheduled.json", "run again", janitor(set())),
+    Step("snapshot-janitor", "bad-input.json", "bad input", refused),
+    Step("alarm-restarter", "metric-alarm.json", "alarm fires", restarter("restarted", 1), alarm_for("app-1")),
+    Step("alarm-restarter", "metric-alarm.json", "same event again", restarter("duplicate", 1), alarm_for("app-1")),
+    Step("alarm-restarter", "ok.json", "alarm clears", restarter("ignored", 1), alarm_for("app-1", "OK", "ALARM")),
+    Step("alarm-restarter", "metric-alarm.json", "untagged instance", restarter("not-opted-in", 1), alarm_for("database")),
+    Step("alarm-restarter", "bad-input.json", "bad input", refused),
+    Step("instance-launcher", "", "GET form", launcher(200, 0), http=http_call("GET")),
+    Step("instance-launcher", "", "POST launch", launcher(201, 1), http=http_call("POST", GOOD_LAUNCH)),
+    Step("instance-launcher", "", "same form again", launcher(200, 1), http=http_call("POST", GOOD_LAUNCH)),
+    Step("instance-launcher", "", "invalid form", launcher(400, 1), http=http_call("POST", BAD_LAUNCH)),
+    Step("instance-launcher", "", "no secret", launcher(401, 1), http=http_call("GET", secret=False)),
+    Step("instance-launcher", "bad-input.json", "bad input", refused),
+    Step("image-resizer", "upload.json", "photo and PNG uploaded", resizer(4, None)),
+    Step("image-resizer", "upload.json", "same event again", resizer(0, "already made from this ETag")),
+    Step("image-resizer", "own-output.json", "own output", resizer(0, "OUTPUT_PREFIX")),
+    Step("image-resizer", "text-named-jpg.json", "text named .jpg", resizer(0, "not a JPEG")),
+    Step("image-resizer", "bad-input.json", "bad input", refused),
+    Step("dns-failover", "schedule.json", "primary up", failover("192.0.2.10", "none"), before=lambda w: w.primary.start()),
+    Step("dns-failover", "schedule.json", "primary stopped", failover("192.0.2.10", "none"), before=lambda w: w.primary.stop()),
+    Step("dns-failover", "schedule.json", "still down", failover("198.51.100.20", "upsert")),
+    Step("dns-failover", "schedule.json", "primary back", failover("198.51.100.20", "none"), before=lambda w: w.primary.start()),
+    Step("dns-failover", "schedule.json", "still up", failover("192.0.2.10", "upsert")),
+    Step("dns-failover", "", "manual failover", failover("198.51.100.20", "upsert"), http=failover_call("failover")),
+    Step("dns-failover", "schedule.json", "held", failover("198.51.100.20", "none")),
+    Step("dns-failover", "", "manual failback", failover("192.0.2.10", "upsert"), http=failover_call("failback")),
+    Step("dns-failover", "bad-input.json", "bad input", refused),
+]
