@@ -128,67 +128,62 @@ async fn post(
         req.iam_caller.as_deref(),
         now,
     );
-    match launch_or_find(&app.ec2, config, &launch_req, &launch).await {
+    let (launched, status, repeated) = match launch_or_find(&app.ec2, config, &launch_req, &launch)
+        .await
+    {
         Ok(Found::Earlier(l)) => {
             tracing::info!(instance = %l.id, "repeated submit: answering with the earlier launch");
-            answer(
-                req,
-                &app.region,
-                config,
-                &launch_req,
-                &launch,
-                &l,
-                200,
-                true,
-            )
+            (l, 200, true)
         }
         Ok(Found::Launched(l)) => {
             metrics.count("LaunchRequested", 1);
             tracing::info!(instance = %l.id, instance_type = %launch.instance_type, owner = %launch_req.owner, "launched");
-            answer(
-                req,
-                &app.region,
-                config,
-                &launch_req,
-                &launch,
-                &l,
-                201,
-                false,
-            )
+            (l, 201, false)
         }
         Ok(Found::DryRun) => {
-            let l = Launched {
+            let nothing = Launched {
                 id: String::new(),
                 state: String::new(),
             };
-            answer(
-                req,
-                &app.region,
+            (nothing, 200, false)
+        }
+        Err((status, message)) => return refused(req, config, &launch_req, status, &message),
+    };
+    answer(
+        req,
+        &app.region,
+        config,
+        &launch_req,
+        &launch,
+        &launched,
+        status,
+        repeated,
+    )
+}
+
+/// A valid request refused as a whole (quota, EC2): JSON for scripts, the form again for a
+/// browser, with what was entered.
+fn refused(
+    req: &Request,
+    config: &Config,
+    launch_req: &LaunchRequest,
+    status: u16,
+    message: &str,
+) -> HttpResponse {
+    if req.wants_json() {
+        Response::json(status, &json!({ "error": message }))
+    } else {
+        let raw = raw_of(launch_req);
+        Response::html(
+            status,
+            page::form(
                 config,
-                &launch_req,
-                &launch,
-                &l,
-                200,
-                false,
-            )
-        }
-        Err((status, message)) => {
-            if json {
-                Response::json(status, &json!({ "error": message }))
-            } else {
-                let raw = raw_of(&launch_req);
-                Response::html(
-                    status,
-                    page::form(
-                        config,
-                        launch_req.nonce.as_deref().unwrap_or(&req.request_id),
-                        Some(&raw),
-                        &[],
-                        Some(&message),
-                    ),
-                )
-            }
-        }
+                launch_req.nonce.as_deref().unwrap_or(&req.request_id),
+                Some(&raw),
+                &[],
+                Some(message),
+            ),
+        )
     }
 }
 
