@@ -6,13 +6,12 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use serde::Serialize;
 use serde_json::Value;
 
-use fleetkeeper::report::Status;
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{Error, Mode};
 
+use crate::apply::replace;
 use crate::config::Config;
 use crate::event::{Object, parse};
 use crate::pipeline::{Settings, decode_for, render_decoded};
@@ -21,80 +20,7 @@ use crate::plan::{
 };
 use crate::ports::{META_RENDITION, META_SOURCE_ETAG, META_SOURCE_KEY, Objects, Put};
 use crate::rendition::Rendition;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Written {
-    pub rendition: String,
-    pub bucket: String,
-    pub key: String,
-    pub bytes: usize,
-    pub width: u32,
-    pub height: u32,
-    pub content_type: &'static str,
-    pub ms: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Skipped {
-    /// The rendition, or `*` for the whole record.
-    pub rendition: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RecordReport {
-    pub source: String,
-    pub written: Vec<Written>,
-    /// In a dry run: what would be written.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub would_write: Vec<String>,
-    pub skipped: Vec<Skipped>,
-    /// The image's full size, upright (EXIF orientation applied), once decoded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_size: Option<[u32; 2]>,
-    /// Decoding, once for all renditions (each rendition's `ms` is its own resize, encode
-    /// and write).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub decode_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip)]
-    pub bytes_in: u64,
-}
-
-fn is_zero(v: &u64) -> bool {
-    *v == 0
-}
-
-impl RecordReport {
-    fn new(source: String) -> Self {
-        RecordReport {
-            source,
-            written: vec![],
-            would_write: vec![],
-            skipped: vec![],
-            source_size: None,
-            decode_ms: 0,
-            error: None,
-            bytes_in: 0,
-        }
-    }
-
-    fn skip_all(mut self, reason: impl Into<String>) -> Self {
-        self.skipped.push(Skipped {
-            rendition: "*".into(),
-            reason: reason.into(),
-        });
-        self
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ResizerReport {
-    pub dry_run: bool,
-    pub status: Status,
-    pub records: Vec<RecordReport>,
-}
+use crate::report::{self, RecordReport, ResizerReport, Skipped, Written};
 
 pub async fn run<O: Objects + Sync>(
     store: &O,
@@ -110,36 +36,9 @@ pub async fn run<O: Objects + Sync>(
         };
         records.push(report);
     }
-    let failed = records.iter().filter(|r| r.error.is_some()).count();
-    let report = ResizerReport {
-        dry_run: config.mode.is_dry_run(),
-        status: Status::of(config.mode, false, records.len() - failed, failed, 0),
-        records,
-    };
-    let written: usize = report.records.iter().map(|r| r.written.len()).sum();
-    let skipped: usize = report.records.iter().map(|r| r.skipped.len()).sum();
-    metrics.count("ImagesResized", written as u64);
-    metrics.count("ImagesSkipped", skipped as u64);
-    metrics.count("BytesIn", report.records.iter().map(|r| r.bytes_in).sum());
-    metrics.count(
-        "BytesOut",
-        report
-            .records
-            .iter()
-            .flat_map(|r| &r.written)
-            .map(|w| w.bytes as u64)
-            .sum(),
-    );
-    metrics.count("Failures", failed as u64);
-    for r in &report.records {
-        if let Some(e) = &r.error {
-            tracing::error!(source = %r.source, error = %e, "record failed");
-        }
-        for s in &r.skipped {
-            tracing::info!(source = %r.source, rendition = %s.rendition, reason = %s.reason, "skipped");
-        }
-    }
-    tracing::info!(status = %report.status, written, skipped, "run finished");
+    let report = report::finish(config.mode, records);
+    report::metrics_into(&report, metrics);
+    report::log(&report);
     Ok(report)
 }
 
@@ -285,39 +184,4 @@ async fn one<O: Objects + Sync>(store: &O, config: &Config, o: &Object) -> Recor
         }
     }
     report
-}
-
-/// The new object is written beside the original, read back and checked, and only then
-/// copied over it (server-side, all or nothing). The original is never deleted; any failure
-/// before the copy leaves it as it was.
-async fn replace<O: Objects + Sync>(
-    store: &O,
-    o: &Object,
-    staged: Put<'_>,
-    size: usize,
-) -> Result<(), String> {
-    let staging = staged.key.to_owned();
-    let rendition = staged.metadata.get(META_RENDITION).cloned();
-    store.put(staged).await.map_err(|e| e.to_string())?;
-    let check = store
-        .head(&o.bucket, &staging)
-        .await
-        .map_err(|e| e.to_string())?;
-    let ok = check.as_ref().is_some_and(|h| {
-        h.size == size as u64 && h.metadata.get(META_RENDITION) == rendition.as_ref()
-    });
-    if !ok {
-        return Err(format!(
-            "the staged replacement s3://{}/{staging} did not read back as written; the original is untouched",
-            o.bucket
-        ));
-    }
-    store
-        .copy_over(&o.bucket, &staging, &o.key)
-        .await
-        .map_err(|e| format!("{e}; the original is untouched"))?;
-    if let Err(e) = store.delete(&o.bucket, &staging).await {
-        tracing::warn!(key = %staging, error = %e, "staged copy left behind");
-    }
-    Ok(())
 }

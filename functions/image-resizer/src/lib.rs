@@ -8,6 +8,7 @@
 //! pad, encode per rendition), [`store`] (S3) and [`handler`] (one notification, record by
 //! record).
 
+pub mod apply;
 pub mod colour;
 pub mod config;
 pub mod decode;
@@ -21,6 +22,7 @@ pub mod pixels;
 pub mod plan;
 pub mod ports;
 pub mod rendition;
+pub mod report;
 pub mod resample;
 #[cfg(test)]
 mod testdata;
@@ -52,6 +54,6 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
 }
 
 /// One invocation: one S3 notification.
-pub async fn handle(lambda: &Lambda, inv: Invocation<'_>) -> Result<handler::ResizerReport, Error> {
+pub async fn handle(lambda: &Lambda, inv: Invocation<'_>) -> Result<report::ResizerReport, Error> {
     handler::run(&lambda.store, &lambda.config, &inv.payload, inv.metrics).await
 }

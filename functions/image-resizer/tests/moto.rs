@@ -8,8 +8,9 @@ use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use image_resizer::config::Config;
 use image_resizer::decode::decode;
-use image_resizer::handler::{ResizerReport, run};
+use image_resizer::handler::run;
 use image_resizer::ports::Store;
+use image_resizer::report::ResizerReport;
 use serde_json::{Value, json};
 
 const BUCKET: &str = "photos";
