@@ -1,12 +1,16 @@
 //! image-resizer: write resized renditions of each image uploaded to S3, never losing the
 //! original and never processing its own output.
 //!
-//! [`config`] (settings), [`colour`] (embedded profiles to sRGB), [`rendition`] (specs), [`geometry`] (the pure layout of each fit),
-//! [`event`] (the S3 event and the per-record plan), [`decode`] (format sniffing, limits from
-//! the header, shrink-on-load, orientation) with [`jpeg`] (libjpeg-turbo) and [`resample`]
-//! (Lanczos3, whole images or streamed rows), [`pipeline`] (decode once, then resize, crop or
-//! pad, encode per rendition), [`store`] (S3) and [`handler`] (one notification, record by
-//! record).
+//! The one shape: [`event`] (the S3 notification) -> observe ([`ports`]: S3) -> [`plan`]
+//! (pure: what to write where, what is refused or already made) -> render -> [`apply`] (the
+//! verified replace of an original) -> [`report`]; [`handler`] runs one notification, record
+//! by record. [`config`] holds the settings and [`rendition`] the specs.
+//!
+//! Rendering: [`pipeline`] (decode once, then resize, crop or pad, encode per rendition) over
+//! [`decode`] (format sniffing, limits from the header, shrink-on-load, orientation from
+//! [`exif`]) with [`jpeg`] (libjpeg-turbo), [`resample`] (Lanczos3, whole images or streamed
+//! rows), [`colour`] (embedded profiles to sRGB), [`geometry`] (the pure layout of each fit)
+//! and [`pixels`] (the types they share).
 
 pub mod apply;
 pub mod colour;
