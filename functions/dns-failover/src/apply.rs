@@ -11,13 +11,12 @@ use fleetkeeper::exec::Budget;
 
 use crate::config::Config;
 use crate::plan::GroupPlan;
+use crate::ports::{Dns, States, Upsert};
 use crate::report::GroupReport;
-use crate::route53::{Route53, Upsert};
-use crate::state::StateStore;
 
 pub async fn apply(
-    route53: &Route53,
-    store: &StateStore,
+    route53: &impl Dns,
+    store: &impl States,
     config: &Config,
     mut plans: Vec<GroupPlan>,
     now: Timestamp,

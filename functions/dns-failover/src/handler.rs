@@ -19,10 +19,10 @@ use crate::apply::apply;
 use crate::config::{Config, Group};
 use crate::event::{HttpAction, Trigger, http_action, parse};
 use crate::plan::{Input, Observed, inputs_for_alarm, inputs_for_http, plan_group};
-use crate::probe::Prober;
+use crate::ports::Route53;
+use crate::ports::StateStore;
+use crate::ports::{Dns, Probe, Prober, States};
 use crate::report::{FailoverReport, GroupReport};
-use crate::route53::Route53;
-use crate::state::StateStore;
 
 pub const RESERVE: Duration = Duration::from_secs(5);
 

@@ -2,8 +2,8 @@
 //! Parameter Store, and point its Route 53 record at the standby when the primary has failed
 //! FAIL_AFTER times in a row, and back when it has passed RECOVER_AFTER times.
 //!
-//! [`event`] (the schedule, a CloudWatch alarm, or an HTTP call) -> observe ([`probe`],
-//! [`state`], [`route53`]) -> plan ([`plan`], pure: the groups concerned, hysteresis, the record
+//! [`event`] (the schedule, a CloudWatch alarm, or an HTTP call) -> observe ([`ports`]: the
+//! probe, Route 53, the group states in SSM) -> plan ([`plan`], pure: the groups concerned, hysteresis, the record
 //! change) -> apply ([`apply`]: one atomic batch per zone, bounded wait for INSYNC, state saved)
 //! -> report ([`report`]); [`handler`] runs one invocation.
 
@@ -12,9 +12,8 @@ pub mod config;
 pub mod event;
 pub mod handler;
 pub mod plan;
-pub mod probe;
+pub mod ports;
 pub mod report;
-pub mod route53;
 pub mod state;
 
 use std::time::Duration;
@@ -26,9 +25,7 @@ use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::{Config, GroupsSource, parse_groups};
 pub use handler::{App, RESERVE};
-use probe::Prober;
-use route53::Route53;
-use state::StateStore;
+use ports::{Prober, Route53, StateStore};
 
 /// What one cold start builds: the settings, the groups and the clients.
 pub struct Lambda {

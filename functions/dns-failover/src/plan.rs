@@ -11,9 +11,9 @@ use fleetkeeper::alarm::{AlarmChange, State as AlarmState};
 
 use crate::config::Group;
 use crate::event::HttpAction;
-use crate::probe::ProbeResult;
+use crate::ports::ProbeResult;
+use crate::ports::{Record, Upsert, normalize};
 use crate::report::GroupReport;
-use crate::route53::{Record, Upsert, normalize};
 pub use crate::state::{Flip, Observation};
 use crate::state::{GroupState, Side};
 

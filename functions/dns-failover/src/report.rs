@@ -7,7 +7,7 @@ use fleetkeeper::Mode;
 use fleetkeeper::report::Status;
 use fleetkeeper::telemetry::Metrics;
 
-use crate::probe::ProbeResult;
+use crate::ports::ProbeResult;
 use crate::state::Side;
 use crate::state::{Flip, Observation};
 

@@ -10,7 +10,7 @@ use aws_sdk_route53::operation::get_change::GetChangeOutput;
 use aws_sdk_route53::types::{ChangeInfo, ChangeStatus};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use dns_failover::config::RecordType;
-use dns_failover::route53::{Route53, Upsert};
+use dns_failover::ports::{Dns, Route53, Upsert};
 use fleetkeeper::exec::Budget;
 
 fn info(status: ChangeStatus) -> ChangeInfo {

@@ -12,10 +12,10 @@ use aws_sdk_route53::types::{
 };
 use dns_failover::config::{Config, GroupsSource};
 use dns_failover::handler::{Answer, App, run};
-use dns_failover::probe::Prober;
+use dns_failover::ports::Prober;
+use dns_failover::ports::StateStore;
+use dns_failover::ports::{Dns, Route53};
 use dns_failover::report::FailoverReport;
-use dns_failover::route53::Route53;
-use dns_failover::state::StateStore;
 use fleetkeeper::Error;
 use fleetkeeper::exec::Budget;
 use fleetkeeper::telemetry::Metrics;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use dns_failover::config::{Check, HealthCheck};
-use dns_failover::probe::Prober;
+use dns_failover::ports::{Probe, Prober};
 use fleetkeeper_tests::http::{Reply, serve};
 use fleetkeeper_tests::moto::free_port;
 

@@ -11,6 +11,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 
+use super::Probe;
 use crate::config::{Check, HealthCheck};
 use crate::state::Observation;
 
@@ -55,8 +56,10 @@ impl Prober {
                 .build(https),
         })
     }
+}
 
-    pub async fn probe(&self, hc: &HealthCheck) -> ProbeResult {
+impl Probe for Prober {
+    async fn probe(&self, hc: &HealthCheck) -> ProbeResult {
         let start = Instant::now();
         let outcome = tokio::time::timeout(hc.timeout, self.check(&hc.check)).await;
         let ms = start.elapsed().as_millis() as u64;
@@ -78,7 +81,9 @@ impl Prober {
             },
         }
     }
+}
 
+impl Prober {
     async fn check(&self, check: &Check) -> Result<String, String> {
         match check {
             Check::Tcp { host, port } => tokio::net::TcpStream::connect((host.as_str(), *port))

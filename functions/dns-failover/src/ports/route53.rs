@@ -15,6 +15,7 @@ use fleetkeeper::AwsError;
 use fleetkeeper::error::aws_err;
 use fleetkeeper::exec::Budget;
 
+use super::Dns;
 use crate::config::{Group, RecordType};
 
 pub struct Route53 {
@@ -73,11 +74,11 @@ pub fn normalize(t: RecordType, values: &[String]) -> Vec<String> {
     out
 }
 
-impl Route53 {
+impl Dns for Route53 {
     /// The zone id for `group`: its `zone_id`, or the one zone whose name is exactly the
     /// group's zone and whose privacy matches. None found or more than one is an error that
     /// says which zones were seen.
-    pub async fn zone_id(&self, group: &Group) -> Result<String, String> {
+    async fn zone_id(&self, group: &Group) -> Result<String, String> {
         if let Some(id) = &group.zone_id {
             return Ok(id.clone());
         }
@@ -139,7 +140,7 @@ impl Route53 {
     }
 
     /// The simple record `name`/`type` (no set identifier), or None.
-    pub async fn record(&self, zone_id: &str, group: &Group) -> Result<Option<Record>, AwsError> {
+    async fn record(&self, zone_id: &str, group: &Group) -> Result<Option<Record>, AwsError> {
         let out = self
             .client
             .list_resource_record_sets()
@@ -168,7 +169,7 @@ impl Route53 {
     }
 
     /// All of one zone's changes in one atomic batch.
-    pub async fn submit(
+    async fn submit(
         &self,
         zone_id: &str,
         upserts: &[Upsert],
@@ -256,7 +257,7 @@ impl Route53 {
     }
 
     /// Polls GetChange until INSYNC, for at most `wait` (and never past the budget).
-    pub async fn wait_insync(
+    async fn wait_insync(
         &self,
         submitted: Submitted,
         wait: Duration,
