@@ -22,7 +22,7 @@ use crate::plan::{Input, Observed, inputs_for_alarm, inputs_for_http, plan_group
 use crate::ports::Route53;
 use crate::ports::StateStore;
 use crate::ports::{Dns, Probe, Prober, States};
-use crate::report::{FailoverReport, GroupReport};
+use crate::report::{self, FailoverReport, GroupReport};
 
 pub const RESERVE: Duration = Duration::from_secs(5);
 
@@ -57,7 +57,7 @@ pub async fn run(
         ),
         Trigger::Ignored(why) => {
             tracing::info!(reason = %why, "event ignored");
-            return Ok(Answer::Report(FailoverReport::new(
+            return Ok(Answer::Report(report::new(
                 &format!("ignored: {why}"),
                 config.mode,
                 vec![],
@@ -73,13 +73,13 @@ pub async fn run(
             ));
         }
     };
-    let report = FailoverReport::new(
+    let report = report::new(
         &name,
         config.mode,
         process(app, config, inputs, now, budget).await,
     );
-    report.log();
-    report.metrics_into(metrics);
+    report::log(&report);
+    report::metrics_into(&report, metrics);
     Ok(Answer::Report(report))
 }
 
@@ -109,14 +109,14 @@ async fn http(
             format!("http {n}")
         }
     };
-    let report = FailoverReport::new(
+    let report = report::new(
         &label,
         config.mode,
         process(app, config, inputs, now, budget).await,
     );
-    report.log();
-    report.metrics_into(metrics);
-    let code = if report.groups.iter().any(|g| g.error.is_some()) {
+    report::log(&report);
+    report::metrics_into(&report, metrics);
+    let code = if report.fields.groups.iter().any(|g| g.error.is_some()) {
         502
     } else {
         200

@@ -236,15 +236,15 @@ async fn fails_over_in_one_batch_reruns_idempotently_and_fails_back() {
 
     // Healthy: nothing changes.
     let r = schedule(&app, &config).await;
-    assert!(r.groups.iter().all(|g| g.action == "none" && g.side_after == Some(dns_failover::state::Side::Primary)), "{r:?}");
+    assert!(r.fields.groups.iter().all(|g| g.action == "none" && g.side_after == Some(dns_failover::state::Side::Primary)), "{r:?}");
     assert_eq!(w.changes(), 0);
 
     // Down once: counted, not yet moved (FAIL_AFTER=2).
     w.healthy.store(false, Ordering::SeqCst);
     let r = schedule(&app, &config).await;
-    assert_eq!(r.groups[0].failures, 1);
+    assert_eq!(r.fields.groups[0].failures, 1);
     assert_eq!(
-        r.groups[0].probe.as_ref().unwrap().detail,
+        r.fields.groups[0].probe.as_ref().unwrap().detail,
         "HTTP 503 (expected 200-399)"
     );
     assert_eq!(w.changes(), 0);
@@ -252,11 +252,11 @@ async fn fails_over_in_one_batch_reruns_idempotently_and_fails_back() {
     // Down twice: both groups move, in one atomic batch for the zone.
     let r = schedule(&app, &config).await;
     assert_eq!(w.changes(), 1, "one ChangeResourceRecordSets for the zone");
-    for g in &r.groups {
+    for g in &r.fields.groups {
         assert_eq!(g.flip, Some(dns_failover::plan::Flip::Failover), "{g:?}");
         assert_eq!(g.change_status.as_deref(), Some("INSYNC"));
     }
-    assert_eq!(r.groups[0].change_id, r.groups[1].change_id);
+    assert_eq!(r.fields.groups[0].change_id, r.fields.groups[1].change_id);
     assert_eq!(w.record(&w.public, www).await, ["198.51.100.20"]);
     assert_eq!(w.record(&w.public, api).await, ["198.51.100.20"]);
     // The private zone of the same name is untouched.
@@ -264,7 +264,7 @@ async fn fails_over_in_one_batch_reruns_idempotently_and_fails_back() {
 
     // Still down: nothing more to change.
     let r = schedule(&app, &config).await;
-    assert!(r.groups.iter().all(|g| g.action == "none"));
+    assert!(r.fields.groups.iter().all(|g| g.action == "none"));
     assert_eq!(w.changes(), 1);
 
     // Healthy twice (RECOVER_AFTER=2): back to the primary, again one batch.
@@ -274,7 +274,8 @@ async fn fails_over_in_one_batch_reruns_idempotently_and_fails_back() {
     let r = schedule(&app, &config).await;
     assert_eq!(w.changes(), 2);
     assert!(
-        r.groups
+        r.fields
+            .groups
             .iter()
             .all(|g| g.flip == Some(dns_failover::plan::Flip::Failback))
     );
@@ -316,7 +317,8 @@ async fn rides_over_throttling_and_prior_request_not_complete() {
     schedule(&app, &config).await;
     let r = schedule(&app, &config).await;
     assert!(
-        r.groups
+        r.fields
+            .groups
             .iter()
             .all(|g| g.error.is_none() && g.action == "upsert"),
         "{r:?}"
@@ -357,9 +359,13 @@ async fn alarms_and_manual_calls() {
     .unwrap() else {
         panic!()
     };
-    assert_eq!(r.groups.len(), 1, "only the group watching the alarm");
+    assert_eq!(
+        r.fields.groups.len(),
+        1,
+        "only the group watching the alarm"
+    );
     assert!(
-        r.groups[0]
+        r.fields.groups[0]
             .note
             .as_deref()
             .unwrap()
@@ -468,11 +474,11 @@ async fn dry_run_decides_but_changes_nothing() {
     w.healthy.store(false, Ordering::SeqCst);
     for _ in 0..3 {
         let r = schedule(&app, &config).await;
-        assert!(r.dry_run);
+        assert!(r.mode.is_dry_run());
     }
     // Without saved state each dry run starts from the record: one failure each time.
     let r = schedule(&app, &config).await;
-    assert_eq!(r.groups[0].failures, 1);
+    assert_eq!(r.fields.groups[0].failures, 1);
     assert_eq!(w.changes(), 0);
     assert_eq!(w.proxy.count("ssm:PutParameter"), 0);
     // With FAIL_AFTER=1 the dry run says what it would do.
@@ -481,6 +487,9 @@ async fn dry_run_decides_but_changes_nothing() {
         g.fail_after = 1;
     }
     let r = schedule(&app, &config).await;
-    assert!(r.groups.iter().all(|g| g.action == "would-upsert"), "{r:?}");
+    assert!(
+        r.fields.groups.iter().all(|g| g.action == "would-upsert"),
+        "{r:?}"
+    );
     assert_eq!(w.changes(), 0);
 }
