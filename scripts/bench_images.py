@@ -186,8 +186,8 @@ def lambda_memory(inputs: list[tuple[str, Path]]) -> list[str]:
             watcher, port = demo.start_watch(work, env, "watch",
                                              ("--release", "-p", "image-resizer", "--bin", "image-resizer"))
             ok, out = demo.invoke(port, "image-resizer", event)
-            report = out["records"][0] if ok and isinstance(out, dict) else {}
-            written = report.get("written", [])
+            report = out if ok and isinstance(out, dict) else {}
+            written = report.get("done", [])
             refused = [s["reason"] for s in report.get("skipped", []) if "more memory" in s["reason"]]
             if name.startswith("40mp") and not (refused and not written):
                 raise SystemExit(f"bench: the Lambda should have refused {name} for memory: {out}")

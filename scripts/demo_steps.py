@@ -50,20 +50,21 @@ def resizer(want_written: int, want_skip: str | None) -> Check:
             return False, f"failed: {out}"
         s3 = world.client("s3")
         listed = s3.list_objects_v2(Bucket=IMAGES, Prefix="resized/").get("Contents", [])
-        written = [w for r in out["records"] for w in r["written"]]
-        skipped = [s for r in out["records"] for s in r["skipped"]]
-        right = len(written) == want_written and not any(r.get("error") for r in out["records"])
+        written, skipped = out["done"], out["skipped"]
+        right = len(written) == want_written and not out["failed"]
         if want_skip:
             right &= any(want_skip in s["reason"] for s in skipped)
         parts = []
-        for r in out["records"]:
+        for src in out["sources"]:
             # Before and after: the upright source size, then each rendition's.
-            made = ", ".join(f"{w['rendition']} {w['width']}x{w['height']} ({w['bytes'] // 1024} KiB)"
-                             for w in r["written"])
+            made = ", ".join(f"{w['detail']['rendition']} {w['detail']['width']}x{w['detail']['height']}"
+                             f" ({w['detail']['bytes'] // 1024} KiB)"
+                             for w in written if w["reason"].endswith(" of " + src["source"]))
             if made:
-                size = "x".join(map(str, r.get("source_size", [])))
-                parts.append(f"{r['source'].rsplit('/', 1)[-1]} {size} -> {made} (decoded in {r.get('decode_ms', 0)} ms)")
-        parts += [f"skipped {s['rendition']}: {s['reason']}" for s in skipped]
+                size = "x".join(map(str, src.get("size", [])))
+                parts.append(f"{src['source'].rsplit('/', 1)[-1]} {size} -> {made} (decoded in {src['decode_ms']} ms)")
+        parts += [f"skipped {(s.get('detail') or {}).get('rendition', '*')}: {s['reason']}" for s in skipped]
+        parts += [f"failed {f['target']}: {f['error']}" for f in out["failed"]]
         return right, "; ".join(parts) + f"; {len(listed)} object(s) under resized/"
 
     return check

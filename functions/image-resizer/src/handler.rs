@@ -20,7 +20,7 @@ use crate::plan::{
 };
 use crate::ports::{META_RENDITION, META_SOURCE_ETAG, META_SOURCE_KEY, Objects, Put};
 use crate::rendition::Rendition;
-use crate::report::{self, RecordReport, ResizerReport, Skipped, Written};
+use crate::report::{self, Action, RecordReport, ResizerReport, Written};
 
 pub async fn run<O: Objects + Sync>(
     store: &O,
@@ -28,22 +28,28 @@ pub async fn run<O: Objects + Sync>(
     payload: &Value,
     metrics: &mut Metrics,
 ) -> Result<ResizerReport, Error> {
-    let mut records = Vec::new();
+    let mut report = report::new(config.mode);
     for (i, parsed) in parse(payload)?.into_iter().enumerate() {
-        let report = match parsed {
-            Ok(object) => one(store, config, &object).await,
-            Err(why) => RecordReport::new(format!("record {i}")).skip_all(why),
-        };
-        records.push(report);
+        match parsed {
+            Ok(object) => {
+                let source = format!("s3://{}/{}", object.bucket, object.key);
+                let mut record = RecordReport::start(&mut report, source);
+                one(store, config, &object, &mut record).await;
+            }
+            Err(why) => RecordReport::start(&mut report, format!("record {i}")).skip_all(why),
+        }
     }
-    let report = report::finish(config.mode, records);
     report::metrics_into(&report, metrics);
     report::log(&report);
     Ok(report)
 }
 
-async fn one<O: Objects + Sync>(store: &O, config: &Config, o: &Object) -> RecordReport {
-    let mut report = RecordReport::new(format!("s3://{}/{}", o.bucket, o.key));
+async fn one<O: Objects + Sync>(
+    store: &O,
+    config: &Config,
+    o: &Object,
+    report: &mut RecordReport<'_>,
+) {
     let outputs = match decide(o, config) {
         Decision::Skip(why) => return report.skip_all(why),
         Decision::Write(outputs) => outputs,
@@ -51,14 +57,16 @@ async fn one<O: Objects + Sync>(store: &O, config: &Config, o: &Object) -> Recor
     let head = match store.head(&o.bucket, &o.key).await {
         Ok(Some(h)) => h,
         Ok(None) => return report.skip_all("gone: deleted since the event"),
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return report;
-        }
+        Err(e) => return report.fail(Action::Read, &e.into()),
     };
     if let Some(why) = source_refused(&head, config) {
         return report.skip_all(why);
     }
+    let action = if config.replace_original {
+        Action::Replace
+    } else {
+        Action::Resize
+    };
     let mut pending: Vec<(&Rendition, Output)> = Vec::new();
     for out in outputs {
         let Some(r) = config.renditions.iter().find(|r| r.name == out.rendition) else {
@@ -69,42 +77,28 @@ async fn one<O: Objects + Sync>(store: &O, config: &Config, o: &Object) -> Recor
                 Ok(existing) => {
                     let meta = existing.as_ref().map(|h| &h.metadata);
                     if already_made(meta, &head.etag, &out.rendition) {
-                        report.skipped.push(Skipped {
-                            reason: format!(
-                                "s3://{}/{} already made from this ETag",
-                                out.bucket, out.key
-                            ),
-                            rendition: out.rendition,
-                        });
+                        let why = format!(
+                            "s3://{}/{} already made from this ETag",
+                            out.bucket, out.key
+                        );
+                        report.skip(&out.rendition, why);
                         continue;
                     }
                 }
-                Err(e) => {
-                    report.error = Some(e.to_string());
-                    return report;
-                }
+                Err(e) => return report.fail(Action::Read, &e.into()),
             }
         }
+        report.plan(action, &out);
         pending.push((r, out));
     }
-    if pending.is_empty() {
-        return report;
-    }
-    if config.mode == Mode::DryRun {
-        report.would_write = pending
-            .iter()
-            .map(|(r, out)| format!("{} -> s3://{}/{}", r.name, out.bucket, out.key))
-            .collect();
-        return report;
+    if pending.is_empty() || config.mode == Mode::DryRun {
+        return;
     }
     let bytes = match store.get(&o.bucket, &o.key, &head.etag).await {
         Ok(b) => b,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return report;
-        }
+        Err(e) => return report.fail(Action::Read, &e.into()),
     };
-    report.bytes_in = bytes.len() as u64;
+    report.source().bytes_in = bytes.len() as u64;
     let settings = Settings {
         format: config.format,
         jpeg_quality: config.jpeg_quality,
@@ -123,24 +117,20 @@ async fn one<O: Objects + Sync>(store: &O, config: &Config, o: &Object) -> Recor
         Ok(d) => d,
         Err(refusal) => {
             // Not an image, corrupt, too many pixels: reported, the record goes on.
-            report.skipped.extend(pending.iter().map(|(r, _)| Skipped {
-                rendition: r.name.clone(),
-                reason: refusal.to_string(),
-            }));
-            return report;
+            for (r, _) in &pending {
+                report.skip(&r.name, refusal.to_string());
+            }
+            return;
         }
     };
-    report.decode_ms = started.elapsed().as_millis() as u64;
-    report.source_size = Some([decoded.upright.0, decoded.upright.1]);
-    for (r, Output { bucket, key, .. }) in pending {
+    report.source().decode_ms = started.elapsed().as_millis() as u64;
+    report.source().size = Some([decoded.upright.0, decoded.upright.1]);
+    for (r, out) in pending {
         let started = Instant::now();
-        let out = match render_decoded(&decoded, r, &settings) {
-            Ok(out) => out,
+        let rendered = match render_decoded(&decoded, r, &settings) {
+            Ok(rendered) => rendered,
             Err(refusal) => {
-                report.skipped.push(Skipped {
-                    rendition: r.name.clone(),
-                    reason: refusal.to_string(),
-                });
+                report.skip(&r.name, refusal.to_string());
                 continue;
             }
         };
@@ -149,17 +139,17 @@ async fn one<O: Objects + Sync>(store: &O, config: &Config, o: &Object) -> Recor
             (META_SOURCE_ETAG.to_owned(), head.etag.clone()),
             (META_RENDITION.to_owned(), r.name.clone()),
         ]);
-        let (width, height, size) = (out.width, out.height, out.bytes.len());
-        let content_type = out.format.content_type();
+        let (width, height, size) = (rendered.width, rendered.height, rendered.bytes.len());
+        let content_type = rendered.format.content_type();
         let staging = staging_key(config, &o.key);
         let put = Put {
-            bucket: &bucket,
+            bucket: &out.bucket,
             key: if config.replace_original {
                 &staging
             } else {
-                &key
+                &out.key
             },
-            body: out.bytes,
+            body: rendered.bytes,
             content_type,
             cache_control: config.cache_control.as_deref(),
             metadata,
@@ -167,21 +157,20 @@ async fn one<O: Objects + Sync>(store: &O, config: &Config, o: &Object) -> Recor
         let result = if config.replace_original {
             replace(store, o, put, size).await
         } else {
-            store.put(put).await.map_err(|e| e.to_string())
+            store.put(put).await.map_err(Error::from)
         };
         match result {
-            Ok(()) => report.written.push(Written {
-                rendition: r.name.clone(),
-                bucket: bucket.clone(),
-                key,
-                bytes: size,
-                width,
-                height,
-                content_type,
-                ms: started.elapsed().as_millis() as u64,
-            }),
-            Err(e) => report.error = Some(e),
+            Ok(()) => {
+                let written = Written {
+                    bytes: size,
+                    width,
+                    height,
+                    content_type,
+                    ms: started.elapsed().as_millis() as u64,
+                };
+                report.done(action, &out, &written);
+            }
+            Err(e) => report.fail(action, &e),
         }
     }
-    report
 }

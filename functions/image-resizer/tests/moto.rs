@@ -4,6 +4,7 @@
 //! checked before download, and REPLACE_ORIGINAL done safely.
 
 use aws_sdk_s3::primitives::ByteStream;
+use fleetkeeper::report::Status;
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use image_resizer::config::Config;
@@ -106,12 +107,19 @@ async fn invoke(w: &World, settings: &[(&str, &str)], e: &Value) -> ResizerRepor
     run(&w.store, &config, e, &mut metrics).await.unwrap()
 }
 
-/// The first reason the first record was skipped for.
+/// The first reason anything was skipped for.
 fn first_skip(r: &ResizerReport) -> &str {
-    r.records[0]
-        .skipped
-        .first()
-        .map_or("", |s| s.reason.as_str())
+    r.skipped.first().map_or("", |s| s.reason.as_str())
+}
+
+/// The reasons the source `key` (or a rendition of it) was skipped for.
+fn skips_of<'a>(r: &'a ResizerReport, key: &str) -> Vec<&'a str> {
+    let source = format!("s3://{BUCKET}/{key}");
+    r.skipped
+        .iter()
+        .filter(|s| s.target == source)
+        .map(|s| s.reason.as_str())
+        .collect()
 }
 
 const TWO: [(&str, &str); 1] = [("RENDITIONS", "thumb=300x200:cover,medium=1024x1024:inside")];
@@ -129,9 +137,14 @@ async fn renditions_with_metadata_and_no_second_pass() {
     ]);
 
     let r = invoke(&w, &TWO, &e).await;
-    let photo_report = &r.records[0];
-    assert_eq!(photo_report.written.len(), 2, "{r:?}");
-    assert_eq!(photo_report.source_size, Some([1600, 1200]));
+    assert_eq!(r.done.len(), 2, "{r:?}");
+    assert!(
+        r.done
+            .iter()
+            .all(|d| d.reason.ends_with("/My Photo (1).jpg"))
+    );
+    assert_eq!(r.fields.sources[0].size, Some([1600, 1200]));
+    assert_eq!(r.status(), Status::Ok);
     let thumb = w
         .get("resized/thumb/holiday/My Photo (1).jpg")
         .await
@@ -152,12 +165,10 @@ async fn renditions_with_metadata_and_no_second_pass() {
     assert_eq!((d.pixels.width, d.pixels.height), (1024, 768));
     // The text file is skipped, and did not fail the others; our own output is not processed.
     assert!(
-        r.records[1].skipped[0]
-            .reason
-            .contains("not a JPEG, PNG, GIF or WebP"),
+        skips_of(&r, "notes.jpg")[0].contains("not a JPEG, PNG, GIF or WebP"),
         "{r:?}"
     );
-    assert!(r.records[2].skipped[0].reason.contains("OUTPUT_PREFIX"));
+    assert!(skips_of(&r, "resized/thumb/old.jpg")[0].contains("OUTPUT_PREFIX"));
     assert_eq!(w.puts(), 2);
     // The original is untouched.
     assert_eq!(
@@ -167,12 +178,13 @@ async fn renditions_with_metadata_and_no_second_pass() {
 
     // The same event again: renditions exist for this ETag, nothing is written.
     let r = invoke(&w, &TWO, &e).await;
-    assert!(r.records[0].written.is_empty());
+    assert!(r.done.is_empty());
+    let photo_skips = skips_of(&r, "holiday/My Photo (1).jpg");
+    assert_eq!(photo_skips.len(), 2, "{r:?}");
     assert!(
-        r.records[0]
-            .skipped
+        photo_skips
             .iter()
-            .all(|s| s.reason.contains("already made from this ETag")),
+            .all(|s| s.contains("already made from this ETag")),
         "{r:?}"
     );
     assert_eq!(w.puts(), 2);
@@ -203,15 +215,17 @@ async fn limits_and_dry_run() {
         "checked with HEAD, not downloaded"
     );
     let r = invoke(&w, &[("MAX_PIXELS", "100000")], &event(&["big.jpg"])).await;
+    assert_eq!(r.skipped.len(), 2, "{r:?}");
     assert!(
-        r.records[0]
-            .skipped
+        r.skipped
             .iter()
             .all(|s| s.reason.contains("over MAX_PIXELS")),
         "{r:?}"
     );
     let r = invoke(&w, &[("DRY_RUN", "true")], &event(&["big.jpg"])).await;
-    assert_eq!(r.records[0].would_write.len(), 2);
+    assert_eq!(r.planned.len(), 2);
+    assert!(r.done.is_empty());
+    assert_eq!(r.status(), Status::DryRun);
     assert_eq!(w.puts(), 0);
 }
 
@@ -232,13 +246,19 @@ async fn replace_original_writes_and_checks_before_replacing() {
             .first(10),
     );
     let r = invoke(&w, &settings, &event(&["upload.jpg"])).await;
-    assert!(r.records[0].error.is_some(), "{r:?}");
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert!(
+        r.failed[0].error.contains("the original is untouched"),
+        "{r:?}"
+    );
+    assert_eq!(r.status(), Status::Failed);
     assert_eq!(w.get("upload.jpg").await.unwrap().0, original);
 
     // S3 healthy: replaced, and the replacement's own event is not processed again.
     w.proxy.clear();
     let r = invoke(&w, &settings, &event(&["upload.jpg"])).await;
-    assert_eq!(r.records[0].written.len(), 1, "{r:?}");
+    assert_eq!(r.done.len(), 1, "{r:?}");
+    assert_eq!(r.done[0].action, "replace-original");
     let (bytes, _, meta) = w.get("upload.jpg").await.unwrap();
     let d = decode(&bytes, u64::MAX, |s| s).unwrap();
     assert_eq!((d.pixels.width, d.pixels.height), (500, 250));

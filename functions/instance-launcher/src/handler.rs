@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse as HttpResponse;
 use aws_lambda_events::http::{HeaderValue, header};
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use fleetkeeper::http::{Denied, Request, Response, SecretSource, authenticate};
 use fleetkeeper::telemetry::Metrics;
@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::page;
 use crate::plan::{Decision, Launch, decide, ec2_refusal, plan};
 use crate::ports::{Ec2, Instances, Launched};
-use crate::report::{answer, fields_json, raw_of};
+use crate::report::{self, Outcome, fields_json};
 use crate::request::{LaunchRequest, Rejection, parse_form, parse_json};
 
 pub const RESERVE: Duration = Duration::from_secs(3);
@@ -128,102 +128,58 @@ async fn post(
         req.iam_caller.as_deref(),
         now,
     );
-    let (launched, status, repeated) = match launch_or_find(&app.ec2, config, &launch_req, &launch)
-        .await
-    {
-        Ok(Found::Earlier(l)) => {
+    let outcome = launch_or_find(&app.ec2, config, &launch_req, &launch).await;
+    match &outcome {
+        Outcome::Earlier(l) => {
             tracing::info!(instance = %l.id, "repeated submit: answering with the earlier launch");
-            (l, 200, true)
         }
-        Ok(Found::Launched(l)) => {
+        Outcome::Launched(l) => {
             metrics.count("LaunchRequested", 1);
             tracing::info!(instance = %l.id, instance_type = %launch.instance_type, owner = %launch_req.owner, "launched");
-            (l, 201, false)
         }
-        Ok(Found::DryRun) => {
-            let nothing = Launched {
-                id: String::new(),
-                state: String::new(),
-            };
-            (nothing, 200, false)
-        }
-        Err((status, message)) => return refused(req, config, &launch_req, status, &message),
-    };
-    answer(
-        req,
-        &app.region,
-        config,
-        &launch_req,
-        &launch,
-        &launched,
-        status,
-        repeated,
-    )
-}
-
-/// A valid request refused as a whole (quota, EC2): JSON for scripts, the form again for a
-/// browser, with what was entered.
-fn refused(
-    req: &Request,
-    config: &Config,
-    launch_req: &LaunchRequest,
-    status: u16,
-    message: &str,
-) -> HttpResponse {
-    if req.wants_json() {
-        Response::json(status, &json!({ "error": message }))
-    } else {
-        let raw = raw_of(launch_req);
-        Response::html(
-            status,
-            page::form(
-                config,
-                launch_req.nonce.as_deref().unwrap_or(&req.request_id),
-                Some(&raw),
-                &[],
-                Some(message),
-            ),
-        )
+        _ => {}
     }
-}
-
-enum Found {
-    Earlier(Launched),
-    Launched(Launched),
-    DryRun,
+    let (report, status) = report::of(config.mode, &app.region, &launch_req, &launch, outcome);
+    report.log();
+    report::answer(req, config, &launch_req, &report, status)
 }
 
 /// Observe (an earlier launch of this form, the owner's instances), decide, launch.
-/// Err is (status, message): nothing was launched.
 async fn launch_or_find<I: Instances>(
     ec2: &I,
     config: &Config,
     r: &LaunchRequest,
     launch: &Launch,
-) -> Result<Found, (u16, String)> {
-    let aws_failed = |e: fleetkeeper::AwsError| {
-        tracing::error!(error = %e, "EC2 call failed");
-        ec2_refusal(e.code())
+) -> Outcome {
+    let failed = |e: fleetkeeper::AwsError| {
+        let (status, message) = ec2_refusal(e.code());
+        Outcome::Failed(status, message, e)
     };
     // EC2 honours ClientToken too; the tag also covers a repeat after EC2 has forgotten it.
-    let earlier = ec2.launched_with(&launch.token).await.map_err(aws_failed)?;
+    let earlier = match ec2.launched_with(&launch.token).await {
+        Ok(earlier) => earlier,
+        Err(e) => return failed(e),
+    };
     let owned = match earlier {
         Some(_) => 0,
-        None => ec2.owned(&r.owner).await.map_err(aws_failed)?.len(),
+        None => match ec2.owned(&r.owner).await {
+            Ok(owned) => owned.len(),
+            Err(e) => return failed(e),
+        },
     };
     match decide(earlier, owned, &r.owner, config) {
-        Decision::Earlier(i) => Ok(Found::Earlier(Launched {
+        Decision::Earlier(i) => Outcome::Earlier(Launched {
             id: i.id,
             state: i.state,
-        })),
+        }),
         Decision::Refuse(status, message) => {
             tracing::info!(owner = %r.owner, running = owned, "launch refused: owner quota");
-            Err((status, message))
+            Outcome::Refused(status, message)
         }
         Decision::Launch => match ec2.run(launch, config, config.mode == Mode::DryRun).await {
-            Ok(Some(l)) => Ok(Found::Launched(l)),
-            Ok(None) => Ok(Found::DryRun),
-            Err(e) => Err(aws_failed(e)),
+            Ok(Some(l)) => Outcome::Launched(l),
+            Ok(None) => Outcome::DryRun,
+            Err(e) => failed(e),
         },
     }
 }

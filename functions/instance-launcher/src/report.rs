@@ -1,71 +1,163 @@
-//! What the function answers: the launch as JSON for scripts or the result page for a browser,
-//! field errors, and the values shown again on a refused form. (Its EMF metrics are counted in
-//! the handler, one per request.)
+//! What the function answers to a launch: the shared report (the launch planned, then done,
+//! skipped as a repeat, refused or failed) with the instance as its own fields, as JSON for
+//! scripts or as the result page (or the form again) for a browser; field errors; the values
+//! shown again on a refused form. (Its EMF metrics are counted in the handler, per request.)
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse as HttpResponse;
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use fleetkeeper::Mode;
 use fleetkeeper::http::{Request, Response};
+use fleetkeeper::report::{Entry, Failure, Report};
+use fleetkeeper::{AwsError, Mode};
 
 use crate::config::Config;
 use crate::page;
-use crate::plan::{EXPIRES_TAG, Launch, console_url};
+use crate::plan::{Launch, console_url};
 use crate::ports::Launched;
 use crate::request::{FieldError, LaunchRequest};
 
-/// The answer to a launch (or to a repeat of one): JSON for scripts, the result page for a
-/// browser.
-#[allow(clippy::too_many_arguments)]
-pub fn answer(
-    req: &Request,
+pub const FUNCTION: &str = "instance-launcher";
+const LAUNCH: &str = "launch";
+
+pub type LaunchReport = Report<LaunchFields>;
+
+/// instance-launcher's own fields: the instance, as a script needs it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LaunchFields {
+    /// None in a dry run and when nothing was launched.
+    pub instance_id: Option<String>,
+    pub state: Option<String>,
+    pub instance_type: String,
+    /// RFC 3339 UTC, as tagged.
+    pub expires_at: String,
+    pub console_url: Option<String>,
+    /// This form had already launched the instance: nothing new was launched.
+    pub repeated: bool,
+    pub tags: serde_json::Map<String, Value>,
+    /// Why nothing was launched (quota, EC2), for scripts that read only this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How a valid launch request ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Launched(Launched),
+    /// The same form launched this instance before.
+    Earlier(Launched),
+    /// EC2 accepted the request with DryRun: nothing launched.
+    DryRun,
+    /// Refused by a rule (the owner's quota): HTTP status and message.
+    Refused(u16, String),
+    /// EC2 refused or failed: HTTP status, message for the caller, the AWS error.
+    Failed(u16, String, AwsError),
+}
+
+/// The report of one launch request, and the HTTP status it is answered with.
+pub fn of(
+    mode: Mode,
     region: &str,
-    config: &Config,
     r: &LaunchRequest,
     launch: &Launch,
-    l: &Launched,
-    status: u16,
-    repeated: bool,
-) -> HttpResponse {
-    let dry_run = config.mode == Mode::DryRun;
-    let url = console_url(region, &l.id);
-    let expires = launch
+    outcome: Outcome,
+) -> (LaunchReport, u16) {
+    let tags = launch
         .tags
         .iter()
-        .find(|(k, _)| k == EXPIRES_TAG)
-        .map_or(String::new(), |(_, v)| v.clone());
+        .map(|(k, v)| (k.clone(), v.clone().into()))
+        .collect();
+    let mut report = Report::with_fields(
+        FUNCTION,
+        mode,
+        LaunchFields {
+            instance_id: None,
+            state: None,
+            instance_type: launch.instance_type.clone(),
+            expires_at: launch.expires_at.to_string(),
+            console_url: None,
+            repeated: false,
+            tags,
+            error: None,
+        },
+    );
+    let reason = format!(
+        "{} ({}) named {:?} for {}, until {}",
+        r.size, launch.instance_type, r.name, r.owner, launch.expires_at
+    );
+    let planned = Entry::new(&launch.token, LAUNCH, &reason);
+    let found = |report: &mut LaunchReport, l: Launched| {
+        report.fields.console_url = Some(console_url(region, &l.id));
+        report.fields.instance_id = Some(l.id);
+        report.fields.state = Some(l.state);
+    };
+    let status = match outcome {
+        Outcome::Launched(l) => {
+            report.planned.push(planned);
+            let detail = json!({"launch_token": launch.token});
+            report.done(Entry::new(&l.id, LAUNCH, reason).with_detail(detail));
+            found(&mut report, l);
+            201
+        }
+        Outcome::Earlier(l) => {
+            let why = format!("this form was already submitted: {} is its launch", l.id);
+            report.skip(Entry::new(&l.id, "none", why));
+            report.fields.repeated = true;
+            found(&mut report, l);
+            200
+        }
+        Outcome::DryRun => {
+            report.planned.push(planned);
+            200
+        }
+        Outcome::Refused(status, message) => {
+            report.planned.push(planned);
+            report.refused = Some(message.clone());
+            report.fields.error = Some(message);
+            status
+        }
+        Outcome::Failed(status, message, e) => {
+            report.planned.push(planned);
+            report.fail(Failure::aws(&launch.token, LAUNCH, &e));
+            report.fields.error = Some(message);
+            status
+        }
+    };
+    (report, status)
+}
+
+/// The answer to a launch request: the report as JSON for scripts; for a browser the result
+/// page, or the form again with what was entered and why nothing was launched.
+pub fn answer(
+    req: &Request,
+    config: &Config,
+    r: &LaunchRequest,
+    report: &LaunchReport,
+    status: u16,
+) -> HttpResponse {
     if req.wants_json() {
-        let tags: serde_json::Map<String, Value> = launch
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone().into()))
-            .collect();
-        return Response::json(
-            status,
-            &json!({
-                "instance_id": (!dry_run).then_some(&l.id),
-                "state": (!dry_run).then_some(&l.state),
-                "instance_type": launch.instance_type,
-                "expires_at": expires,
-                "console_url": (!dry_run).then_some(url),
-                "repeated": repeated,
-                "dry_run": dry_run,
-                "tags": tags,
-            }),
-        );
+        return Response::json(status, &json!(report));
     }
+    let f = &report.fields;
+    if let Some(message) = &f.error {
+        let raw = raw_of(r);
+        let nonce = r.nonce.as_deref().unwrap_or(&req.request_id);
+        let form = page::form(config, nonce, Some(&raw), &[], Some(message));
+        return Response::html(status, form);
+    }
+    let console = f.console_url.clone().unwrap_or_default();
     Response::html(
         status,
         page::result(&page::Outcome {
-            id: &l.id,
-            state: &l.state,
+            id: f.instance_id.as_deref().unwrap_or_default(),
+            state: f.state.as_deref().unwrap_or_default(),
             name: &r.name,
             owner: &r.owner,
-            instance_type: &launch.instance_type,
-            expires_at: &expires,
-            console_url: &url,
-            repeated,
-            dry_run,
+            instance_type: &f.instance_type,
+            expires_at: &f.expires_at,
+            console_url: &console,
+            repeated: f.repeated,
+            dry_run: report.mode.is_dry_run(),
         }),
     )
 }
@@ -80,7 +172,7 @@ pub fn fields_json(errors: &[FieldError]) -> Value {
 }
 
 /// The values to show again when a valid request was refused as a whole (quota, EC2).
-pub fn raw_of(r: &LaunchRequest) -> crate::request::Raw {
+fn raw_of(r: &LaunchRequest) -> crate::request::Raw {
     let mut raw = crate::request::Raw::new();
     raw.insert("size".into(), r.size.clone());
     raw.insert("name".into(), r.name.clone());
@@ -91,4 +183,88 @@ pub fn raw_of(r: &LaunchRequest) -> crate::request::Raw {
         raw.insert("nightly_stop".into(), "on".into());
     }
     raw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleetkeeper::report::Status;
+    use jiff::Timestamp;
+
+    fn request() -> (LaunchRequest, Launch) {
+        let r = LaunchRequest {
+            size: "small".into(),
+            instance_type: "t3.micro".into(),
+            name: "build-box".into(),
+            owner: "jane@example.com".into(),
+            purpose: "tests".into(),
+            hours: 4,
+            nightly_stop: false,
+            nonce: Some("n-1".into()),
+        };
+        let now: Timestamp = "2026-11-21T09:00:00Z".parse().unwrap();
+        let config = crate::config::test_config();
+        let launch = crate::plan::plan(&r, &config, "req-1", None, now);
+        (r, launch)
+    }
+
+    fn launched() -> Launched {
+        Launched {
+            id: "i-0abc".into(),
+            state: "pending".into(),
+        }
+    }
+
+    #[test]
+    fn each_outcome_has_its_status_and_entries() {
+        let (r, l) = request();
+        let (rep, code) = of(
+            Mode::Live,
+            "eu-west-1",
+            &r,
+            &l,
+            Outcome::Launched(launched()),
+        );
+        assert_eq!((code, rep.status()), (201, Status::Ok));
+        assert_eq!(rep.done[0].target, "i-0abc");
+        assert!(rep.done[0].reason.contains("for jane@example.com"));
+        assert!(rep.fields.console_url.as_ref().unwrap().contains("i-0abc"));
+
+        let (rep, code) = of(
+            Mode::Live,
+            "eu-west-1",
+            &r,
+            &l,
+            Outcome::Earlier(launched()),
+        );
+        assert_eq!((code, rep.status()), (200, Status::Ok));
+        assert!(rep.fields.repeated && rep.planned.is_empty() && rep.done.is_empty());
+        assert_eq!(rep.skipped[0].target, "i-0abc");
+
+        let (rep, code) = of(Mode::DryRun, "eu-west-1", &r, &l, Outcome::DryRun);
+        assert_eq!((code, rep.status()), (200, Status::DryRun));
+        assert_eq!(rep.fields.instance_id, None);
+        assert_eq!(rep.planned[0].target, "fk-n-1");
+
+        let quota = Outcome::Refused(409, "over MAX_PER_OWNER".into());
+        let (rep, code) = of(Mode::Live, "eu-west-1", &r, &l, quota);
+        assert_eq!((code, rep.status()), (409, Status::Refused));
+        let json = serde_json::to_value(&rep).unwrap();
+        assert_eq!(json["error"], "over MAX_PER_OWNER");
+        assert_eq!(json["refused"], "over MAX_PER_OWNER");
+
+        let e = AwsError::service("ec2:RunInstances", "InsufficientInstanceCapacity", "none");
+        let (rep, code) = of(
+            Mode::Live,
+            "eu-west-1",
+            &r,
+            &l,
+            Outcome::Failed(502, "EC2 refused".into(), e),
+        );
+        assert_eq!((code, rep.status()), (502, Status::Failed));
+        let json = serde_json::to_value(&rep).unwrap();
+        assert_eq!(json["failed"][0]["code"], "InsufficientInstanceCapacity");
+        assert_eq!(json["function"], "instance-launcher");
+        assert_eq!(json["tags"]["fleetkeeper:owner"], "jane@example.com");
+    }
 }

@@ -191,6 +191,8 @@ async fn launches_from_the_template_with_tags_on_instance_and_volume() {
     assert_eq!(r.status_code, 201, "{:?}", r.body);
     let body = body_json(&r);
     let id = body["instance_id"].as_str().unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["done"][0]["target"], id);
     assert_eq!(body["instance_type"], "t3.micro");
     assert_eq!(instance_tag(&w.ec2, id, "fleetkeeper:schedule").await, None);
     assert_eq!(body["tags"]["fleetkeeper:owner"], "ops@example.com");
@@ -227,6 +229,7 @@ async fn the_owner_quota_holds() {
                     .unwrap()
                     .contains("MAX_PER_OWNER=2")
             );
+            assert_eq!(body_json(&r)["status"], "refused");
         }
     }
     assert_eq!(w.live_instances().await.len(), 2);
@@ -344,7 +347,9 @@ async fn dry_run_asks_ec2_and_launches_nothing() {
     let r = send(&app, &config, event("post-json")).await;
     assert_eq!(r.status_code, 200, "{:?}", r.body);
     let body = body_json(&r);
-    assert_eq!(body["dry_run"], true);
+    assert_eq!(body["mode"], "dry-run");
+    assert_eq!(body["status"], "dry-run");
+    assert_eq!(body["counts"]["planned"], 1);
     assert_eq!(body["instance_id"], Value::Null);
     assert_eq!(w.proxy.count("ec2:RunInstances"), 1);
     assert!(w.live_instances().await.is_empty());
