@@ -19,17 +19,16 @@ use crate::apply::apply;
 use crate::config::{Config, Group};
 use crate::event::{HttpAction, Trigger, http_action, parse};
 use crate::plan::{Input, Observed, inputs_for_alarm, inputs_for_http, plan_group};
-use crate::ports::Route53;
-use crate::ports::StateStore;
-use crate::ports::{Dns, Probe, Prober, States};
+use crate::ports::{Dns, Probe, Prober, Route53, StateStore, States};
 use crate::report::{self, FailoverReport, GroupReport};
 
 pub const RESERVE: Duration = Duration::from_secs(5);
 
-pub struct App {
-    pub route53: Route53,
-    pub store: StateStore,
-    pub prober: Prober,
+/// What an invocation works with; generic over the ports so tests can answer in memory.
+pub struct App<D = Route53, S = StateStore, P = Prober> {
+    pub route53: D,
+    pub store: S,
+    pub prober: P,
     pub secret: Option<SecretSource>,
     pub groups: Vec<Group>,
 }
@@ -42,8 +41,8 @@ pub enum Answer {
     Http(LambdaFunctionUrlResponse),
 }
 
-pub async fn run(
-    app: &App,
+pub async fn run<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
+    app: &App<D, S, P>,
     config: &Config,
     payload: Value,
     now: Timestamp,
@@ -83,8 +82,8 @@ pub async fn run(
     Ok(Answer::Report(report))
 }
 
-async fn http(
-    app: &App,
+async fn http<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
+    app: &App<D, S, P>,
     config: &Config,
     req: &fleetkeeper::http::Request,
     now: Timestamp,
@@ -125,8 +124,8 @@ async fn http(
 }
 
 /// Observe every group concerned (concurrently), plan each, apply.
-async fn process(
-    app: &App,
+async fn process<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
+    app: &App<D, S, P>,
     config: &Config,
     inputs: Vec<(&Group, Input)>,
     now: Timestamp,
@@ -154,7 +153,11 @@ async fn process(
 
 /// What one group's decision needs: its zone, its record, its saved state, and a probe of the
 /// primary when the input asks for one.
-async fn observe_group(app: &App, group: &Group, input: &Input) -> Result<Observed, String> {
+async fn observe_group<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
+    app: &App<D, S, P>,
+    group: &Group,
+    input: &Input,
+) -> Result<Observed, String> {
     let probe = match input {
         Input::Probe => Some(app.prober.probe(&group.health_check).await),
         _ => None,
@@ -176,4 +179,163 @@ async fn observe_group(app: &App, group: &Group, input: &Input) -> Result<Observ
         state,
         probe,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The handler over in-memory ports: the whole observe -> plan -> apply path, including a
+    //! state save that fails after the record changed, which moto cannot be made to do.
+
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use fleetkeeper::AwsError;
+    use fleetkeeper::report::Status;
+
+    use super::*;
+    use crate::config::{GroupsSource, HealthCheck};
+    use crate::ports::{ProbeResult, Record, StateError, Submitted, Upsert};
+    use crate::state::{GroupState, Side};
+
+    #[derive(Default)]
+    struct Zone {
+        values: Mutex<Vec<String>>,
+        batches: Mutex<Vec<Vec<Upsert>>>,
+    }
+
+    impl Dns for Zone {
+        async fn zone_id(&self, _: &Group) -> Result<String, String> {
+            Ok("Z1".into())
+        }
+        async fn record(&self, _: &str, _: &Group) -> Result<Option<Record>, AwsError> {
+            let values = self.values.lock().unwrap().clone();
+            Ok(Some(Record {
+                ttl: Some(60),
+                values,
+            }))
+        }
+        async fn submit(&self, _: &str, ups: &[Upsert], _: &str) -> Result<Submitted, AwsError> {
+            *self.values.lock().unwrap() = ups[0].values.clone();
+            self.batches.lock().unwrap().push(ups.to_vec());
+            Ok(Submitted {
+                change_id: "C1".into(),
+                status: "PENDING".into(),
+            })
+        }
+        async fn wait_insync(
+            &self,
+            s: Submitted,
+            _: Duration,
+            _: Duration,
+            _: Budget,
+        ) -> Result<Submitted, AwsError> {
+            Ok(Submitted {
+                status: "INSYNC".into(),
+                ..s
+            })
+        }
+    }
+
+    #[derive(Default)]
+    struct Memory {
+        states: Mutex<HashMap<String, GroupState>>,
+        refuse_saves: bool,
+    }
+
+    impl States for Memory {
+        async fn load(&self, group: &str) -> Result<Option<GroupState>, StateError> {
+            Ok(self.states.lock().unwrap().get(group).cloned())
+        }
+        async fn save(&self, group: &str, state: &GroupState) -> Result<(), AwsError> {
+            if self.refuse_saves {
+                return Err(AwsError::service(
+                    "ssm:PutParameter",
+                    "ThrottlingException",
+                    "slow down",
+                ));
+            }
+            self.states
+                .lock()
+                .unwrap()
+                .insert(group.into(), state.clone());
+            Ok(())
+        }
+    }
+
+    struct Down;
+
+    impl Probe for Down {
+        async fn probe(&self, _: &HealthCheck) -> ProbeResult {
+            ProbeResult {
+                healthy: false,
+                detail: "HTTP 503 (expected 200-399)".into(),
+                ms: 3,
+            }
+        }
+    }
+
+    const GROUPS: &str = r#"[{"name": "web", "zone": "example.com", "record": "www.example.com",
+        "type": "A", "primary": ["192.0.2.10"], "standby": ["198.51.100.20"],
+        "health_check": {"url": "http://192.0.2.10/health"}, "fail_after": 2}]"#;
+
+    fn app(refuse_saves: bool) -> (App<Zone, Memory, Down>, Config) {
+        let env = fleetkeeper::Env::of(&[("FAILOVER_GROUPS", GROUPS)]);
+        let config = Config::from_env(&env).unwrap();
+        let GroupsSource::Inline(groups) = &config.groups else {
+            panic!("inline groups")
+        };
+        let app = App {
+            route53: Zone {
+                values: Mutex::new(vec!["192.0.2.10".into()]),
+                ..Zone::default()
+            },
+            store: Memory {
+                refuse_saves,
+                ..Memory::default()
+            },
+            prober: Down,
+            secret: None,
+            groups: groups.clone(),
+        };
+        (app, config)
+    }
+
+    async fn scheduled(app: &App<Zone, Memory, Down>, config: &Config) -> FailoverReport {
+        let mut metrics = Metrics::for_function("dns-failover");
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let payload = json!({"trigger": "schedule"});
+        match run(app, config, payload, now, Budget::unlimited(), &mut metrics).await {
+            Ok(Answer::Report(r)) => r,
+            other => panic!("expected a report, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn fails_over_after_fail_after_probes_and_saves_the_side() {
+        let (app, config) = app(false);
+        let first = scheduled(&app, &config).await;
+        assert!(app.route53.batches.lock().unwrap().is_empty(), "{first:?}");
+        assert_eq!(first.fields.groups[0].failures, 1);
+
+        let second = scheduled(&app, &config).await;
+        assert_eq!(second.status(), Status::Ok, "{second:?}");
+        assert_eq!(second.done[0].action, "upsert");
+        let batches = app.route53.batches.lock().unwrap().clone();
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0][0].values, ["198.51.100.20"]);
+        let saved = app.store.states.lock().unwrap()["web"].clone();
+        assert_eq!(saved.side, Side::Standby);
+        assert_eq!(saved.last_change_id.as_deref(), Some("C1"));
+    }
+
+    #[tokio::test]
+    async fn a_state_that_cannot_be_saved_is_a_failure() {
+        let (app, config) = app(true);
+        scheduled(&app, &config).await;
+        let r = scheduled(&app, &config).await;
+        // Nothing was saved, so the first probe counted nothing: the record is untouched.
+        assert!(app.route53.batches.lock().unwrap().is_empty());
+        assert_eq!(r.status(), Status::Failed, "{r:?}");
+        assert!(r.failed[0].error.contains("state not saved"), "{r:?}");
+    }
 }
