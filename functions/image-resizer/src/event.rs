@@ -1,5 +1,8 @@
 //! The S3 notification: every record (not only the first), keys URL-decoded (`+` is a space).
 //! A record that cannot be read is reported on its own and never fails the others.
+//! Our own reader, not aws_lambda_events' `S3Event`: that one adds chrono to the binary,
+//! requires fields this function never reads (eventTime, userIdentity, requestParameters)
+//! and leaves keys URL-encoded; the five fields read here are checked one by one instead.
 
 use serde_json::Value;
 
