@@ -18,9 +18,20 @@ pub enum ConfigError {
         value: String,
         expected: String,
     },
+    /// A document (JSON in a variable or in the parameter it names) with a mistake inside:
+    /// `origin` says where the document came from, `error` where in it and what is wrong.
+    #[error("{origin}: {error}")]
+    Document { origin: String, error: String },
 }
 
 impl ConfigError {
+    pub fn document(origin: impl Into<String>, error: impl Into<String>) -> Self {
+        ConfigError::Document {
+            origin: origin.into(),
+            error: error.into(),
+        }
+    }
+
     pub fn invalid(var: &str, value: &str, expected: impl fmt::Display) -> Self {
         ConfigError::Invalid {
             var: var.to_owned(),

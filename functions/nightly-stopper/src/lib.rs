@@ -9,6 +9,7 @@ pub mod handler;
 pub mod plan;
 pub mod ports;
 pub mod report;
+pub mod schedule;
 
 use fleetkeeper::Error;
 use fleetkeeper::lambda::{Boot, Invocation};
