@@ -8,12 +8,24 @@ use aws_sdk_ec2::types::Filter;
 use crate::error::{AwsError, aws_err};
 
 /// What plans need to know of an instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Instance {
     pub id: String,
     /// EC2's state name: pending, running, stopping, stopped, shutting-down, terminated.
     pub state: String,
     pub tags: BTreeMap<String, String>,
+    pub instance_type: String,
+    /// When it was last started (EC2's LaunchTime is updated by every start).
+    pub launched_at: Option<jiff::Timestamp>,
+    /// Why it last changed state, as EC2 codes it (`Client.InternalError`,
+    /// `Client.UserInitiatedShutdown` ...), with EC2's message.
+    pub state_reason: Option<StateReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateReason {
+    pub code: String,
+    pub message: String,
 }
 
 impl Instance {
@@ -36,6 +48,19 @@ impl Instance {
                     ))
                 })
                 .collect(),
+            instance_type: i
+                .instance_type()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            launched_at: i
+                .launch_time()
+                .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok()),
+            state_reason: i.state_reason().and_then(|r| {
+                Some(StateReason {
+                    code: r.code()?.to_owned(),
+                    message: r.message().unwrap_or_default().to_owned(),
+                })
+            }),
         })
     }
 }
@@ -78,6 +103,11 @@ pub fn tag_filter(key: &str, value: &str) -> Filter {
         .name(format!("tag:{key}"))
         .values(value)
         .build()
+}
+
+/// A filter on a tag's presence, whatever its value.
+pub fn tag_key_filter(key: &str) -> Filter {
+    Filter::builder().name("tag-key").values(key).build()
 }
 
 /// A filter on instance states.

@@ -5,8 +5,7 @@
 //! puts the caller in `requestContext.authorizer.iam`). For a form behind a proxy that cannot
 //! sign, SECRET_PARAMETER names an SSM SecureString the proxy sends in a header.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
@@ -16,7 +15,8 @@ use base64::Engine;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use crate::error::{AwsError, Error, aws_err, brief};
+use crate::error::{AwsError, Error, brief};
+use crate::parameter::{self, Cached};
 
 /// One HTTP request through a function URL, body decoded.
 #[derive(Debug, Clone)]
@@ -245,15 +245,14 @@ impl Denied {
 
 /// How long a secret read from SSM is used before it is read again: a rotation takes effect
 /// within this long, with no redeploy.
-pub const SECRET_TTL: Duration = Duration::from_secs(300);
+pub const SECRET_TTL: Duration = parameter::REREAD_AFTER;
 
 /// The shared secret, read from SSM on first use and again after `ttl` (so a rotation takes
 /// effect without a redeploy). Its value is never logged or returned.
 pub struct SecretSource {
     ssm: aws_sdk_ssm::Client,
     parameter: String,
-    ttl: Duration,
-    cached: Mutex<Option<(String, Instant)>>,
+    cached: Cached<String>,
 }
 
 impl SecretSource {
@@ -261,8 +260,7 @@ impl SecretSource {
         SecretSource {
             ssm,
             parameter: parameter.to_owned(),
-            ttl,
-            cached: Mutex::new(None),
+            cached: Cached::new(ttl),
         }
     }
 
@@ -278,29 +276,13 @@ impl SecretSource {
     }
 
     pub async fn get(&self) -> Result<String, AwsError> {
-        if let Some((value, at)) = self.cached.lock().ok().and_then(|c| c.clone())
-            && at.elapsed() < self.ttl
-        {
-            return Ok(value);
+        if let Some(value) = self.cached.fresh() {
+            return Ok(value.as_ref().clone());
         }
-        let out = self
-            .ssm
-            .get_parameter()
-            .name(&self.parameter)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(aws_err("ssm:GetParameter"))?;
-        let value = out
-            .parameter()
-            .and_then(|p| p.value())
-            .unwrap_or_default()
-            .to_owned();
+        let value = parameter::read(&self.ssm, &self.parameter).await?;
         // From here on, no log line can carry it, whoever writes it.
         crate::telemetry::redact(&value);
-        if let Ok(mut c) = self.cached.lock() {
-            *c = Some((value.clone(), Instant::now()));
-        }
+        self.cached.store(value.clone());
         Ok(value)
     }
 }

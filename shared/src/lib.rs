@@ -15,6 +15,8 @@ pub mod exec;
 #[cfg(feature = "function-url")]
 pub mod http;
 pub mod lambda;
+#[cfg(feature = "ssm")]
+pub mod parameter;
 pub mod plan;
 pub mod report;
 pub mod tags;

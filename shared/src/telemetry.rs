@@ -359,6 +359,8 @@ pub struct Metrics {
     dimensions: BTreeMap<String, String>,
     /// Every metric fleetkeeper writes is a count.
     values: BTreeMap<String, f64>,
+    /// Counts under one more dimension (`InstanceType`, `Schedule`): one line per value.
+    by_dimension: BTreeMap<(String, String), BTreeMap<String, f64>>,
     properties: Map<String, Value>,
 }
 
@@ -373,6 +375,7 @@ impl Metrics {
             namespace: namespace.to_owned(),
             dimensions: BTreeMap::new(),
             values: BTreeMap::new(),
+            by_dimension: BTreeMap::new(),
             properties: Map::new(),
         }
     }
@@ -387,18 +390,41 @@ impl Metrics {
         *self.values.entry(name.to_owned()).or_insert(0.0) += n as f64;
     }
 
+    /// Adds to a count under one more dimension (`("InstanceType", "t3.micro")`), written on
+    /// a line of its own with the function's dimensions plus that one.
+    pub fn count_in(&mut self, dimension: (&str, &str), name: &str, amount: f64) {
+        let key = (dimension.0.to_owned(), dimension.1.to_owned());
+        let values = self.by_dimension.entry(key).or_default();
+        *values.entry(name.to_owned()).or_insert(0.0) += amount;
+    }
+
     /// A searchable property in the log line that is not a metric (e.g. a request id).
     pub fn property(&mut self, name: &str, value: impl Into<Value>) {
         self.properties.insert(name.to_owned(), value.into());
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.values.is_empty() && self.by_dimension.is_empty()
     }
 
     /// The EMF lines for what has been recorded, at most 100 metrics per line.
     pub fn lines(&self, at: jiff::Timestamp) -> Vec<String> {
-        let names: Vec<&String> = self.values.keys().collect();
+        let mut out = self.lines_for(&self.dimensions, &self.values, at);
+        for ((dim, value), values) in &self.by_dimension {
+            let mut dimensions = self.dimensions.clone();
+            dimensions.insert(dim.clone(), value.clone());
+            out.extend(self.lines_for(&dimensions, values, at));
+        }
+        out
+    }
+
+    fn lines_for(
+        &self,
+        dimensions: &BTreeMap<String, String>,
+        values: &BTreeMap<String, f64>,
+        at: jiff::Timestamp,
+    ) -> Vec<String> {
+        let names: Vec<&String> = values.keys().collect();
         names
             .chunks(MAX_METRICS_PER_LINE)
             .map(|chunk| {
@@ -406,15 +432,15 @@ impl Metrics {
                 for (k, v) in &self.properties {
                     root.insert(k.clone(), v.clone());
                 }
-                for (k, v) in &self.dimensions {
+                for (k, v) in dimensions {
                     root.insert(k.clone(), Value::String(v.clone()));
                 }
                 let mut defs = Vec::new();
                 for name in chunk {
-                    root.insert((*name).clone(), serde_json::json!(self.values[*name]));
+                    root.insert((*name).clone(), serde_json::json!(values[*name]));
                     defs.push(serde_json::json!({"Name": name, "Unit": "Count"}));
                 }
-                let dims: Vec<&String> = self.dimensions.keys().collect();
+                let dims: Vec<&String> = dimensions.keys().collect();
                 root.insert(
                     "_aws".into(),
                     serde_json::json!({
@@ -437,6 +463,7 @@ impl Metrics {
             writeln!(out, "{line}")?;
         }
         self.values.clear();
+        self.by_dimension.clear();
         out.flush()
     }
 
@@ -655,6 +682,33 @@ mod tests {
         let mut again = Vec::new();
         m.flush_to(&mut again, at).unwrap();
         assert!(again.is_empty());
+    }
+
+    #[test]
+    fn a_count_under_another_dimension_has_a_line_of_its_own() {
+        let mut m = Metrics::for_function("nightly-stopper");
+        m.count("InstancesStopped", 3);
+        m.count_in(("InstanceType", "t3.micro"), "ScheduledStopHours", 11.0);
+        m.count_in(("InstanceType", "t3.micro"), "ScheduledStopHours", 0.5);
+        m.count_in(("InstanceType", "m7g.large"), "ScheduledStopHours", 60.0);
+        let lines: Vec<Value> = m
+            .lines(jiff::Timestamp::UNIX_EPOCH)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].get("InstanceType").is_none());
+        let micro = lines
+            .iter()
+            .find(|l| l["InstanceType"] == "t3.micro")
+            .unwrap();
+        assert_eq!(micro["ScheduledStopHours"], 11.5);
+        assert_eq!(micro["FunctionName"], "nightly-stopper");
+        assert_eq!(
+            micro["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["FunctionName", "InstanceType"]])
+        );
+        assert!(micro.get("InstancesStopped").is_none());
     }
 
     #[test]

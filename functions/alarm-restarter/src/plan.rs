@@ -250,6 +250,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            ..Default::default()
         };
         BTreeMap::from([(ID.to_owned(), i)])
     }

@@ -19,9 +19,9 @@ pub mod state;
 use std::time::Duration;
 
 use fleetkeeper::Error;
-use fleetkeeper::error::aws_err;
 use fleetkeeper::http::SecretSource;
 use fleetkeeper::lambda::{Boot, Invocation};
+use fleetkeeper::parameter;
 
 use config::{Config, GroupsSource, parse_groups};
 pub use handler::{App, RESERVE};
@@ -41,15 +41,8 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     let groups = match &config.groups {
         GroupsSource::Inline(g) => g.clone(),
         GroupsSource::Parameter(name) => {
-            let out = ssm
-                .get_parameter()
-                .name(name)
-                .with_decryption(true)
-                .send()
-                .await
-                .map_err(aws_err("ssm:GetParameter"))?;
-            let text = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-            parse_groups(text, &format!("GROUPS_PARAMETER ({name})"))?
+            let text = parameter::read(&ssm, name).await?;
+            parse_groups(&text, &format!("GROUPS_PARAMETER ({name})"))?
         }
     };
     let prober = Prober::new().map_err(|e| {

@@ -98,7 +98,7 @@ mod tests {
         Instance {
             id: "i-1".into(),
             state: state.into(),
-            tags: Default::default(),
+            ..Default::default()
         }
     }
 

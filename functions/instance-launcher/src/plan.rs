@@ -209,7 +209,7 @@ mod tests {
         let earlier = Instance {
             id: "i-0abc".into(),
             state: "running".into(),
-            tags: Default::default(),
+            ..Default::default()
         };
         assert_eq!(
             decide(

@@ -2,9 +2,9 @@
 //! fails because of some of its ids so one bad instance never blocks the others.
 
 use fleetkeeper::exec::{Budget, RateLimiter};
-use fleetkeeper::{AwsError, Mode, Plan};
+use fleetkeeper::{AwsError, Mode};
 
-use crate::plan::{Act, LAST_ACTION_TAG};
+use crate::plan::{Act, LAST_ACTION_TAG, RegionPlan};
 use crate::ports::Fleet;
 
 /// EC2 accepts at most 1000 ids per StopInstances / StartInstances / CreateTags call.
@@ -13,6 +13,8 @@ pub const MAX_BATCH: usize = 1000;
 /// Errors caused by particular ids (not by the call as a whole): split and try again.
 const PER_ID_ERRORS: &[&str] = &[
     "IncorrectInstanceState",
+    // No capacity for one instance type must not hold back the others' starts.
+    "InsufficientInstanceCapacity",
     "InvalidInstanceID.NotFound",
     "InvalidInstanceID.Malformed",
     "UnsupportedHibernationConfiguration",
@@ -66,11 +68,12 @@ pub struct Limits<'a> {
 
 pub async fn apply<F: Fleet>(
     fleet: &F,
-    plan: &Plan<Act>,
+    region_plan: &RegionPlan,
     mode: Mode,
     limits: &Limits<'_>,
     stamp: &str,
 ) -> Outcome {
+    let plan = &region_plan.plan;
     let dry_run = mode.is_dry_run();
     let mut queue: Vec<Batch> = Vec::new();
     for act in [Act::Start, Act::Hibernate, Act::Stop] {
@@ -154,6 +157,20 @@ pub async fn apply<F: Fleet>(
     }
     if !dry_run {
         tag_done(fleet, &mut out, limits, stamp).await;
+        // A failed start is reported once: from now on the tag says so.
+        let failed: Vec<String> = region_plan
+            .start_failures
+            .iter()
+            .map(|f| f.id.clone())
+            .collect();
+        tag(
+            fleet,
+            &mut out,
+            limits,
+            &failed,
+            &format!("start-failed {stamp}"),
+        )
+        .await;
     }
     out
 }
@@ -170,14 +187,23 @@ async fn tag_done<F: Fleet>(fleet: &F, out: &mut Outcome, limits: &Limits<'_>, s
             .filter(|d| acts.contains(&d.act))
             .map(|d| d.id.clone())
             .collect();
-        let value = format!("{verb} {stamp}");
-        for chunk in ids.chunks(MAX_BATCH) {
-            // CreateTags has its own bucket, larger than the stop one; pacing with it is safe.
-            limits.stop.acquire().await;
-            if let Err(e) = fleet.tag(chunk, LAST_ACTION_TAG, &value).await {
-                out.untagged
-                    .extend(chunk.iter().map(|id| (id.clone(), e.clone())));
-            }
+        tag(fleet, out, limits, &ids, &format!("{verb} {stamp}")).await;
+    }
+}
+
+async fn tag<F: Fleet>(
+    fleet: &F,
+    out: &mut Outcome,
+    limits: &Limits<'_>,
+    ids: &[String],
+    value: &str,
+) {
+    for chunk in ids.chunks(MAX_BATCH) {
+        // CreateTags has its own bucket, larger than the stop one; pacing with it is safe.
+        limits.stop.acquire().await;
+        if let Err(e) = fleet.tag(chunk, LAST_ACTION_TAG, value).await {
+            out.untagged
+                .extend(chunk.iter().map(|id| (id.clone(), e.clone())));
         }
     }
 }
@@ -186,6 +212,7 @@ async fn tag_done<F: Fleet>(fleet: &F, out: &mut Outcome, limits: &Limits<'_>, s
 mod tests {
     use super::*;
     use crate::ports::Instance;
+    use fleetkeeper::Plan;
     use fleetkeeper::exec::BucketSpec;
     use std::collections::BTreeSet;
     use std::sync::Mutex;
@@ -204,7 +231,7 @@ mod tests {
         fn name(&self) -> &str {
             "test"
         }
-        async fn tagged(&self, _: &str, _: &str) -> Result<Vec<Instance>, AwsError> {
+        async fn scheduled(&self, _: &str) -> Result<Vec<Instance>, AwsError> {
             Ok(vec![])
         }
         async fn stop(
@@ -269,7 +296,11 @@ mod tests {
             start: &fast,
             budget,
         };
-        apply(fake, plan, mode, &limits, "2026-11-20T20:00:00Z").await
+        let region_plan = RegionPlan {
+            plan: plan.clone(),
+            ..RegionPlan::default()
+        };
+        apply(fake, &region_plan, mode, &limits, "2026-11-20T20:00:00Z").await
     }
 
     #[tokio::test]

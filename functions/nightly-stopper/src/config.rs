@@ -1,10 +1,23 @@
 //! Settings from environment variables.
 
+use std::sync::Arc;
+
 use fleetkeeper::exec::{BucketSpec, buckets};
 use fleetkeeper::tags::ScheduleTag;
 use fleetkeeper::{ConfigError, Env, Mode};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+
+use crate::schedule::{self, Schedules};
+
+/// Where the schedules come from.
+#[derive(Debug, Clone)]
+pub enum SchedulesSource {
+    /// `SCHEDULES` (or, with neither variable, the one default schedule).
+    Given(Arc<Schedules>),
+    /// `SCHEDULES_PARAMETER`: an SSM parameter, read again at most every 5 minutes.
+    Parameter(String),
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -12,10 +25,12 @@ pub struct Config {
     pub regions: Vec<String>,
     /// `ROLE_ARNS`: roles to assume to act in other accounts (each in every region).
     pub role_arns: Vec<String>,
-    /// `SCHEDULE_TAG_KEY` / `SCHEDULE_TAG_VALUE`: the opt-in tag.
-    /// The opt-in tag (`SCHEDULE_TAG_KEY`, `SCHEDULE_TAG_VALUE`).
+    /// `SCHEDULE_TAG_KEY`: the tag whose value names an instance's schedule.
+    /// `SCHEDULE_TAG_VALUE` names the default schedule when no document is given.
     pub schedule_tag: ScheduleTag,
-    /// `SCHEDULE_TIMEZONE`: the zone SKIP_DATES and keep-running-until dates are read in.
+    pub schedules: SchedulesSource,
+    /// `SCHEDULE_TIMEZONE`: the zone of schedules that name none, and of SKIP_DATES and
+    /// keep-running-until dates for manual stops and starts.
     pub time_zone: TimeZone,
     pub time_zone_name: String,
     /// `SKIP_DATES`: days on which nothing is done.
@@ -35,11 +50,33 @@ const HEADROOM: f64 = 0.9;
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let time_zone_name = env.string("SCHEDULE_TIMEZONE", "UTC");
+        let time_zone = env.time_zone("SCHEDULE_TIMEZONE", "UTC")?;
+        let schedule_tag = ScheduleTag::from_env(env);
+        let schedules = match (env.get("SCHEDULES"), env.get("SCHEDULES_PARAMETER")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "SCHEDULES_PARAMETER",
+                    "(set)",
+                    "either SCHEDULES or SCHEDULES_PARAMETER, not both",
+                ));
+            }
+            (Some(text), None) => SchedulesSource::Given(Arc::new(
+                schedule::parse(&text, (&time_zone, &time_zone_name))
+                    .map_err(|e| ConfigError::document("SCHEDULES", e))?,
+            )),
+            (None, Some(name)) => SchedulesSource::Parameter(name),
+            (None, None) => SchedulesSource::Given(Arc::new(schedule::default_schedules(
+                &schedule_tag.value,
+                &time_zone,
+                &time_zone_name,
+            ))),
+        };
         Ok(Config {
             regions: env.regions("REGIONS")?,
             role_arns: env.role_arns("ROLE_ARNS")?,
-            schedule_tag: ScheduleTag::from_env(env),
-            time_zone: env.time_zone("SCHEDULE_TIMEZONE", "UTC")?,
+            schedule_tag,
+            schedules,
+            time_zone,
             time_zone_name,
             skip_dates: env.date_list("SKIP_DATES")?,
             max_actions: env.u64_in("MAX_ACTIONS", 500, 0, 100_000)? as usize,
@@ -84,6 +121,8 @@ mod tests {
             ("MAX_ACTIONS", "-5"),
             ("ROLE_ARNS", "fleetkeeper-role"),
             ("DRY_RUN", "sure"),
+            ("SCHEDULES", "{}"),
+            ("SCHEDULES", r#"{"a": {"periods": [{"stop": "25:00"}]}}"#),
         ] {
             let err = Config::from_env(&Env::of(&[(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{var}: {err}");

@@ -1,12 +1,17 @@
-//! The invocation payload: `{"action": "stop"}`, `{"action": "start"}`, or a plain EventBridge
-//! "Scheduled Event" (which means stop).
+//! The invocation payload. A plain EventBridge Scheduled Event or `{"action": "evaluate"}`
+//! evaluates every instance's schedule (at the event's `time` when it has one);
+//! `{"action": "stop"}` and `{"action": "start"}` act on every instance carrying the schedule
+//! tag, whatever its schedule; `{"action": "preview", "time": ..., "hours": 24}` changes
+//! nothing and lists what each schedule would do in that window.
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use fleetkeeper::Error;
 use fleetkeeper::error::brief;
 
+/// A manual stop or start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -24,31 +29,104 @@ impl Action {
     }
 }
 
-pub fn parse(payload: &Value) -> Result<Action, Error> {
+/// What one invocation is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Bring each instance to the state its schedule wants `at` (None: the clock).
+    Evaluate {
+        at: Option<Timestamp>,
+    },
+    Manual(Action),
+    /// What the schedules would do in the `hours` after `at`.
+    Preview {
+        at: Option<Timestamp>,
+        hours: u32,
+    },
+}
+
+impl Request {
+    /// The name the report gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Request::Evaluate { .. } => "evaluate",
+            Request::Manual(Action::Stop) => "stop",
+            Request::Manual(Action::Start) => "start",
+            Request::Preview { .. } => "preview",
+        }
+    }
+}
+
+/// The longest preview: a week.
+pub const MAX_PREVIEW_HOURS: u32 = 168;
+
+const EXPECTED: &str =
+    "\"evaluate\", \"stop\", \"start\" or \"preview\" (or send a Scheduled Event)";
+
+pub fn parse(payload: &Value) -> Result<Request, Error> {
     let obj = payload.as_object().ok_or_else(|| {
         Error::input(format!(
-            "expected a JSON object such as {{\"action\": \"stop\"}}, got {}",
+            "expected a JSON object such as {{\"action\": \"evaluate\"}}, got {}",
             brief(payload)
         ))
     })?;
-    match obj.get("action") {
-        Some(Value::String(a)) => match a.to_ascii_lowercase().as_str() {
-            "stop" => Ok(Action::Stop),
-            "start" => Ok(Action::Start),
-            _ => Err(Error::input(format!(
-                "unknown action {a:?}: expected \"stop\" or \"start\""
-            ))),
-        },
-        Some(other) => Err(Error::input(format!(
-            "\"action\" must be the string \"stop\" or \"start\", got {}",
-            brief(other)
-        ))),
-        None if obj.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") => {
-            Ok(Action::Stop)
+    let at = match obj.get("time") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(t.parse::<Timestamp>().map_err(|_| {
+            Error::input(format!(
+                "\"time\" {t:?} is not an RFC 3339 time such as 2026-12-01T18:00:00Z"
+            ))
+        })?),
+        Some(other) => {
+            return Err(Error::input(format!(
+                "\"time\" must be an RFC 3339 string, got {}",
+                brief(other)
+            )));
         }
-        None => Err(Error::input(
-            "no \"action\" in the payload: send {\"action\": \"stop\"} or {\"action\": \"start\"}",
-        )),
+    };
+    let action = match obj.get("action") {
+        Some(Value::String(a)) => a.to_ascii_lowercase(),
+        Some(other) => {
+            return Err(Error::input(format!(
+                "\"action\" must be the string {EXPECTED}, got {}",
+                brief(other)
+            )));
+        }
+        None if obj.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") => {
+            "evaluate".into()
+        }
+        None => {
+            return Err(Error::input(format!(
+                "no \"action\" in the payload: send {EXPECTED}"
+            )));
+        }
+    };
+    if obj.contains_key("hours") && action != "preview" {
+        return Err(Error::input(
+            "\"hours\" is only for {\"action\": \"preview\"}",
+        ));
+    }
+    match action.as_str() {
+        "evaluate" => Ok(Request::Evaluate { at }),
+        "stop" => Ok(Request::Manual(Action::Stop)),
+        "start" => Ok(Request::Manual(Action::Start)),
+        "preview" => {
+            let hours = match obj.get("hours") {
+                None => 24,
+                Some(h) => h
+                    .as_u64()
+                    .filter(|h| (1..=u64::from(MAX_PREVIEW_HOURS)).contains(h))
+                    .ok_or_else(|| {
+                        Error::input(format!(
+                            "\"hours\" must be a whole number from 1 to {MAX_PREVIEW_HOURS}, got {}",
+                            brief(h)
+                        ))
+                    })? as u32,
+            };
+            Ok(Request::Preview { at, hours })
+        }
+        _ => Err(Error::input(format!(
+            "unknown action {action:?}: expected {EXPECTED}"
+        ))),
     }
 }
 
@@ -57,23 +135,60 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn event(name: &str) -> Value {
+        let path = format!(
+            "{}/../../events/nightly-stopper/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
     #[test]
     fn actions_and_scheduled_event() {
-        assert_eq!(parse(&json!({"action": "stop"})).unwrap(), Action::Stop);
-        assert_eq!(parse(&json!({"action": "START"})).unwrap(), Action::Start);
-        let scheduled: Value = serde_json::from_str(include_str!(
-            "../../../events/nightly-stopper/scheduled-event.json"
-        ))
-        .unwrap();
-        assert_eq!(parse(&scheduled).unwrap(), Action::Stop);
-        let stop: Value =
-            serde_json::from_str(include_str!("../../../events/nightly-stopper/stop.json"))
-                .unwrap();
-        assert_eq!(parse(&stop).unwrap(), Action::Stop);
-        let start: Value =
-            serde_json::from_str(include_str!("../../../events/nightly-stopper/start.json"))
-                .unwrap();
-        assert_eq!(parse(&start).unwrap(), Action::Start);
+        assert_eq!(
+            parse(&json!({"action": "stop"})).unwrap(),
+            Request::Manual(Action::Stop)
+        );
+        assert_eq!(
+            parse(&json!({"action": "START"})).unwrap(),
+            Request::Manual(Action::Start)
+        );
+        // A Scheduled Event now means evaluate, at the event's time.
+        let at: Timestamp = event("scheduled-event.json")["time"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            parse(&event("scheduled-event.json")).unwrap(),
+            Request::Evaluate { at: Some(at) }
+        );
+        assert_eq!(
+            parse(&event("stop.json")).unwrap(),
+            Request::Manual(Action::Stop)
+        );
+        assert_eq!(
+            parse(&event("start.json")).unwrap(),
+            Request::Manual(Action::Start)
+        );
+        assert_eq!(
+            parse(&json!({"action": "evaluate"})).unwrap(),
+            Request::Evaluate { at: None }
+        );
+        assert_eq!(
+            parse(&json!({"action": "preview", "time": "2026-12-01T17:00:00Z"})).unwrap(),
+            Request::Preview {
+                at: Some("2026-12-01T17:00:00Z".parse().unwrap()),
+                hours: 24
+            }
+        );
+        assert_eq!(
+            parse(&json!({"action": "preview", "hours": 168})).unwrap(),
+            Request::Preview {
+                at: None,
+                hours: 168
+            }
+        );
     }
 
     #[test]
@@ -84,6 +199,21 @@ mod tests {
             (json!({}), "no \"action\""),
             (json!("stop"), "expected a JSON object"),
             (json!(null), "expected a JSON object"),
+            (
+                json!({"action": "evaluate", "time": "tonight"}),
+                "\"time\" \"tonight\" is not an RFC 3339 time",
+            ),
+            (
+                json!({"action": "evaluate", "time": 5}),
+                "must be an RFC 3339",
+            ),
+            (
+                json!({"action": "preview", "hours": 0}),
+                "\"hours\" must be a whole number from 1 to 168, got 0",
+            ),
+            (json!({"action": "preview", "hours": 1000}), "from 1 to 168"),
+            (json!({"action": "preview", "hours": "24"}), "from 1 to 168"),
+            (json!({"action": "stop", "hours": 3}), "only for"),
         ] {
             let err = parse(&payload).unwrap_err();
             assert!(matches!(err, Error::Input(_)));

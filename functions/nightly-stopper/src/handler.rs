@@ -1,6 +1,7 @@
-//! One invocation: parse the payload, observe every region concurrently, plan, apply the cap
-//! over all regions, act, report.
+//! One invocation: parse the payload, read the schedules, observe every region concurrently,
+//! plan (or preview), apply the cap over all regions, act, report.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -9,17 +10,20 @@ use serde_json::Value;
 
 use fleetkeeper::aws::Aws;
 use fleetkeeper::exec::{Budget, RateLimiter};
+use fleetkeeper::parameter::{Cached, REREAD_AFTER};
 use fleetkeeper::plan::cap_together;
 use fleetkeeper::report::all_failed;
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper::{Error, Plan};
+use fleetkeeper::{ConfigError, Error};
 
 use crate::apply::{Limits, apply};
-use crate::config::Config;
-use crate::event;
-use crate::plan::{Act, plan};
-use crate::ports::{Ec2Fleet, Fleet};
+use crate::config::{Config, SchedulesSource};
+use crate::event::{self, Request};
+use crate::plan::{self, RegionPlan};
+use crate::ports::{Documents, Ec2Fleet, Fleet, Instance};
+use crate::preview;
 use crate::report::{self, StopperReport};
+use crate::schedule::{self, Schedules};
 
 /// Time kept back from the invocation deadline to finish tagging and return the report.
 pub const RESERVE: Duration = Duration::from_secs(10);
@@ -60,41 +64,113 @@ pub async fn targets(aws: &Aws, config: &Config) -> Vec<Target<Ec2Fleet>> {
     .collect()
 }
 
-pub async fn run<F: Fleet + Sync>(
-    targets: &[Target<F>],
+/// What a warm function keeps: a target per place, and the schedules document's source.
+pub struct Stopper<F, D> {
+    pub targets: Vec<Target<F>>,
+    pub documents: D,
+    /// What SCHEDULES_PARAMETER held, read again after five minutes.
+    pub schedules: Cached<Schedules>,
+}
+
+impl<F, D> Stopper<F, D> {
+    pub fn new(targets: Vec<Target<F>>, documents: D) -> Self {
+        Stopper {
+            targets,
+            documents,
+            schedules: Cached::new(REREAD_AFTER),
+        }
+    }
+}
+
+/// The schedules in force: given in the configuration, or read from the parameter (a bad
+/// document fails the run, naming the parameter, and changes nothing).
+pub async fn schedules<F, D: Documents>(
+    app: &Stopper<F, D>,
+    config: &Config,
+) -> Result<Arc<Schedules>, Error> {
+    let name = match &config.schedules {
+        SchedulesSource::Given(s) => return Ok(Arc::clone(s)),
+        SchedulesSource::Parameter(name) => name,
+    };
+    if let Some(s) = app.schedules.fresh() {
+        return Ok(s);
+    }
+    let text = app.documents.read(name).await?;
+    let parsed = schedule::parse(&text, (&config.time_zone, &config.time_zone_name))
+        .map_err(|e| ConfigError::document(format!("SCHEDULES_PARAMETER ({name})"), e))?;
+    Ok(app.schedules.store(parsed))
+}
+
+pub async fn run<F: Fleet + Sync, D: Documents + Sync>(
+    app: &Stopper<F, D>,
     config: &Config,
     payload: &Value,
     now: Timestamp,
     budget: Budget,
     metrics: &mut Metrics,
 ) -> Result<StopperReport, Error> {
-    let action = event::parse(payload)?;
+    let request = event::parse(payload)?;
     tracing::debug!(
-        ?action,
+        ?request,
         budget_ms = budget.remaining().map(|d| d.as_millis() as u64),
         "run started"
     );
-    let observed = join_all(targets.iter().map(|t| {
-        t.port
-            .tagged(&config.schedule_tag.key, &config.schedule_tag.value)
-    }))
+    // Manual stops and starts need no schedule: a broken document must not block them.
+    let schedules = match request {
+        Request::Manual(_) => None,
+        _ => Some(schedules(app, config).await?),
+    };
+    let targets = &app.targets;
+    let observed = join_all(
+        targets
+            .iter()
+            .map(|t| t.port.scheduled(&config.schedule_tag.key)),
+    )
     .await;
     if let Some(e) = all_failed(&observed) {
         // Nothing could be read anywhere: fail the invocation so Lambda's Errors metric sees it.
         return Err(e.into());
     }
+    let at = match request {
+        Request::Evaluate { at } | Request::Preview { at, .. } => at.unwrap_or(now),
+        Request::Manual(_) => now,
+    };
+    let verdicts = schedules.as_deref().map(|s| s.verdicts(at));
 
-    let mut plans: Vec<Option<(usize, Plan<Act>)>> = observed
+    if let (Request::Preview { hours, .. }, Some(schedules)) = (request, &schedules) {
+        let fleet: Vec<(&str, &Instance)> = targets
+            .iter()
+            .zip(&observed)
+            .filter_map(|(t, o)| Some((t.port.name(), o.as_ref().ok()?)))
+            .flat_map(|(place, list)| list.iter().map(move |i| (place, i)))
+            .collect();
+        let preview = preview::preview(&fleet, schedules, &config.schedule_tag.key, at, hours);
+        let mut report = report::new(request, at, config.mode);
+        for (t, o) in targets.iter().zip(&observed) {
+            if let Err(e) = o {
+                report::region_failed(&mut report, t.port.name(), e);
+            }
+        }
+        report.fields.preview = Some(preview);
+        report.log();
+        return Ok(report);
+    }
+
+    let mut plans: Vec<Option<(usize, RegionPlan)>> = observed
         .iter()
         .map(|o| {
-            o.as_ref()
-                .ok()
-                .map(|instances| (instances.len(), plan(action, instances, config, now)))
+            let instances = o.as_ref().ok()?;
+            let plan = match (request, &schedules, &verdicts) {
+                (Request::Manual(action), _, _) => plan::manual(action, instances, config, now),
+                (_, Some(s), Some(v)) => plan::evaluate(instances, s, v, config, at),
+                _ => unreachable!("schedules are read for every request but a manual one"),
+            };
+            Some((instances.len(), plan))
         })
         .collect();
     // MAX_ACTIONS counts every region and account of the run.
     cap_together(
-        plans.iter_mut().flatten().map(|(_, p)| p),
+        plans.iter_mut().flatten().map(|(_, p)| &mut p.plan),
         config.max_actions,
         "MAX_ACTIONS",
     );
@@ -103,22 +179,18 @@ pub async fn run<F: Fleet + Sync>(
     let outcomes = join_all(targets.iter().zip(&plans).map(|(t, p)| {
         let stamp = stamp.as_str();
         async move {
-            match p {
-                Some((_, plan)) => {
-                    let limits = Limits {
-                        stop: &t.limits.stop,
-                        start: &t.limits.start,
-                        budget,
-                    };
-                    Some(apply(&t.port, plan, config.mode, &limits, stamp).await)
-                }
-                None => None,
-            }
+            let (_, region_plan) = p.as_ref()?;
+            let limits = Limits {
+                stop: &t.limits.stop,
+                start: &t.limits.start,
+                budget,
+            };
+            Some(apply(&t.port, region_plan, config.mode, &limits, stamp).await)
         }
     }))
     .await;
 
-    let mut report = report::new(action, config.mode);
+    let mut report = report::new(request, at, config.mode);
     for ((t, observed), (p, out)) in targets
         .iter()
         .zip(&observed)
@@ -127,7 +199,7 @@ pub async fn run<F: Fleet + Sync>(
         match (observed, p, out) {
             (Err(e), _, _) => report::region_failed(&mut report, t.port.name(), e),
             (Ok(_), Some((matched, plan)), Some(out)) => {
-                report::add_region(&mut report, t.port.name(), *matched, plan, out)
+                report::add_region(&mut report, t.port.name(), *matched, plan, out, at)
             }
             _ => unreachable!("a region that was read has a plan and an outcome"),
         }

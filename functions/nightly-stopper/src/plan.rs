@@ -1,6 +1,8 @@
-//! Plan: which instances to stop, hibernate or start, and why the others are left alone.
+//! Plan: which instances to stop, hibernate or start, and why the others are left alone:
+//! by each instance's schedule ([`evaluate`]), or for a manual stop or start ([`manual`]).
 //! Pure: no I/O, no clock.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use fleetkeeper::Plan;
@@ -11,6 +13,7 @@ use jiff::tz::TimeZone;
 use crate::config::Config;
 use crate::event::Action;
 use crate::ports::Instance;
+use crate::schedule::{Schedule, Schedules, State, Verdict};
 
 pub use fleetkeeper::tags::ASG_TAG;
 pub const KEEP_RUNNING_TAG: &str = "fleetkeeper:keep-running-until";
@@ -63,10 +66,261 @@ pub fn keep_running_until(raw: &str, tz: &TimeZone) -> Result<Timestamp, String>
         .map_err(|_| expected())
 }
 
-/// The plan for one region. `now` is the invocation time; the cap is applied by the caller
-/// over all regions.
-pub fn plan(action: Action, instances: &[Instance], config: &Config, now: Timestamp) -> Plan<Act> {
-    let mut plan = Plan::new();
+/// What the report says beside an action: the schedule and how long a stop saves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    pub schedule: Option<String>,
+    /// For a stop: the schedule's next start, if it has one.
+    pub stopped_until: Option<Timestamp>,
+    pub instance_type: String,
+}
+
+/// A start of ours that EC2 accepted and then undid: the instance is stopped again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartFailure {
+    pub id: String,
+    pub schedule: Option<String>,
+    /// EC2's state reason code.
+    pub code: String,
+    /// What happened and how to fix it, in plain words.
+    pub explanation: String,
+}
+
+/// One region's plan and what the report needs beside it.
+#[derive(Debug, Clone, Default)]
+pub struct RegionPlan {
+    pub plan: Plan<Act>,
+    pub intents: BTreeMap<String, Intent>,
+    pub start_failures: Vec<StartFailure>,
+}
+
+/// What `fleetkeeper:last-action` says: our last stop or start, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastAction {
+    pub started: bool,
+    pub failed_start: bool,
+    pub at: Timestamp,
+}
+
+impl LastAction {
+    /// `stopped <time>`, `started <time>`, `start-failed <time>`; anything else is no action.
+    pub fn parse(raw: &str) -> Option<LastAction> {
+        let (verb, at) = raw.split_once(' ')?;
+        let (started, failed_start) = match verb {
+            "stopped" => (false, false),
+            "started" => (true, false),
+            "start-failed" => (false, true),
+            _ => return None,
+        };
+        Some(LastAction {
+            started,
+            failed_start,
+            at: at.trim().parse().ok()?,
+        })
+    }
+}
+
+/// State reasons that mean a start did not hold, with the plain explanation.
+pub fn start_failure(code: &str, message: &str, instance_type: &str) -> Option<String> {
+    let why = match code {
+        "Client.InternalError" => format!(
+            "EC2 stopped it again ({code}: {message}). This is almost always an encrypted EBS \
+             volume whose KMS key the instance cannot use: add the key's ARN to the template's \
+             KmsKeyArns parameter (it lets EC2 create a grant on it) and start the instance again"
+        ),
+        "Server.InsufficientInstanceCapacity" => format!(
+            "EC2 had no capacity for {instance_type} ({code}: {message}); the next start \
+             boundary tries again, or start it by hand later"
+        ),
+        "Server.InternalError" | "Client.VolumeLimitExceeded" => {
+            format!("EC2 stopped it again ({code}: {message})")
+        }
+        _ => return None,
+    };
+    Some(why)
+}
+
+/// Each instance brought to the state its schedule wants at `at`. `verdicts` holds every
+/// schedule's verdict at `at` (evaluated once for the run).
+pub fn evaluate(
+    instances: &[Instance],
+    schedules: &Schedules,
+    verdicts: &BTreeMap<String, Verdict>,
+    config: &Config,
+    at: Timestamp,
+) -> RegionPlan {
+    let mut out = RegionPlan::default();
+    for i in instances {
+        let name = i.tags.get(&config.schedule_tag.key).map(String::as_str);
+        let (Some(schedule), Some(v)) = (
+            name.and_then(|n| schedules.get(n)),
+            name.and_then(|n| verdicts.get(n)),
+        ) else {
+            out.plan.skip(
+                &i.id,
+                format!(
+                    "{} {:?} names no schedule (known: {})",
+                    config.schedule_tag.key,
+                    name.unwrap_or_default(),
+                    schedules.names()
+                ),
+            );
+            continue;
+        };
+        decide(&mut out, i, schedule, v, config, at);
+    }
+    out
+}
+
+fn decide(
+    out: &mut RegionPlan,
+    i: &Instance,
+    s: &Schedule,
+    v: &Verdict,
+    config: &Config,
+    at: Timestamp,
+) {
+    let plan = &mut out.plan;
+    if let Some(group) = i.tags.get(ASG_TAG) {
+        plan.skip(
+            &i.id,
+            format!("member of Auto Scaling group {group:?}; the group manages its capacity"),
+        );
+        return;
+    }
+    let today = at.to_zoned(s.tz.clone()).date();
+    if config.skip_dates.contains(&today) {
+        plan.skip(&i.id, format!("{today} is in SKIP_DATES ({})", s.tz_name));
+        return;
+    }
+    let Some(desired) = v.desired else {
+        plan.skip(&i.id, v.reason.clone());
+        return;
+    };
+    let last = i
+        .tags
+        .get(LAST_ACTION_TAG)
+        .and_then(|t| LastAction::parse(t));
+    let boundary = v.last.as_ref().map(|b| b.at);
+    let ours_since_boundary = last.filter(|l| boundary.is_some_and(|b| l.at > b));
+    // A start of ours since the boundary, and the instance is stopped again with a reason
+    // that says the start did not hold: reported once (the tag then says start-failed).
+    if i.state == "stopped"
+        && let Some(l) = ours_since_boundary.filter(|l| l.started)
+        && let Some(reason) = &i.state_reason
+        && let Some(explanation) = start_failure(&reason.code, &reason.message, &i.instance_type)
+    {
+        out.start_failures.push(StartFailure {
+            id: i.id.clone(),
+            schedule: Some(s.name.clone()),
+            code: reason.code.clone(),
+            explanation: format!("started at {}, but {explanation}", l.at),
+        });
+        return;
+    }
+    let wanted = match desired {
+        State::Running => "running",
+        State::Stopped => "stopped",
+    };
+    match i.state.as_str() {
+        state if state == wanted => {
+            plan.skip(&i.id, format!("already {state} ({})", v.reason));
+            return;
+        }
+        "running" | "stopped" => {}
+        "terminated" => return plan.skip(&i.id, "terminated"),
+        state => {
+            return plan.skip(
+                &i.id,
+                format!("in transition ({state}); the next run will see where it settles"),
+            );
+        }
+    }
+    let enforced = s.enforced || s.hold.is_some();
+    if !enforced && let Some(l) = ours_since_boundary {
+        let ours = if l.failed_start {
+            "our start failed"
+        } else if l.started {
+            "we started it"
+        } else {
+            "we stopped it"
+        };
+        plan.skip(
+            &i.id,
+            format!(
+                "{} by hand since {ours} at {}; left {} until the next boundary of {} (it is not enforced)",
+                if i.state == "running" { "started" } else { "stopped" },
+                l.at,
+                i.state,
+                s.name
+            ),
+        );
+        return;
+    }
+    let intent = |stopped_until| Intent {
+        schedule: Some(s.name.clone()),
+        stopped_until,
+        instance_type: i.instance_type.clone(),
+    };
+    if desired == State::Running {
+        plan.act(&i.id, Act::Start, v.reason.clone());
+        out.intents.insert(i.id.clone(), intent(None));
+        return;
+    }
+    if let Some(why) = kept_running(i, s, v, at) {
+        plan.skip(&i.id, why);
+        return;
+    }
+    let hibernate = s.hibernate
+        || i.tags
+            .get(HIBERNATE_TAG)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let act = if hibernate { Act::Hibernate } else { Act::Stop };
+    plan.act(&i.id, act, v.reason.clone());
+    out.intents.insert(i.id.clone(), intent(v.next_start));
+}
+
+/// Why a running instance the schedule wants stopped stays up: its keep-running-until tag,
+/// or retain_running for an instance started by hand before the period began.
+fn kept_running(i: &Instance, s: &Schedule, v: &Verdict, at: Timestamp) -> Option<String> {
+    if let Some(raw) = i.tags.get(KEEP_RUNNING_TAG) {
+        match keep_running_until(raw, &s.tz) {
+            Ok(until) if until > at => {
+                return Some(format!("{KEEP_RUNNING_TAG} {raw} is in the future"));
+            }
+            Ok(_) => {}
+            Err(why) => {
+                return Some(format!(
+                    "unreadable {KEEP_RUNNING_TAG}: {why}; left running to be safe"
+                ));
+            }
+        }
+    }
+    let opened = v.last.as_ref().and_then(|b| b.opened_at)?;
+    let started_by_us = i
+        .tags
+        .get(LAST_ACTION_TAG)
+        .and_then(|t| LastAction::parse(t))
+        .is_some_and(|l| l.started && l.at >= opened);
+    let before = i.launched_at.is_some_and(|l| l < opened);
+    (s.retain_running && before && !started_by_us).then(|| {
+        format!(
+            "running since before {} began at {opened} (started by hand): retain_running keeps it",
+            s.name
+        )
+    })
+}
+
+/// A manual stop or start of every instance carrying the schedule tag. `now` is the
+/// invocation time; the cap is applied by the caller over all regions.
+pub fn manual(
+    action: Action,
+    instances: &[Instance],
+    config: &Config,
+    now: Timestamp,
+) -> RegionPlan {
+    let mut out = RegionPlan::default();
+    let plan = &mut out.plan;
     let today = now.to_zoned(config.time_zone.clone()).date();
     if config.skip_dates.contains(&today) {
         for i in instances {
@@ -75,7 +329,7 @@ pub fn plan(action: Action, instances: &[Instance], config: &Config, now: Timest
                 format!("{today} is in SKIP_DATES ({})", config.time_zone_name),
             );
         }
-        return plan;
+        return out;
     }
     for i in instances {
         if let Some(group) = i.tags.get(ASG_TAG) {
@@ -106,6 +360,12 @@ pub fn plan(action: Action, instances: &[Instance], config: &Config, now: Timest
             }
         }
         let target = action.target_state();
+        let schedule = i.tags.get(&config.schedule_tag.key).cloned();
+        let intent = Intent {
+            schedule,
+            stopped_until: None,
+            instance_type: i.instance_type.clone(),
+        };
         match (action, i.state.as_str()) {
             (Action::Stop, "running") => {
                 let hibernate = i
@@ -113,10 +373,12 @@ pub fn plan(action: Action, instances: &[Instance], config: &Config, now: Timest
                     .get(HIBERNATE_TAG)
                     .is_some_and(|v| v.eq_ignore_ascii_case("true"));
                 let act = if hibernate { Act::Hibernate } else { Act::Stop };
-                plan.act(&i.id, act, "running, tagged for the schedule");
+                plan.act(&i.id, act, "running; a manual stop");
+                out.intents.insert(i.id.clone(), intent);
             }
             (Action::Start, "stopped") => {
-                plan.act(&i.id, Act::Start, "stopped, tagged for the schedule")
+                plan.act(&i.id, Act::Start, "stopped; a manual start");
+                out.intents.insert(i.id.clone(), intent);
             }
             (_, s) if s == target => plan.skip(&i.id, format!("already {s}")),
             (_, "terminated") => plan.skip(&i.id, "terminated"),
@@ -126,7 +388,7 @@ pub fn plan(action: Action, instances: &[Instance], config: &Config, now: Timest
             ),
         }
     }
-    plan
+    out
 }
 
 #[cfg(test)]
@@ -136,6 +398,11 @@ mod tests {
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         Config::from_env(&Env::of(pairs)).unwrap()
+    }
+
+    /// The manual plan.
+    fn plan(action: Action, fleet: &[Instance], config: &Config, now: Timestamp) -> Plan<Act> {
+        manual(action, fleet, config, now).plan
     }
 
     fn inst(id: &str, state: &str, tags: &[(&str, &str)]) -> Instance {
@@ -148,6 +415,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
+            ..Default::default()
         }
     }
 
@@ -198,7 +466,7 @@ mod tests {
         assert_eq!(skip_reason(&p, "i-stopped"), "already stopped");
         assert!(skip_reason(&p, "i-pending").starts_with("in transition (pending)"));
         assert!(skip_reason(&p, "i-stopping").starts_with("in transition (stopping)"));
-        assert_eq!(p.actions[0].reason, "running, tagged for the schedule");
+        assert_eq!(p.actions[0].reason, "running; a manual stop");
     }
 
     #[test]

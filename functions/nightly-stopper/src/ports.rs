@@ -4,7 +4,7 @@ use std::future::Future;
 
 use aws_sdk_ec2::types::Tag;
 use fleetkeeper::AwsError;
-use fleetkeeper::ec2::{describe_instances, dry_run_ok, state_filter, tag_filter};
+use fleetkeeper::ec2::{describe_instances, dry_run_ok, state_filter, tag_key_filter};
 use fleetkeeper::error::aws_err;
 
 pub use fleetkeeper::ec2::Instance;
@@ -13,12 +13,8 @@ pub use fleetkeeper::ec2::Instance;
 pub trait Fleet {
     /// `region` or `account/region`, as reported.
     fn name(&self) -> &str;
-    /// Instances tagged `key=value` (filtered by EC2), every page.
-    fn tagged(
-        &self,
-        key: &str,
-        value: &str,
-    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
+    /// Instances carrying the tag `key`, whatever its value (filtered by EC2), every page.
+    fn scheduled(&self, key: &str) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
     /// StopInstances; `dry_run` asks EC2 whether it would succeed and changes nothing.
     fn stop(
         &self,
@@ -55,10 +51,10 @@ impl Fleet for Ec2Fleet {
         &self.name
     }
 
-    async fn tagged(&self, key: &str, value: &str) -> Result<Vec<Instance>, AwsError> {
+    async fn scheduled(&self, key: &str) -> Result<Vec<Instance>, AwsError> {
         // Terminated instances linger for an hour; they are never ours to act on.
         let live = state_filter(&["pending", "running", "stopping", "stopped", "shutting-down"]);
-        describe_instances(&self.client, vec![tag_filter(key, value), live]).await
+        describe_instances(&self.client, vec![tag_key_filter(key), live]).await
     }
 
     async fn stop(&self, ids: &[String], hibernate: bool, dry_run: bool) -> Result<(), AwsError> {
@@ -101,5 +97,16 @@ impl Fleet for Ec2Fleet {
             .await
             .map(|_| ())
             .map_err(aws_err("ec2:CreateTags"))
+    }
+}
+
+/// Where a schedules document is kept (SCHEDULES_PARAMETER): tests answer in memory.
+pub trait Documents {
+    fn read(&self, name: &str) -> impl Future<Output = Result<String, AwsError>> + Send;
+}
+
+impl Documents for aws_sdk_ssm::Client {
+    async fn read(&self, name: &str) -> Result<String, AwsError> {
+        fleetkeeper::parameter::read(self, name).await
     }
 }

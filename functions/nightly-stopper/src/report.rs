@@ -1,16 +1,23 @@
 //! The function's JSON result: the shared report (planned, done, skipped and failed per
-//! instance and region, each with its reason or AWS error code) plus nightly-stopper's own
-//! fields: the action, how many instances matched, a summary per region; and its metrics.
+//! instance and region, each with its reason or AWS error code; a stop's entry carries its
+//! schedule and `stopped_until`) plus nightly-stopper's own fields: the action, the time it
+//! was evaluated at, how many instances matched, a summary per region, a preview; and its
+//! metrics (counts per schedule, planned stop hours per instance type).
 
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use fleetkeeper::report::{Entry, Failure};
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper::{AwsError, Mode, Plan, Report};
+use fleetkeeper::{AwsError, Mode, Report};
 
 use crate::apply::Outcome;
-use crate::event::Action;
-use crate::plan::Act;
+use crate::event::Request;
+use crate::plan::{Intent, RegionPlan};
+use crate::preview::SchedulePreview;
 
 pub const FUNCTION: &str = "nightly-stopper";
 
@@ -26,24 +33,49 @@ pub struct RegionSummary {
 /// nightly-stopper's own fields, beside the shared report's.
 #[derive(Debug, Serialize)]
 pub struct StopperFields {
-    pub action: Action,
+    /// `evaluate`, `stop`, `start` or `preview`.
+    pub action: &'static str,
+    /// The instant the schedules were evaluated at (the event's time, else the clock).
+    pub time: String,
     /// Instances carrying the schedule tag, over every region.
     pub matched: usize,
     pub regions: Vec<RegionSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<Vec<SchedulePreview>>,
 }
 
 pub type StopperReport = Report<StopperFields>;
 
-pub fn new(action: Action, mode: Mode) -> StopperReport {
+pub fn new(request: Request, at: Timestamp, mode: Mode) -> StopperReport {
     Report::with_fields(
         FUNCTION,
         mode,
         StopperFields {
-            action,
+            action: request.name(),
+            time: at.to_string(),
             matched: 0,
             regions: Vec::new(),
+            preview: None,
         },
     )
+}
+
+/// What an entry shows of its intent: the schedule, and for a stop when it starts again and
+/// the hours that saves.
+fn detail(intent: Option<&Intent>, at: Timestamp) -> Option<Value> {
+    let i = intent?;
+    let mut d = json!({ "schedule": i.schedule, "instance_type": i.instance_type });
+    if let Some(until) = i.stopped_until {
+        d["stopped_until"] = until.to_string().into();
+        d["stop_hours"] = json!(stop_hours(at, until));
+    }
+    Some(d)
+}
+
+/// Hours from `at` to `until`, to a tenth.
+fn stop_hours(at: Timestamp, until: Timestamp) -> f64 {
+    let secs = until.duration_since(at).as_secs_f64().max(0.0);
+    (secs / 360.0).round() / 10.0
 }
 
 /// A region that could not be read at all.
@@ -62,11 +94,18 @@ pub fn add_region(
     report: &mut StopperReport,
     region: &str,
     matched: usize,
-    plan: &Plan<Act>,
+    region_plan: &RegionPlan,
     out: &Outcome,
+    at: Timestamp,
 ) {
+    let plan = &region_plan.plan;
+    let intents = &region_plan.intents;
     report.fields.matched += matched;
+    let first_planned = report.planned.len();
     report.add_plan(Some(region), plan);
+    for e in &mut report.planned[first_planned..] {
+        e.detail = detail(intents.get(&e.target), at);
+    }
     let reason_of = |id: &str| {
         plan.actions
             .iter()
@@ -80,8 +119,12 @@ pub fn add_region(
         for d in &out.done {
             done += 1;
             let mut entry = Entry::new(&d.id, d.act, reason_of(&d.id)).in_region(region);
+            let mut shown = detail(intents.get(&d.id), at).unwrap_or_else(|| json!({}));
             if let Some(note) = &d.note {
-                entry = entry.with_detail(serde_json::json!({ "note": note }));
+                shown["note"] = note.clone().into();
+            }
+            if shown.as_object().is_some_and(|o| !o.is_empty()) {
+                entry = entry.with_detail(shown);
             }
             report.done(entry);
         }
@@ -94,6 +137,17 @@ pub fn add_region(
     for (id, e) in &out.untagged {
         failed += 1;
         report.fail(Failure::aws(id, "tag", e).in_region(region));
+    }
+    for f in &region_plan.start_failures {
+        failed += 1;
+        report.fail(Failure {
+            target: f.id.clone(),
+            region: Some(region.to_owned()),
+            action: "start".into(),
+            error: f.explanation.clone(),
+            code: Some(f.code.clone()),
+            retryable: false,
+        });
     }
     report.leave_for_next_run(
         out.not_started.len(),
@@ -108,16 +162,49 @@ pub fn add_region(
     });
 }
 
+/// Instances stopped and started, failed starts, per schedule too; the hours each stop is
+/// planned to save, per instance type.
 pub fn metrics_into(report: &StopperReport, metrics: &mut Metrics) {
-    let count = |acts: &[&str]| {
-        report
-            .done
-            .iter()
-            .filter(|d| acts.contains(&d.action.as_str()))
-            .count() as u64
+    let stops = ["stop", "hibernate"];
+    let mut by_schedule: BTreeMap<String, [u64; 2]> = BTreeMap::new();
+    let schedule_of = |e: &Entry| {
+        e.detail
+            .as_ref()
+            .and_then(|d| d.get("schedule"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
     };
-    metrics.count("InstancesStopped", count(&["stop", "hibernate"]));
-    metrics.count("InstancesStarted", count(&["start"]));
+    let mut stopped = 0;
+    let mut started = 0;
+    for e in &report.done {
+        let is_stop = stops.contains(&e.action.as_str());
+        if is_stop {
+            stopped += 1;
+        } else if e.action == "start" {
+            started += 1;
+        }
+        if let Some(d) = &e.detail
+            && is_stop
+            && let (Some(t), Some(h)) = (
+                d.get("instance_type").and_then(Value::as_str),
+                d.get("stop_hours").and_then(Value::as_f64),
+            )
+        {
+            metrics.count_in(("InstanceType", t), "ScheduledStopHours", h);
+        }
+        if let Some(s) = schedule_of(e) {
+            by_schedule.entry(s).or_default()[usize::from(!is_stop)] += 1;
+        }
+    }
+    // Starts EC2 refused, and starts it accepted and then undid.
+    let start_failures = report.failed.iter().filter(|f| f.action == "start").count();
+    metrics.count("InstancesStopped", stopped);
+    metrics.count("InstancesStarted", started);
+    metrics.count("StartFailures", start_failures as u64);
     metrics.count("InstancesSkipped", report.skipped.len() as u64);
     metrics.count("Failures", report.failed.len() as u64);
+    for (schedule, [stops, starts]) in &by_schedule {
+        metrics.count_in(("Schedule", schedule), "InstancesStopped", *stops as f64);
+        metrics.count_in(("Schedule", schedule), "InstancesStarted", *starts as f64);
+    }
 }

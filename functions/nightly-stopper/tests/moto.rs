@@ -11,7 +11,7 @@ use fleetkeeper_tests::ec2::launch;
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
 use nightly_stopper::config::Config;
-use nightly_stopper::handler::{run, targets};
+use nightly_stopper::handler::{Stopper, run, targets};
 use nightly_stopper::report::StopperReport;
 use serde_json::json;
 
@@ -121,10 +121,11 @@ async fn try_invoke(
     let config = Config::from_env(&env).unwrap();
     let aws = Moto::aws(&env).await;
     let targets = targets(&aws, &config).await;
+    let stopper = Stopper::new(targets, aws.client("SSM", aws_sdk_ssm::Client::new));
     let now: Timestamp = "2026-11-20T19:00:00Z".parse().unwrap();
     let mut metrics = Metrics::for_function("nightly-stopper");
     run(
-        &targets,
+        &stopper,
         &config,
         &payload,
         now,

@@ -109,19 +109,31 @@ pub fn boundaries(s: &Schedule, from: Date, to: Date) -> Vec<Boundary> {
     out
 }
 
-/// The local days around `t` that the horizon covers.
-fn around(s: &Schedule, t: Timestamp) -> (Date, Date) {
+/// The local days `span` days either side of `t`.
+fn around(s: &Schedule, t: Timestamp, span: i64) -> (Date, Date) {
     let today = t.to_zoned(s.tz.clone()).date();
-    let span = HORIZON_DAYS.days();
+    let span = span.days();
     (
         today.checked_sub(span).unwrap_or(today),
         today.checked_add(span).unwrap_or(today),
     )
 }
 
+/// Most schedules have a boundary within days: look near first, then wider.
+const SPANS: [i64; 3] = [8, 62, HORIZON_DAYS];
+
 pub fn evaluate(s: &Schedule, t: Timestamp) -> Verdict {
-    let (from, to) = around(s, t);
-    evaluate_in(s, t, &boundaries(s, from, to))
+    let mut verdict = None;
+    for span in SPANS {
+        let (from, to) = around(s, t, span);
+        let v = evaluate_in(s, t, &boundaries(s, from, to));
+        let complete = (v.last.is_some() || s.hold.is_some()) && v.next_start.is_some();
+        verdict = Some(v);
+        if complete {
+            break;
+        }
+    }
+    verdict.expect("SPANS is not empty")
 }
 
 /// [`evaluate`] over boundaries already listed (a preview evaluates many instants).
@@ -192,7 +204,7 @@ pub fn evaluate_in(s: &Schedule, t: Timestamp, all: &[Boundary]) -> Verdict {
 
 /// Boundaries in `(from, until]`, for a preview.
 pub fn window(s: &Schedule, from: Timestamp, until: Timestamp) -> Vec<Boundary> {
-    let (first, _) = around(s, from);
+    let (first, _) = around(s, from, SPANS[0]);
     let last = until.to_zoned(s.tz.clone()).date();
     let last = last.tomorrow().unwrap_or(last);
     boundaries(s, first, last)

@@ -8,6 +8,7 @@ pub mod parse;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use jiff::Timestamp;
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 use serde::Serialize;
@@ -41,6 +42,14 @@ pub struct Schedules {
 impl Schedules {
     pub fn get(&self, name: &str) -> Option<&Schedule> {
         self.by_name.get(name)
+    }
+
+    /// Every schedule's verdict at `at`, evaluated once for a run.
+    pub fn verdicts(&self, at: Timestamp) -> BTreeMap<String, Verdict> {
+        self.by_name
+            .iter()
+            .map(|(name, s)| (name.clone(), evaluate(s, at)))
+            .collect()
     }
 
     /// The names, for a reason that lists them.
