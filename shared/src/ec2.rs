@@ -57,7 +57,7 @@ impl Instance {
                 .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok()),
             state_reason: i.state_reason().and_then(|r| {
                 Some(StateReason {
-                    code: r.code()?.to_owned(),
+                    code: r.code().filter(|c| !c.is_empty())?.to_owned(),
                     message: r.message().unwrap_or_default().to_owned(),
                 })
             }),

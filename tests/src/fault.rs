@@ -34,6 +34,9 @@ pub enum Fault {
     Drop,
     /// The request is forwarded after this delay.
     Latency(Duration),
+    /// The request is forwarded and every `from` in the answer's body becomes `to`: AWS
+    /// answers moto cannot give (a state reason moto never sets, say).
+    Rewrite { from: String, to: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,7 +134,7 @@ impl State {
         }
         if chosen
             .as_ref()
-            .is_some_and(|f| !matches!(f, Fault::Latency(_)))
+            .is_some_and(|f| !matches!(f, Fault::Latency(_) | Fault::Rewrite { .. }))
         {
             *self.injected.entry(action.to_owned()).or_default() += 1;
         }
@@ -299,7 +302,7 @@ async fn handle(
             return Ok(throttle_response(&service, "prior-request")?);
         }
         Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
-        None => {}
+        Some(Fault::Rewrite { .. }) | None => {}
     }
     let path = parts
         .uri
@@ -320,8 +323,13 @@ async fn handle(
     }
     let resp = client.request(out.body(Full::new(body))?).await?;
     let (parts, body) = resp.into_parts();
-    let body = body.collect().await?.to_bytes();
+    let mut body = body.collect().await?.to_bytes();
+    if let Some(Fault::Rewrite { from, to }) = &fault {
+        let text = String::from_utf8_lossy(&body).replace(from.as_str(), to);
+        body = Bytes::from(text);
+    }
     let mut back = Response::from_parts(parts, Full::new(body));
+    back.headers_mut().remove("content-length");
     back.headers_mut().remove("transfer-encoding");
     Ok(back)
 }

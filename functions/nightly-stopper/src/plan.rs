@@ -238,9 +238,17 @@ fn decide(
     }
     let enforced = s.enforced || s.hold.is_some();
     if !enforced && let Some(l) = ours_since_boundary {
-        let ours = if l.failed_start {
-            "our start failed"
-        } else if l.started {
+        if l.failed_start {
+            plan.skip(
+                &i.id,
+                format!(
+                    "our start did not hold (reported at {}); left stopped until the next boundary of {}",
+                    l.at, s.name
+                ),
+            );
+            return;
+        }
+        let ours = if l.started {
             "we started it"
         } else {
             "we stopped it"
@@ -253,6 +261,21 @@ fn decide(
                 l.at,
                 i.state,
                 s.name
+            ),
+        );
+        return;
+    }
+    // Started (by anyone) after the boundary that wants it stopped: someone needs it now.
+    if !enforced
+        && desired == State::Stopped
+        && let (Some(started), Some(b)) = (i.launched_at, v.last.as_ref())
+        && started > b.at
+    {
+        plan.skip(
+            &i.id,
+            format!(
+                "started at {started}, after the last boundary ({}); left running until the next boundary of {} (it is not enforced)",
+                v.reason, s.name
             ),
         );
         return;
@@ -583,5 +606,179 @@ mod tests {
         .cap(5, "MAX_ACTIONS");
         assert!(p.runnable().is_empty());
         assert!(p.refused.unwrap().contains("MAX_ACTIONS=5"));
+    }
+
+    mod by_schedule {
+        use super::*;
+        use crate::schedule::{Schedules, parse};
+        use fleetkeeper::ec2::StateReason;
+
+        const DOC: &str = r#"{
+            "uk-support": {"timezone": "Europe/London", "periods": [{"days": "mon-fri", "start": "08:00", "stop": "18:00"}]},
+            "strict": {"timezone": "Europe/London", "enforced": true, "periods": [{"days": "mon-fri", "start": "08:00", "stop": "18:00"}]},
+            "keep-early": {"timezone": "Europe/London", "retain_running": true, "periods": [{"days": "mon-fri", "start": "08:00", "stop": "18:00"}]},
+            "frozen": {"override": "stopped"}}"#;
+
+        fn schedules() -> Schedules {
+            parse(DOC, (&TimeZone::UTC, "UTC")).unwrap()
+        }
+
+        fn on(id: &str, state: &str, schedule: &str, tags: &[(&str, &str)]) -> Instance {
+            let mut i = inst(id, state, tags);
+            i.tags
+                .insert("fleetkeeper:schedule".into(), schedule.into());
+            i.instance_type = "t3.micro".into();
+            i
+        }
+
+        fn run(fleet: &[Instance], at: &str) -> RegionPlan {
+            let s = schedules();
+            let at = ts(at);
+            evaluate(fleet, &s, &s.verdicts(at), &config(&[]), at)
+        }
+
+        // Tuesday 2026-12-01 in London (GMT = UTC): 18:00 is the stop boundary.
+        const EVENING: &str = "2026-12-01T18:05:00Z";
+
+        #[test]
+        fn outside_hours_stops_with_reason_and_stopped_until() {
+            let fleet = [
+                on("i-run", "running", "uk-support", &[]),
+                on("i-off", "stopped", "uk-support", &[]),
+                on("i-odd", "running", "no-such", &[]),
+            ];
+            let p = run(&fleet, EVENING);
+            assert_eq!(acted(&p.plan), vec![("i-run".into(), Act::Stop)]);
+            assert_eq!(
+                p.plan.actions[0].reason,
+                "outside uk-support: stop at 18:00 Europe/London"
+            );
+            let intent = &p.intents["i-run"];
+            assert_eq!(intent.stopped_until, Some(ts("2026-12-02T08:00:00Z")));
+            assert_eq!(intent.schedule.as_deref(), Some("uk-support"));
+            assert!(
+                skip_reason(&p.plan, "i-off").starts_with("already stopped (outside uk-support")
+            );
+            assert_eq!(
+                skip_reason(&p.plan, "i-odd"),
+                "fleetkeeper:schedule \"no-such\" names no schedule (known: frozen, keep-early, strict, uk-support)"
+            );
+        }
+
+        #[test]
+        fn a_manual_start_is_kept_until_the_next_boundary() {
+            // We stopped it at 18:00:30; someone started it again at 21:00.
+            let ours = [(LAST_ACTION_TAG, "stopped 2026-12-01T18:00:30Z")];
+            let fleet = [on("i-1", "running", "uk-support", &ours)];
+            let p = run(&fleet, "2026-12-01T21:05:00Z");
+            assert!(p.plan.actions.is_empty());
+            assert!(
+                skip_reason(&p.plan, "i-1").starts_with(
+                    "started by hand since we stopped it at 2026-12-01T18:00:30Z; left running until the next boundary of uk-support"
+                ),
+                "{}",
+                skip_reason(&p.plan, "i-1")
+            );
+            // The next morning it is running, as wanted; at the next stop it is stopped.
+            let p = run(&fleet, "2026-12-02T18:05:00Z");
+            assert_eq!(acted(&p.plan), vec![("i-1".into(), Act::Stop)]);
+            // An enforced schedule stops it at every run.
+            let strict = [on("i-2", "running", "strict", &ours)];
+            let p = run(&strict, "2026-12-01T21:05:00Z");
+            assert_eq!(acted(&p.plan), vec![("i-2".into(), Act::Stop)]);
+        }
+
+        #[test]
+        fn an_instance_started_after_the_boundary_is_left_running() {
+            let mut late = on("i-late", "running", "uk-support", &[]);
+            late.launched_at = Some(ts("2026-12-01T19:30:00Z"));
+            let mut early = on("i-early", "running", "uk-support", &[]);
+            early.launched_at = Some(ts("2026-12-01T07:00:00Z"));
+            let p = run(&[late.clone(), early], "2026-12-01T20:00:00Z");
+            assert_eq!(acted(&p.plan), vec![("i-early".into(), Act::Stop)]);
+            assert!(
+                skip_reason(&p.plan, "i-late")
+                    .starts_with("started at 2026-12-01T19:30:00Z, after the last boundary")
+            );
+            // The next evening's boundary stops it.
+            let p = run(&[late], "2026-12-02T18:05:00Z");
+            assert_eq!(p.plan.actions.len(), 1);
+        }
+
+        #[test]
+        fn retain_running_keeps_an_instance_started_before_the_period() {
+            let mut early = on("i-early", "running", "keep-early", &[]);
+            early.launched_at = Some(ts("2026-12-01T07:30:00Z"));
+            let mut ours = on(
+                "i-ours",
+                "running",
+                "keep-early",
+                &[(LAST_ACTION_TAG, "started 2026-12-01T08:00:20Z")],
+            );
+            ours.launched_at = Some(ts("2026-12-01T08:00:20Z"));
+            let mut plain = on("i-plain", "running", "uk-support", &[]);
+            plain.launched_at = Some(ts("2026-12-01T07:30:00Z"));
+            let p = run(&[early, ours, plain], EVENING);
+            assert_eq!(
+                acted(&p.plan),
+                vec![("i-ours".into(), Act::Stop), ("i-plain".into(), Act::Stop)]
+            );
+            assert!(skip_reason(&p.plan, "i-early").contains("retain_running keeps it"));
+        }
+
+        #[test]
+        fn an_override_holds_the_schedule() {
+            let fleet = [on(
+                "i-1",
+                "running",
+                "frozen",
+                &[(LAST_ACTION_TAG, "started 2026-12-01T17:00:00Z")],
+            )];
+            let p = run(&fleet, EVENING);
+            assert_eq!(acted(&p.plan), vec![("i-1".into(), Act::Stop)]);
+            assert_eq!(
+                p.plan.actions[0].reason,
+                "frozen is held stopped by its override"
+            );
+        }
+
+        #[test]
+        fn a_start_that_fell_back_is_reported_once() {
+            let mut i = on(
+                "i-kms",
+                "stopped",
+                "uk-support",
+                &[(LAST_ACTION_TAG, "started 2026-12-02T08:00:10Z")],
+            );
+            i.state_reason = Some(StateReason {
+                code: "Client.InternalError".into(),
+                message: "Client.InternalError: Client error on launch".into(),
+            });
+            let p = run(std::slice::from_ref(&i), "2026-12-02T08:05:00Z");
+            assert!(p.plan.actions.is_empty());
+            assert_eq!(p.start_failures.len(), 1);
+            let f = &p.start_failures[0];
+            assert_eq!(f.code, "Client.InternalError");
+            assert!(f.explanation.contains("KmsKeyArns"), "{}", f.explanation);
+            // Once tagged start-failed, the next run leaves it (and says why).
+            i.tags.insert(
+                LAST_ACTION_TAG.into(),
+                "start-failed 2026-12-02T08:05:00Z".into(),
+            );
+            let p = run(&[i], "2026-12-02T08:10:00Z");
+            assert!(p.start_failures.is_empty() && p.plan.actions.is_empty());
+            assert!(skip_reason(&p.plan, "i-kms").contains("our start did not hold"));
+        }
+
+        #[test]
+        fn skip_dates_are_read_in_each_schedules_zone() {
+            let s = schedules();
+            let at = ts("2026-12-24T09:00:00Z");
+            let c = config(&[("SKIP_DATES", "2026-12-24")]);
+            let fleet = [on("i-1", "stopped", "uk-support", &[])];
+            let p = evaluate(&fleet, &s, &s.verdicts(at), &c, at);
+            assert!(p.plan.actions.is_empty());
+            assert!(skip_reason(&p.plan, "i-1").contains("SKIP_DATES (Europe/London)"));
+        }
     }
 }

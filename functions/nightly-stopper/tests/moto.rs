@@ -349,3 +349,258 @@ async fn max_actions_counts_every_region_of_the_run() {
     assert_eq!(allowed.status(), Status::Ok, "{:?}", allowed.failed);
     assert_eq!(allowed.done.len(), 6);
 }
+
+const TEAMS: &str = r#"{
+    "office-hours": {"timezone": "Europe/Berlin", "periods": [{"days": "mon-fri", "start": "07:00", "stop": "19:00"}]},
+    "uk-support": {"timezone": "Europe/London", "periods": [{"days": "mon-fri", "start": "08:00", "stop": "18:00"},
+                                                             {"days": "sat", "start": "09:00", "stop": "13:00"}]},
+    "stop-nightly": {"timezone": "UTC", "periods": [{"days": "mon-sun", "stop": "22:00"}]}
+}"#;
+
+/// One invocation with the teams' schedules, evaluated at `at` (which is also the clock).
+async fn at_time(
+    endpoint: &str,
+    payload: serde_json::Value,
+    at: &str,
+) -> (StopperReport, Vec<serde_json::Value>) {
+    let env = Moto::env_for(endpoint, &[("REGIONS", "eu-west-1"), ("SCHEDULES", TEAMS)]);
+    let config = Config::from_env(&env).unwrap();
+    let aws = Moto::aws(&env).await;
+    let stopper = Stopper::new(
+        targets(&aws, &config).await,
+        aws.client("SSM", aws_sdk_ssm::Client::new),
+    );
+    let mut metrics = Metrics::for_function("nightly-stopper");
+    let report = run(
+        &stopper,
+        &config,
+        &payload,
+        at.parse().unwrap(),
+        Budget::unlimited(),
+        &mut metrics,
+    )
+    .await
+    .unwrap();
+    let lines = metrics
+        .lines(Timestamp::UNIX_EPOCH)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (report, lines)
+}
+
+fn evaluate(at: &str) -> serde_json::Value {
+    // As EventBridge sends it: the scheduled time in `time`.
+    json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": at, "detail": {}})
+}
+
+fn ids(entries: &[fleetkeeper::report::Entry]) -> Vec<String> {
+    let mut v: Vec<String> = entries.iter().map(|e| e.target.clone()).collect();
+    v.sort();
+    v
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn three_teams_through_an_evening_and_a_morning() {
+    let moto = Moto::start();
+    let ep = moto.endpoint();
+    let west = ec2(&ep, "eu-west-1").await;
+    let berlin = launch(&west, 2, &[("fleetkeeper:schedule", "office-hours")]).await;
+    let london = launch(&west, 2, &[("fleetkeeper:schedule", "uk-support")]).await;
+    let farm = launch(&west, 2, &[("fleetkeeper:schedule", "stop-nightly")]).await;
+    let stray = launch(&west, 1, &[("fleetkeeper:schedule", "night-owls")]).await;
+
+    // Tuesday 2026-12-01, 17:30 UTC: Berlin 18:30 and London 17:30 are inside their hours;
+    // the build farm has wanted stopping since Monday 22:00.
+    let (r, _) = at_time(
+        &ep,
+        evaluate("2026-12-01T17:30:00Z"),
+        "2026-12-01T17:30:00Z",
+    )
+    .await;
+    assert_eq!(ids(&r.done), sorted(farm.clone()), "{:?}", r.skipped);
+    assert_eq!(r.fields.action, "evaluate");
+    assert_eq!(r.fields.time, "2026-12-01T17:30:00Z");
+    let stray_skip = r.skipped.iter().find(|s| s.target == stray[0]).unwrap();
+    assert!(
+        stray_skip.reason.contains(
+            "\"night-owls\" names no schedule (known: office-hours, stop-nightly, uk-support)"
+        ),
+        "{}",
+        stray_skip.reason
+    );
+
+    // 18:05 UTC: Berlin 19:05 and London 18:05 are outside; both teams stop.
+    let (r, metrics) = at_time(
+        &ep,
+        evaluate("2026-12-01T18:05:00Z"),
+        "2026-12-01T18:05:00Z",
+    )
+    .await;
+    let mut want: Vec<String> = berlin.iter().chain(&london).cloned().collect();
+    want.sort();
+    assert_eq!(ids(&r.done), want);
+    let london_stop = r.done.iter().find(|d| d.target == london[0]).unwrap();
+    assert_eq!(
+        london_stop.reason,
+        "outside uk-support: stop at 18:00 Europe/London"
+    );
+    let detail = london_stop.detail.as_ref().unwrap();
+    assert_eq!(detail["stopped_until"], "2026-12-02T08:00:00Z");
+    assert_eq!(detail["stop_hours"], 13.9);
+    let hours = metrics
+        .iter()
+        .find(|l| l["InstanceType"] == "t3.micro")
+        .expect("ScheduledStopHours by instance type");
+    // Two Berlin stops until 06:00 UTC (11.9 h each), two London stops until 08:00 (13.9 h).
+    assert!(
+        (hours["ScheduledStopHours"].as_f64().unwrap() - 51.6).abs() < 1e-9,
+        "{hours}"
+    );
+    assert!(
+        metrics
+            .iter()
+            .any(|l| l["Schedule"] == "uk-support" && l["InstancesStopped"] == 2.0)
+    );
+
+    // The same time again changes nothing.
+    let (again, _) = at_time(
+        &ep,
+        evaluate("2026-12-01T18:05:00Z"),
+        "2026-12-01T18:05:00Z",
+    )
+    .await;
+    assert!(again.done.is_empty(), "{:?}", again.done);
+
+    // Someone in London starts one instance again at 21:00; it keeps running.
+    west.start_instances()
+        .instance_ids(&london[0])
+        .send()
+        .await
+        .unwrap();
+    let (r, _) = at_time(
+        &ep,
+        evaluate("2026-12-01T21:05:00Z"),
+        "2026-12-01T21:05:00Z",
+    )
+    .await;
+    assert!(r.done.is_empty(), "{:?}", r.done);
+    let kept = r.skipped.iter().find(|s| s.target == london[0]).unwrap();
+    assert!(
+        kept.reason
+            .contains("left running until the next boundary of uk-support"),
+        "{}",
+        kept.reason
+    );
+
+    // A preview of the night and the morning: what each boundary would do.
+    let (p, _) = at_time(
+        &ep,
+        json!({"action": "preview", "time": "2026-12-01T21:05:00Z", "hours": 12}),
+        "2026-12-01T21:05:00Z",
+    )
+    .await;
+    assert!(p.done.is_empty() && p.planned.is_empty());
+    let preview = p.fields.preview.as_ref().unwrap();
+    let office = preview
+        .iter()
+        .find(|s| s.schedule == "office-hours")
+        .unwrap();
+    assert_eq!(office.boundaries.len(), 1);
+    assert_eq!(office.boundaries[0].local, "Wed 2026-12-02 07:00");
+    assert_eq!(office.boundaries[0].instances.len(), 2);
+    let nightly = preview
+        .iter()
+        .find(|s| s.schedule == "stop-nightly")
+        .unwrap();
+    assert_eq!(nightly.boundaries[0].action, "stop");
+    assert!(
+        nightly.boundaries[0].instances.is_empty(),
+        "already stopped"
+    );
+
+    // Wednesday 08:05 UTC: Berlin (09:05) and London (08:05) start; the farm stays stopped.
+    let (r, _) = at_time(
+        &ep,
+        evaluate("2026-12-02T08:05:00Z"),
+        "2026-12-02T08:05:00Z",
+    )
+    .await;
+    let mut want: Vec<String> = berlin.iter().chain(&london[1..]).cloned().collect();
+    want.sort();
+    assert_eq!(ids(&r.done), want);
+    assert!(r.done.iter().all(|d| d.action == "start"));
+    let after = states(&ep).await;
+    for id in &farm {
+        assert_eq!(after[id].0, "stopped");
+    }
+    for id in berlin.iter().chain(&london) {
+        assert_eq!(after[id].0, "running", "{id}");
+    }
+}
+
+#[tokio::test]
+async fn a_start_that_does_not_hold_is_reported_once() {
+    // moto never refuses to run an instance for a KMS key; the proxy makes the state reason
+    // EC2 gives such an instance (Client.InternalError) out of moto's own stop reason.
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let west = ec2(&moto.endpoint(), "eu-west-1").await;
+    let box_ = launch(&west, 1, &[("fleetkeeper:schedule", "uk-support")]).await;
+    west.stop_instances()
+        .instance_ids(&box_[0])
+        .send()
+        .await
+        .unwrap();
+
+    let (r, _) = at_time(
+        &proxy.endpoint(),
+        evaluate("2026-12-02T08:05:00Z"),
+        "2026-12-02T08:05:00Z",
+    )
+    .await;
+    assert_eq!(ids(&r.done), box_);
+    // EC2 accepted the start; the volume's key then stopped the instance again.
+    west.stop_instances()
+        .instance_ids(&box_[0])
+        .send()
+        .await
+        .unwrap();
+    proxy.add(
+        Rule::new(Fault::Rewrite {
+            from: "Client.UserInitiatedShutdown".into(),
+            to: "Client.InternalError".into(),
+        })
+        .on("ec2:DescribeInstances"),
+    );
+    let (r, metrics) = at_time(
+        &proxy.endpoint(),
+        evaluate("2026-12-02T08:10:00Z"),
+        "2026-12-02T08:10:00Z",
+    )
+    .await;
+    assert_eq!(r.failed.len(), 1, "{:?}", r.failed);
+    let f = &r.failed[0];
+    assert_eq!(
+        (f.target.as_str(), f.action.as_str()),
+        (box_[0].as_str(), "start")
+    );
+    assert_eq!(f.code.as_deref(), Some("Client.InternalError"));
+    assert!(f.error.contains("KmsKeyArns"), "{}", f.error);
+    assert_eq!(r.status(), Status::Failed);
+    assert_eq!(metrics[0]["StartFailures"], 1.0);
+
+    let (r, _) = at_time(
+        &proxy.endpoint(),
+        evaluate("2026-12-02T08:15:00Z"),
+        "2026-12-02T08:15:00Z",
+    )
+    .await;
+    assert!(r.failed.is_empty() && r.done.is_empty(), "{r:?}");
+    assert!(r.skipped[0].reason.contains("our start did not hold"));
+}
