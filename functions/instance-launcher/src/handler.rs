@@ -8,14 +8,15 @@ use aws_lambda_events::http::{HeaderValue, header};
 use jiff::Timestamp;
 use serde_json::Value;
 
+use fleetkeeper::Error;
 use fleetkeeper::http::{Denied, Request, Response, SecretSource, authenticate};
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper::{Error, Mode};
 
+use crate::apply;
 use crate::config::Config;
 use crate::page;
-use crate::plan::{Decision, Launch, decide, ec2_refusal, plan};
-use crate::ports::{Ec2, Instances, Launched};
+use crate::plan::{Decision, Launch, decide, plan};
+use crate::ports::{Ec2, Instances};
 use crate::report::{self, Outcome, fields_json};
 use crate::request::{LaunchRequest, Rejection, parse_form, parse_json};
 
@@ -144,42 +145,28 @@ async fn post(
     report::answer(req, config, &launch_req, &report, status)
 }
 
-/// Observe (an earlier launch of this form, the owner's instances), decide, launch.
+/// Observe (an earlier launch of this form, the owner's instances), decide, apply.
 async fn launch_or_find<I: Instances>(
     ec2: &I,
     config: &Config,
     r: &LaunchRequest,
     launch: &Launch,
 ) -> Outcome {
-    let failed = |e: fleetkeeper::AwsError| {
-        let (status, message) = ec2_refusal(e.code());
-        Outcome::Failed(status, message, e)
-    };
     // EC2 honours ClientToken too; the tag also covers a repeat after EC2 has forgotten it.
     let earlier = match ec2.launched_with(&launch.token).await {
         Ok(earlier) => earlier,
-        Err(e) => return failed(e),
+        Err(e) => return apply::failed(e),
     };
     let owned = match earlier {
         Some(_) => 0,
         None => match ec2.owned(&r.owner).await {
             Ok(owned) => owned.len(),
-            Err(e) => return failed(e),
+            Err(e) => return apply::failed(e),
         },
     };
-    match decide(earlier, owned, &r.owner, config) {
-        Decision::Earlier(i) => Outcome::Earlier(Launched {
-            id: i.id,
-            state: i.state,
-        }),
-        Decision::Refuse(status, message) => {
-            tracing::info!(owner = %r.owner, running = owned, "launch refused: owner quota");
-            Outcome::Refused(status, message)
-        }
-        Decision::Launch => match ec2.run(launch, config, config.mode == Mode::DryRun).await {
-            Ok(Some(l)) => Outcome::Launched(l),
-            Ok(None) => Outcome::DryRun,
-            Err(e) => failed(e),
-        },
+    let decision = decide(earlier, owned, &r.owner, config);
+    if let Decision::Refuse(..) = decision {
+        tracing::info!(owner = %r.owner, running = owned, "launch refused: owner quota");
     }
+    apply::apply(ec2, decision, launch, config).await
 }

@@ -3,9 +3,10 @@
 //!
 //! parse and validate ([`request`], pure) -> observe ([`ports`]: an earlier launch of the same
 //! form, the owner's instances) -> plan ([`plan`], pure: whether to launch, the type, tags and
-//! token) -> apply ([`ports`]: RunInstances) -> answer ([`report`]: JSON for scripts, [`page`]
+//! token) -> apply ([`apply`] over [`ports`]: RunInstances) -> answer ([`report`]: JSON for scripts, [`page`]
 //! for browsers), routed by [`handler`].
 
+pub mod apply;
 pub mod config;
 pub mod handler;
 pub mod page;

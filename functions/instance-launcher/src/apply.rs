@@ -1,0 +1,36 @@
+//! Apply: carry a launch decision out. Only a `Launch` reaches EC2 (RunInstances with the
+//! form's token, so a repeat is answered with the same instance); every EC2 error becomes the
+//! caller's answer with nothing launched.
+
+use fleetkeeper::{AwsError, Mode};
+
+use crate::config::Config;
+use crate::plan::{Decision, Launch, ec2_refusal};
+use crate::ports::{Instances, Launched};
+use crate::report::Outcome;
+
+/// An EC2 failure as the caller is told it.
+pub fn failed(e: AwsError) -> Outcome {
+    let (status, message) = ec2_refusal(e.code());
+    Outcome::Failed(status, message, e)
+}
+
+pub async fn apply<I: Instances>(
+    ec2: &I,
+    decision: Decision,
+    launch: &Launch,
+    config: &Config,
+) -> Outcome {
+    match decision {
+        Decision::Earlier(i) => Outcome::Earlier(Launched {
+            id: i.id,
+            state: i.state,
+        }),
+        Decision::Refuse(status, message) => Outcome::Refused(status, message),
+        Decision::Launch => match ec2.run(launch, config, config.mode == Mode::DryRun).await {
+            Ok(Some(l)) => Outcome::Launched(l),
+            Ok(None) => Outcome::DryRun,
+            Err(e) => failed(e),
+        },
+    }
+}
