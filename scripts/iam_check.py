@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Actions AWS evaluates although the code makes no call of that name.
 IMPLIED: dict[str, dict[str, str]] = {
+    "nightly-stopper": {
+        "kms:CreateGrant": "StartInstances of an instance with KMS-encrypted volumes: EC2 creates a grant on the key as the caller",
+    },
     "snapshot-janitor": {
         "ec2:CreateTags": "CreateSnapshot's TagSpecifications are authorized as CreateTags (ec2:CreateAction)",
     },
@@ -82,11 +85,17 @@ def operations(function: str) -> tuple[set[str], list[str]]:
     """The operations a function's code (and the shared modules it uses) calls, and problems."""
     sources = sorted((ROOT / "functions" / function / "src").rglob("*.rs"))
     own = "\n".join(code_of(p) for p in sources)
-    shared = set(re.findall(r"fleetkeeper::(\w+)", own))
-    for name in sorted(shared):
+    # The shared modules it names, and the ones those use in turn.
+    pending = set(re.findall(r"fleetkeeper::(\w+)", own))
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
         path = ROOT / "shared" / "src" / f"{name}.rs"
-        if path.exists():
-            sources.append(path)
+        if name in seen or not path.exists():
+            continue
+        seen.add(name)
+        sources.append(path)
+        pending |= set(re.findall(r"crate::(\w+)", code_of(path)))
     ops: set[str] = set()
     problems: list[str] = []
     for path in sources:
