@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from demo_seed import GROUPS_PARAMETER, LAUNCHER_SECRET_PARAMETER, World, seed
+from demo_seed import GROUPS_PARAMETER, LAUNCHER_SECRET_PARAMETER, TEAM_SCHEDULES, World, seed
 from demo_steps import STEPS, Step
 from local_aws import BIN, FAKE_CREDENTIALS, REGIONS, ROOT, start_moto, start_watch
 
@@ -55,6 +55,7 @@ def function_env(world: World) -> dict[str, str]:
         "RESTART_STRATEGY": "reboot",
         **LAUNCHER_SETTINGS,
         "GROUPS_PARAMETER": GROUPS_PARAMETER,
+        "SCHEDULES": json.dumps(TEAM_SCHEDULES),
         "CHANGE_POLL_MS": "200",
     }
 

@@ -16,6 +16,16 @@ from local_aws import REGIONS, ROOT, free_port
 
 LAUNCHER_SECRET_PARAMETER = "/fleetkeeper/demo/launcher-secret"
 GROUPS_PARAMETER = "/fleetkeeper/demo/failover-groups"
+# Three teams' hours, for nightly-stopper: Berlin's office, the London support desk (Saturday
+# mornings too) and a build farm that only ever needs stopping at night.
+TEAM_SCHEDULES = {
+    "office-hours": {"timezone": "Europe/Berlin",
+                     "periods": [{"days": "mon-fri", "start": "07:00", "stop": "19:00"}]},
+    "uk-support": {"timezone": "Europe/London",
+                   "periods": [{"days": "mon-fri", "start": "08:00", "stop": "18:00"},
+                               {"days": "sat", "start": "09:00", "stop": "13:00"}]},
+    "stop-nightly": {"timezone": "UTC", "periods": [{"days": "mon-sun", "stop": "22:00"}]},
+}
 IMAGES = "fleetkeeper-images"
 PHOTO_KEY = "uploads/holiday/beach day \u2014 caf\u00e9.jpg"
 
@@ -86,10 +96,13 @@ def seed_fleet(world: World) -> None:
             ("asg-member", {"fleetkeeper:schedule": "office-hours", "aws:autoscaling:groupName": "web-asg"}, "running"),
             ("database", {}, "running"),
             ("app-1", {"fleetkeeper:auto-restart": "true"}, "running"),
+            ("support-1", {"fleetkeeper:schedule": "uk-support"}, "running"),
         ],
         "eu-west-1": [
             ("eu-web-1", {"fleetkeeper:schedule": "office-hours"}, "running"),
             ("eu-build", {}, "running"),
+            ("support-2", {"fleetkeeper:schedule": "uk-support"}, "running"),
+            ("build-farm", {"fleetkeeper:schedule": "stop-nightly"}, "running"),
         ],
     }
     for region, instances in plan.items():
@@ -118,7 +131,7 @@ def seed_fleet(world: World) -> None:
             ec2.create_launch_template(LaunchTemplateName="dev-box", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"})
         world.counts[region] = {
             "total": len(instances),
-            "opted_in": sum(1 for _, t, _ in instances if t.get("fleetkeeper:schedule") == "office-hours"),
+            "opted_in": sum(1 for _, t, _ in instances if "fleetkeeper:schedule" in t),
         }
 
 

@@ -119,23 +119,64 @@ def states(world: World) -> dict[str, str]:
     return out
 
 
-def stopper(action: str, want_acted: set[str], want: dict[str, str]) -> Check:
-    """Checks a nightly-stopper run: which instances it acted on and the states afterwards."""
+def stopper(want_done: dict[str, str], want: dict[str, str]) -> Check:
+    """Checks a nightly-stopper run: what it did to which instances (name -> stop or start),
+    and the states afterwards."""
     def check(world: World, ok: bool, out: object) -> tuple[bool, str]:
         if not ok or not isinstance(out, dict):
             return False, f"failed: {out}"
         by_id = {iid: name for name, (_, iid) in world.names.items()}
-        acted = {by_id.get(a["target"], a["target"]) for a in out["done"]}
+        done = {by_id.get(a["target"], a["target"]): a["action"] for a in out["done"]}
         now = states(world)
-        right = out["status"] == "ok" and acted == want_acted and all(now[n] == s for n, s in want.items())
-        skipped = "; ".join(f"{by_id.get(k['target'], k['target'])}: {k['reason']}" for k in out["skipped"])
-        verb = "stopped" if action == "stop" else "started"
-        did = f"{verb} {len(acted)}" + (f" ({', '.join(sorted(acted))})" if acted else "")
+        right = out["status"] == "ok" and done == want_done and all(now[n] == s for n, s in want.items())
+        parts = []
+        for verb, acts in (("stopped", ("stop", "hibernate")), ("started", ("start",))):
+            names = sorted(n for n, a in done.items() if a in acts)
+            if names:
+                why = "; ".join(sorted({a["reason"] for a in out["done"] if a["action"] in acts}))
+                parts.append(f"{verb} {', '.join(names)} ({why})")
+        kept = [f"{by_id.get(k['target'], k['target'])}: {k['reason']}" for k in out["skipped"]
+                if not k["reason"].startswith(("already", "member of"))]
         failed = "; ".join(f"{by_id.get(f['target'], f['target'])}: {f['error']}" for f in out["failed"])
-        return right, f"{did}; skipped {len(out['skipped'])}" + (f" [{skipped}]" if skipped else "") + (
-            f"; FAILED {failed}" if failed else "")
+        summary = "; ".join(parts) or "nothing to do"
+        summary += f"; {len(out['skipped'])} left as they are" + (f" [{'; '.join(kept)}]" if kept else "")
+        return right, summary + (f"; FAILED {failed}" if failed else "")
 
     return check
+
+
+def preview(world: World, ok: bool, out: object) -> tuple[bool, str]:
+    """Checks a preview: boundaries listed per schedule, nothing changed."""
+    if not ok or not isinstance(out, dict):
+        return False, f"failed: {out}"
+    by_id = {iid: name for name, (_, iid) in world.names.items()}
+    parts, changes = [], 0
+    for s in out.get("preview") or []:
+        for b in s["boundaries"]:
+            names = ", ".join(by_id.get(i["id"], i["id"]) for i in b["instances"]) or "nothing to change"
+            changes += len(b["instances"])
+            parts.append(f"{s['schedule']} {b['action']} {b['local']} {s['timezone']}: {names}")
+    right = out["status"] == "ok" and not out["done"] and changes > 0
+    return right, "; ".join(parts)
+
+
+def at(time: str, action: str = "evaluate", hours: int | None = None) -> Callable[[World, dict], dict]:
+    """An event for `time` (as the scheduler sends it)."""
+    def edit(world: World, event: dict) -> dict:
+        event = {"action": action, "time": time}
+        if hours is not None:
+            event["hours"] = hours
+        return event
+
+    return edit
+
+
+def start_by_hand(name: str) -> Callable[[World], None]:
+    def before(world: World) -> None:
+        region, iid = world.names[name]
+        world.client("ec2", region).start_instances(InstanceIds=[iid])
+
+    return before
 
 
 def janitor(want_created: set[str]) -> Check:
@@ -255,15 +296,20 @@ def refused(world: World, ok: bool, out: object) -> tuple[bool, str]:
     return (not ok and "invalid input" in text), ("refused: " + text.splitlines()[0] if not ok else f"accepted: {out}")
 
 
-OFFICE = {"web-1", "web-2", "eu-web-1"}
+OFFICE = {"web-1", "web-2", "eu-web-1", "batch-1"}
+UK = {"support-1", "support-2"}
+TEAMS_UP = {n: "running" for n in {"web-1", "web-2", "eu-web-1"} | UK}
 ALWAYS_ON = {"asg-member": "running", "database": "running", "eu-build": "running"}
 
 STEPS = [
     Step("fleet-census", "scheduled.json", "daily census", census_summary),
     Step("fleet-census", "bad-input.json", "bad input", refused),
-    Step("nightly-stopper", "stop.json", "evening stop", stopper("stop", OFFICE, {**{n: "stopped" for n in OFFICE}, **ALWAYS_ON})),
-    Step("nightly-stopper", "stop.json", "stop again", stopper("stop", set(), {**{n: "stopped" for n in OFFICE}, **ALWAYS_ON})),
-    Step("nightly-stopper", "start.json", "morning start", stopper("start", OFFICE | {"batch-1"}, {**{n: "running" for n in OFFICE | {"batch-1"}}, **ALWAYS_ON})),
+    Step("nightly-stopper", "evaluate.json", "Tue 17:30 UTC", stopper({"build-farm": "stop", "batch-1": "start"}, {"build-farm": "stopped", "batch-1": "running", **TEAMS_UP, **ALWAYS_ON}), edit=at("2026-12-01T17:30:00Z")),
+    Step("nightly-stopper", "evaluate.json", "18:05 UTC", stopper({n: "stop" for n in OFFICE | UK}, {**{n: "stopped" for n in OFFICE | UK}, **ALWAYS_ON}), edit=at("2026-12-01T18:05:00Z")),
+    Step("nightly-stopper", "evaluate.json", "18:05 again", stopper({}, {**{n: "stopped" for n in OFFICE | UK}, **ALWAYS_ON}), edit=at("2026-12-01T18:05:00Z")),
+    Step("nightly-stopper", "evaluate.json", "21:05, started by hand", stopper({}, {"support-1": "running", "support-2": "stopped", **ALWAYS_ON}), edit=at("2026-12-01T21:05:00Z"), before=start_by_hand("support-1")),
+    Step("nightly-stopper", "preview.json", "preview the night", preview, edit=at("2026-12-01T21:05:00Z", "preview", 12)),
+    Step("nightly-stopper", "evaluate.json", "Wed 08:05 UTC", stopper({n: "start" for n in OFFICE | {"support-2"}}, {**{n: "running" for n in OFFICE | UK}, "build-farm": "stopped", **ALWAYS_ON}), edit=at("2026-12-02T08:05:00Z")),
     Step("nightly-stopper", "unknown-action.json", "bad input", refused),
     Step("snapshot-janitor", "scheduled.json", "nightly backup", janitor({"db-data"})),
     Step("snapshot-janitor", "scheduled.json", "run again", janitor(set())),

@@ -88,13 +88,20 @@ def start_moto(work: Path, log: str) -> tuple[Background, str]:
     return moto, endpoint
 
 
+def dotenv_quote(value: str) -> str:
+    """A value for an env file: single quotes keep JSON's double quotes as they are."""
+    if "\n" in value or ("'" in value and '"' in value):
+        raise ValueError(f"cannot write {value!r} to an env file")
+    return f"'{value}'" if '"' in value else f'"{value}"'
+
+
 def start_watch(work: Path, env: dict[str, str], log: str, extra: tuple[str, ...] = ()) -> tuple[Background, int]:
     """`cargo lambda watch` serving every function (and its URL) with `env` (`extra`: more
     watch options, such as --release); returns it and its port once it listens."""
     port = free_port()
     env_file = work / f"{log}.env"
     # Quoted: values such as ALLOWED_SIZES hold '=' signs.
-    env_file.write_text("".join(f'{k}="{v}"\n' for k, v in env.items()))
+    env_file.write_text("".join(f"{k}={dotenv_quote(v)}\n" for k, v in env.items()))
     watcher = Background(
         [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "-A", "127.0.0.1",
          "-P", str(port), "--env-file", str(env_file), *extra],

@@ -14,19 +14,23 @@ pub struct RegionCensus {
     pub region: String,
     pub total: usize,
     pub by_state: BTreeMap<String, usize>,
-    /// Carrying the schedule tag with the configured value.
+    /// Carrying the schedule tag (any schedule).
     pub opted_in: usize,
+    /// How many follow each schedule, by the tag's value.
+    pub by_schedule: BTreeMap<String, usize>,
     /// Opted in but in an Auto Scaling group, which nightly-stopper will skip.
     pub opted_in_asg_members: usize,
 }
 
 pub fn tally(region: &str, instances: &[Instance], config: &Config) -> RegionCensus {
     let mut by_state = BTreeMap::new();
+    let mut by_schedule = BTreeMap::new();
     let (mut opted_in, mut asg) = (0, 0);
     for i in instances {
         *by_state.entry(i.state.clone()).or_insert(0) += 1;
-        if i.tags.get(&config.schedule_tag.key) == Some(&config.schedule_tag.value) {
+        if let Some(schedule) = i.tags.get(&config.schedule_tag.key) {
             opted_in += 1;
+            *by_schedule.entry(schedule.clone()).or_insert(0) += 1;
             if i.tags.contains_key(ASG_TAG) {
                 asg += 1;
             }
@@ -37,6 +41,7 @@ pub fn tally(region: &str, instances: &[Instance], config: &Config) -> RegionCen
         total: instances.len(),
         by_state,
         opted_in,
+        by_schedule,
         opted_in_asg_members: asg,
     }
 }
@@ -79,7 +84,9 @@ mod tests {
         assert_eq!(c.total, 4);
         assert_eq!(c.by_state["running"], 3);
         assert_eq!(c.by_state["stopped"], 1);
-        assert_eq!(c.opted_in, 2, "the value must match, not just the key");
+        assert_eq!(c.opted_in, 3, "any schedule counts");
+        assert_eq!(c.by_schedule["office-hours"], 2);
+        assert_eq!(c.by_schedule["always"], 1);
         assert_eq!(c.opted_in_asg_members, 1);
     }
 

@@ -175,7 +175,9 @@ pub async fn run<F: Fleet + Sync, D: Documents + Sync>(
         "MAX_ACTIONS",
     );
 
-    let stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    // When we acted: the clock, but never before the time evaluated for (an event replayed
+    // for a later time must read as acted on after that time's boundaries).
+    let stamp = now.max(at).strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
     let outcomes = join_all(targets.iter().zip(&plans).map(|(t, p)| {
         let stamp = stamp.as_str();
         async move {
