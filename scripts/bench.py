@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -66,12 +67,36 @@ def describe_instances_page(n: int) -> bytes:
     ).encode()
 
 
+def fleet_page(instances: list[tuple[str, str, str]], next_token: str | None) -> bytes:
+    """A DescribeInstances page: (id, state, schedule) each, with nextToken when more follow."""
+    items = []
+    for iid, state, schedule in instances:
+        items.append(
+            f"<item><reservationId>r-{iid[2:]}</reservationId><ownerId>123456789012</ownerId><groupSet/>"
+            f"<instancesSet><item><instanceId>{iid}</instanceId><imageId>ami-12c6146b</imageId>"
+            f"<instanceState><code>16</code><name>{state}</name></instanceState>"
+            f"<instanceType>t3.micro</instanceType><launchTime>2026-11-01T07:00:00.000Z</launchTime>"
+            f"<placement><availabilityZone>us-east-1a</availabilityZone><tenancy>default</tenancy></placement>"
+            f"<subnetId>subnet-0123456789abcdef0</subnetId><vpcId>vpc-0123456789abcdef0</vpcId>"
+            f"<tagSet><item><key>Name</key><value>host-{iid[-5:]}</value></item>"
+            f"<item><key>fleetkeeper:schedule</key><value>{schedule}</value></item></tagSet></item></instancesSet></item>"
+        )
+    token = f"<nextToken>{next_token}</nextToken>" if next_token else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+        f"<requestId>{uuid.uuid4()}</requestId><reservationSet>{''.join(items)}</reservationSet>{token}"
+        "</DescribeInstancesResponse>"
+    ).encode()
+
+
 class Stand:
     """The Runtime API and EC2 stand-in. Records when /next is asked for and responses arrive."""
 
     def __init__(self, events: int, event: bytes = b'{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":{}}',
-                 page: bytes = b""):
+                 page: bytes = b"", pages: list[bytes] | None = None):
         self.page = page
+        self.pages = pages or []
         self.event = event
         self.responses: list[bytes] = []
         self.events_left = events
@@ -119,8 +144,11 @@ class Stand:
                         sys.stderr.write(f"bench: function error: {body[:300]!r}\n")
                     out = b'{"status":"OK"}'
                     self.send_response(202)
-                else:  # EC2 DescribeInstances
+                else:  # EC2 DescribeInstances: page N+1 when the request says NextToken=pN
                     out = stand.page
+                    if stand.pages:
+                        token = re.search(rb"NextToken=p(\d+)", body)
+                        out = stand.pages[int(token.group(1)) if token else 0]
                     self.send_response(200)
                     self.send_header("Content-Type", "text/xml;charset=UTF-8")
                 self.send_header("Content-Length", str(len(out)))
@@ -277,6 +305,111 @@ def stopper_bench(binary: Path, runs: int) -> list[dict]:
         moto.wait()
 
 
+# ---- nightly-stopper: evaluating 20 schedules over 10,000 instances -------------------------
+
+SCHEDULE_FLEET = 10_000
+SCHEDULE_PAGES = 10
+EVALUATED_AT = "2026-12-02T10:30:00Z"  # a Wednesday
+
+
+def bench_schedules() -> dict:
+    """20 schedules: two per zone, with weekday hours, a Saturday morning and the last Friday,
+    a night shift past midnight, and a stop-only one."""
+    zones = ["Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo",
+             "Asia/Kolkata", "Australia/Sydney", "UTC", "America/Sao_Paulo", "Africa/Johannesburg"]
+    doc = {}
+    for n, zone in enumerate(zones):
+        doc[f"office-{n}"] = {"timezone": zone, "periods": [{"days": "mon-fri", "start": "07:00", "stop": "19:00"}]}
+        second = [{"days": "mon-fri", "start": "08:00", "stop": "18:00"}, {"days": "sat", "start": "09:00", "stop": "13:00"},
+                  {"days": "fri#L", "start": "06:00", "stop": "23:00"}]
+        if n == 4:
+            second = [{"days": "mon-fri", "start": "22:00", "stop": "06:00"}]
+        if n == 7:
+            second = [{"stop": "22:00"}]
+        doc[f"team-{n}"] = {"timezone": zone, "periods": second}
+    return doc
+
+
+def schedule_pages(doc: dict) -> list[bytes]:
+    """10 pages of 1000 instances, each in the state its schedule wants (by the Python
+    evaluation), so a run that agrees with it has nothing to do."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from schedule_eval import desired, schedules_of
+
+    from datetime import datetime
+    at = datetime.fromisoformat(EVALUATED_AT.replace("Z", "+00:00"))
+    wanted = {name: desired(s, at) or "running" for name, s in schedules_of(doc).items()}
+    names = sorted(doc)
+    fleet = [(f"i-{i:017x}", wanted[names[i % len(names)]], names[i % len(names)]) for i in range(SCHEDULE_FLEET)]
+    per = SCHEDULE_FLEET // SCHEDULE_PAGES
+    return [fleet_page(fleet[p * per:(p + 1) * per], f"p{p + 1}" if p + 1 < SCHEDULE_PAGES else None)
+            for p in range(SCHEDULE_PAGES)]
+
+
+def one_schedules_start(cmd: list[str], pages: list[bytes], doc: dict, warm: int) -> dict:
+    event = json.dumps({"action": "evaluate", "time": EVALUATED_AT}).encode()
+    stand = Stand(events=1 + warm, event=event, pages=pages)
+    env = {**lambda_env(stand, f"http://{stand.addr}"), "SCHEDULES": json.dumps(doc),
+           "AWS_LAMBDA_FUNCTION_NAME": "nightly-stopper"}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        stand.wait_for("response", 1 + warm, timeout=300)
+        rss = peak_rss_kib(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+        stand.close()
+    for body in stand.responses:
+        counts = json.loads(body)["counts"]
+        if counts["planned"] != 0 or counts["skipped"] != SCHEDULE_FLEET:
+            raise RuntimeError(f"{cmd[-1]} disagrees with the Python evaluation: {counts}")
+    nexts = [t for k, t in stand.marks if k == "next"]
+    events = [t for k, t in stand.marks if k == "event"]
+    responses = [t for k, t in stand.marks if k == "response"]
+    return {
+        "init_ms": (nexts[0] - t0) * 1000,
+        "cold_ms": (responses[0] - events[0]) * 1000,
+        "warm_ms": statistics.median((r - e) * 1000 for e, r in zip(events[1:], responses[1:])),
+        "rss_mib": rss / 1024,
+    }
+
+
+def schedules_bench(binary: Path, runs: int, warm: int, python: bool) -> list[dict]:
+    doc = bench_schedules()
+    pages = schedule_pages(doc)
+    rows = []
+    candidates = [("nightly-stopper (release profile)", [str(binary)], runs)]
+    if python:
+        candidates.append(("python3 + boto3 + zoneinfo (baseline)",
+                           [str(BIN / "python"), str(ROOT / "bench" / "schedules_boto3.py")], max(3, runs // 2)))
+    for name, cmd, n in candidates:
+        samples = [one_schedules_start(cmd, pages, doc, warm) for _ in range(n)]
+        rows.append({"name": name, **{k: statistics.median(s[k] for s in samples) for k in samples[0]}})
+    return rows
+
+
+def print_schedules(rows: list[dict], runs: int, warm: int) -> None:
+    base = rows[0]
+    print(f"\nnightly-stopper: evaluating {len(bench_schedules())} schedules over {SCHEDULE_FLEET} instances in "
+          f"{SCHEDULE_PAGES} pages (nothing to do: every instance is where its schedule wants it); medians of "
+          f"{runs} cold starts x {warm} warm invocations; ratios against '{base['name']}'.\n")
+    cols = [("init_ms", "init ms"), ("cold_ms", "cold invoke ms"), ("warm_ms", "warm invoke ms"), ("rss_mib", "peak RSS MiB")]
+    print(f"{'candidate':<40}" + "".join(f"{t:>22}" for _, t in cols))
+    for r in rows:
+        print(f"{r['name']:<40}" + "".join(f"{r[k]:>13.2f} {f'({r[k] / base[k]:.2f}x)':>8}" for k, _ in cols))
+    # Lambda arm64 in us-east-1: $0.0000133334 per GB-second, $0.20 per million requests.
+    per_month = 30 * 24 * 12
+    gb_s = per_month * base["warm_ms"] / 1000 * 0.125
+    cost = gb_s * 0.0000133334 + per_month * 0.20 / 1e6
+    print(f"\nevery 5 minutes at 128 MB: {per_month} invocations a month, {gb_s:.0f} GB-s, about ${cost:.3f} a month "
+          f"(arm64 list prices, before the free tier)")
+    limits = {"warm_ms": 250, "rss_mib": 48}
+    over = [f"{k} {base[k]:.1f} > {v}" for k, v in limits.items() if base[k] > v]
+    if over:
+        raise SystemExit(f"bench: nightly-stopper over its targets: {', '.join(over)}")
+
+
 def free_port() -> int:
     import socket
 
@@ -335,14 +468,14 @@ def main() -> int:
     ap.add_argument("--warm", type=int, default=20, help="warm invocations per cold start")
     ap.add_argument("--no-python", action="store_true", help="skip the boto3 baselines")
     ap.add_argument("--stopper-runs", type=int, default=7, help="whole stop runs per candidate")
-    ap.add_argument("--only", choices=["census", "stopper"], help="run one of the two benchmarks")
+    ap.add_argument("--only", choices=["census", "stopper", "schedules"], help="run one of the benchmarks")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = ap.parse_args()
     global CENSUS_PAGE
     CENSUS_PAGE = describe_instances_page(INSTANCES)
 
     census, stopper = [], []
-    if args.only != "stopper":
+    if args.only in (None, "census"):
         for level in args.opt_levels or [None]:
             binary = build(level)
             name = "fleet-census (release profile)" if level is None else f"fleet-census opt-level={level}"
@@ -352,11 +485,15 @@ def main() -> int:
                                   [str(BIN / "python"), str(ROOT / "bench" / "census_boto3.py")],
                                   max(3, args.runs // 2), args.warm, None))
         print_census(census, args.runs, args.warm)
-    if args.only != "census":
+    if args.only in (None, "stopper"):
         stopper = stopper_bench(build(None, "nightly-stopper"), args.stopper_runs)
         print_stopper(stopper, args.stopper_runs)
+    schedules = []
+    if args.only in (None, "schedules"):
+        schedules = schedules_bench(build(None, "nightly-stopper"), args.stopper_runs, 10, not args.no_python)
+        print_schedules(schedules, args.stopper_runs, 10)
     if args.json:
-        args.json.write_text(json.dumps({"census": census, "stopper": stopper}, indent=2))
+        args.json.write_text(json.dumps({"census": census, "stopper": stopper, "schedules": schedules}, indent=2))
     return 0
 
 
