@@ -19,15 +19,25 @@ pub enum ConfigError {
         expected: String,
     },
     /// A document (JSON in a variable or in the parameter it names) with a mistake inside:
-    /// `origin` says where the document came from, `error` where in it and what is wrong.
-    #[error("{origin}: {error}")]
-    Document { origin: String, error: String },
+    /// `origin` says where it came from (`environment variable SCHEDULES`), `kind` what it
+    /// should be, `error` where in it and what is wrong.
+    #[error("{origin} is not a valid {kind}: {error}")]
+    Document {
+        origin: String,
+        kind: String,
+        error: String,
+    },
 }
 
 impl ConfigError {
-    pub fn document(origin: impl Into<String>, error: impl Into<String>) -> Self {
+    pub fn document(
+        origin: impl Into<String>,
+        kind: impl Into<String>,
+        error: impl Into<String>,
+    ) -> Self {
         ConfigError::Document {
             origin: origin.into(),
+            kind: kind.into(),
             error: error.into(),
         }
     }

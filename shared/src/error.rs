@@ -115,6 +115,8 @@ impl AwsError {
                                 | "InternalFailure"
                                 | "ServiceUnavailable"
                                 | "RequestTimeout"
+                                // EC2 has no capacity for the type now; it may later.
+                                | "InsufficientInstanceCapacity"
                         )
                     })
                     || self.http_status.is_some_and(|s| s >= 500)

@@ -42,6 +42,12 @@ const BAD_SETTINGS: &[(&str, &str, &str, &str)] = &[
         "has invalid value \"lots\"",
     ),
     (
+        "nightly-stopper",
+        "SCHEDULES",
+        r#"{"uk-support": {"periods": [{"start": "08:00", "stop": "18:00"}, {"days": "sat", "start": "25:00"}]}}"#,
+        "is not a valid schedules document: schedule \"uk-support\": periods[1].start \"25:00\" is not a time of day",
+    ),
+    (
         "alarm-restarter",
         "COOLDOWN_MINUTES",
         "soon",

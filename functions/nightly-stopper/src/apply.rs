@@ -222,6 +222,7 @@ mod tests {
     struct Fake {
         missing: BTreeSet<String>,
         no_hibernation: BTreeSet<String>,
+        no_capacity: BTreeSet<String>,
         calls: Mutex<Vec<(String, usize)>>,
         stopped: Mutex<Vec<(String, bool)>>,
         tagged: Mutex<Vec<(String, String)>>,
@@ -265,6 +266,13 @@ mod tests {
         }
         async fn start(&self, ids: &[String], _: bool) -> Result<(), AwsError> {
             self.calls.lock().unwrap().push(("start".into(), ids.len()));
+            if let Some(bad) = ids.iter().find(|i| self.no_capacity.contains(*i)) {
+                return Err(AwsError::service(
+                    "ec2:StartInstances",
+                    "InsufficientInstanceCapacity",
+                    &format!("no t3.micro capacity for {bad}"),
+                ));
+            }
             Ok(())
         }
         async fn tag(&self, ids: &[String], _: &str, value: &str) -> Result<(), AwsError> {
@@ -301,6 +309,26 @@ mod tests {
             ..RegionPlan::default()
         };
         apply(fake, &region_plan, mode, &limits, "2026-11-20T20:00:00Z").await
+    }
+
+    #[tokio::test]
+    async fn no_capacity_for_one_instance_starts_the_others() {
+        let fake = Fake {
+            no_capacity: ["i-0003".to_string()].into(),
+            ..Fake::default()
+        };
+        let mut p = Plan::new();
+        for i in 0..8 {
+            p.act(format!("i-{i:04}"), Act::Start, "test");
+        }
+        let out = run(&fake, &p, Mode::Live, Budget::unlimited()).await;
+        assert_eq!(out.done.len(), 7);
+        assert_eq!(out.failed.len(), 1);
+        assert_eq!(out.failed[0].id, "i-0003");
+        assert!(
+            out.failed[0].error.is_retryable(),
+            "the next run tries again"
+        );
     }
 
     #[tokio::test]

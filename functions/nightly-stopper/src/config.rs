@@ -10,6 +10,9 @@ use jiff::tz::TimeZone;
 
 use crate::schedule::{self, Schedules};
 
+/// What SCHEDULES and SCHEDULES_PARAMETER hold, as errors name it.
+pub const DOCUMENT: &str = "schedules document";
+
 /// Where the schedules come from.
 #[derive(Debug, Clone)]
 pub enum SchedulesSource {
@@ -61,8 +64,9 @@ impl Config {
                 ));
             }
             (Some(text), None) => SchedulesSource::Given(Arc::new(
-                schedule::parse(&text, (&time_zone, &time_zone_name))
-                    .map_err(|e| ConfigError::document("SCHEDULES", e))?,
+                schedule::parse(&text, (&time_zone, &time_zone_name)).map_err(|e| {
+                    ConfigError::document("environment variable SCHEDULES", DOCUMENT, e)
+                })?,
             )),
             (None, Some(name)) => SchedulesSource::Parameter(name),
             (None, None) => SchedulesSource::Given(Arc::new(schedule::default_schedules(

@@ -17,7 +17,7 @@ use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{ConfigError, Error};
 
 use crate::apply::{Limits, apply};
-use crate::config::{Config, SchedulesSource};
+use crate::config::{Config, DOCUMENT, SchedulesSource};
 use crate::event::{self, Request};
 use crate::plan::{self, RegionPlan};
 use crate::ports::{Documents, Ec2Fleet, Fleet, Instance};
@@ -96,8 +96,11 @@ pub async fn schedules<F, D: Documents>(
         return Ok(s);
     }
     let text = app.documents.read(name).await?;
-    let parsed = schedule::parse(&text, (&config.time_zone, &config.time_zone_name))
-        .map_err(|e| ConfigError::document(format!("SCHEDULES_PARAMETER ({name})"), e))?;
+    let parsed =
+        schedule::parse(&text, (&config.time_zone, &config.time_zone_name)).map_err(|e| {
+            let origin = format!("SSM parameter {name} (SCHEDULES_PARAMETER)");
+            ConfigError::document(origin, DOCUMENT, e)
+        })?;
     Ok(app.schedules.store(parsed))
 }
 

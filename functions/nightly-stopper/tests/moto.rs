@@ -604,3 +604,80 @@ async fn a_start_that_does_not_hold_is_reported_once() {
     assert!(r.failed.is_empty() && r.done.is_empty(), "{r:?}");
     assert!(r.skipped[0].reason.contains("our start did not hold"));
 }
+
+#[tokio::test]
+async fn schedules_from_a_parameter_are_read_again_and_a_bad_one_changes_nothing() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let name = "/fleetkeeper/schedules";
+    let env = Moto::env_for(
+        &proxy.endpoint(),
+        &[("REGIONS", "eu-west-1"), ("SCHEDULES_PARAMETER", name)],
+    );
+    let aws = Moto::aws(&env).await;
+    let ssm = aws.client("SSM", aws_sdk_ssm::Client::new);
+    let put = |value: &str| {
+        ssm.put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+    };
+    put(TEAMS).await.unwrap();
+    let west = ec2(&moto.endpoint(), "eu-west-1").await;
+    let london = launch(&west, 1, &[("fleetkeeper:schedule", "uk-support")]).await;
+
+    let config = Config::from_env(&env).unwrap();
+    let stopper = Stopper::new(targets(&aws, &config).await, ssm.clone());
+    let run_at = |at: &'static str| {
+        let stopper = &stopper;
+        let config = &config;
+        async move {
+            let mut metrics = Metrics::for_function("nightly-stopper");
+            run(
+                stopper,
+                config,
+                &evaluate(at),
+                at.parse().unwrap(),
+                Budget::unlimited(),
+                &mut metrics,
+            )
+            .await
+        }
+    };
+    let r = run_at("2026-12-01T18:05:00Z").await.unwrap();
+    assert_eq!(ids(&r.done), london);
+    run_at("2026-12-01T18:10:00Z").await.unwrap();
+    assert_eq!(proxy.count("ssm:GetParameter"), 1, "kept for five minutes");
+
+    // A broken document in a fresh function: the run fails, naming the parameter, and
+    // nothing changes.
+    put(r#"{"uk-support": {"periods": [{"days": "mon-fry", "start": "08:00"}]}}"#)
+        .await
+        .unwrap();
+    let fresh = Stopper::new(targets(&aws, &config).await, ssm.clone());
+    let mut metrics = Metrics::for_function("nightly-stopper");
+    let err = run(
+        &fresh,
+        &config,
+        &evaluate("2026-12-02T08:05:00Z"),
+        "2026-12-02T08:05:00Z".parse().unwrap(),
+        Budget::unlimited(),
+        &mut metrics,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "SSM parameter /fleetkeeper/schedules (SCHEDULES_PARAMETER) is not a valid schedules document: schedule \"uk-support\": periods[0].days \"mon-fry\": unknown day name \"fry\""
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        states(&moto.endpoint()).await[&london[0]].0,
+        "stopped",
+        "not started"
+    );
+    assert_eq!(proxy.count("ec2:StartInstances"), 0);
+}
