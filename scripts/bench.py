@@ -212,11 +212,15 @@ def lambda_env(stand: Stand, endpoint: str) -> dict[str, str]:
 
 def one_cold_start(cmd: list[str], warm: int) -> dict:
     stand = Stand(events=1 + warm, page=CENSUS_PAGE)
-    env = lambda_env(stand, f"http://{stand.addr}")
+    return timed_start(cmd, stand, lambda_env(stand, f"http://{stand.addr}"), warm)
+
+
+def timed_start(cmd: list[str], stand: Stand, env: dict[str, str], warm: int, timeout: float = 60) -> dict:
+    """Starts the candidate against `stand`, serves it 1 + `warm` events; its figures."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        stand.wait_for("response", 1 + warm)
+        stand.wait_for("response", 1 + warm, timeout=timeout)
         rss = peak_rss_kib(proc.pid)
     finally:
         proc.kill()
@@ -351,28 +355,12 @@ def one_schedules_start(cmd: list[str], pages: list[bytes], doc: dict, warm: int
     stand = Stand(events=1 + warm, event=event, pages=pages)
     env = {**lambda_env(stand, f"http://{stand.addr}"), "SCHEDULES": json.dumps(doc),
            "AWS_LAMBDA_FUNCTION_NAME": "nightly-stopper"}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        stand.wait_for("response", 1 + warm, timeout=300)
-        rss = peak_rss_kib(proc.pid)
-    finally:
-        proc.kill()
-        proc.wait()
-        stand.close()
+    figures = timed_start(cmd, stand, env, warm, timeout=300)
     for body in stand.responses:
         counts = json.loads(body)["counts"]
         if counts["planned"] != 0 or counts["skipped"] != SCHEDULE_FLEET:
             raise RuntimeError(f"{cmd[-1]} disagrees with the Python evaluation: {counts}")
-    nexts = [t for k, t in stand.marks if k == "next"]
-    events = [t for k, t in stand.marks if k == "event"]
-    responses = [t for k, t in stand.marks if k == "response"]
-    return {
-        "init_ms": (nexts[0] - t0) * 1000,
-        "cold_ms": (responses[0] - events[0]) * 1000,
-        "warm_ms": statistics.median((r - e) * 1000 for e, r in zip(events[1:], responses[1:])),
-        "rss_mib": rss / 1024,
-    }
+    return figures
 
 
 def schedules_bench(binary: Path, runs: int, warm: int, python: bool) -> list[dict]:
