@@ -4,12 +4,33 @@ use fleetkeeper::exec::{BucketSpec, buckets};
 use fleetkeeper::{ConfigError, Env, Mode};
 use jiff::tz::TimeZone;
 
+use std::collections::BTreeMap;
+
 use crate::plan::retention::Rules;
+
+/// DLM's limit, and AWS's: at most this many destination regions.
+pub const MAX_COPY_REGIONS: usize = 3;
+/// AWS bills an archived snapshot for at least 90 days.
+pub const MIN_ARCHIVE_DAYS: u64 = 90;
+
+/// Copies of each completed snapshot in other regions (COPY_TO).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copies {
+    pub to: Vec<String>,
+    /// COPY_KMS_KEYS: the key each destination encrypts with (else the default EBS key).
+    pub kms_keys: BTreeMap<String, String>,
+    /// COPY_KEEP_LAST, COPY_KEEP_DAILY, ...: each defaults to the source's.
+    pub rules: Rules,
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub regions: Vec<String>,
     pub rules: Rules,
+    pub copies: Copies,
+    /// ARCHIVE_AFTER_DAYS: a snapshot kept only by the monthly or yearly rules and older than
+    /// this moves to the archive tier.
+    pub archive_after_days: Option<u32>,
     /// `SCHEDULE_TIMEZONE`: the zone days, weeks, months and years are counted in.
     pub time_zone: TimeZone,
     /// `MAX_DELETES`: deletions per run; the rest wait for the next run.
@@ -21,15 +42,98 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let regions = env.regions("REGIONS")?;
+        let rules = Rules::from_env(env)?;
+        let copies = copies(env, &regions, &rules)?;
+        let archive_after_days = env
+            .parse_with(
+                "ARCHIVE_AFTER_DAYS",
+                &format!("a whole number of days from {MIN_ARCHIVE_DAYS} (AWS bills an archived snapshot for 90 days) to 36500"),
+                |s| {
+                    s.parse::<u64>()
+                        .ok()
+                        .filter(|d| (MIN_ARCHIVE_DAYS..=36_500).contains(d))
+                },
+            )?
+            .map(|d| d as u32);
         Ok(Config {
-            regions: env.regions("REGIONS")?,
-            rules: Rules::from_env(env)?,
+            regions,
+            rules,
+            copies,
+            archive_after_days,
             time_zone: env.time_zone("SCHEDULE_TIMEZONE", "UTC")?,
             max_deletes: env.u64_in("MAX_DELETES", 1000, 0, 1_000_000)? as usize,
             mode: Mode::from_env(env)?,
             rate: BucketSpec::from_env(env, "SNAPSHOT_RATE", buckets::EC2_SNAPSHOTS.headroom(0.9))?,
         })
     }
+}
+
+/// COPY_TO, COPY_KMS_KEYS and the copies' retention, checked against the source regions
+/// (REGIONS, or the function's own region).
+fn copies(env: &Env, regions: &[String], rules: &Rules) -> Result<Copies, ConfigError> {
+    let to = env.regions("COPY_TO")?;
+    let raw_to = env.string("COPY_TO", "");
+    if to.len() > MAX_COPY_REGIONS {
+        return Err(ConfigError::invalid(
+            "COPY_TO",
+            &raw_to,
+            format!("at most {MAX_COPY_REGIONS} destination regions"),
+        ));
+    }
+    let own = env.get("AWS_REGION");
+    let sources: Vec<&str> = if regions.is_empty() {
+        own.as_deref().into_iter().collect()
+    } else {
+        regions.iter().map(String::as_str).collect()
+    };
+    if let Some(same) = to.iter().find(|r| sources.contains(&r.as_str())) {
+        return Err(ConfigError::invalid(
+            "COPY_TO",
+            &raw_to,
+            format!("regions other than the ones snapshots are taken in ({same} is one of them)"),
+        ));
+    }
+    let kms_keys = match env.get("COPY_KMS_KEYS") {
+        None => BTreeMap::new(),
+        Some(raw) => {
+            kms_keys(&raw, &to).map_err(|why| ConfigError::invalid("COPY_KMS_KEYS", &raw, why))?
+        }
+    };
+    Ok(Copies {
+        to,
+        kms_keys,
+        rules: Rules::from_env_with(env, "COPY_", rules)?,
+    })
+}
+
+/// A JSON map of COPY_TO regions to KMS key ARNs in that region.
+fn kms_keys(raw: &str, to: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let expected = "a JSON map of COPY_TO regions to KMS key ARNs, such as \
+        {\"eu-west-1\": \"arn:aws:kms:eu-west-1:123456789012:key/...\"}";
+    let map: BTreeMap<String, String> =
+        serde_json::from_str(raw).map_err(|_| expected.to_owned())?;
+    for (region, arn) in &map {
+        if !to.contains(region) {
+            return Err(format!("{expected}; {region} is not in COPY_TO"));
+        }
+        let parts: Vec<&str> = arn.split(':').collect();
+        let is_key = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "kms"
+            && (parts[5].starts_with("key/") || parts[5].starts_with("alias/"));
+        if !is_key {
+            return Err(format!("{expected}; {arn:?} is not a KMS key ARN"));
+        }
+        if parts[3] != region {
+            return Err(format!(
+                "{expected}; the key for {region} is in {} (a copy is encrypted in its own region)",
+                parts[3]
+            ));
+        }
+    }
+    Ok(map)
 }
 
 #[cfg(test)]
@@ -49,9 +153,108 @@ mod tests {
             ("MAX_DELETES", "all"),
             ("SCHEDULE_TIMEZONE", "Mars/Base"),
             ("SNAPSHOT_RATE_PER_SECOND", "0"),
+            ("ARCHIVE_AFTER_DAYS", "30"),
+            ("COPY_KEEP_LAST", "-1"),
         ] {
             let err = Config::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{var}: {err}");
+        }
+    }
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut all = vec![("REGIONS", "us-east-1")];
+        all.extend_from_slice(pairs);
+        Config::from_env(&Env::from_pairs(all))
+    }
+
+    #[test]
+    fn copies_default_to_the_source_rules() {
+        let c = with(&[
+            ("COPY_TO", "eu-west-1, us-west-2"),
+            ("KEEP_DAILY", "7"),
+            ("COPY_KEEP_LAST", "2"),
+        ])
+        .unwrap();
+        assert_eq!(c.copies.to, ["eu-west-1", "us-west-2"]);
+        assert_eq!((c.copies.rules.keep_last, c.copies.rules.daily), (2, 7));
+        assert!(c.copies.kms_keys.is_empty());
+        assert_eq!(c.archive_after_days, None);
+        let c = with(&[
+            ("COPY_TO", "eu-west-1"),
+            ("COPY_KMS_KEYS", r#"{"eu-west-1": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}"#),
+            ("ARCHIVE_AFTER_DAYS", "90"),
+        ])
+        .unwrap();
+        assert_eq!(c.copies.kms_keys.len(), 1);
+        assert_eq!(c.archive_after_days, Some(90));
+        // With no REGIONS, the function's own region is the source.
+        let own = Config::from_env(&Env::from_pairs([
+            ("AWS_REGION", "eu-west-1"),
+            ("COPY_TO", "eu-west-1"),
+        ]));
+        assert!(
+            own.unwrap_err()
+                .to_string()
+                .contains("eu-west-1 is one of them")
+        );
+    }
+
+    #[test]
+    fn bad_copy_settings_name_the_variable_and_why() {
+        let key = "arn:aws:kms:eu-west-1:123456789012:key/k";
+        for (pairs, var, says) in [
+            (
+                vec![("COPY_TO", "eu-west-1,moon-1")],
+                "COPY_TO",
+                "AWS region names",
+            ),
+            (
+                vec![("COPY_TO", "us-east-1")],
+                "COPY_TO",
+                "us-east-1 is one of them",
+            ),
+            (
+                vec![("COPY_TO", "eu-west-1,eu-west-2,eu-west-3,eu-central-1")],
+                "COPY_TO",
+                "at most 3",
+            ),
+            (
+                vec![("COPY_TO", "eu-west-1"), ("COPY_KMS_KEYS", "eu-west-1=k")],
+                "COPY_KMS_KEYS",
+                "a JSON map",
+            ),
+            (
+                vec![
+                    ("COPY_TO", "eu-west-1"),
+                    ("COPY_KMS_KEYS", r#"{"eu-west-1": "alias/backups"}"#),
+                ],
+                "COPY_KMS_KEYS",
+                "is not a KMS key ARN",
+            ),
+            (
+                vec![
+                    ("COPY_TO", "eu-west-2"),
+                    ("COPY_KMS_KEYS", &format!(r#"{{"eu-west-1": "{key}"}}"#)),
+                ],
+                "COPY_KMS_KEYS",
+                "eu-west-1 is not in COPY_TO",
+            ),
+            (
+                vec![
+                    ("COPY_TO", "eu-west-2"),
+                    ("COPY_KMS_KEYS", &format!(r#"{{"eu-west-2": "{key}"}}"#)),
+                ],
+                "COPY_KMS_KEYS",
+                "is in eu-west-1",
+            ),
+            (
+                vec![("ARCHIVE_AFTER_DAYS", "89")],
+                "ARCHIVE_AFTER_DAYS",
+                "from 90",
+            ),
+        ] {
+            let err = with(&pairs).unwrap_err().to_string();
+            assert!(err.contains(var) && err.contains(says), "{pairs:?}: {err}");
         }
     }
 }

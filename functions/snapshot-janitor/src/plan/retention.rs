@@ -53,20 +53,37 @@ pub struct Rules {
 
 impl Rules {
     pub fn from_env(env: &Env) -> Result<Rules, ConfigError> {
-        let n = |var: &str, default: u64| env.u64_in(var, default, 0, 10_000).map(|v| v as u32);
-        let rules = Rules {
-            keep_last: n("KEEP_LAST", 7)?,
-            daily: n("KEEP_DAILY", 0)?,
-            weekly: n("KEEP_WEEKLY", 0)?,
-            monthly: n("KEEP_MONTHLY", 0)?,
-            yearly: n("KEEP_YEARLY", 0)?,
-            orphan_grace_days: env.parse_with(
-                "ORPHAN_GRACE_DAYS",
-                "a whole number of days from 1 to 36500",
-                |s| s.parse::<u32>().ok().filter(|d| (1..=36_500).contains(d)),
-            )?,
+        let defaults = Rules {
+            keep_last: 7,
+            daily: 0,
+            weekly: 0,
+            monthly: 0,
+            yearly: 0,
+            orphan_grace_days: None,
         };
-        Ok(rules)
+        Rules::from_env_with(env, "", &defaults)
+    }
+
+    /// The rules under `prefix` (`COPY_` reads COPY_KEEP_LAST ...), each defaulting to
+    /// `defaults`' value.
+    pub fn from_env_with(env: &Env, prefix: &str, defaults: &Rules) -> Result<Rules, ConfigError> {
+        let n = |var: &str, default: u32| {
+            env.u64_in(&format!("{prefix}{var}"), u64::from(default), 0, 10_000)
+                .map(|v| v as u32)
+        };
+        let grace = env.parse_with(
+            &format!("{prefix}ORPHAN_GRACE_DAYS"),
+            "a whole number of days from 1 to 36500",
+            |s| s.parse::<u32>().ok().filter(|d| (1..=36_500).contains(d)),
+        )?;
+        Ok(Rules {
+            keep_last: n("KEEP_LAST", defaults.keep_last)?,
+            daily: n("KEEP_DAILY", defaults.daily)?,
+            weekly: n("KEEP_WEEKLY", defaults.weekly)?,
+            monthly: n("KEEP_MONTHLY", defaults.monthly)?,
+            yearly: n("KEEP_YEARLY", defaults.yearly)?,
+            orphan_grace_days: grace.or(defaults.orphan_grace_days),
+        })
     }
 }
 
