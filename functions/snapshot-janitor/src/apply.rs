@@ -183,12 +183,14 @@ mod tests {
             .map(|i| Decision {
                 id: format!("snap-{i:04}"),
                 volume_id: "vol-1".into(),
+                set_id: None,
                 delete: true,
                 rule: "no retention rule keeps it".into(),
             })
             .chain([Decision {
                 id: "snap-keep".into(),
                 volume_id: "vol-1".into(),
+                set_id: None,
                 delete: false,
                 rule: "kept by last".into(),
             }])

@@ -8,7 +8,9 @@ use fleetkeeper::AwsError;
 use fleetkeeper::error::aws_err;
 use jiff::Timestamp;
 
-use crate::plan::create::{BACKUP_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, VOLUME_TAG, Volume};
+use crate::plan::create::{
+    BACKUP_TAG, INSTANCE_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, SET_TAG, VOLUME_TAG, Volume,
+};
 use crate::plan::retention::{Snapshot, State};
 
 /// How a delete ended when AWS did not simply accept it.
@@ -135,6 +137,8 @@ impl Ebs for Ec2Ebs {
                     },
                     started,
                     managed: tags.get(MANAGED_BY_TAG).map(String::as_str) == Some(MANAGED_BY),
+                    set_id: tags.get(SET_TAG).cloned(),
+                    instance_id: tags.get(INSTANCE_TAG).cloned(),
                 });
             }
         }

@@ -17,6 +17,9 @@ pub const MANAGED_BY_TAG: &str = "fleetkeeper:managed-by";
 pub const MANAGED_BY: &str = "snapshot-janitor";
 pub const POLICY_TAG: &str = "fleetkeeper:policy";
 pub const VOLUME_TAG: &str = "fleetkeeper:volume-id";
+/// The snapshots of one CreateSnapshots call (an instance's volumes at one instant) share it.
+pub const SET_TAG: &str = "fleetkeeper:set-id";
+pub const INSTANCE_TAG: &str = "fleetkeeper:instance-id";
 
 /// A policy's period: one snapshot per day, ISO week or month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -198,6 +201,7 @@ mod tests {
             state,
             started: ts(started),
             managed: true,
+            ..Default::default()
         }
     }
 

@@ -28,7 +28,7 @@ pub enum State {
 }
 
 /// What retention needs to know of a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub id: String,
     pub volume_id: String,
@@ -37,6 +37,17 @@ pub struct Snapshot {
     pub started: Timestamp,
     /// Carries `fleetkeeper:managed-by = snapshot-janitor`.
     pub managed: bool,
+    /// `fleetkeeper:set-id`: taken with the instance's other volumes at one instant; the set
+    /// is kept or deleted whole.
+    pub set_id: Option<String>,
+    /// `fleetkeeper:instance-id`: the instance a set was taken of.
+    pub instance_id: Option<String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::Completed
+    }
 }
 
 /// How many of each to keep (KEEP_LAST, KEEP_DAILY, ...).
@@ -95,9 +106,52 @@ type PeriodOf = fn(&jiff::Zoned) -> (i32, i32, i32);
 pub struct Decision {
     pub id: String,
     pub volume_id: String,
+    /// The set it belongs to: every snapshot of a set gets the same verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_id: Option<String>,
     pub delete: bool,
     /// The rules that keep it, or why it goes.
     pub rule: String,
+}
+
+/// What retention decides on: one snapshot, or a whole set.
+struct Unit<'a> {
+    /// The set id, or the snapshot id: ties between equal start times break on it.
+    id: &'a str,
+    /// The volume, or for a set the instance.
+    owner: &'a str,
+    policy: &'a str,
+    members: Vec<&'a Snapshot>,
+    /// The earliest start of its members.
+    started: Timestamp,
+    /// Pending if any member is, else error if any member is, else completed.
+    state: State,
+}
+
+fn units(snapshots: &[Snapshot]) -> Vec<Unit<'_>> {
+    let mut by_id: BTreeMap<&str, Unit<'_>> = BTreeMap::new();
+    for s in snapshots.iter().filter(|s| s.managed) {
+        let (id, owner) = match &s.set_id {
+            Some(set) => (set.as_str(), s.instance_id.as_deref().unwrap_or(set)),
+            None => (s.id.as_str(), s.volume_id.as_str()),
+        };
+        let u = by_id.entry(id).or_insert_with(|| Unit {
+            id,
+            owner,
+            policy: &s.policy,
+            members: Vec::new(),
+            started: s.started,
+            state: State::Completed,
+        });
+        u.members.push(s);
+        u.started = u.started.min(s.started);
+        u.state = match (u.state, s.state) {
+            (State::Pending, _) | (_, State::Pending) => State::Pending,
+            (State::Error, _) | (_, State::Error) => State::Error,
+            _ => State::Completed,
+        };
+    }
+    by_id.into_values().collect()
 }
 
 /// MAX_DELETES is one budget for the whole run, over every region and account: each region
@@ -115,45 +169,41 @@ pub fn share_deletes(doomed: &[usize], max_deletes: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Decides every managed snapshot. `live_volumes` are the volumes that still exist.
+/// Decides every managed snapshot, a set as one unit. `live` holds the volumes and the
+/// instances that still exist (and are still tagged for backup).
 pub fn decide(
     snapshots: &[Snapshot],
-    live_volumes: &BTreeSet<String>,
+    live: &BTreeSet<String>,
     rules: &Rules,
     tz: &TimeZone,
     now: Timestamp,
 ) -> Vec<Decision> {
-    let mut groups: BTreeMap<(&str, &str), Vec<&Snapshot>> = BTreeMap::new();
-    for s in snapshots.iter().filter(|s| s.managed) {
-        groups
-            .entry((s.volume_id.as_str(), s.policy.as_str()))
-            .or_default()
-            .push(s);
+    let all = units(snapshots);
+    let mut groups: BTreeMap<(&str, &str), Vec<&Unit>> = BTreeMap::new();
+    for u in &all {
+        groups.entry((u.owner, u.policy)).or_default().push(u);
     }
-    // The newest completed snapshot of each volume, over all its policies.
-    let mut newest_of_volume: BTreeMap<&str, &Snapshot> = BTreeMap::new();
-    for s in snapshots
-        .iter()
-        .filter(|s| s.managed && s.state == State::Completed)
-    {
-        let e = newest_of_volume.entry(s.volume_id.as_str()).or_insert(s);
-        if (s.started, &s.id) > (e.started, &e.id) {
-            *e = s;
+    // The newest completed unit of each volume (or instance), over all its policies.
+    let mut newest_of_owner: BTreeMap<&str, &Unit> = BTreeMap::new();
+    for u in all.iter().filter(|u| u.state == State::Completed) {
+        let e = newest_of_owner.entry(u.owner).or_insert(u);
+        if (u.started, u.id) > (e.started, e.id) {
+            *e = u;
         }
     }
 
     let mut out = Vec::new();
-    for ((volume, _policy), mut snaps) in groups {
+    for ((owner, _policy), mut group) in groups {
         // Newest first; the id breaks ties so the order never depends on input order.
-        snaps.sort_by(|a, b| (b.started, &b.id).cmp(&(a.started, &a.id)));
-        let completed: Vec<&Snapshot> = snaps
+        group.sort_by(|a, b| (b.started, b.id).cmp(&(a.started, a.id)));
+        let completed: Vec<&Unit> = group
             .iter()
             .copied()
-            .filter(|s| s.state == State::Completed)
+            .filter(|u| u.state == State::Completed)
             .collect();
         let mut keep: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for s in completed.iter().take(rules.keep_last as usize) {
-            keep.entry(&s.id).or_default().push("last".into());
+        for u in completed.iter().take(rules.keep_last as usize) {
+            keep.entry(u.id).or_default().push("last".into());
         }
         let periods: [(&str, u32, PeriodOf); 4] = [
             ("daily", rules.daily, |z| {
@@ -170,43 +220,49 @@ pub fn decide(
         ];
         for (name, count, period_of) in periods {
             let mut seen = BTreeSet::new();
-            for s in &completed {
+            for u in &completed {
                 if seen.len() as u32 >= count {
                     break;
                 }
-                // Newest first, so the first snapshot met in a period is that period's newest.
-                if seen.insert(period_of(&s.started.to_zoned(tz.clone()))) {
-                    keep.entry(&s.id).or_default().push(name.into());
+                // Newest first, so the first unit met in a period is that period's newest.
+                if seen.insert(period_of(&u.started.to_zoned(tz.clone()))) {
+                    keep.entry(u.id).or_default().push(name.into());
                 }
             }
         }
-        if let Some(newest) = newest_of_volume.get(volume) {
-            let gone = !live_volumes.contains(volume);
+        if let Some(newest) = newest_of_owner.get(owner) {
+            let gone = !live.contains(owner);
             let grace_over = rules.orphan_grace_days.is_some_and(|days| {
                 newest
                     .started
                     .checked_add((days as i64 * 24).hours())
                     .is_ok_and(|until| until <= now)
             });
-            if snaps.iter().any(|s| s.id == newest.id) && !(gone && grace_over) {
-                keep.entry(&newest.id)
-                    .or_default()
-                    .push("newest of its volume".into());
+            if group.iter().any(|u| u.id == newest.id) && !(gone && grace_over) {
+                let of = if newest.members[0].set_id.is_some() {
+                    "newest of its instance"
+                } else {
+                    "newest of its volume"
+                };
+                keep.entry(newest.id).or_default().push(of.into());
             }
         }
-        for s in snaps {
-            let (delete, rule) = match (s.state, keep.get(s.id.as_str())) {
+        for u in group {
+            let (delete, rule) = match (u.state, keep.get(u.id)) {
                 (State::Pending, _) => (false, "pending: never deleted".to_owned()),
                 (State::Error, _) => (true, "failed snapshot (state error)".to_owned()),
                 (State::Completed, Some(rules)) => (false, format!("kept by {}", rules.join(", "))),
                 (State::Completed, None) => (true, "no retention rule keeps it".to_owned()),
             };
-            out.push(Decision {
-                id: s.id.clone(),
-                volume_id: s.volume_id.clone(),
-                delete,
-                rule,
-            });
+            for s in &u.members {
+                out.push(Decision {
+                    id: s.id.clone(),
+                    volume_id: s.volume_id.clone(),
+                    set_id: s.set_id.clone(),
+                    delete,
+                    rule: rule.clone(),
+                });
+            }
         }
     }
     out
@@ -228,6 +284,7 @@ mod tests {
             state,
             started: ts(started),
             managed: true,
+            ..Default::default()
         }
     }
 
@@ -307,6 +364,7 @@ mod tests {
                 state: State::Completed,
                 started: t,
                 managed: true,
+                ..Default::default()
             });
         }
         let r = Rules {
@@ -444,6 +502,84 @@ mod tests {
     }
 
     #[test]
+    fn a_set_is_kept_or_deleted_whole() {
+        let member = |id: &str, vol: &str, set: &str, started: &str, state: State| Snapshot {
+            set_id: Some(set.into()),
+            instance_id: Some("i-db".into()),
+            ..snap(id, vol, started, state)
+        };
+        let snaps = vec![
+            member(
+                "s1a",
+                "vol-a",
+                "set-1",
+                "2026-11-01T02:00:00Z",
+                State::Completed,
+            ),
+            member(
+                "s1b",
+                "vol-b",
+                "set-1",
+                "2026-11-01T02:00:01Z",
+                State::Completed,
+            ),
+            member(
+                "s2a",
+                "vol-a",
+                "set-2",
+                "2026-11-02T02:00:00Z",
+                State::Completed,
+            ),
+            member(
+                "s2b",
+                "vol-b",
+                "set-2",
+                "2026-11-02T02:00:01Z",
+                State::Completed,
+            ),
+            // The newest set is half pending: it is kept, whole, and is not yet the newest.
+            member(
+                "s3a",
+                "vol-a",
+                "set-3",
+                "2026-11-03T02:00:00Z",
+                State::Completed,
+            ),
+            member(
+                "s3b",
+                "vol-b",
+                "set-3",
+                "2026-11-03T02:00:01Z",
+                State::Pending,
+            ),
+            // A set with a failed member goes, whole.
+            member(
+                "s0a",
+                "vol-a",
+                "set-0",
+                "2026-10-31T02:00:00Z",
+                State::Error,
+            ),
+            member(
+                "s0b",
+                "vol-b",
+                "set-0",
+                "2026-10-31T02:00:01Z",
+                State::Completed,
+            ),
+        ];
+        let live = BTreeSet::from(["i-db".to_owned()]);
+        let tz = TimeZone::UTC;
+        let d = decide(&snaps, &live, &rules(1), &tz, ts("2026-11-04T00:00:00Z"));
+        let mut gone = deleted(&d);
+        gone.sort();
+        assert_eq!(gone, ["s0a", "s0b", "s1a", "s1b"]);
+        let kept = d.iter().find(|x| x.id == "s2b").unwrap();
+        assert_eq!(kept.rule, "kept by last, newest of its instance");
+        assert_eq!(kept.set_id.as_deref(), Some("set-2"));
+    }
+
+    #[test]
     fn bad_rule_values_are_named() {
         for (var, value) in [
             ("KEEP_LAST", "-1"),
@@ -500,7 +636,39 @@ mod tests {
                         .checked_add((rng.below(700 * 24) as i64).hours())
                         .unwrap(),
                     managed: rng.below(10) != 0,
+                    ..Default::default()
                 });
+            }
+        }
+        // Sets: an instance's volumes taken together, a few seconds apart.
+        for n in 0..rng.below(3) {
+            let instance = format!("i-{n}");
+            if rng.below(4) != 0 {
+                live.insert(instance.clone());
+            }
+            let volumes = 1 + rng.below(3);
+            for k in 0..rng.below(40) {
+                let at = base
+                    .checked_add((rng.below(700 * 24) as i64).hours())
+                    .unwrap();
+                let set = format!("{instance}@{k}");
+                let policy = if rng.below(5) == 0 { "weekly" } else { "daily" };
+                for v in 0..volumes {
+                    snaps.push(Snapshot {
+                        id: format!("snap-{set}-{v}"),
+                        volume_id: format!("vol-{instance}-{v}"),
+                        policy: policy.into(),
+                        state: match rng.below(30) {
+                            0 => State::Pending,
+                            1 => State::Error,
+                            _ => State::Completed,
+                        },
+                        started: at.checked_add((v as i64).seconds()).unwrap(),
+                        managed: true,
+                        set_id: Some(set.clone()),
+                        instance_id: Some(instance.clone()),
+                    });
+                }
             }
         }
         let rules = Rules {
@@ -542,11 +710,56 @@ mod tests {
                     "case {case}: deleted a pending snapshot {id}"
                 );
             }
+            // A set is kept or deleted whole, never half.
+            let mut verdicts: BTreeMap<&str, BTreeSet<bool>> = BTreeMap::new();
+            for x in &d {
+                if let Some(set) = &x.set_id {
+                    verdicts.entry(set).or_default().insert(x.delete);
+                }
+            }
+            for (set, v) in &verdicts {
+                assert_eq!(v.len(), 1, "case {case}: set {set} split: {d:?}");
+            }
+            // The newest whole completed set of each instance survives unless orphaned past grace.
+            let mut sets: BTreeMap<&str, (Timestamp, &str, bool, &str)> = BTreeMap::new();
+            for s in snaps.iter().filter(|s| s.set_id.is_some()) {
+                let set = s.set_id.as_deref().unwrap();
+                let e = sets.entry(set).or_insert((
+                    s.started,
+                    set,
+                    true,
+                    s.instance_id.as_deref().unwrap(),
+                ));
+                e.0 = e.0.min(s.started);
+                e.2 &= s.state == State::Completed;
+            }
+            let mut newest_set: BTreeMap<&str, (Timestamp, &str)> = BTreeMap::new();
+            for (started, set, complete, instance) in sets.values() {
+                if *complete {
+                    let e = newest_set.entry(instance).or_insert((*started, set));
+                    if (*started, *set) > *e {
+                        *e = (*started, set);
+                    }
+                }
+            }
+            for (instance, (started, set)) in &newest_set {
+                let expired = !live.contains(*instance)
+                    && rules.orphan_grace_days.is_some_and(|g| {
+                        started.checked_add((g as i64 * 24).hours()).unwrap() <= now
+                    });
+                let deleted = d
+                    .iter()
+                    .any(|x| x.set_id.as_deref() == Some(set) && x.delete);
+                assert!(
+                    expired || !deleted,
+                    "case {case}: deleted the newest set of {instance}"
+                );
+            }
             // The newest completed snapshot of each volume survives unless orphaned past grace.
             let mut newest: BTreeMap<&str, &Snapshot> = BTreeMap::new();
             for s in snaps
                 .iter()
-                .filter(|s| s.managed && s.state == State::Completed)
+                .filter(|s| s.managed && s.state == State::Completed && s.set_id.is_none())
             {
                 let e = newest.entry(&s.volume_id).or_insert(s);
                 if (s.started, &s.id) > (e.started, &e.id) {
