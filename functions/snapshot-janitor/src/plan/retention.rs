@@ -19,10 +19,11 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Pending,
+    #[default]
     Completed,
     Error,
 }
@@ -42,12 +43,6 @@ pub struct Snapshot {
     pub set_id: Option<String>,
     /// `fleetkeeper:instance-id`: the instance a set was taken of.
     pub instance_id: Option<String>,
-}
-
-impl Default for State {
-    fn default() -> Self {
-        State::Completed
-    }
 }
 
 /// How many of each to keep (KEEP_LAST, KEEP_DAILY, ...).
