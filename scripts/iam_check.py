@@ -31,7 +31,7 @@ IMPLIED: dict[str, dict[str, str]] = {
         "kms:CreateGrant": "StartInstances of an instance with KMS-encrypted volumes: EC2 creates a grant on the key as the caller",
     },
     "snapshot-janitor": {
-        "ec2:CreateTags": "CreateSnapshot's TagSpecifications are authorized as CreateTags (ec2:CreateAction)",
+        "ec2:CreateTags": "CreateSnapshot(s)' TagSpecifications are authorized as CreateTags (ec2:CreateAction)",
     },
     "instance-launcher": {
         "ec2:CreateTags": "RunInstances' TagSpecifications are authorized as CreateTags (ec2:CreateAction)",
@@ -64,7 +64,7 @@ NO_RESOURCE_LEVEL = {
 }
 
 # Accessors on SDK outputs whose names look like operations.
-NOT_CALLS = {"start_time", "change_info"}
+NOT_CALLS = {"start_time", "change_info", "delete_on_termination"}
 
 SDK_CALL = re.compile(
     r"\.\s*((?:describe|create|delete|reboot|run|start|stop|send|get|put|list|change|modify|terminate)_[a-z_]+)\(\)"

@@ -20,6 +20,18 @@ pub struct Instance {
     /// Why it last changed state, as EC2 codes it (`Client.InternalError`,
     /// `Client.UserInitiatedShutdown` ...), with EC2's message.
     pub state_reason: Option<StateReason>,
+    /// Its EBS volumes, as its block device mappings list them.
+    pub volumes: Vec<AttachedVolume>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedVolume {
+    pub volume_id: String,
+    pub device: String,
+    /// The root (boot) device.
+    pub boot: bool,
+    /// Deleted with the instance when it is terminated.
+    pub delete_on_termination: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +67,20 @@ impl Instance {
             launched_at: i
                 .launch_time()
                 .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok()),
+            volumes: i
+                .block_device_mappings()
+                .iter()
+                .filter_map(|m| {
+                    let ebs = m.ebs()?;
+                    let device = m.device_name().unwrap_or_default().to_owned();
+                    Some(AttachedVolume {
+                        volume_id: ebs.volume_id()?.to_owned(),
+                        boot: i.root_device_name() == Some(device.as_str()),
+                        device,
+                        delete_on_termination: ebs.delete_on_termination().unwrap_or(false),
+                    })
+                })
+                .collect(),
             state_reason: i.state_reason().and_then(|r| {
                 Some(StateReason {
                     code: r.code().filter(|c| !c.is_empty())?.to_owned(),

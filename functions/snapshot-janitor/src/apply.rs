@@ -19,6 +19,16 @@ pub struct Limits<'a> {
     pub max_deletes: usize,
 }
 
+/// A set taken: an instance's volumes at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetCreated {
+    pub instance_id: String,
+    pub set_id: String,
+    /// (snapshot id, volume id) of each member.
+    pub snapshots: Vec<(String, String)>,
+    pub reason: String,
+}
+
 /// A snapshot taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Created {
@@ -51,6 +61,9 @@ pub struct Failed {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub created: Vec<Created>,
+    pub sets_created: Vec<SetCreated>,
+    /// Sets that could not be taken (id: the instance).
+    pub sets_failed: Vec<Failed>,
     pub create_failed: Vec<Failed>,
     pub deleted: Vec<Removed>,
     /// NotFound on delete: someone else removed it first.
@@ -66,6 +79,18 @@ enum One {
     Failed(String, AwsError),
 }
 
+/// The deletions, a set's together, in the order retention listed them.
+fn doomed_units(prune: &[Decision]) -> Vec<Vec<&Decision>> {
+    let mut units: Vec<Vec<&Decision>> = Vec::new();
+    for d in prune.iter().filter(|d| d.delete) {
+        match units.last_mut() {
+            Some(last) if d.set_id.is_some() && last[0].set_id == d.set_id => last.push(d),
+            _ => units.push(vec![d]),
+        }
+    }
+    units
+}
+
 pub async fn apply<E: Ebs + Sync>(
     ebs: &E,
     create: &CreatePlan,
@@ -76,6 +101,32 @@ pub async fn apply<E: Ebs + Sync>(
     let mut out = Outcome::default();
     if mode.is_dry_run() {
         return out;
+    }
+    for set in &create.sets {
+        if limits.budget.is_spent() {
+            break;
+        }
+        limits.snapshots.acquire().await;
+        let taken = ebs
+            .create_set(
+                &set.instance_id,
+                set.exclude_boot,
+                &set.description,
+                &set.tags,
+            )
+            .await;
+        match taken {
+            Ok(snapshots) => out.sets_created.push(SetCreated {
+                instance_id: set.instance_id.clone(),
+                set_id: set.set_id.clone(),
+                snapshots,
+                reason: set.reason.clone(),
+            }),
+            Err(error) => out.sets_failed.push(Failed {
+                id: set.instance_id.clone(),
+                error,
+            }),
+        }
     }
     for c in &create.create {
         if limits.budget.is_spent() {
@@ -95,26 +146,46 @@ pub async fn apply<E: Ebs + Sync>(
         }
     }
 
-    let mut doomed: Vec<&Decision> = prune.iter().filter(|d| d.delete).collect();
-    let over = doomed.split_off(doomed.len().min(limits.max_deletes));
-    out.left_for_next_run
-        .extend(over.iter().map(|d| d.id.clone()));
+    // A set is deleted whole, in one piece of work: MAX_DELETES never cuts one, and once a
+    // set is started the time budget does not stop it halfway.
+    let units = doomed_units(prune);
+    let mut taken = 0;
+    let mut doomed = Vec::new();
+    for u in units {
+        if taken + u.len() <= limits.max_deletes {
+            taken += u.len();
+            doomed.push(u);
+        } else {
+            out.left_for_next_run.extend(u.iter().map(|d| d.id.clone()));
+        }
+    }
     let batch = run_bounded(
         doomed,
         CONCURRENCY,
         Some(limits.snapshots),
         limits.budget,
-        |d: &Decision| async move {
-            match ebs.delete(&d.id).await {
-                Ok(how) => One::Deleted(d.id.clone(), d.rule.clone(), how),
-                Err(e) => One::Failed(d.id.clone(), e),
+        |unit: Vec<&Decision>| async move {
+            let mut done = Vec::new();
+            for (n, d) in unit.into_iter().enumerate() {
+                if n > 0 {
+                    limits.snapshots.acquire().await;
+                }
+                done.push(match ebs.delete(&d.id).await {
+                    Ok(how) => One::Deleted(d.id.clone(), d.rule.clone(), how),
+                    Err(e) => One::Failed(d.id.clone(), e),
+                });
             }
+            done
         },
     )
     .await;
-    out.left_for_next_run
-        .extend(batch.not_started.iter().map(|d| d.id.clone()));
-    for r in batch.results {
+    out.left_for_next_run.extend(
+        batch
+            .not_started
+            .iter()
+            .flat_map(|u| u.iter().map(|d| d.id.clone())),
+    );
+    for r in batch.results.into_iter().flatten() {
         match r {
             One::Deleted(snapshot_id, rule, Deleted::Done) => {
                 out.deleted.push(Removed { snapshot_id, rule })
@@ -154,8 +225,21 @@ mod tests {
         async fn tagged_volumes(&self) -> Result<Vec<Volume>, AwsError> {
             Ok(vec![])
         }
+        async fn tagged_instances(&self) -> Result<Vec<fleetkeeper::ec2::Instance>, AwsError> {
+            Ok(vec![])
+        }
         async fn our_snapshots(&self) -> Result<Vec<Snapshot>, AwsError> {
             Ok(vec![])
+        }
+        async fn create_set(
+            &self,
+            instance_id: &str,
+            _: bool,
+            _: &str,
+            _: &BTreeMap<String, String>,
+        ) -> Result<Vec<(String, String)>, AwsError> {
+            self.created.lock().unwrap().push(instance_id.to_owned());
+            Ok(vec![(format!("snap-{instance_id}-a"), "vol-a".into())])
         }
         async fn create(
             &self,
@@ -206,6 +290,7 @@ mod tests {
                 description: "d".into(),
                 tags: BTreeMap::new(),
             }],
+            sets: vec![],
             skipped: vec![],
         }
     }

@@ -39,14 +39,19 @@ pub async fn run<E: Ebs + Sync>(
     }
     // Observe and plan every region first, so MAX_DELETES can be shared over the whole run.
     let planned = join_all(targets.iter().map(|t| async move {
-        let (volumes, snapshots) =
-            futures_util::join!(t.port.tagged_volumes(), t.port.our_snapshots());
-        let (volumes, snapshots) = match (volumes, snapshots) {
-            (Ok(v), Ok(s)) => (v, s),
-            (Err(e), _) | (_, Err(e)) => return Err(e),
-        };
-        let create = plan_create(&volumes, &snapshots, &config.time_zone, now);
-        let live = volumes.iter().map(|v| v.id.clone()).collect();
+        let (volumes, instances, snapshots) = futures_util::join!(
+            t.port.tagged_volumes(),
+            t.port.tagged_instances(),
+            t.port.our_snapshots()
+        );
+        let (volumes, instances, snapshots) = (volumes?, instances?, snapshots?);
+        let create = plan_create(&volumes, &instances, &snapshots, &config.time_zone, now);
+        // What still exists: a gone volume's (or instance's) newest snapshot has a grace.
+        let live = volumes
+            .iter()
+            .map(|v| v.id.clone())
+            .chain(instances.iter().map(|i| i.id.clone()))
+            .collect();
         let decisions = decide(&snapshots, &live, &config.rules, &config.time_zone, now);
         Ok((create, decisions))
     }))

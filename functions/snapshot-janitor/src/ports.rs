@@ -3,8 +3,11 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use aws_sdk_ec2::types::{Filter, ResourceType, SnapshotState, Tag, TagSpecification};
+use aws_sdk_ec2::types::{
+    Filter, InstanceSpecification, ResourceType, SnapshotState, Tag, TagSpecification,
+};
 use fleetkeeper::AwsError;
+use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_key_filter};
 use fleetkeeper::error::aws_err;
 use jiff::Timestamp;
 
@@ -27,6 +30,8 @@ pub trait Ebs {
     fn region(&self) -> &str;
     /// Volumes carrying the backup tag (any value), every page.
     fn tagged_volumes(&self) -> impl Future<Output = Result<Vec<Volume>, AwsError>> + Send;
+    /// Instances carrying the backup tag (any value), with their volumes, every page.
+    fn tagged_instances(&self) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
     /// Snapshots this account owns that carry the managed-by tag, every page.
     fn our_snapshots(&self) -> impl Future<Output = Result<Vec<Snapshot>, AwsError>> + Send;
     /// CreateSnapshot with the tags applied atomically; returns the snapshot id.
@@ -36,6 +41,16 @@ pub trait Ebs {
         description: &str,
         tags: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// CreateSnapshots: every attached EBS volume of the instance at one instant (the boot
+    /// volume left out with `exclude_boot`), each snapshot with `tags`; returns
+    /// (snapshot id, volume id) of each.
+    fn create_set(
+        &self,
+        instance_id: &str,
+        exclude_boot: bool,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
     /// A dry run never gets here: it plans and reports, and calls nothing that changes.
     fn delete(&self, snapshot_id: &str) -> impl Future<Output = Result<Deleted, AwsError>> + Send;
 }
@@ -91,6 +106,11 @@ impl Ebs for Ec2Ebs {
             }
         }
         Ok(out)
+    }
+
+    async fn tagged_instances(&self) -> Result<Vec<Instance>, AwsError> {
+        let live = state_filter(&["pending", "running", "stopping", "stopped"]);
+        describe_instances(&self.client, vec![tag_key_filter(BACKUP_TAG), live]).await
     }
 
     async fn our_snapshots(&self) -> Result<Vec<Snapshot>, AwsError> {
@@ -165,6 +185,38 @@ impl Ebs for Ec2Ebs {
             .await
             .map_err(aws_err("ec2:CreateSnapshot"))?;
         Ok(out.snapshot_id().unwrap_or_default().to_owned())
+    }
+
+    async fn create_set(
+        &self,
+        instance_id: &str,
+        exclude_boot: bool,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        let mut spec = TagSpecification::builder().resource_type(ResourceType::Snapshot);
+        for (k, v) in tags {
+            spec = spec.tags(Tag::builder().key(k).value(v).build());
+        }
+        let out = self
+            .client
+            .create_snapshots()
+            .instance_specification(
+                InstanceSpecification::builder()
+                    .instance_id(instance_id)
+                    .exclude_boot_volume(exclude_boot)
+                    .build(),
+            )
+            .description(description)
+            .tag_specifications(spec.build())
+            .send()
+            .await
+            .map_err(aws_err("ec2:CreateSnapshots"))?;
+        Ok(out
+            .snapshots()
+            .iter()
+            .filter_map(|s| Some((s.snapshot_id()?.to_owned(), s.volume_id()?.to_owned())))
+            .collect())
     }
 
     async fn delete(&self, snapshot_id: &str) -> Result<Deleted, AwsError> {

@@ -19,6 +19,8 @@ pub const FUNCTION: &str = "snapshot-janitor";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnapshotAction {
     Create,
+    /// An instance's volumes at one instant (CreateSnapshots).
+    CreateSet,
     Delete,
 }
 
@@ -26,6 +28,7 @@ impl fmt::Display for SnapshotAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             SnapshotAction::Create => "create-snapshot",
+            SnapshotAction::CreateSet => "create-snapshot-set",
             SnapshotAction::Delete => "delete-snapshot",
         })
     }
@@ -67,10 +70,16 @@ pub fn add_region(
     decisions: &[Decision],
     out: &Outcome,
 ) {
-    use SnapshotAction::{Create, Delete};
+    use SnapshotAction::{Create, CreateSet, Delete};
     let entry = |target: &str, action: SnapshotAction, reason: &str| {
         Entry::new(target, action, reason).in_region(region)
     };
+    for set in &create.sets {
+        let volumes = serde_json::json!({ "volume_ids": set.volume_ids });
+        report
+            .planned
+            .push(entry(&set.instance_id, CreateSet, &set.reason).with_detail(volumes));
+    }
     for c in &create.create {
         report.planned.push(entry(&c.volume_id, Create, &c.reason));
     }
@@ -96,6 +105,18 @@ pub fn add_region(
             entry(&c.volume_id, Create, &c.reason)
                 .with_detail(serde_json::json!({ "snapshot_id": c.snapshot_id })),
         );
+    }
+    for s in &out.sets_created {
+        let members: Vec<serde_json::Value> = s
+            .snapshots
+            .iter()
+            .map(|(snapshot, volume)| serde_json::json!({"snapshot_id": snapshot, "volume_id": volume}))
+            .collect();
+        let detail = serde_json::json!({ "set_id": s.set_id, "snapshots": members });
+        report.done(entry(&s.instance_id, CreateSet, &s.reason).with_detail(detail));
+    }
+    for f in &out.sets_failed {
+        report.fail(Failure::aws(&f.id, CreateSet, &f.error).in_region(region));
     }
     for f in &out.create_failed {
         report.fail(Failure::aws(&f.id, Create, &f.error).in_region(region));
@@ -130,9 +151,25 @@ fn count(list: &[Entry], action: SnapshotAction) -> u64 {
 }
 
 pub fn metrics_into(report: &JanitorReport, m: &mut Metrics) {
+    let in_sets: usize = report
+        .done
+        .iter()
+        .filter(|e| e.action == SnapshotAction::CreateSet.to_string())
+        .filter_map(|e| {
+            e.detail
+                .as_ref()?
+                .get("snapshots")?
+                .as_array()
+                .map(Vec::len)
+        })
+        .sum();
     m.count(
         "SnapshotsCreated",
-        count(&report.done, SnapshotAction::Create),
+        count(&report.done, SnapshotAction::Create) + in_sets as u64,
+    );
+    m.count(
+        "SnapshotSetsCreated",
+        count(&report.done, SnapshotAction::CreateSet),
     );
     m.count(
         "SnapshotsDeleted",

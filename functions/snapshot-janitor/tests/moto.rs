@@ -112,7 +112,7 @@ mod run {
     use serde_json::json;
     use snapshot_janitor::config::Config;
     use snapshot_janitor::handler::{Target, run};
-    use snapshot_janitor::ports::Ec2Ebs;
+    use snapshot_janitor::ports::{Ebs, Ec2Ebs};
     use snapshot_janitor::report::JanitorReport;
 
     fn entries<'a>(list: &'a [Entry], action: &str) -> Vec<&'a Entry> {
@@ -229,6 +229,78 @@ mod run {
             before + 2,
             "moto's AMI snapshots and the foreign one stay"
         );
+    }
+
+    #[tokio::test]
+    async fn an_instance_is_snapshotted_as_one_set_and_pruned_as_one() {
+        let moto = Moto::start();
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+        let db = fleetkeeper_tests::ec2::launch(&ec2, 1, &[("fleetkeeper:backup", "daily")]).await;
+        let data = volume(&ec2, &[("fleetkeeper:backup", "daily")]).await;
+        ec2.attach_volume()
+            .volume_id(&data)
+            .instance_id(&db[0])
+            .device("/dev/sdf")
+            .send()
+            .await
+            .unwrap();
+
+        let today = Timestamp::now();
+        let first = invoke(&moto, &[("KEEP_LAST", "1")], &today.to_string()).await;
+        assert_eq!(first.status(), Status::Ok, "{:?}", first.failed);
+        let sets = entries(&first.done, "create-snapshot-set");
+        assert_eq!(sets.len(), 1, "{first:?}");
+        assert_eq!(sets[0].target, db[0]);
+        let detail = sets[0].detail.as_ref().unwrap();
+        let members = detail["snapshots"].as_array().unwrap();
+        assert_eq!(
+            members.len(),
+            2,
+            "the root volume and the data volume: {detail}"
+        );
+        assert!(members.iter().any(|m| m["volume_id"] == data.as_str()));
+        assert!(
+            created(&first).is_empty(),
+            "the data volume is not taken twice"
+        );
+        let once = skipped_volumes(&first);
+        assert!(
+            once.iter()
+                .any(|s| s.target == data && s.reason.contains("through instance")),
+            "{once:?}"
+        );
+        let set_id = detail["set_id"].as_str().unwrap().to_owned();
+
+        let ours = Ec2Ebs::new("us-east-1".into(), ec2.clone())
+            .our_snapshots()
+            .await
+            .unwrap();
+        assert_eq!(ours.len(), 2);
+        assert!(
+            ours.iter()
+                .all(|s| s.set_id.as_deref() == Some(set_id.as_str()))
+        );
+
+        let rerun = invoke(&moto, &[("KEEP_LAST", "1")], &today.to_string()).await;
+        assert!(entries(&rerun.done, "create-snapshot-set").is_empty());
+
+        // The next day a new set; the run after sees it and lets the old one go, whole.
+        let tomorrow = (today + jiff::SignedDuration::from_hours(24)).to_string();
+        let next = invoke(&moto, &[("KEEP_LAST", "1")], &tomorrow).await;
+        assert_eq!(entries(&next.done, "create-snapshot-set").len(), 1);
+        assert!(
+            deleted(&next).is_empty(),
+            "the new set is not seen yet: {next:?}"
+        );
+        let after = invoke(&moto, &[("KEEP_LAST", "1")], &tomorrow).await;
+        let gone: Vec<&str> = deleted(&after).iter().map(|e| e.target.as_str()).collect();
+        let old: Vec<&str> = members
+            .iter()
+            .map(|m| m["snapshot_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(gone.len(), 2, "{after:?}");
+        assert!(old.iter().all(|id| gone.contains(id)));
     }
 
     /// A volume with `n` managed snapshots of today (as an earlier run would have left them).

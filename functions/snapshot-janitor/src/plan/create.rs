@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::plan::retention::{Snapshot, State};
 
+pub use fleetkeeper::ec2::Instance;
+
 pub const BACKUP_TAG: &str = "fleetkeeper:backup";
 pub const MANAGED_BY_TAG: &str = "fleetkeeper:managed-by";
 pub const MANAGED_BY: &str = "snapshot-janitor";
@@ -20,6 +22,8 @@ pub const VOLUME_TAG: &str = "fleetkeeper:volume-id";
 /// The snapshots of one CreateSnapshots call (an instance's volumes at one instant) share it.
 pub const SET_TAG: &str = "fleetkeeper:set-id";
 pub const INSTANCE_TAG: &str = "fleetkeeper:instance-id";
+/// `false` on an instance leaves its boot volume out of its sets.
+pub const BACKUP_BOOT_TAG: &str = "fleetkeeper:backup-boot";
 
 /// A policy's period: one snapshot per day, ISO week or month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,9 +83,25 @@ pub struct Skip {
     pub reason: String,
 }
 
+/// One CreateSnapshots call: an instance's volumes at one instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreateSet {
+    pub instance_id: String,
+    pub exclude_boot: bool,
+    /// The volumes the set takes (as last described).
+    pub volume_ids: Vec<String>,
+    pub set_id: String,
+    pub policy: String,
+    pub reason: String,
+    pub description: String,
+    pub tags: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CreatePlan {
     pub create: Vec<Create>,
+    pub sets: Vec<CreateSet>,
+    /// Volumes (or, for sets, instances) not snapshotted, with the reason.
     pub skipped: Vec<Skip>,
 }
 
@@ -97,24 +117,126 @@ pub fn managed_tags(volume_id: &str, policy: &str) -> BTreeMap<String, String> {
     .collect()
 }
 
+/// The policy name a backup tag gives (no value, or an empty one: daily).
+fn policy_name(tags: &BTreeMap<String, String>) -> &str {
+    match tags.get(BACKUP_TAG).map(String::as_str) {
+        None => "daily",
+        Some(v) if v.trim().is_empty() => "daily",
+        Some(v) => v,
+    }
+}
+
+/// Copies of a resource's tags that a snapshot may carry (aws: tags are reserved; AWS
+/// refuses them on CreateSnapshot).
+fn copied_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Instances tagged for backup get one CreateSnapshots call per period: every attached EBS
+/// volume at the same instant (the boot volume left out with `fleetkeeper:backup-boot=false`).
+/// A tagged volume that such a set takes is not snapshotted on its own.
 pub fn plan_create(
     volumes: &[Volume],
+    instances: &[Instance],
     ours: &[Snapshot],
     tz: &TimeZone,
     now: Timestamp,
 ) -> CreatePlan {
     let mut plan = CreatePlan::default();
-    for v in volumes {
-        let name = v
-            .tags
-            .get(BACKUP_TAG)
-            .map(String::as_str)
-            .unwrap_or("daily");
-        let name = if name.trim().is_empty() {
-            "daily"
-        } else {
-            name
+    let mut in_sets: BTreeMap<&str, &str> = BTreeMap::new();
+    for i in instances {
+        let name = policy_name(&i.tags);
+        let policy = match Policy::parse(name) {
+            Ok(p) => p,
+            Err(why) => {
+                plan.skipped.push(Skip {
+                    volume_id: i.id.clone(),
+                    reason: format!("{BACKUP_TAG}: {why}"),
+                });
+                continue;
+            }
         };
+        let exclude_boot = i.tags.get(BACKUP_BOOT_TAG).map(String::as_str) == Some("false");
+        let taken: Vec<&str> = i
+            .volumes
+            .iter()
+            .filter(|v| !(exclude_boot && v.boot))
+            .map(|v| v.volume_id.as_str())
+            .collect();
+        if taken.is_empty() {
+            plan.skipped.push(Skip {
+                volume_id: i.id.clone(),
+                reason: "no EBS volume to snapshot (the boot volume is left out)".into(),
+            });
+            continue;
+        }
+        for v in &taken {
+            in_sets.insert(v, &i.id);
+        }
+        let period = policy.period(now, tz);
+        let mut this_period: BTreeMap<&str, bool> = BTreeMap::new();
+        for s in ours.iter().filter(|s| {
+            s.managed
+                && s.instance_id.as_deref() == Some(i.id.as_str())
+                && Policy::parse(&s.policy).ok() == Some(policy)
+                && policy.period(s.started, tz) == period
+        }) {
+            let ok = this_period
+                .entry(s.set_id.as_deref().unwrap_or(&s.id))
+                .or_insert(true);
+            *ok &= s.state != State::Error;
+        }
+        let reason = if let Some((set, _)) = this_period.iter().find(|(_, ok)| **ok) {
+            plan.skipped.push(Skip {
+                volume_id: i.id.clone(),
+                reason: format!("{} already has set {set} from period {period}", i.id),
+            });
+            continue;
+        } else if let Some((set, _)) = this_period.iter().next() {
+            format!("set {set} of period {period} failed; taking a new one")
+        } else {
+            format!("no set yet in period {period}")
+        };
+        let set_id = format!("{}@{}", i.id, now);
+        let mut tags = copied_tags(&i.tags);
+        tags.extend(
+            [
+                (MANAGED_BY_TAG, MANAGED_BY),
+                (POLICY_TAG, name),
+                (SET_TAG, &set_id),
+                (INSTANCE_TAG, &i.id),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        plan.sets.push(CreateSet {
+            instance_id: i.id.clone(),
+            exclude_boot,
+            volume_ids: taken.iter().map(|v| (*v).to_owned()).collect(),
+            policy: name.to_owned(),
+            reason,
+            description: format!(
+                "fleetkeeper snapshot-janitor: {} ({} volumes at one instant), policy {name}, period {period}",
+                i.id,
+                taken.len()
+            ),
+            set_id,
+            tags,
+        });
+    }
+    for v in volumes {
+        if let Some(instance) = in_sets.get(v.id.as_str()) {
+            plan.skipped.push(Skip {
+                volume_id: v.id.clone(),
+                reason: format!(
+                    "backed up once, through instance {instance} (its volumes as one set)"
+                ),
+            });
+            continue;
+        }
+        let name = policy_name(&v.tags);
         let policy = match Policy::parse(name) {
             Ok(p) => p,
             Err(why) => {
@@ -144,13 +266,7 @@ pub fn plan_create(
         } else {
             format!("no snapshot yet in period {period}")
         };
-        let mut tags: BTreeMap<String, String> = v
-            .tags
-            .iter()
-            // aws: tags are reserved; AWS refuses them on CreateSnapshot.
-            .filter(|(k, _)| !k.starts_with("aws:"))
-            .map(|(k, val)| (k.clone(), val.clone()))
-            .collect();
+        let mut tags = copied_tags(&v.tags);
         tags.extend(managed_tags(&v.id, name));
         let attached = v
             .instance_id
@@ -210,6 +326,7 @@ mod tests {
         let p = plan_create(
             &[vol("vol-1", Some("daily"))],
             &[],
+            &[],
             &TimeZone::UTC,
             ts("2026-11-21T02:00:00Z"),
         );
@@ -241,7 +358,7 @@ mod tests {
             "2026-11-21T01:00:00Z",
             State::Completed,
         )];
-        let rerun = plan_create(&v, &done, &berlin, ts("2026-11-21T20:00:00Z"));
+        let rerun = plan_create(&v, &[], &done, &berlin, ts("2026-11-21T20:00:00Z"));
         assert!(
             rerun.create.is_empty(),
             "a rerun the same local day creates none"
@@ -249,7 +366,7 @@ mod tests {
         assert!(rerun.skipped[0].reason.contains("already has snap-a"));
         // 23:30 UTC on the 21st is the 22nd in Berlin: a new period.
         assert_eq!(
-            plan_create(&v, &done, &berlin, ts("2026-11-21T23:30:00Z"))
+            plan_create(&v, &[], &done, &berlin, ts("2026-11-21T23:30:00Z"))
                 .create
                 .len(),
             1
@@ -262,7 +379,7 @@ mod tests {
             "2026-11-21T01:00:00Z",
             State::Error,
         )];
-        let redo = plan_create(&v, &failed, &berlin, ts("2026-11-21T20:00:00Z"));
+        let redo = plan_create(&v, &[], &failed, &berlin, ts("2026-11-21T20:00:00Z"));
         assert!(
             redo.create[0]
                 .reason
@@ -282,12 +399,12 @@ mod tests {
             State::Completed,
         )];
         assert!(
-            plan_create(&v, &done, &TimeZone::UTC, ts("2026-11-22T03:00:00Z"))
+            plan_create(&v, &[], &done, &TimeZone::UTC, ts("2026-11-22T03:00:00Z"))
                 .create
                 .is_empty()
         );
         assert_eq!(
-            plan_create(&v, &done, &TimeZone::UTC, ts("2026-11-23T03:00:00Z"))
+            plan_create(&v, &[], &done, &TimeZone::UTC, ts("2026-11-23T03:00:00Z"))
                 .create
                 .len(),
             1
@@ -303,6 +420,7 @@ mod tests {
         let p = plan_create(
             &[vol("vol-1", Some("hourly"))],
             &[],
+            &[],
             &TimeZone::UTC,
             ts("2026-11-21T02:00:00Z"),
         );
@@ -313,5 +431,109 @@ mod tests {
             p.skipped[0].reason
         );
         assert!(Policy::parse("Weekly").is_ok());
+    }
+
+    fn instance(id: &str, tags: &[(&str, &str)], volumes: &[(&str, bool)]) -> Instance {
+        Instance {
+            id: id.into(),
+            state: "running".into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            volumes: volumes
+                .iter()
+                .map(|(v, boot)| fleetkeeper::ec2::AttachedVolume {
+                    volume_id: (*v).into(),
+                    device: if *boot {
+                        "/dev/xvda".into()
+                    } else {
+                        format!("/dev/sd{v}")
+                    },
+                    boot: *boot,
+                    delete_on_termination: *boot,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_instance_gets_one_set_and_its_tagged_volume_is_not_taken_twice() {
+        let db = instance(
+            "i-db",
+            &[(BACKUP_TAG, "daily"), ("Name", "db")],
+            &[("vol-root", true), ("vol-data", false), ("vol-logs", false)],
+        );
+        let no_boot = instance(
+            "i-web",
+            &[(BACKUP_TAG, ""), (BACKUP_BOOT_TAG, "false")],
+            &[("vol-web-root", true), ("vol-web-data", false)],
+        );
+        let volumes = [
+            vol("vol-data", Some("daily")),
+            vol("vol-web-root", Some("daily")),
+        ];
+        let now = ts("2026-11-21T02:00:00Z");
+        let p = plan_create(&volumes, &[db, no_boot], &[], &TimeZone::UTC, now);
+        assert_eq!(p.sets.len(), 2);
+        let set = &p.sets[0];
+        assert_eq!(set.volume_ids, ["vol-root", "vol-data", "vol-logs"]);
+        assert_eq!(set.set_id, "i-db@2026-11-21T02:00:00Z");
+        assert_eq!(set.tags[SET_TAG], set.set_id);
+        assert_eq!(set.tags[INSTANCE_TAG], "i-db");
+        assert_eq!(set.tags["Name"], "db");
+        assert_eq!(set.reason, "no set yet in period 2026-11-21");
+        assert!(p.sets[1].exclude_boot);
+        assert_eq!(p.sets[1].volume_ids, ["vol-web-data"]);
+        // vol-data is in i-db's set; vol-web-root is left out of i-web's, so taken alone.
+        assert_eq!(p.create.len(), 1);
+        assert_eq!(p.create[0].volume_id, "vol-web-root");
+        let skip = p
+            .skipped
+            .iter()
+            .find(|s| s.volume_id == "vol-data")
+            .unwrap();
+        assert_eq!(
+            skip.reason,
+            "backed up once, through instance i-db (its volumes as one set)"
+        );
+    }
+
+    #[test]
+    fn one_set_per_period_and_a_failed_set_is_taken_again() {
+        let db = instance(
+            "i-db",
+            &[(BACKUP_TAG, "daily")],
+            &[("vol-a", true), ("vol-b", false)],
+        );
+        let member = |id: &str, vol: &str, state: State| Snapshot {
+            set_id: Some("i-db@2026-11-21T02:00:00Z".into()),
+            instance_id: Some("i-db".into()),
+            ..ours(id, vol, "daily", "2026-11-21T02:00:00Z", state)
+        };
+        let done = [
+            member("s-a", "vol-a", State::Completed),
+            member("s-b", "vol-b", State::Completed),
+        ];
+        let now = ts("2026-11-21T20:00:00Z");
+        let p = plan_create(&[], std::slice::from_ref(&db), &done, &TimeZone::UTC, now);
+        assert!(p.sets.is_empty());
+        assert!(
+            p.skipped[0]
+                .reason
+                .contains("already has set i-db@2026-11-21T02:00:00Z")
+        );
+        let half_failed = [
+            member("s-a", "vol-a", State::Completed),
+            member("s-b", "vol-b", State::Error),
+        ];
+        let p = plan_create(&[], &[db], &half_failed, &TimeZone::UTC, now);
+        assert_eq!(p.sets.len(), 1);
+        assert!(
+            p.sets[0].reason.contains("failed; taking a new one"),
+            "{}",
+            p.sets[0].reason
+        );
     }
 }
