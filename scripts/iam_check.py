@@ -31,7 +31,10 @@ IMPLIED: dict[str, dict[str, str]] = {
         "kms:CreateGrant": "StartInstances of an instance with KMS-encrypted volumes: EC2 creates a grant on the key as the caller",
     },
     "snapshot-janitor": {
-        "ec2:CreateTags": "CreateSnapshot(s)' TagSpecifications are authorized as CreateTags (ec2:CreateAction)",
+        "ec2:CreateTags": "CreateSnapshot(s)' and CopySnapshot's TagSpecifications are authorized as CreateTags (ec2:CreateAction)",
+        **{f"kms:{a}": "CopySnapshot with COPY_KMS_KEYS: EC2 uses the destination key as the caller (kms:ViaService EC2 only)"
+           for a in ("CreateGrant", "DescribeKey", "Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo",
+                     "GenerateDataKeyWithoutPlaintext")},
     },
     "instance-launcher": {
         "ec2:CreateTags": "RunInstances' TagSpecifications are authorized as CreateTags (ec2:CreateAction)",

@@ -5,6 +5,8 @@
 use fleetkeeper::exec::{Budget, RateLimiter, run_bounded};
 use fleetkeeper::{AwsError, Mode};
 
+use crate::plan::archive::Archive;
+use crate::plan::copy::Copy;
 use crate::plan::create::CreatePlan;
 use crate::plan::retention::Decision;
 use crate::ports::{Deleted, Ebs};
@@ -77,6 +79,106 @@ pub struct Outcome {
 enum One {
     Deleted(String, String, Deleted),
     Failed(String, AwsError),
+}
+
+/// What moving snapshots to the archive tier did.
+#[derive(Debug, Default)]
+pub struct ArchiveOutcome {
+    /// (snapshot id, GiB, reason).
+    pub moved: Vec<(String, u64, String)>,
+    pub failed: Vec<Failed>,
+    pub deferred: Vec<String>,
+}
+
+/// Moves the planned snapshots to the archive tier, paced like the other snapshot calls.
+pub async fn apply_archive<E: Ebs + Sync>(
+    ebs: &E,
+    archive: &[Archive],
+    mode: Mode,
+    limits: &Limits<'_>,
+) -> ArchiveOutcome {
+    let mut out = ArchiveOutcome::default();
+    if mode.is_dry_run() {
+        return out;
+    }
+    for a in archive {
+        if limits.budget.is_spent() {
+            out.deferred.push(a.snapshot_id.clone());
+            continue;
+        }
+        limits.snapshots.acquire().await;
+        match ebs.archive(&a.snapshot_id).await {
+            Ok(()) => out
+                .moved
+                .push((a.snapshot_id.clone(), a.size_gib, a.reason.clone())),
+            Err(error) => out.failed.push(Failed {
+                id: a.snapshot_id.clone(),
+                error,
+            }),
+        }
+    }
+    out
+}
+
+/// EC2's answer when too many copies are in flight to one region: retried next run.
+const COPIES_IN_FLIGHT: &[&str] = &["ResourceLimitExceeded", "SnapshotCopyLimitExceeded"];
+
+/// What copying into one destination did.
+#[derive(Debug, Default)]
+pub struct CopyOutcome {
+    /// (source snapshot id, copy id, reason).
+    pub started: Vec<(String, String, String)>,
+    pub failed: Vec<Failed>,
+    /// Not started: EC2 has too many copies in flight there, or the time budget ran out.
+    pub deferred: Vec<String>,
+}
+
+/// Starts the copies into `destination` (its own port), until EC2 says too many are in
+/// flight there: the rest wait for the next run, which is not a failure.
+pub async fn apply_copies<E: Ebs + Sync>(
+    destination: &E,
+    copies: &[Copy],
+    mode: Mode,
+    limits: &Limits<'_>,
+) -> CopyOutcome {
+    let mut out = CopyOutcome::default();
+    if mode.is_dry_run() {
+        return out;
+    }
+    let mut stopped = false;
+    for c in copies {
+        if stopped || limits.budget.is_spent() {
+            out.deferred.push(c.source_id.clone());
+            continue;
+        }
+        limits.snapshots.acquire().await;
+        let result = destination
+            .copy(
+                &c.source_region,
+                &c.source_id,
+                &c.description,
+                &c.tags,
+                c.kms_key.as_deref(),
+            )
+            .await;
+        match result {
+            Ok(copy_id) => out
+                .started
+                .push((c.source_id.clone(), copy_id, c.reason.clone())),
+            Err(e)
+                if e.code()
+                    .is_some_and(|code| COPIES_IN_FLIGHT.contains(&code)) =>
+            {
+                stopped = true;
+                out.deferred.push(c.source_id.clone());
+            }
+            Err(error) => out.failed.push(Failed {
+                id: c.source_id.clone(),
+                error,
+            }),
+        }
+    }
+    out
 }
 
 /// The deletions, a set's together, in the order retention listed them.
@@ -216,6 +318,10 @@ mod tests {
         gone: BTreeSet<String>,
         deleted: Mutex<Vec<String>>,
         created: Mutex<Vec<String>>,
+        copied: Mutex<Vec<String>>,
+        archived: Mutex<Vec<String>>,
+        /// Copies accepted before EC2 says too many are in flight (None: no limit).
+        copy_limit: Mutex<Option<usize>>,
     }
 
     impl Ebs for Fake {
@@ -250,6 +356,33 @@ mod tests {
             self.created.lock().unwrap().push(volume_id.to_owned());
             Ok(format!("snap-new-{volume_id}"))
         }
+        async fn copy(
+            &self,
+            _: &str,
+            source_id: &str,
+            _: &str,
+            _: &BTreeMap<String, String>,
+            _: Option<&str>,
+        ) -> Result<String, AwsError> {
+            let mut limit = self.copy_limit.lock().unwrap();
+            if let Some(left) = limit.as_mut() {
+                if *left == 0 {
+                    return Err(AwsError::service(
+                        "ec2:CopySnapshot",
+                        "ResourceLimitExceeded",
+                        "too many snapshot copies in progress",
+                    ));
+                }
+                *left -= 1;
+            }
+            drop(limit);
+            self.copied.lock().unwrap().push(source_id.to_owned());
+            Ok(format!("snap-copy-{source_id}"))
+        }
+        async fn archive(&self, id: &str) -> Result<(), AwsError> {
+            self.archived.lock().unwrap().push(id.to_owned());
+            Ok(())
+        }
         async fn delete(&self, id: &str) -> Result<Deleted, AwsError> {
             if self.in_use.contains(id) {
                 return Ok(Deleted::InUse("used by ami-1".into()));
@@ -270,6 +403,7 @@ mod tests {
                 set_id: None,
                 delete: true,
                 rule: "no retention rule keeps it".into(),
+                only_long_term: false,
             })
             .chain([Decision {
                 id: "snap-keep".into(),
@@ -277,6 +411,7 @@ mod tests {
                 set_id: None,
                 delete: false,
                 rule: "kept by last".into(),
+                only_long_term: false,
             }])
             .collect()
     }
@@ -293,6 +428,48 @@ mod tests {
             sets: vec![],
             skipped: vec![],
         }
+    }
+
+    fn copies(n: usize) -> Vec<Copy> {
+        (0..n)
+            .map(|i| Copy {
+                source_id: format!("snap-{i}"),
+                source_region: "us-east-1".into(),
+                destination: "eu-west-1".into(),
+                description: "d".into(),
+                tags: BTreeMap::new(),
+                kms_key: None,
+                reason: "no copy in eu-west-1 yet".into(),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn copies_in_flight_refused_wait_for_the_next_run() {
+        let fake = Fake {
+            copy_limit: Mutex::new(Some(2)),
+            ..Fake::default()
+        };
+        let fast = RateLimiter::new(BucketSpec::new(1000, 1000.0));
+        let limits = Limits {
+            snapshots: &fast,
+            budget: Budget::unlimited(),
+            max_deletes: 0,
+        };
+        let out = apply_copies(&fake, &copies(5), Mode::Live, &limits).await;
+        assert_eq!(out.started.len(), 2);
+        assert!(
+            out.failed.is_empty(),
+            "a refusal for copies in flight is not a failure"
+        );
+        assert_eq!(out.deferred, ["snap-2", "snap-3", "snap-4"]);
+        assert_eq!(
+            fake.copied.lock().unwrap().len(),
+            2,
+            "it stopped asking at the first refusal"
+        );
+        let dry = apply_copies(&Fake::default(), &copies(2), Mode::DryRun, &limits).await;
+        assert!(dry.started.is_empty() && dry.deferred.is_empty());
     }
 
     async fn run(

@@ -12,9 +12,17 @@ use fleetkeeper::exec::{Budget, RateLimiter};
 use fleetkeeper::report::all_failed;
 use fleetkeeper::telemetry::Metrics;
 
-use crate::apply::{Limits, apply};
+use std::collections::BTreeSet;
+
+use fleetkeeper::AwsError;
+
+use crate::apply::{Limits, apply, apply_archive, apply_copies};
 use crate::config::Config;
-use crate::plan::{decide, plan_create, share_deletes};
+use crate::plan::copy::{Copy, Pending};
+use crate::plan::retention::Snapshot;
+use crate::plan::{
+    Archive, CreatePlan, Decision, decide, plan_archive, plan_copies, plan_create, share_deletes,
+};
 use crate::ports::Ebs;
 use crate::report::{self, JanitorReport};
 
@@ -24,8 +32,30 @@ pub const RESERVE: Duration = Duration::from_secs(20);
 /// One region, with its own limiter: CreateSnapshot and DeleteSnapshot share one bucket.
 pub type Target<E> = fleetkeeper::exec::Target<E, RateLimiter>;
 
+/// Where snapshots are taken, and where they are copied to (COPY_TO).
+pub struct Places<E> {
+    pub sources: Vec<Target<E>>,
+    pub destinations: Vec<Target<E>>,
+}
+
+/// What a source region holds and what its plan is.
+struct Source {
+    create: CreatePlan,
+    decisions: Vec<Decision>,
+    archive: Vec<Archive>,
+    snapshots: Vec<Snapshot>,
+    live: BTreeSet<String>,
+}
+
+/// A destination region: its copies' retention, and the copies to start there.
+struct Destination {
+    decisions: Vec<Decision>,
+    copies: Vec<Copy>,
+    pending: Vec<Pending>,
+}
+
 pub async fn run<E: Ebs + Sync>(
-    targets: &[Target<E>],
+    places: &Places<E>,
     config: &Config,
     payload: &Value,
     now: Timestamp,
@@ -37,57 +67,158 @@ pub async fn run<E: Ebs + Sync>(
             "snapshot-janitor expects a JSON object (a scheduled event or {{}}), got {payload}"
         )));
     }
+    let tz = &config.time_zone;
     // Observe and plan every region first, so MAX_DELETES can be shared over the whole run.
-    let planned = join_all(targets.iter().map(|t| async move {
+    let sources = join_all(places.sources.iter().map(|t| async move {
         let (volumes, instances, snapshots) = futures_util::join!(
             t.port.tagged_volumes(),
             t.port.tagged_instances(),
             t.port.our_snapshots()
         );
         let (volumes, instances, snapshots) = (volumes?, instances?, snapshots?);
-        let create = plan_create(&volumes, &instances, &snapshots, &config.time_zone, now);
+        // Copies held here (were this region once a destination) are not sources.
+        let snapshots: Vec<Snapshot> = snapshots
+            .into_iter()
+            .filter(|s| s.copy_of.is_none())
+            .collect();
+        let create = plan_create(&volumes, &instances, &snapshots, tz, now);
         // What still exists: a gone volume's (or instance's) newest snapshot has a grace.
-        let live = volumes
+        let live: BTreeSet<String> = volumes
             .iter()
             .map(|v| v.id.clone())
             .chain(instances.iter().map(|i| i.id.clone()))
             .collect();
-        let decisions = decide(&snapshots, &live, &config.rules, &config.time_zone, now);
-        Ok((create, decisions))
+        let decisions = decide(&snapshots, &live, &config.rules, tz, now);
+        let archive = plan_archive(&snapshots, &decisions, config.archive_after_days, now);
+        Ok::<_, AwsError>(Source {
+            create,
+            decisions,
+            archive,
+            snapshots,
+            live,
+        })
     }))
     .await;
-    let doomed: Vec<usize> = planned
+    if let Some(e) = all_failed(&sources) {
+        // Nothing could be read anywhere: fail the invocation so Lambda's Errors metric sees it.
+        return Err(e.into());
+    }
+    let live: BTreeSet<String> = sources
+        .iter()
+        .flatten()
+        .flat_map(|s| s.live.clone())
+        .collect();
+    let destinations = join_all(places.destinations.iter().map(|d| {
+        let (sources, live) = (&sources, &live);
+        async move {
+            let held = d.port.our_snapshots().await?;
+            let copies: Vec<Snapshot> = held.into_iter().filter(|s| s.copy_of.is_some()).collect();
+            let decisions = decide(&copies, live, &config.copies.rules, tz, now);
+            let key = config
+                .copies
+                .kms_keys
+                .get(d.port.region())
+                .map(String::as_str);
+            let mut plan = Destination {
+                decisions,
+                copies: Vec::new(),
+                pending: Vec::new(),
+            };
+            for (t, s) in places.sources.iter().zip(sources) {
+                let Ok(s) = s else { continue };
+                let p = plan_copies(
+                    t.port.region(),
+                    &s.snapshots,
+                    &s.decisions,
+                    d.port.region(),
+                    &copies,
+                    key,
+                );
+                plan.copies.extend(p.copy);
+                plan.pending.extend(p.pending);
+            }
+            Ok::<_, AwsError>(plan)
+        }
+    }))
+    .await;
+
+    let doomed: Vec<usize> = sources
         .iter()
         .map(|p| {
             p.as_ref()
-                .map_or(0, |(_, d)| d.iter().filter(|d| d.delete).count())
+                .map_or(0, |s| s.decisions.iter().filter(|d| d.delete).count())
         })
+        .chain(destinations.iter().map(|p| {
+            p.as_ref()
+                .map_or(0, |d| d.decisions.iter().filter(|d| d.delete).count())
+        }))
         .collect();
-    let quotas = share_deletes(&doomed, config.max_deletes);
-    let regions = join_all(targets.iter().zip(planned).zip(quotas).map(
-        |((t, planned), quota)| async move {
-            let (create, decisions) = planned?;
+    let mut quotas = share_deletes(&doomed, config.max_deletes).into_iter();
+    let source_quotas: Vec<usize> = quotas.by_ref().take(sources.len()).collect();
+    let destination_quotas: Vec<usize> = quotas.collect();
+
+    let applied = join_all(places.sources.iter().zip(&sources).zip(source_quotas).map(
+        |((t, s), quota)| async move {
+            let s = s.as_ref().ok()?;
             let limits = Limits {
                 snapshots: &t.limits,
                 budget,
                 max_deletes: quota,
             };
-            let out = apply(&t.port, &create, &decisions, config.mode, &limits).await;
-            Ok::<_, fleetkeeper::AwsError>((create, decisions, out))
+            let out = apply(&t.port, &s.create, &s.decisions, config.mode, &limits).await;
+            let archived = apply_archive(&t.port, &s.archive, config.mode, &limits).await;
+            Some((out, archived))
         },
     ))
     .await;
-    if let Some(e) = all_failed(&regions) {
-        // Nothing could be read anywhere: fail the invocation so Lambda's Errors metric sees it.
-        return Err(e.into());
-    }
+    let copied = join_all(
+        places
+            .destinations
+            .iter()
+            .zip(&destinations)
+            .zip(destination_quotas)
+            .map(|((t, d), quota)| async move {
+                let d = d.as_ref().ok()?;
+                let limits = Limits {
+                    snapshots: &t.limits,
+                    budget,
+                    max_deletes: quota,
+                };
+                let copies = apply_copies(&t.port, &d.copies, config.mode, &limits).await;
+                let none = CreatePlan::default();
+                let pruned = apply(&t.port, &none, &d.decisions, config.mode, &limits).await;
+                Some((copies, pruned))
+            }),
+    )
+    .await;
+
     let mut report = report::new(config.mode);
-    for (t, r) in targets.iter().zip(&regions) {
-        match r {
-            Ok((create, decisions, out)) => {
-                report::add_region(&mut report, t.port.region(), create, decisions, out)
+    for ((t, s), out) in places.sources.iter().zip(&sources).zip(&applied) {
+        match (s, out) {
+            (Ok(s), Some((out, archived))) => {
+                let region = t.port.region();
+                report::add_region(&mut report, region, &s.create, &s.decisions, out);
+                report::add_archive(&mut report, region, &s.archive, archived);
             }
-            Err(e) => report::region_failed(&mut report, t.port.region(), e),
+            (Err(e), _) => report::region_failed(&mut report, t.port.region(), e),
+            (Ok(_), None) => unreachable!("a region that was read was applied"),
+        }
+    }
+    for ((t, d), out) in places.destinations.iter().zip(&destinations).zip(&copied) {
+        match (d, out) {
+            (Ok(d), Some((copies, pruned))) => {
+                let region = t.port.region();
+                report::add_copies(&mut report, region, &d.copies, &d.pending, copies);
+                report::add_region(
+                    &mut report,
+                    region,
+                    &CreatePlan::default(),
+                    &d.decisions,
+                    pruned,
+                )
+            }
+            (Err(e), _) => report::region_failed(&mut report, t.port.region(), e),
+            (Ok(_), None) => unreachable!("a region that was read was applied"),
         }
     }
     report::metrics_into(&report, metrics);

@@ -17,34 +17,44 @@ use fleetkeeper::exec::RateLimiter;
 use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::Config;
-pub use handler::{RESERVE, Target};
+pub use handler::{Places, RESERVE, Target};
 use ports::Ec2Ebs;
 
-/// What one cold start builds: the settings and a target per region.
+/// What one cold start builds: the settings, a target per region, one per copy destination.
 pub struct Lambda {
     pub config: Config,
-    pub targets: Vec<Target<Ec2Ebs>>,
+    pub places: Places<Ec2Ebs>,
 }
 
 /// The wiring of `main`.
 pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     let config = Config::from_env(&boot.env)?;
-    let targets = boot
-        .aws
-        .regional("EC2", &config.regions, aws_sdk_ec2::Client::new)
-        .into_iter()
-        .map(|(region, client)| Target {
-            port: Ec2Ebs::new(region, client),
-            limits: RateLimiter::new(config.rate),
-        })
-        .collect();
-    Ok(Lambda { config, targets })
+    let targets = |regions: &[String]| -> Vec<Target<Ec2Ebs>> {
+        boot.aws
+            .regional("EC2", regions, aws_sdk_ec2::Client::new)
+            .into_iter()
+            .map(|(region, client)| Target {
+                port: Ec2Ebs::new(region, client),
+                limits: RateLimiter::new(config.rate),
+            })
+            .collect()
+    };
+    let places = Places {
+        sources: targets(&config.regions),
+        // An empty list would mean the function's own region: no copies, no destinations.
+        destinations: if config.copies.to.is_empty() {
+            Vec::new()
+        } else {
+            targets(&config.copies.to)
+        },
+    };
+    Ok(Lambda { config, places })
 }
 
 /// One invocation.
 pub async fn handle(lambda: &Lambda, inv: Invocation<'_>) -> Result<report::JanitorReport, Error> {
     handler::run(
-        &lambda.targets,
+        &lambda.places,
         &lambda.config,
         &inv.payload,
         inv.now,

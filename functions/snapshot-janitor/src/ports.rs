@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_sdk_ec2::types::{
-    Filter, InstanceSpecification, ResourceType, SnapshotState, Tag, TagSpecification,
+    Filter, InstanceSpecification, ResourceType, SnapshotState, StorageTier, Tag, TagSpecification,
+    TargetStorageTier,
 };
 use fleetkeeper::AwsError;
 use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_key_filter};
@@ -12,7 +13,8 @@ use fleetkeeper::error::aws_err;
 use jiff::Timestamp;
 
 use crate::plan::create::{
-    BACKUP_TAG, INSTANCE_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, SET_TAG, VOLUME_TAG, Volume,
+    BACKUP_TAG, COPY_OF_TAG, INSTANCE_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, SET_TAG,
+    SOURCE_TIME_TAG, VOLUME_TAG, Volume,
 };
 use crate::plan::retention::{Snapshot, State};
 
@@ -51,6 +53,18 @@ pub trait Ebs {
         description: &str,
         tags: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+    /// CopySnapshot, called on this (the destination) region: a copy of `source_id` from
+    /// `source_region`, tagged at creation, encrypted with `kms_key` when given; its id.
+    fn copy(
+        &self,
+        source_region: &str,
+        source_id: &str,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+        kms_key: Option<&str>,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// ModifySnapshotTier to the archive tier.
+    fn archive(&self, snapshot_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// A dry run never gets here: it plans and reports, and calls nothing that changes.
     fn delete(&self, snapshot_id: &str) -> impl Future<Output = Result<Deleted, AwsError>> + Send;
 }
@@ -159,6 +173,11 @@ impl Ebs for Ec2Ebs {
                     managed: tags.get(MANAGED_BY_TAG).map(String::as_str) == Some(MANAGED_BY),
                     set_id: tags.get(SET_TAG).cloned(),
                     instance_id: tags.get(INSTANCE_TAG).cloned(),
+                    copy_of: tags.get(COPY_OF_TAG).cloned(),
+                    source_started: tags.get(SOURCE_TIME_TAG).and_then(|t| t.parse().ok()),
+                    tags,
+                    size_gib: s.volume_size().unwrap_or(0).max(0) as u64,
+                    archived: s.storage_tier() == Some(&StorageTier::Archive),
                 });
             }
         }
@@ -217,6 +236,43 @@ impl Ebs for Ec2Ebs {
             .iter()
             .filter_map(|s| Some((s.snapshot_id()?.to_owned(), s.volume_id()?.to_owned())))
             .collect())
+    }
+
+    async fn copy(
+        &self,
+        source_region: &str,
+        source_id: &str,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+        kms_key: Option<&str>,
+    ) -> Result<String, AwsError> {
+        let mut spec = TagSpecification::builder().resource_type(ResourceType::Snapshot);
+        for (k, v) in tags {
+            spec = spec.tags(Tag::builder().key(k).value(v).build());
+        }
+        let mut call = self
+            .client
+            .copy_snapshot()
+            .source_region(source_region)
+            .source_snapshot_id(source_id)
+            .description(description)
+            .tag_specifications(spec.build());
+        if let Some(key) = kms_key {
+            call = call.encrypted(true).kms_key_id(key);
+        }
+        let out = call.send().await.map_err(aws_err("ec2:CopySnapshot"))?;
+        Ok(out.snapshot_id().unwrap_or_default().to_owned())
+    }
+
+    async fn archive(&self, snapshot_id: &str) -> Result<(), AwsError> {
+        self.client
+            .modify_snapshot_tier()
+            .snapshot_id(snapshot_id)
+            .storage_tier(TargetStorageTier::Archive)
+            .send()
+            .await
+            .map_err(aws_err("ec2:ModifySnapshotTier"))?;
+        Ok(())
     }
 
     async fn delete(&self, snapshot_id: &str) -> Result<Deleted, AwsError> {

@@ -10,7 +10,9 @@ use fleetkeeper::report::{Entry, Failure};
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{AwsError, Mode, Report};
 
-use crate::apply::Outcome;
+use crate::apply::{ArchiveOutcome, CopyOutcome, Outcome};
+use crate::plan::archive::Archive;
+use crate::plan::copy::{Copy, Pending};
 use crate::plan::{CreatePlan, Decision};
 
 pub const FUNCTION: &str = "snapshot-janitor";
@@ -19,6 +21,10 @@ pub const FUNCTION: &str = "snapshot-janitor";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnapshotAction {
     Create,
+    /// A copy of a snapshot into another region (COPY_TO).
+    Copy,
+    /// To the archive tier (ARCHIVE_AFTER_DAYS).
+    Archive,
     /// An instance's volumes at one instant (CreateSnapshots).
     CreateSet,
     Delete,
@@ -28,6 +34,8 @@ impl fmt::Display for SnapshotAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             SnapshotAction::Create => "create-snapshot",
+            SnapshotAction::Copy => "copy-snapshot",
+            SnapshotAction::Archive => "archive-snapshot",
             SnapshotAction::CreateSet => "create-snapshot-set",
             SnapshotAction::Delete => "delete-snapshot",
         })
@@ -50,6 +58,13 @@ pub struct JanitorFields {
     /// In a dry run: every snapshot of ours with keep or delete and the rule that decided it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retention: Vec<Verdict>,
+    /// GiB moved to the archive tier this run (about 75% cheaper per GB-month there).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub archived_gib: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 pub type JanitorReport = Report<JanitorFields>;
@@ -141,6 +156,70 @@ pub fn add_region(
     report.leave_for_next_run(
         out.left_for_next_run.len(),
         "deletions over MAX_DELETES or past the time budget; the next run goes on",
+    );
+}
+
+/// The copies into `destination`: planned, started (with the copy's id), pending (the source
+/// is not complete yet), deferred (too many in flight there, or the time budget), failed.
+pub fn add_copies(
+    report: &mut JanitorReport,
+    destination: &str,
+    planned: &[Copy],
+    pending: &[Pending],
+    out: &CopyOutcome,
+) {
+    let action = SnapshotAction::Copy;
+    let entry =
+        |source: &str, reason: &str| Entry::new(source, action, reason).in_region(destination);
+    for c in planned {
+        let from = serde_json::json!({ "source_region": c.source_region });
+        report
+            .planned
+            .push(entry(&c.source_id, &c.reason).with_detail(from));
+    }
+    for p in pending {
+        report.skip(entry(&p.source_id, &p.reason));
+    }
+    for (source, copy_id, reason) in &out.started {
+        let detail = serde_json::json!({ "copy_id": copy_id });
+        report.done(entry(source, reason).with_detail(detail));
+    }
+    for f in &out.failed {
+        report.fail(Failure::aws(&f.id, action, &f.error).in_region(destination));
+    }
+    report.leave_for_next_run(
+        out.deferred.len(),
+        "copies EC2 could not take yet (too many in flight to a region, or the time budget); the next run goes on",
+    );
+}
+
+/// Snapshots moved to the archive tier in `region`, with the GiB they hold.
+pub fn add_archive(
+    report: &mut JanitorReport,
+    region: &str,
+    planned: &[Archive],
+    out: &ArchiveOutcome,
+) {
+    let action = SnapshotAction::Archive;
+    let size = |gib: u64| serde_json::json!({ "size_gib": gib });
+    for a in planned {
+        let e = Entry::new(&a.snapshot_id, action, &a.reason).in_region(region);
+        report.planned.push(e.with_detail(size(a.size_gib)));
+    }
+    for (id, gib, reason) in &out.moved {
+        report.fields.archived_gib += gib;
+        report.done(
+            Entry::new(id, action, reason)
+                .in_region(region)
+                .with_detail(size(*gib)),
+        );
+    }
+    for f in &out.failed {
+        report.fail(Failure::aws(&f.id, action, &f.error).in_region(region));
+    }
+    report.leave_for_next_run(
+        out.deferred.len(),
+        "archive moves past the time budget; the next run goes on",
     );
 }
 

@@ -66,6 +66,14 @@ async fn reads_only_ours_writes_tags_and_deletes_carefully() {
         "moto completes snapshots at once"
     );
 
+    // The archive tier (moto 5.2 implements ModifySnapshotTier): the snapshot reads back as
+    // archived, with its volume's size.
+    assert!(!s.archived);
+    ebs.archive(&ours).await.unwrap();
+    let archived = &ebs.our_snapshots().await.unwrap()[0];
+    assert!(archived.archived, "{archived:?}");
+    assert!(archived.size_gib > 0);
+
     assert_eq!(ebs.delete(&ours).await.unwrap(), Deleted::Done);
     assert_eq!(ebs.delete(&ours).await.unwrap(), Deleted::AlreadyGone);
     assert!(ebs.our_snapshots().await.unwrap().is_empty());
@@ -111,7 +119,7 @@ mod run {
     use jiff::Timestamp;
     use serde_json::json;
     use snapshot_janitor::config::Config;
-    use snapshot_janitor::handler::{Target, run};
+    use snapshot_janitor::handler::{Places, Target, run};
     use snapshot_janitor::ports::{Ebs, Ec2Ebs};
     use snapshot_janitor::report::JanitorReport;
 
@@ -144,16 +152,26 @@ mod run {
         let env = Moto::env_for(endpoint, extra);
         let config = Config::from_env(&env).unwrap();
         let aws = Moto::aws(&env).await;
-        let targets = vec![Target {
-            port: Ec2Ebs::new(
-                "us-east-1".into(),
-                aws.client("EC2", aws_sdk_ec2::Client::new),
-            ),
-            limits: RateLimiter::new(config.rate),
-        }];
+        let targets = |regions: &[String]| -> Vec<Target<Ec2Ebs>> {
+            aws.regional("EC2", regions, aws_sdk_ec2::Client::new)
+                .into_iter()
+                .map(|(region, client)| Target {
+                    port: Ec2Ebs::new(region, client),
+                    limits: RateLimiter::new(config.rate),
+                })
+                .collect()
+        };
+        let places = Places {
+            sources: targets(&["us-east-1".to_owned()]),
+            destinations: if config.copies.to.is_empty() {
+                Vec::new()
+            } else {
+                targets(&config.copies.to)
+            },
+        };
         let now: Timestamp = now.parse().unwrap();
         let mut metrics = Metrics::for_function("snapshot-janitor");
-        run(&targets, &config, &json!({}), now, budget, &mut metrics)
+        run(&places, &config, &json!({}), now, budget, &mut metrics)
             .await
             .unwrap()
     }
@@ -303,6 +321,85 @@ mod run {
         assert!(old.iter().all(|id| gone.contains(id)));
     }
 
+    #[tokio::test]
+    async fn snapshots_are_copied_once_to_another_region_with_their_own_retention() {
+        let moto = Moto::start();
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+        let vol = volume(
+            &ec2,
+            &[("fleetkeeper:backup", "daily"), ("Name", "db-data")],
+        )
+        .await;
+        let settings = [
+            ("COPY_TO", "eu-west-1"),
+            ("KEEP_LAST", "3"),
+            ("COPY_KEEP_LAST", "1"),
+        ];
+        let today = Timestamp::now();
+        let day = |n: i64| (today + jiff::SignedDuration::from_hours(24 * n)).to_string();
+
+        // The first run takes the snapshot; the run after copies it (a snapshot is copied once seen
+        // completed).
+        let first = invoke(&moto, &settings, &day(0)).await;
+        assert_eq!(created(&first).len(), 1);
+        assert!(entries(&first.done, "copy-snapshot").is_empty());
+        let second = invoke(&moto, &settings, &day(0)).await;
+        let copies = entries(&second.done, "copy-snapshot");
+        assert_eq!(copies.len(), 1, "{second:?}");
+        assert_eq!(copies[0].region.as_deref(), Some("eu-west-1"));
+        let source_id = created(&first)[0].detail.as_ref().unwrap()["snapshot_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(copies[0].target, source_id);
+        let west = Ec2Ebs::new(
+            "eu-west-1".into(),
+            Moto::aws(&moto.env(&[("AWS_REGION", "eu-west-1")]))
+                .await
+                .client("EC2", aws_sdk_ec2::Client::new),
+        );
+        let held = west.our_snapshots().await.unwrap();
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].copy_of.as_deref(), Some(source_id.as_str()));
+        assert_eq!(held[0].tags["fleetkeeper:source-region"], "us-east-1");
+        assert_eq!(held[0].tags["Name"], "db-data");
+        assert_eq!(held[0].volume_id, vol);
+
+        // A rerun copies nothing again.
+        let third = invoke(&moto, &settings, &day(0)).await;
+        assert!(
+            entries(&third.done, "copy-snapshot").is_empty(),
+            "{third:?}"
+        );
+
+        // A newer snapshot (moto stamps the real time, so it is made here rather than by a
+        // run on another day) is copied; COPY_KEEP_LAST=1 then lets the older copy go in
+        // eu-west-1, while the source region keeps both (KEEP_LAST=3).
+        let east = Ec2Ebs::new("us-east-1".into(), ec2.clone());
+        let tags = snapshot_janitor::plan::create::managed_tags(&vol, "daily");
+        east.create(&vol, "newer", &tags).await.unwrap();
+        let copied = invoke(&moto, &settings, &day(0)).await;
+        assert_eq!(
+            entries(&copied.done, "copy-snapshot").len(),
+            1,
+            "{copied:?}"
+        );
+        let pruned = invoke(&moto, &settings, &day(0)).await;
+        let gone: Vec<&Entry> = deleted(&pruned);
+        assert_eq!(gone.len(), 1, "{pruned:?}");
+        assert_eq!(gone[0].region.as_deref(), Some("eu-west-1"));
+        assert_eq!(west.our_snapshots().await.unwrap().len(), 1);
+        let sources: Vec<_> = east
+            .our_snapshots()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.copy_of.is_none())
+            .collect();
+        assert_eq!(sources.len(), 2, "{sources:?}");
+    }
+
     /// A volume with `n` managed snapshots of today (as an earlier run would have left them).
     async fn volume_with_history(moto: &Moto, n: usize) -> String {
         use snapshot_janitor::ports::{Ebs, Ec2Ebs};
@@ -342,13 +439,17 @@ mod run {
         let config = Config::from_env(&env).unwrap();
         let aws = Moto::aws(&env).await;
         let clients = aws.regional("EC2", &config.regions, aws_sdk_ec2::Client::new);
-        let targets: Vec<Target<Ec2Ebs>> = clients
-            .iter()
-            .map(|(region, client)| Target {
-                port: Ec2Ebs::new(region.clone(), client.clone()),
-                limits: RateLimiter::new(config.rate),
-            })
-            .collect();
+        let places = Places {
+            sources: clients
+                .iter()
+                .map(|(region, client)| Target {
+                    port: Ec2Ebs::new(region.clone(), client.clone()),
+                    limits: RateLimiter::new(config.rate),
+                })
+                .collect(),
+            destinations: Vec::new(),
+        };
+        let targets: &[Target<Ec2Ebs>] = &places.sources;
         // Three managed snapshots of one volume in each region: two may go in each.
         for (t, (region, ec2)) in targets.iter().zip(&clients) {
             let az = format!("{region}a");
@@ -363,7 +464,7 @@ mod run {
             let mut metrics = Metrics::for_function("snapshot-janitor");
             let now: Timestamp = now().parse().unwrap();
             run(
-                &targets,
+                &places,
                 &config,
                 &json!({}),
                 now,
@@ -388,7 +489,7 @@ mod run {
         let second = run_once().await;
         assert_eq!(deleted(&second).len(), 2, "{second:?}");
         assert_eq!(second.remaining_count(), 0);
-        for t in &targets {
+        for t in targets {
             assert_eq!(
                 t.port.our_snapshots().await.unwrap().len(),
                 1,

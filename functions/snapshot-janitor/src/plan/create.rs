@@ -22,6 +22,10 @@ pub const VOLUME_TAG: &str = "fleetkeeper:volume-id";
 /// The snapshots of one CreateSnapshots call (an instance's volumes at one instant) share it.
 pub const SET_TAG: &str = "fleetkeeper:set-id";
 pub const INSTANCE_TAG: &str = "fleetkeeper:instance-id";
+/// On a copy in another region: the source snapshot's id, its region and when it was taken.
+pub const COPY_OF_TAG: &str = "fleetkeeper:copy-of";
+pub const SOURCE_REGION_TAG: &str = "fleetkeeper:source-region";
+pub const SOURCE_TIME_TAG: &str = "fleetkeeper:source-time";
 /// `false` on an instance leaves its boot volume out of its sets.
 pub const BACKUP_BOOT_TAG: &str = "fleetkeeper:backup-boot";
 

@@ -1,8 +1,12 @@
 //! The plan, pure: (volumes, our snapshots, settings, now) -> what to create ([`create`]) and
 //! which snapshots retention lets go ([`retention`]), each with its reason. No I/O, no clock.
 
+pub mod archive;
+pub mod copy;
 pub mod create;
 pub mod retention;
 
+pub use archive::{Archive, plan_archive};
+pub use copy::{CopyPlan, plan_copies};
 pub use create::{CreatePlan, plan_create};
 pub use retention::{Decision, decide, share_deletes};

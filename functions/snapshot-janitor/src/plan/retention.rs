@@ -43,6 +43,16 @@ pub struct Snapshot {
     pub set_id: Option<String>,
     /// `fleetkeeper:instance-id`: the instance a set was taken of.
     pub instance_id: Option<String>,
+    /// `fleetkeeper:copy-of`: a copy (in another region) of this source snapshot.
+    pub copy_of: Option<String>,
+    /// `fleetkeeper:source-time`: when the source of a copy was taken.
+    pub source_started: Option<Timestamp>,
+    /// Every tag it carries (a copy takes them along).
+    pub tags: BTreeMap<String, String>,
+    /// Its volume's size.
+    pub size_gib: u64,
+    /// Already in the archive tier.
+    pub archived: bool,
 }
 
 /// How many of each to keep (KEEP_LAST, KEEP_DAILY, ...).
@@ -107,6 +117,9 @@ pub struct Decision {
     pub delete: bool,
     /// The rules that keep it, or why it goes.
     pub rule: String,
+    /// Kept only by the monthly or yearly rules: a candidate for the archive tier.
+    #[serde(skip)]
+    pub only_long_term: bool,
 }
 
 /// What retention decides on: one snapshot, or a whole set.
@@ -249,6 +262,9 @@ pub fn decide(
                 (State::Completed, Some(rules)) => (false, format!("kept by {}", rules.join(", "))),
                 (State::Completed, None) => (true, "no retention rule keeps it".to_owned()),
             };
+            let only_long_term = keep
+                .get(u.id)
+                .is_some_and(|rules| rules.iter().all(|r| r == "monthly" || r == "yearly"));
             for s in &u.members {
                 out.push(Decision {
                     id: s.id.clone(),
@@ -256,6 +272,7 @@ pub fn decide(
                     set_id: s.set_id.clone(),
                     delete,
                     rule: rule.clone(),
+                    only_long_term: !delete && only_long_term,
                 });
             }
         }
@@ -662,6 +679,7 @@ mod tests {
                         managed: true,
                         set_id: Some(set.clone()),
                         instance_id: Some(instance.clone()),
+                        ..Default::default()
                     });
                 }
             }
