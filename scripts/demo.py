@@ -56,6 +56,8 @@ def function_env(world: World) -> dict[str, str]:
         **LAUNCHER_SETTINGS,
         "GROUPS_PARAMETER": GROUPS_PARAMETER,
         "SCHEDULES": json.dumps(TEAM_SCHEDULES),
+        # snapshot-janitor copies its snapshots to a third region, for disaster recovery.
+        "COPY_TO": "us-west-2",
         "CHANGE_POLL_MS": "200",
     }
 

@@ -97,6 +97,7 @@ def seed_fleet(world: World) -> None:
             ("database", {}, "running"),
             ("app-1", {"fleetkeeper:auto-restart": "true"}, "running"),
             ("support-1", {"fleetkeeper:schedule": "uk-support"}, "running"),
+            ("db-server", {"fleetkeeper:backup": "daily"}, "running"),
         ],
         "eu-west-1": [
             ("eu-web-1", {"fleetkeeper:schedule": "office-hours"}, "running"),
@@ -121,12 +122,16 @@ def seed_fleet(world: World) -> None:
             if state == "stopped":
                 ec2.stop_instances(InstanceIds=[out["Instances"][0]["InstanceId"]])
         if region == "us-east-1":
-            for vname, vtags in [("db-data", {"fleetkeeper:backup": "daily"}), ("scratch", {})]:
+            for vname, vtags in [("db-data", {"fleetkeeper:backup": "daily"}), ("scratch", {}),
+                                 ("db-logs", {})]:
                 vol = ec2.create_volume(
                     AvailabilityZone=f"{region}a", Size=8,
                     TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in {"Name": vname, **vtags}.items()]}],
                 )
                 world.volumes[vol["VolumeId"]] = vname
+                if vname == "db-logs":
+                    # The database server's second volume: snapshotted with its root, as a set.
+                    ec2.attach_volume(VolumeId=vol["VolumeId"], InstanceId=world.names["db-server"][1], Device="/dev/sdf")
         if region == "us-east-1":
             ec2.create_launch_template(LaunchTemplateName="dev-box", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"})
         world.counts[region] = {

@@ -179,19 +179,29 @@ def start_by_hand(name: str) -> Callable[[World], None]:
     return before
 
 
-def janitor(want_created: set[str]) -> Check:
-    """Checks a snapshot-janitor run: which volumes got a snapshot."""
+def janitor(want_created: set[str], want_sets: set[str], want_copies: int) -> Check:
+    """Checks a snapshot-janitor run: which volumes got a snapshot, which instances a set, and
+    how many copies went to the copy region."""
 
     def check(world: World, ok: bool, out: object) -> tuple[bool, str]:
         if not ok or not isinstance(out, dict):
             return False, f"failed: {out}"
         def of(entries: list, action: str) -> list:
             return [e for e in entries if e["action"] == action]
+        by_id = {iid: name for name, (_, iid) in world.names.items()}
         created = {world.volumes.get(c["target"], c["target"]) for c in of(out["done"], "create-snapshot")}
-        skipped = "; ".join(f"{world.volumes.get(s['target'], s['target'])}: {s['reason']}"
+        sets = of(out["done"], "create-snapshot-set")
+        set_names = {by_id.get(s["target"], s["target"]) for s in sets}
+        copies = of(out["done"], "copy-snapshot")
+        skipped = "; ".join(f"{world.volumes.get(s['target'], by_id.get(s['target'], s['target']))}: {s['reason']}"
                             for s in of(out["skipped"], "create-snapshot"))
-        right = out["status"] == "ok" and created == want_created and not out["failed"]
+        right = (out["status"] == "ok" and created == want_created and set_names == want_sets
+                 and len(copies) == want_copies and not out["failed"])
         did = f"created {len(created)}" + (f" ({', '.join(sorted(created))})" if created else "")
+        for s in sets:
+            did += f"; set of {by_id.get(s['target'], s['target'])}: {len(s['detail']['snapshots'])} volumes at one instant"
+        regions = sorted({c["region"] for c in copies})
+        did += f"; copied {len(copies)}" + (f" to {', '.join(regions)}" if copies else "")
         deleted = len(of(out["done"], "delete-snapshot"))
         return right, f"{did}; deleted {deleted}" + (f"; skipped [{skipped}]" if skipped else "")
 
@@ -311,8 +321,9 @@ STEPS = [
     Step("nightly-stopper", "preview.json", "preview the night", preview, edit=at("2026-12-01T21:05:00Z", "preview", 12)),
     Step("nightly-stopper", "evaluate.json", "Wed 08:05 UTC", stopper({n: "start" for n in OFFICE | {"support-2"}}, {**{n: "running" for n in OFFICE | UK}, "build-farm": "stopped", **ALWAYS_ON}), edit=at("2026-12-02T08:05:00Z")),
     Step("nightly-stopper", "unknown-action.json", "bad input", refused),
-    Step("snapshot-janitor", "scheduled.json", "nightly backup", janitor({"db-data"})),
-    Step("snapshot-janitor", "scheduled.json", "run again", janitor(set())),
+    Step("snapshot-janitor", "scheduled.json", "nightly backup", janitor({"db-data"}, {"db-server"}, 0)),
+    Step("snapshot-janitor", "scheduled.json", "run again: copies", janitor(set(), set(), 3)),
+    Step("snapshot-janitor", "scheduled.json", "once more", janitor(set(), set(), 0)),
     Step("snapshot-janitor", "bad-input.json", "bad input", refused),
     Step("alarm-restarter", "metric-alarm.json", "alarm fires", restarter("restarted", 1), alarm_for("app-1")),
     Step("alarm-restarter", "metric-alarm.json", "same event again", restarter("duplicate", 1), alarm_for("app-1")),
