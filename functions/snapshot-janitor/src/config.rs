@@ -6,12 +6,11 @@ use jiff::tz::TimeZone;
 
 use std::collections::BTreeMap;
 
+use crate::plan::archive::MIN_ARCHIVE_DAYS;
 use crate::plan::retention::Rules;
 
 /// DLM's limit, and AWS's: at most this many destination regions.
 pub const MAX_COPY_REGIONS: usize = 3;
-/// AWS bills an archived snapshot for at least 90 days.
-pub const MIN_ARCHIVE_DAYS: u64 = 90;
 
 /// Copies of each completed snapshot in other regions (COPY_TO).
 #[derive(Debug, Clone, PartialEq, Eq)]

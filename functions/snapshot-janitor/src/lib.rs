@@ -13,6 +13,7 @@ pub mod ports;
 pub mod report;
 
 use fleetkeeper::Error;
+use fleetkeeper::aws::Aws;
 use fleetkeeper::exec::RateLimiter;
 use fleetkeeper::lambda::{Boot, Invocation};
 
@@ -29,9 +30,14 @@ pub struct Lambda {
 /// The wiring of `main`.
 pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     let config = Config::from_env(&boot.env)?;
+    let places = places(&boot.aws, &config);
+    Ok(Lambda { config, places })
+}
+
+/// A target per source region (REGIONS), and one per copy destination (COPY_TO).
+pub fn places(aws: &Aws, config: &Config) -> Places<Ec2Ebs> {
     let targets = |regions: &[String]| -> Vec<Target<Ec2Ebs>> {
-        boot.aws
-            .regional("EC2", regions, aws_sdk_ec2::Client::new)
+        aws.regional("EC2", regions, aws_sdk_ec2::Client::new)
             .into_iter()
             .map(|(region, client)| Target {
                 port: Ec2Ebs::new(region, client),
@@ -39,7 +45,7 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
             })
             .collect()
     };
-    let places = Places {
+    Places {
         sources: targets(&config.regions),
         // An empty list would mean the function's own region: no copies, no destinations.
         destinations: if config.copies.to.is_empty() {
@@ -47,8 +53,7 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
         } else {
             targets(&config.copies.to)
         },
-    };
-    Ok(Lambda { config, places })
+    }
 }
 
 /// One invocation.

@@ -80,6 +80,15 @@ impl Ec2Ebs {
     }
 }
 
+/// Tags a new snapshot carries from its creation (one call, no window without them).
+fn snapshot_tags(tags: &BTreeMap<String, String>) -> TagSpecification {
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::Snapshot);
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(k).value(v).build());
+    }
+    spec.build()
+}
+
 fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .filter_map(|t| {
@@ -190,16 +199,13 @@ impl Ebs for Ec2Ebs {
         description: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<String, AwsError> {
-        let mut spec = TagSpecification::builder().resource_type(ResourceType::Snapshot);
-        for (k, v) in tags {
-            spec = spec.tags(Tag::builder().key(k).value(v).build());
-        }
+        let spec = snapshot_tags(tags);
         let out = self
             .client
             .create_snapshot()
             .volume_id(volume_id)
             .description(description)
-            .tag_specifications(spec.build())
+            .tag_specifications(spec)
             .send()
             .await
             .map_err(aws_err("ec2:CreateSnapshot"))?;
@@ -213,10 +219,7 @@ impl Ebs for Ec2Ebs {
         description: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<Vec<(String, String)>, AwsError> {
-        let mut spec = TagSpecification::builder().resource_type(ResourceType::Snapshot);
-        for (k, v) in tags {
-            spec = spec.tags(Tag::builder().key(k).value(v).build());
-        }
+        let spec = snapshot_tags(tags);
         let out = self
             .client
             .create_snapshots()
@@ -227,7 +230,7 @@ impl Ebs for Ec2Ebs {
                     .build(),
             )
             .description(description)
-            .tag_specifications(spec.build())
+            .tag_specifications(spec)
             .send()
             .await
             .map_err(aws_err("ec2:CreateSnapshots"))?;
@@ -246,17 +249,14 @@ impl Ebs for Ec2Ebs {
         tags: &BTreeMap<String, String>,
         kms_key: Option<&str>,
     ) -> Result<String, AwsError> {
-        let mut spec = TagSpecification::builder().resource_type(ResourceType::Snapshot);
-        for (k, v) in tags {
-            spec = spec.tags(Tag::builder().key(k).value(v).build());
-        }
+        let spec = snapshot_tags(tags);
         let mut call = self
             .client
             .copy_snapshot()
             .source_region(source_region)
             .source_snapshot_id(source_id)
             .description(description)
-            .tag_specifications(spec.build());
+            .tag_specifications(spec);
         if let Some(key) = kms_key {
             call = call.encrypted(true).kms_key_id(key);
         }

@@ -152,23 +152,7 @@ mod run {
         let env = Moto::env_for(endpoint, extra);
         let config = Config::from_env(&env).unwrap();
         let aws = Moto::aws(&env).await;
-        let targets = |regions: &[String]| -> Vec<Target<Ec2Ebs>> {
-            aws.regional("EC2", regions, aws_sdk_ec2::Client::new)
-                .into_iter()
-                .map(|(region, client)| Target {
-                    port: Ec2Ebs::new(region, client),
-                    limits: RateLimiter::new(config.rate),
-                })
-                .collect()
-        };
-        let places = Places {
-            sources: targets(&["us-east-1".to_owned()]),
-            destinations: if config.copies.to.is_empty() {
-                Vec::new()
-            } else {
-                targets(&config.copies.to)
-            },
-        };
+        let places = snapshot_janitor::places(&aws, &config);
         let now: Timestamp = now.parse().unwrap();
         let mut metrics = Metrics::for_function("snapshot-janitor");
         run(&places, &config, &json!({}), now, budget, &mut metrics)

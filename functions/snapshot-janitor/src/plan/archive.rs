@@ -8,8 +8,10 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::config::MIN_ARCHIVE_DAYS;
 use crate::plan::retention::{Decision, Snapshot, State};
+
+/// AWS bills an archived snapshot for at least 90 days.
+pub const MIN_ARCHIVE_DAYS: u64 = 90;
 
 /// One ModifySnapshotTier to `archive`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
