@@ -324,12 +324,18 @@ async fn handle(
     let resp = client.request(out.body(Full::new(body))?).await?;
     let (parts, body) = resp.into_parts();
     let mut body = body.collect().await?.to_bytes();
-    if let Some(Fault::Rewrite { from, to }) = &fault {
-        let text = String::from_utf8_lossy(&body).replace(from.as_str(), to);
-        body = Bytes::from(text);
-    }
+    let rewritten = match &fault {
+        Some(Fault::Rewrite { from, to }) => {
+            body = Bytes::from(String::from_utf8_lossy(&body).replace(from.as_str(), to));
+            true
+        }
+        _ => false,
+    };
     let mut back = Response::from_parts(parts, Full::new(body));
-    back.headers_mut().remove("content-length");
+    if rewritten {
+        // The body's length changed; HEAD answers (no body) keep theirs untouched.
+        back.headers_mut().remove("content-length");
+    }
     back.headers_mut().remove("transfer-encoding");
     Ok(back)
 }
