@@ -10,6 +10,14 @@ pub const SCHEDULE_TAG_VALUE: &str = "office-hours";
 /// Auto Scaling sets this tag on its members; fleetkeeper leaves them to their group.
 pub const ASG_TAG: &str = "aws:autoscaling:groupName";
 
+/// On instances instance-launcher launches, read by lease-keeper: the owner's e-mail, what it
+/// is for, when its lease ends (RFC 3339 UTC), the form's token, the IAM caller.
+pub const OWNER_TAG: &str = "fleetkeeper:owner";
+pub const PURPOSE_TAG: &str = "fleetkeeper:purpose";
+pub const EXPIRES_TAG: &str = "fleetkeeper:expires-at";
+pub const TOKEN_TAG: &str = "fleetkeeper:launch-token";
+pub const LAUNCHED_BY_TAG: &str = "fleetkeeper:launched-by";
+
 /// The opt-in tag as configured: (key, value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleTag {

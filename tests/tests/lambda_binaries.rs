@@ -48,6 +48,12 @@ const BAD_SETTINGS: &[(&str, &str, &str, &str)] = &[
         "is not a valid schedules document: schedule \"uk-support\": periods[1].start \"25:00\" is not a time of day",
     ),
     (
+        "lease-keeper",
+        "GRACE_DAYS",
+        "a week",
+        "has invalid value \"a week\"",
+    ),
+    (
         "alarm-restarter",
         "COOLDOWN_MINUTES",
         "soon",

@@ -8,12 +8,8 @@ use fleetkeeper::ec2::Instance;
 use crate::config::Config;
 use crate::request::LaunchRequest;
 
-pub const OWNER_TAG: &str = "fleetkeeper:owner";
-pub const PURPOSE_TAG: &str = "fleetkeeper:purpose";
-pub const EXPIRES_TAG: &str = "fleetkeeper:expires-at";
-/// The token of the form that launched it, so a second submit finds the first launch.
-pub const TOKEN_TAG: &str = "fleetkeeper:launch-token";
-pub const LAUNCHED_BY_TAG: &str = "fleetkeeper:launched-by";
+/// The token tag holds the form's token, so a second submit finds the first launch.
+pub use fleetkeeper::tags::{EXPIRES_TAG, LAUNCHED_BY_TAG, OWNER_TAG, PURPOSE_TAG, TOKEN_TAG};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {

@@ -1,0 +1,178 @@
+//! Apply: carry out one region's plan, call by call through EC2's mutating bucket. A warning
+//! is remembered (`fleetkeeper:warned-for`) only once it was sent; a termination happens only
+//! after every volume that would go with the instance has a final snapshot requested.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use fleetkeeper::exec::{Budget, RateLimiter};
+use fleetkeeper::tags::{EXPIRES_TAG, OWNER_TAG};
+use fleetkeeper::{AwsError, Mode, Plan};
+
+use crate::plan::{Act, EXPIRED_TAG, FINAL_SNAPSHOT_TAG, WARNED_TAG};
+use crate::ports::{Instances, Notifier};
+
+/// What the warning says: what happens when, and how to extend.
+pub struct Wording<'a> {
+    pub grace_days: u32,
+    pub extend_url: Option<&'a str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub id: String,
+    pub act: String,
+    pub detail: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub id: String,
+    pub act: String,
+    pub error: AwsError,
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub done: Vec<Done>,
+    pub failed: Vec<Failed>,
+    /// Not started: the time budget ran out.
+    pub not_started: Vec<String>,
+}
+
+/// How this run acts: live or dry, at what time, at what pace, until when.
+pub struct Run<'a> {
+    pub mode: Mode,
+    pub now: Timestamp,
+    pub limiter: &'a RateLimiter,
+    pub budget: Budget,
+}
+
+pub async fn apply<I: Instances + Sync, N: Notifier + Sync>(
+    ec2: &I,
+    notifier: &N,
+    plan: &Plan<Act>,
+    names: &BTreeMap<String, String>,
+    wording: &Wording<'_>,
+    run: &Run<'_>,
+) -> Outcome {
+    let Run {
+        mode,
+        now,
+        limiter,
+        budget,
+    } = *run;
+    let mut out = Outcome::default();
+    if mode.is_dry_run() {
+        return out;
+    }
+    for p in plan.runnable() {
+        if budget.is_spent() {
+            out.not_started.push(p.target.clone());
+            continue;
+        }
+        let id = p.target.as_str();
+        let act = p.action.to_string();
+        let result = match &p.action {
+            Act::Warn { expires, owner } => {
+                let name = names.get(id).map_or(id, String::as_str);
+                let (subject, body) = warning(id, name, ec2.region(), *expires, wording);
+                match notifier.send(owner, &subject, &body).await {
+                    Ok(()) => {
+                        limiter.acquire().await;
+                        ec2.tag(id, WARNED_TAG, &expires.to_string())
+                            .await
+                            .map(|()| Some(json!({ "to": owner, "subject": subject })))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Act::Expire { stop, mark } => {
+                let mut r = Ok(None);
+                if *stop {
+                    limiter.acquire().await;
+                    r = ec2.stop(id).await.map(|()| None);
+                }
+                if r.is_ok() && *mark {
+                    limiter.acquire().await;
+                    r = ec2
+                        .tag(id, EXPIRED_TAG, &now.to_string())
+                        .await
+                        .map(|()| None);
+                }
+                r
+            }
+            Act::Terminate { volumes, owner } => terminate(ec2, id, volumes, owner, limiter).await,
+        };
+        match result {
+            Ok(detail) => out.done.push(Done {
+                id: id.to_owned(),
+                act,
+                detail,
+            }),
+            Err(error) => out.failed.push(Failed {
+                id: id.to_owned(),
+                act,
+                error,
+            }),
+        }
+    }
+    out
+}
+
+/// Final snapshots first; the termination only once every one was requested.
+async fn terminate<I: Instances + Sync>(
+    ec2: &I,
+    id: &str,
+    volumes: &[String],
+    owner: &str,
+    limiter: &RateLimiter,
+) -> Result<Option<Value>, AwsError> {
+    let mut snapshots = Vec::new();
+    for v in volumes {
+        let tags: BTreeMap<String, String> = [
+            (FINAL_SNAPSHOT_TAG, "true"),
+            ("fleetkeeper:instance-id", id),
+            (OWNER_TAG, owner),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        limiter.acquire().await;
+        let snapshot = ec2
+            .snapshot(
+                v,
+                &format!("fleetkeeper lease-keeper: final snapshot of {v} before terminating {id}"),
+                &tags,
+            )
+            .await?;
+        snapshots.push(json!({ "volume_id": v, "snapshot_id": snapshot }));
+    }
+    limiter.acquire().await;
+    ec2.terminate(id).await?;
+    Ok(Some(json!({ "final_snapshots": snapshots })))
+}
+
+/// The warning's subject and text.
+pub fn warning(
+    id: &str,
+    name: &str,
+    region: &str,
+    expires: Timestamp,
+    wording: &Wording<'_>,
+) -> (String, String) {
+    let subject = format!("Your instance {name} expires at {expires}");
+    let extend = match wording.extend_url {
+        Some(url) => format!("To keep it longer, extend the lease here: {url}"),
+        None => "To keep it longer, ask your platform team to extend its lease.".to_owned(),
+    };
+    let body = format!(
+        "Your EC2 instance {name} ({id}, {region}) has a lease that ends at {expires} \
+         ({EXPIRES_TAG}).\n\nThen it will be stopped. {} days later it will be terminated, \
+         after a final snapshot of every volume that would go with it.\n\n{extend}\n",
+        wording.grace_days
+    );
+    (subject, body)
+}

@@ -1,0 +1,419 @@
+//! The plan, pure: for each instance with a lease (`fleetkeeper:expires-at`), at time `now`,
+//! whether to warn its owner, stop it, terminate it (with final snapshots first) or leave it,
+//! each with its reason. No I/O, no clock.
+//!
+//! - warn when the lease ends within WARN_HOURS and this very expiry was not warned about yet
+//!   (`fleetkeeper:warned-for` holds the expiry warned about, so an extension warns again);
+//! - stop at expiry, and mark when (`fleetkeeper:expired-at`); a stopped instance is marked too;
+//! - terminate once it has been stopped for GRACE_DAYS since expiry, only if instance-launcher
+//!   launched it (its launch token) or TERMINATE_TAGGED is set, never with termination
+//!   protection or in an Auto Scaling group; an instance started again after expiry is stopped
+//!   again rather than terminated running;
+//! - a lease that cannot be read is reported and never acted on.
+
+use std::fmt;
+
+use jiff::{SignedDuration, Timestamp};
+
+use fleetkeeper::Plan;
+use fleetkeeper::ec2::Instance;
+use fleetkeeper::tags::{ASG_TAG, EXPIRES_TAG, OWNER_TAG, TOKEN_TAG};
+
+use crate::config::Config;
+
+/// The expiry last warned about.
+pub const WARNED_TAG: &str = "fleetkeeper:warned-for";
+/// When lease-keeper stopped the instance at its expiry.
+pub const EXPIRED_TAG: &str = "fleetkeeper:expired-at";
+/// On the snapshots taken just before a termination.
+pub const FINAL_SNAPSHOT_TAG: &str = "fleetkeeper:final-snapshot";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Act {
+    /// Tell the owner the lease ends soon.
+    Warn { expires: Timestamp, owner: String },
+    /// Stop (when running) and mark the expiry (unless marked already).
+    Expire { stop: bool, mark: bool },
+    /// Snapshot the volumes that go with it (tagged with the owner), then terminate.
+    Terminate { volumes: Vec<String>, owner: String },
+}
+
+impl fmt::Display for Act {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Act::Warn { .. } => "warn",
+            Act::Expire { stop: true, .. } => "stop",
+            Act::Expire { stop: false, .. } => "mark-expired",
+            Act::Terminate { .. } => "terminate",
+        })
+    }
+}
+
+/// What the plan needs beyond what DescribeInstances says: termination protection, read
+/// only for the instances that could be terminated.
+pub fn may_terminate(i: &Instance, config: &Config, now: Timestamp) -> bool {
+    let Some(expired) = i
+        .tags
+        .get(EXPIRED_TAG)
+        .and_then(|t| t.parse::<Timestamp>().ok())
+    else {
+        return false;
+    };
+    expired + SignedDuration::from_hours(24 * i64::from(config.grace_days)) <= now
+}
+
+/// `protected`: ids with termination protection (DisableApiTermination).
+pub fn plan(
+    instances: &[Instance],
+    protected: &[String],
+    config: &Config,
+    now: Timestamp,
+) -> Plan<Act> {
+    let mut plan = Plan::new();
+    for i in instances {
+        let raw = i.tags.get(EXPIRES_TAG).map(String::as_str).unwrap_or("");
+        let Ok(expires) = raw.parse::<Timestamp>() else {
+            plan.skip(
+                &i.id,
+                format!(
+                    "{EXPIRES_TAG} {raw:?} is not an RFC 3339 time (2026-12-01T18:00:00Z): never acted on"
+                ),
+            );
+            continue;
+        };
+        if matches!(i.state.as_str(), "terminated" | "shutting-down") {
+            plan.skip(&i.id, format!("already {}", i.state));
+            continue;
+        }
+        if now < expires {
+            let warn_from = expires - SignedDuration::from_hours(i64::from(config.warn_hours));
+            let warned = i.tags.get(WARNED_TAG).map(String::as_str) == Some(raw);
+            match (now >= warn_from, warned, i.tags.get(OWNER_TAG)) {
+                (false, _, _) => plan.skip(&i.id, format!("leased until {expires}")),
+                (true, true, _) => {
+                    plan.skip(&i.id, format!("owner warned already; expires {expires}"))
+                }
+                (true, false, None) => plan.skip(
+                    &i.id,
+                    format!("expires {expires}, but has no {OWNER_TAG} to warn"),
+                ),
+                (true, false, Some(owner)) => plan.act(
+                    &i.id,
+                    Act::Warn {
+                        expires,
+                        owner: owner.clone(),
+                    },
+                    format!("expires {expires}, within WARN_HOURS={}", config.warn_hours),
+                ),
+            }
+            continue;
+        }
+        let running = matches!(i.state.as_str(), "running" | "pending");
+        let marked = i.tags.contains_key(EXPIRED_TAG);
+        if !marked {
+            plan.act(
+                &i.id,
+                Act::Expire {
+                    stop: running,
+                    mark: true,
+                },
+                format!("the lease ended at {expires}"),
+            );
+            continue;
+        }
+        if !may_terminate(i, config, now) {
+            if running {
+                plan.act(
+                    &i.id,
+                    Act::Expire {
+                        stop: true,
+                        mark: false,
+                    },
+                    format!("the lease ended at {expires}; started again without an extension"),
+                );
+            } else {
+                plan.skip(
+                    &i.id,
+                    format!(
+                        "expired, stopped; terminated after GRACE_DAYS={}",
+                        config.grace_days
+                    ),
+                );
+            }
+            continue;
+        }
+        let why_not = if let Some(group) = i.tags.get(ASG_TAG) {
+            Some(format!("in Auto Scaling group {group:?}: never terminated"))
+        } else if protected.contains(&i.id) {
+            Some("termination protection is on: never terminated".to_owned())
+        } else if !i.tags.contains_key(TOKEN_TAG) && !config.terminate_tagged {
+            Some(format!(
+                "not launched by instance-launcher (no {TOKEN_TAG}); set TERMINATE_TAGGED=true to terminate it"
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why_not {
+            plan.skip(&i.id, format!("grace over, but {why}"));
+            continue;
+        }
+        if running {
+            plan.act(
+                &i.id,
+                Act::Expire {
+                    stop: true,
+                    mark: false,
+                },
+                format!("the lease ended at {expires}; started again without an extension"),
+            );
+            continue;
+        }
+        let volumes = i
+            .volumes
+            .iter()
+            .filter(|v| v.delete_on_termination)
+            .map(|v| v.volume_id.clone())
+            .collect();
+        let owner = i.tags.get(OWNER_TAG).cloned().unwrap_or_default();
+        plan.act(
+            &i.id,
+            Act::Terminate { volumes, owner },
+            format!(
+                "expired {expires} and stopped for GRACE_DAYS={}",
+                config.grace_days
+            ),
+        );
+    }
+    plan
+}
+
+/// MAX_TERMINATIONS is one limit for the run: above it, the whole run changes nothing.
+pub fn cap_terminations(plans: &mut [&mut Plan<Act>], max: usize) {
+    let count: usize = plans
+        .iter()
+        .map(|p| {
+            p.actions
+                .iter()
+                .filter(|a| matches!(a.action, Act::Terminate { .. }))
+                .count()
+        })
+        .sum();
+    if count > max {
+        for p in plans.iter_mut() {
+            p.refused = Some(format!(
+                "{count} terminations planned, more than MAX_TERMINATIONS={max}: nothing was changed; check the leases, or raise the limit"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleetkeeper::Env;
+    use fleetkeeper::ec2::AttachedVolume;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let mut all = vec![("SENDER", "fleet@example.com")];
+        all.extend_from_slice(pairs);
+        Config::from_env(&Env::of(&all)).unwrap()
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn inst(id: &str, state: &str, tags: &[(&str, &str)]) -> Instance {
+        let mut all = vec![
+            (EXPIRES_TAG, "2026-12-01T12:00:00Z"),
+            (OWNER_TAG, "jane@example.com"),
+            (TOKEN_TAG, "fk-1"),
+        ];
+        for (k, v) in tags {
+            all.retain(|(key, _)| key != k);
+            all.push((k, v));
+        }
+        Instance {
+            id: id.into(),
+            state: state.into(),
+            tags: all
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            volumes: vec![
+                AttachedVolume {
+                    volume_id: format!("vol-root-{id}"),
+                    device: "/dev/xvda".into(),
+                    boot: true,
+                    delete_on_termination: true,
+                },
+                AttachedVolume {
+                    volume_id: format!("vol-kept-{id}"),
+                    device: "/dev/sdf".into(),
+                    boot: false,
+                    delete_on_termination: false,
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn acts(p: &Plan<Act>) -> Vec<(String, String)> {
+        p.actions
+            .iter()
+            .map(|a| (a.target.clone(), a.action.to_string()))
+            .collect()
+    }
+
+    fn reason<'a>(p: &'a Plan<Act>, id: &str) -> &'a str {
+        p.skipped
+            .iter()
+            .find(|s| s.target == id)
+            .map(|s| s.reason.as_str())
+            .unwrap_or_else(|| panic!("{id} not skipped: {p:?}"))
+    }
+
+    #[test]
+    fn warns_once_and_again_after_an_extension() {
+        let c = config(&[]);
+        let fresh = [inst("i-1", "running", &[])];
+        // 2026-11-30T11:00Z: more than 24 h before expiry.
+        assert!(
+            plan(&fresh, &[], &c, ts("2026-11-30T11:00:00Z"))
+                .actions
+                .is_empty()
+        );
+        let p = plan(&fresh, &[], &c, ts("2026-11-30T13:00:00Z"));
+        assert_eq!(acts(&p), [("i-1".into(), "warn".into())]);
+        assert!(
+            matches!(&p.actions[0].action, Act::Warn { owner, .. } if owner == "jane@example.com")
+        );
+        let warned = [inst(
+            "i-1",
+            "running",
+            &[(WARNED_TAG, "2026-12-01T12:00:00Z")],
+        )];
+        let p = plan(&warned, &[], &c, ts("2026-11-30T18:00:00Z"));
+        assert!(p.actions.is_empty());
+        assert!(reason(&p, "i-1").starts_with("owner warned already"));
+        // Extended by a day: the old warning is for another expiry, so it warns again.
+        let extended = [inst(
+            "i-1",
+            "running",
+            &[
+                (WARNED_TAG, "2026-12-01T12:00:00Z"),
+                (EXPIRES_TAG, "2026-12-02T12:00:00Z"),
+            ],
+        )];
+        assert!(
+            plan(&extended, &[], &c, ts("2026-11-30T18:00:00Z"))
+                .actions
+                .is_empty()
+        );
+        let p = plan(&extended, &[], &c, ts("2026-12-01T13:00:00Z"));
+        assert_eq!(acts(&p), [("i-1".into(), "warn".into())]);
+    }
+
+    #[test]
+    fn stops_at_expiry_then_terminates_after_the_grace() {
+        let c = config(&[]);
+        let at_expiry = ts("2026-12-01T12:00:00Z");
+        let p = plan(&[inst("i-1", "running", &[])], &[], &c, at_expiry);
+        assert_eq!(acts(&p), [("i-1".into(), "stop".into())]);
+        let p = plan(&[inst("i-2", "stopped", &[])], &[], &c, at_expiry);
+        assert_eq!(acts(&p), [("i-2".into(), "mark-expired".into())]);
+
+        let expired = [("fleetkeeper:expired-at", "2026-12-01T12:05:00Z")];
+        let stopped = [inst("i-1", "stopped", &expired)];
+        let p = plan(&stopped, &[], &c, ts("2026-12-08T12:04:00Z"));
+        assert!(p.actions.is_empty(), "a minute short of GRACE_DAYS=7");
+        assert!(reason(&p, "i-1").contains("terminated after GRACE_DAYS=7"));
+        let p = plan(&stopped, &[], &c, ts("2026-12-08T12:05:00Z"));
+        assert_eq!(acts(&p), [("i-1".into(), "terminate".into())]);
+        // Only the volume that goes with the instance gets a final snapshot.
+        assert_eq!(
+            p.actions[0].action,
+            Act::Terminate {
+                volumes: vec!["vol-root-i-1".into()],
+                owner: "jane@example.com".into()
+            }
+        );
+        // Started again after expiry, without an extension: stopped again, not terminated.
+        let p = plan(
+            &[inst("i-1", "running", &expired)],
+            &[],
+            &c,
+            ts("2026-12-03T00:00:00Z"),
+        );
+        assert_eq!(acts(&p), [("i-1".into(), "stop".into())]);
+        let p = plan(
+            &[inst("i-1", "running", &expired)],
+            &[],
+            &c,
+            ts("2026-12-09T00:00:00Z"),
+        );
+        assert_eq!(acts(&p), [("i-1".into(), "stop".into())]);
+    }
+
+    #[test]
+    fn never_terminates_protected_scaled_or_foreign_instances() {
+        let expired = ("fleetkeeper:expired-at", "2026-12-01T12:05:00Z");
+        let later = ts("2026-12-20T00:00:00Z");
+        let fleet = [
+            inst("i-prot", "stopped", &[expired]),
+            inst("i-asg", "stopped", &[expired, (ASG_TAG, "web")]),
+            {
+                let mut i = inst("i-foreign", "stopped", &[expired]);
+                i.tags.remove(TOKEN_TAG);
+                i
+            },
+        ];
+        let p = plan(&fleet, &["i-prot".into()], &config(&[]), later);
+        assert!(p.actions.is_empty(), "{p:?}");
+        assert!(reason(&p, "i-prot").contains("termination protection"));
+        assert!(reason(&p, "i-asg").contains("Auto Scaling group \"web\""));
+        assert!(reason(&p, "i-foreign").contains("TERMINATE_TAGGED=true"));
+        let p = plan(
+            &fleet,
+            &["i-prot".into()],
+            &config(&[("TERMINATE_TAGGED", "true")]),
+            later,
+        );
+        assert_eq!(acts(&p), [("i-foreign".into(), "terminate".into())]);
+    }
+
+    #[test]
+    fn an_unreadable_lease_is_reported_and_left_alone() {
+        let p = plan(
+            &[inst("i-1", "running", &[(EXPIRES_TAG, "next friday")])],
+            &[],
+            &config(&[]),
+            ts("2027-01-01T00:00:00Z"),
+        );
+        assert!(p.actions.is_empty());
+        assert!(reason(&p, "i-1").contains("\"next friday\" is not an RFC 3339 time"));
+    }
+
+    #[test]
+    fn more_terminations_than_the_limit_refuse_the_whole_run() {
+        let expired = ("fleetkeeper:expired-at", "2026-12-01T12:05:00Z");
+        let fleet: Vec<Instance> = (0..3)
+            .map(|n| inst(&format!("i-{n}"), "stopped", &[expired]))
+            .collect();
+        let c = config(&[("MAX_TERMINATIONS", "2")]);
+        let now = ts("2026-12-20T00:00:00Z");
+        let mut a = plan(&fleet[..2], &[], &c, now);
+        let mut b = plan(&fleet[2..], &[], &c, now);
+        cap_terminations(&mut [&mut a, &mut b], c.max_terminations);
+        assert!(
+            a.refused
+                .as_deref()
+                .unwrap()
+                .contains("3 terminations planned, more than MAX_TERMINATIONS=2")
+        );
+        assert!(b.runnable().is_empty());
+        let mut ok = plan(&fleet[..2], &[], &c, now);
+        cap_terminations(&mut [&mut ok], c.max_terminations);
+        assert!(ok.refused.is_none());
+    }
+}

@@ -1,0 +1,258 @@
+//! lease-keeper end to end against moto: a lease warned by e-mail (moto's SES keeps what it
+//! sends, read back here), stopped at expiry, terminated after the grace with final snapshots
+//! taken first; a dry run changes nothing; a failed snapshot keeps the instance. The fault
+//! proxy fails CreateSnapshot (moto never does).
+
+use fleetkeeper::exec::{Budget, RateLimiter};
+use fleetkeeper::report::Status;
+use fleetkeeper::telemetry::Metrics;
+use fleetkeeper_tests::ec2::{instance_tag, launch};
+use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
+use jiff::Timestamp;
+use lease_keeper::config::Config;
+use lease_keeper::handler::{Target, run};
+use lease_keeper::ports::{Ec2Instances, Mailer};
+use lease_keeper::report::LeaseReport;
+use serde_json::{Value, json};
+
+const SENDER: &str = "fleet@example.com";
+
+struct World {
+    moto: Moto,
+    proxy: FaultProxy,
+    ec2: aws_sdk_ec2::Client,
+}
+
+impl World {
+    async fn run(&self, at: &str, extra: &[(&str, &str)]) -> LeaseReport {
+        let mut pairs = vec![("REGIONS", "us-east-1"), ("SENDER", SENDER)];
+        pairs.extend_from_slice(extra);
+        let env = Moto::env_for(&self.proxy.endpoint(), &pairs);
+        let config = Config::from_env(&env).unwrap();
+        let aws = Moto::aws(&env).await;
+        let targets = vec![Target {
+            port: Ec2Instances::new(
+                "us-east-1".into(),
+                aws.client("EC2", aws_sdk_ec2::Client::new),
+            ),
+            limits: RateLimiter::new(config.rate),
+        }];
+        let mailer = Mailer::Email {
+            client: aws.client("SESV2", aws_sdk_sesv2::Client::new),
+            sender: SENDER.into(),
+        };
+        let mut metrics = Metrics::for_function("lease-keeper");
+        let event = json!({"detail-type": "Scheduled Event", "time": at});
+        let now = Timestamp::now();
+        run(
+            &targets,
+            &mailer,
+            &config,
+            &event,
+            now,
+            Budget::unlimited(),
+            &mut metrics,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// The e-mails moto's SES has sent.
+    fn mail(&self) -> Vec<Value> {
+        let (status, body) = self.moto.request("GET", "/moto-api/data.json").unwrap();
+        assert_eq!(status, 200);
+        let data: Value = serde_json::from_str(&body).unwrap();
+        data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    async fn state(&self, id: &str) -> String {
+        let out = self
+            .ec2
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .unwrap();
+        let i = &out.reservations()[0].instances()[0];
+        i.state()
+            .and_then(|s| s.name())
+            .unwrap()
+            .as_str()
+            .to_owned()
+    }
+
+    async fn final_snapshots(&self, id: &str) -> Vec<aws_sdk_ec2::types::Snapshot> {
+        let out = self
+            .ec2
+            .describe_snapshots()
+            .owner_ids("self")
+            .send()
+            .await
+            .unwrap();
+        out.snapshots()
+            .iter()
+            .filter(|s| {
+                s.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("fleetkeeper:instance-id") && t.value() == Some(id))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn warn_stop_then_terminate_with_final_snapshots() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let aws = Moto::aws(&moto.env(&[])).await;
+    let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+    aws.client("SESV2", aws_sdk_sesv2::Client::new)
+        .create_email_identity()
+        .email_identity(SENDER)
+        .send()
+        .await
+        .unwrap();
+    let w = World { moto, proxy, ec2 };
+    let lease = [
+        ("Name", "build-box"),
+        ("fleetkeeper:expires-at", "2026-12-01T12:00:00Z"),
+        ("fleetkeeper:owner", "jane@example.com"),
+        ("fleetkeeper:launch-token", "fk-demo"),
+    ];
+    let id = launch(&w.ec2, 1, &lease).await.remove(0);
+    let untouched = launch(&w.ec2, 1, &[("Name", "no-lease")]).await.remove(0);
+
+    // Ten hours before the end: one warning, by e-mail, remembered on the instance.
+    let r = w.run("2026-12-01T02:00:00Z", &[]).await;
+    assert_eq!(r.status(), Status::Ok, "{:?}", r.failed);
+    assert_eq!(r.done.len(), 1);
+    assert_eq!(r.done[0].action, "warn");
+    let mail = w.mail();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(
+        mail[0]["destinations"]["ToAddresses"][0],
+        "jane@example.com"
+    );
+    assert_eq!(mail[0]["source"], SENDER);
+    assert!(mail[0]["subject"].as_str().unwrap().contains("build-box"));
+    let body = mail[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains("2026-12-01T12:00:00Z") && body.contains("7 days later"),
+        "{body}"
+    );
+    assert_eq!(
+        instance_tag(&w.ec2, &id, "fleetkeeper:warned-for")
+            .await
+            .as_deref(),
+        Some("2026-12-01T12:00:00Z")
+    );
+    let again = w.run("2026-12-01T03:00:00Z", &[]).await;
+    assert!(again.done.is_empty());
+    assert_eq!(w.mail().len(), 1, "warned once");
+
+    // Expired: stopped, and when it is remembered.
+    let r = w.run("2026-12-01T12:30:00Z", &[]).await;
+    assert_eq!(r.done[0].action, "stop", "{r:?}");
+    assert_eq!(w.state(&id).await, "stopped");
+    assert_eq!(
+        instance_tag(&w.ec2, &id, "fleetkeeper:expired-at")
+            .await
+            .as_deref(),
+        Some("2026-12-01T12:30:00Z")
+    );
+
+    // After the grace, a dry run plans the termination and changes nothing.
+    let later = "2026-12-08T13:00:00Z";
+    let dry = w.run(later, &[("DRY_RUN", "true")]).await;
+    assert_eq!(dry.status(), Status::DryRun);
+    assert_eq!(dry.planned[0].action, "terminate");
+    assert_eq!(w.state(&id).await, "stopped");
+    assert!(w.final_snapshots(&id).await.is_empty());
+
+    // The final snapshot cannot be taken: the instance is kept.
+    w.proxy.add(
+        Rule::new(Fault::Status(500))
+            .on("ec2:CreateSnapshot")
+            .first(20),
+    );
+    let r = w.run(later, &[]).await;
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert_eq!(r.failed[0].action, "terminate");
+    assert_eq!(
+        w.state(&id).await,
+        "stopped",
+        "not terminated without its snapshot"
+    );
+    assert_eq!(w.proxy.count("ec2:TerminateInstances"), 0);
+
+    // Then it can: the snapshot first, tagged, then the termination.
+    w.proxy.clear();
+    let r = w.run(later, &[]).await;
+    assert_eq!(r.status(), Status::Ok, "{:?}", r.failed);
+    assert_eq!(r.done[0].action, "terminate");
+    let finals = &r.done[0].detail.as_ref().unwrap()["final_snapshots"];
+    assert_eq!(
+        finals.as_array().unwrap().len(),
+        1,
+        "the root volume goes with it"
+    );
+    let snaps = w.final_snapshots(&id).await;
+    assert_eq!(snaps.len(), 1);
+    let tag = |k: &str| {
+        snaps[0]
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+            .map(str::to_owned)
+    };
+    assert_eq!(tag("fleetkeeper:final-snapshot").as_deref(), Some("true"));
+    assert_eq!(
+        tag("fleetkeeper:owner").as_deref(),
+        Some("jane@example.com")
+    );
+    assert!(matches!(
+        w.state(&id).await.as_str(),
+        "terminated" | "shutting-down"
+    ));
+    assert_eq!(
+        w.state(&untouched).await,
+        "running",
+        "no lease, never touched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn more_terminations_than_allowed_change_nothing() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let ec2 = Moto::aws(&moto.env(&[]))
+        .await
+        .client("EC2", aws_sdk_ec2::Client::new);
+    let lease = [
+        ("fleetkeeper:expires-at", "2026-12-01T12:00:00Z"),
+        ("fleetkeeper:expired-at", "2026-12-01T12:30:00Z"),
+        ("fleetkeeper:owner", "jane@example.com"),
+        ("fleetkeeper:launch-token", "fk-demo"),
+    ];
+    let ids = launch(&ec2, 3, &lease).await;
+    ec2.stop_instances()
+        .set_instance_ids(Some(ids.clone()))
+        .send()
+        .await
+        .unwrap();
+    let w = World { moto, proxy, ec2 };
+    let r = w
+        .run("2026-12-20T00:00:00Z", &[("MAX_TERMINATIONS", "2")])
+        .await;
+    assert_eq!(r.status(), Status::Refused, "{r:?}");
+    assert!(r.refused.as_deref().unwrap().contains("MAX_TERMINATIONS=2"));
+    for id in &ids {
+        assert_eq!(w.state(id).await, "stopped");
+    }
+    assert_eq!(w.proxy.count("ec2:CreateSnapshot"), 0);
+}
