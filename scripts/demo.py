@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from demo_seed import GROUPS_PARAMETER, LAUNCHER_SECRET_PARAMETER, TEAM_SCHEDULES, World, seed
+from demo_seed import GROUPS_PARAMETER, LAUNCHER_SECRET_PARAMETER, LEASE_SENDER, TEAM_SCHEDULES, World, seed
 from demo_steps import STEPS, Step
 from local_aws import BIN, FAKE_CREDENTIALS, REGIONS, ROOT, start_moto, start_watch
 
@@ -58,6 +58,7 @@ def function_env(world: World) -> dict[str, str]:
         "SCHEDULES": json.dumps(TEAM_SCHEDULES),
         # snapshot-janitor copies its snapshots to a third region, for disaster recovery.
         "COPY_TO": "us-west-2",
+        "SENDER": LEASE_SENDER,
         "CHANGE_POLL_MS": "200",
     }
 

@@ -77,9 +77,14 @@ class World:
         return boto3.client(service, region_name=region, endpoint_url=self.endpoint)
 
 
+# lease-keeper's warnings come from this address (moto's SES keeps what it sends).
+LEASE_SENDER = "fleet@example.com"
+
+
 def seed(endpoint: str) -> World:
     world = World(endpoint)
     seed_fleet(world)
+    world.client("sesv2").create_email_identity(EmailIdentity=LEASE_SENDER)
     world.launcher_secret = seed_launcher_secret(world)
     world.zone_id = seed_failover(world)
     seed_images(world)

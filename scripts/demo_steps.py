@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta
 from dataclasses import dataclass
 from html import unescape
 from typing import Callable
@@ -208,6 +210,54 @@ def janitor(want_created: set[str], want_sets: set[str], want_copies: int) -> Ch
     return check
 
 
+def leased(world: World) -> tuple[str, str]:
+    """The instance launched from the form (dev@example.com's) and its lease's end."""
+    ec2 = world.client("ec2")
+    out = ec2.describe_instances(Filters=[{"Name": "tag:fleetkeeper:owner", "Values": ["dev@example.com"]}])
+    i = out["Reservations"][0]["Instances"][0]
+    tags = {t["Key"]: t["Value"] for t in i.get("Tags", [])}
+    return i["InstanceId"], tags["fleetkeeper:expires-at"]
+
+
+def lease_time(hours_after_expiry: float) -> Callable[[World, dict], dict]:
+    """The scheduled event, timed relative to the launched instance's lease."""
+    def edit(world: World, event: dict) -> dict:
+        _, expires = leased(world)
+        at = datetime.fromisoformat(expires.replace("Z", "+00:00")) + timedelta(hours=hours_after_expiry)
+        return {**event, "time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+    return edit
+
+
+def lease(want: str) -> Check:
+    """Checks a lease-keeper run: it did `want` to the launched instance, and what moto holds."""
+    def check(world: World, ok: bool, out: object) -> tuple[bool, str]:
+        if not ok or not isinstance(out, dict):
+            return False, f"failed: {out}"
+        iid, expires = leased(world)
+        done = [d for d in out["done"] if d["target"] == iid]
+        right = out["status"] == "ok" and [d["action"] for d in done] == [want]
+        what = f"at {out['time']} (lease ends {expires}): "
+        if want == "warn" and done:
+            # moto's SES keeps what it sends: the mail itself must be there.
+            msgs = json.loads(urllib.request.urlopen(f"{world.endpoint}/moto-api/data.json").read())["ses"]["Message"]
+            right &= any(m["destinations"]["ToAddresses"] == ["dev@example.com"] for m in msgs)
+            what += f"e-mailed dev@example.com \"{done[0]['detail']['subject']}\""
+        elif want == "stop":
+            state = world.client("ec2").describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
+            right &= state in ("stopping", "stopped")
+            what += f"stopped {iid} ({state})"
+        elif want == "terminate" and done:
+            snaps = done[0]["detail"]["final_snapshots"]
+            what += f"terminated {iid} after final snapshot(s) {', '.join(s['snapshot_id'] for s in snaps)}"
+            right &= bool(snaps)
+        else:
+            what += f"{out['done']} {out['skipped']}"
+        return right, what
+
+    return check
+
+
 def restart_history(world: World, name: str) -> list[str]:
     region, iid = world.names[name]
     ec2 = world.client("ec2", region)
@@ -336,6 +386,10 @@ STEPS = [
     Step("instance-launcher", "", "invalid form", launcher(400, 1), http=http_call("POST", BAD_LAUNCH)),
     Step("instance-launcher", "", "no secret", launcher(401, 1), http=http_call("GET", secret=False)),
     Step("instance-launcher", "bad-input.json", "bad input", refused),
+    Step("lease-keeper", "scheduled.json", "2 h before the end", lease("warn"), edit=lease_time(-2)),
+    Step("lease-keeper", "scheduled.json", "1 h after the end", lease("stop"), edit=lease_time(1)),
+    Step("lease-keeper", "scheduled.json", "8 days later", lease("terminate"), edit=lease_time(24 * 8)),
+    Step("lease-keeper", "bad-input.json", "bad input", refused),
     Step("image-resizer", "upload.json", "photo and PNG uploaded", resizer(4, None)),
     Step("image-resizer", "upload.json", "same event again", resizer(0, "already made from this ETag")),
     Step("image-resizer", "own-output.json", "own output", resizer(0, "OUTPUT_PREFIX")),
