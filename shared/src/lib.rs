@@ -19,6 +19,8 @@ pub mod lambda;
 pub mod parameter;
 pub mod plan;
 pub mod report;
+#[cfg(feature = "ec2")]
+pub mod tagging;
 pub mod tags;
 pub mod telemetry;
 

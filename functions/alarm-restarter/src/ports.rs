@@ -1,7 +1,7 @@
 //! The AWS calls, behind one capability trait: read the alarm's instances, keep the history tag, and restart one instance
 //! by the configured strategy.
 
-use aws_sdk_ec2::types::{Filter, Tag};
+use aws_sdk_ec2::types::Filter;
 
 use fleetkeeper::AwsError;
 use fleetkeeper::ec2::{Instance, describe_instances, dry_run_ok};
@@ -75,14 +75,7 @@ impl Instances for Region {
     }
 
     async fn set_tag(&self, id: &str, key: &str, value: &str) -> Result<(), AwsError> {
-        self.ec2
-            .create_tags()
-            .resources(id)
-            .tags(Tag::builder().key(key).value(value).build())
-            .send()
-            .await
-            .map_err(aws_err("ec2:CreateTags"))?;
-        Ok(())
+        fleetkeeper::tagging::create_tag(&self.ec2, &[id.to_owned()], key, value).await
     }
 
     /// Asks for the restart. `dry_run` only reaches AWS for `reboot` (EC2 checks permissions

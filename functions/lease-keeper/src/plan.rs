@@ -121,17 +121,19 @@ pub fn plan(
             );
             continue;
         }
+        if running {
+            plan.act(
+                &i.id,
+                Act::Expire {
+                    stop: true,
+                    mark: false,
+                },
+                format!("the lease ended at {expires}; started again without an extension"),
+            );
+            continue;
+        }
         if !may_terminate(i, config, now) {
-            if running {
-                plan.act(
-                    &i.id,
-                    Act::Expire {
-                        stop: true,
-                        mark: false,
-                    },
-                    format!("the lease ended at {expires}; started again without an extension"),
-                );
-            } else {
+            {
                 plan.skip(
                     &i.id,
                     format!(
@@ -155,17 +157,6 @@ pub fn plan(
         };
         if let Some(why) = why_not {
             plan.skip(&i.id, format!("grace over, but {why}"));
-            continue;
-        }
-        if running {
-            plan.act(
-                &i.id,
-                Act::Expire {
-                    stop: true,
-                    mark: false,
-                },
-                format!("the lease ended at {expires}; started again without an extension"),
-            );
             continue;
         }
         let volumes = i

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use aws_sdk_ec2::types::{InstanceAttributeName, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::InstanceAttributeName;
 use fleetkeeper::AwsError;
 use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_key_filter};
 use fleetkeeper::error::aws_err;
+use fleetkeeper::tagging::{create_tag, snapshot_tags};
 use fleetkeeper::tags::EXPIRES_TAG;
 
 /// One region.
@@ -92,14 +93,7 @@ impl Instances for Ec2Instances {
     }
 
     async fn tag(&self, id: &str, key: &str, value: &str) -> Result<(), AwsError> {
-        self.client
-            .create_tags()
-            .resources(id)
-            .tags(Tag::builder().key(key).value(value).build())
-            .send()
-            .await
-            .map_err(aws_err("ec2:CreateTags"))?;
-        Ok(())
+        create_tag(&self.client, &[id.to_owned()], key, value).await
     }
 
     async fn snapshot(
@@ -108,16 +102,12 @@ impl Instances for Ec2Instances {
         description: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<String, AwsError> {
-        let mut spec = TagSpecification::builder().resource_type(ResourceType::Snapshot);
-        for (k, v) in tags {
-            spec = spec.tags(Tag::builder().key(k).value(v).build());
-        }
         let out = self
             .client
             .create_snapshot()
             .volume_id(volume_id)
             .description(description)
-            .tag_specifications(spec.build())
+            .tag_specifications(snapshot_tags(tags))
             .send()
             .await
             .map_err(aws_err("ec2:CreateSnapshot"))?;

@@ -2,7 +2,6 @@
 
 use std::future::Future;
 
-use aws_sdk_ec2::types::Tag;
 use fleetkeeper::AwsError;
 use fleetkeeper::ec2::{describe_instances, dry_run_ok, state_filter, tag_key_filter};
 use fleetkeeper::error::aws_err;
@@ -89,14 +88,7 @@ impl Fleet for Ec2Fleet {
     }
 
     async fn tag(&self, ids: &[String], key: &str, value: &str) -> Result<(), AwsError> {
-        self.client
-            .create_tags()
-            .set_resources(Some(ids.to_vec()))
-            .tags(Tag::builder().key(key).value(value).build())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws_err("ec2:CreateTags"))
+        fleetkeeper::tagging::create_tag(&self.client, ids, key, value).await
     }
 }
 

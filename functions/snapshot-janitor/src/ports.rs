@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_sdk_ec2::types::{
-    Filter, InstanceSpecification, ResourceType, SnapshotState, StorageTier, Tag, TagSpecification,
-    TargetStorageTier,
+    Filter, InstanceSpecification, SnapshotState, StorageTier, Tag, TargetStorageTier,
 };
 use fleetkeeper::AwsError;
 use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_key_filter};
 use fleetkeeper::error::aws_err;
+use fleetkeeper::tagging::snapshot_tags;
 use jiff::Timestamp;
 
 use crate::plan::create::{
@@ -78,15 +78,6 @@ impl Ec2Ebs {
     pub fn new(region: String, client: aws_sdk_ec2::Client) -> Self {
         Ec2Ebs { region, client }
     }
-}
-
-/// Tags a new snapshot carries from its creation (one call, no window without them).
-fn snapshot_tags(tags: &BTreeMap<String, String>) -> TagSpecification {
-    let mut spec = TagSpecification::builder().resource_type(ResourceType::Snapshot);
-    for (k, v) in tags {
-        spec = spec.tags(Tag::builder().key(k).value(v).build());
-    }
-    spec.build()
 }
 
 fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
