@@ -256,3 +256,59 @@ async fn more_terminations_than_allowed_change_nothing() {
     }
     assert_eq!(w.proxy.count("ec2:CreateSnapshot"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_no_sender_the_warning_goes_to_the_alerts_topic() {
+    let moto = Moto::start();
+    let aws = Moto::aws(&moto.env(&[])).await;
+    let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+    let sns = aws.client("SNS", aws_sdk_sns::Client::new);
+    let topic = sns.create_topic().name("alerts").send().await.unwrap();
+    let arn = topic.topic_arn().unwrap().to_owned();
+    let id = launch(
+        &ec2,
+        1,
+        &[
+            ("fleetkeeper:expires-at", "2026-12-01T12:00:00Z"),
+            ("fleetkeeper:owner", "jane@example.com"),
+        ],
+    )
+    .await
+    .remove(0);
+    let env = Moto::env_for(
+        &moto.endpoint(),
+        &[("REGIONS", "us-east-1"), ("ALERTS_TOPIC_ARN", &arn)],
+    );
+    let config = Config::from_env(&env).unwrap();
+    let targets = vec![Target {
+        port: Ec2Instances::new("us-east-1".into(), ec2.clone()),
+        limits: RateLimiter::new(config.rate),
+    }];
+    let mailer = Mailer::Topic {
+        client: sns,
+        arn: arn.clone(),
+    };
+    let mut metrics = Metrics::for_function("lease-keeper");
+    let event = json!({"time": "2026-12-01T06:00:00Z"});
+    let r = run(
+        &targets,
+        &mailer,
+        &config,
+        &event,
+        Timestamp::now(),
+        Budget::unlimited(),
+        &mut metrics,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.done.len(), 1, "{r:?}");
+    assert_eq!(r.done[0].action, "warn");
+    // moto keeps what each topic was sent.
+    let (_, body) = moto.request("GET", "/moto-api/data.json").unwrap();
+    let data: Value = serde_json::from_str(&body).unwrap();
+    let text = data["sns"].to_string();
+    assert!(
+        text.contains("To jane@example.com") && text.contains(&id),
+        "{text:.2000}"
+    );
+}
