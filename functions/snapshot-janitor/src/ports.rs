@@ -100,7 +100,7 @@ impl Ebs for Ec2Ebs {
         let mut pages = self
             .client
             .describe_volumes()
-            .filters(Filter::builder().name("tag-key").values(BACKUP_TAG).build())
+            .filters(tag_key_filter(BACKUP_TAG))
             .max_results(500)
             .into_paginator()
             .send();

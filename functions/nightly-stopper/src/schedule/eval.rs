@@ -202,17 +202,6 @@ pub fn evaluate_in(s: &Schedule, t: Timestamp, all: &[Boundary]) -> Verdict {
     }
 }
 
-/// Boundaries in `(from, until]`, for a preview.
-pub fn window(s: &Schedule, from: Timestamp, until: Timestamp) -> Vec<Boundary> {
-    let (first, _) = around(s, from, SPANS[0]);
-    let last = until.to_zoned(s.tz.clone()).date();
-    let last = last.tomorrow().unwrap_or(last);
-    boundaries(s, first, last)
-        .into_iter()
-        .filter(|b| b.at > from && b.at <= until)
-        .collect()
-}
-
 /// `18:00 Europe/London`, with the day when it is not `today`.
 fn when(local: DateTime, today: Date, s: &Schedule) -> String {
     if local.date() == today {
@@ -470,19 +459,5 @@ mod tests {
         assert_eq!(v.desired, Some(R));
         assert_eq!(v.reason, "o is held running by its override");
         assert_eq!(v.last, None);
-    }
-
-    #[test]
-    fn a_window_lists_the_boundaries_in_it() {
-        let s = schedule(OFFICE);
-        let w = window(&s, ts("2026-12-04T12:00:00Z"), ts("2026-12-07T12:00:00Z"));
-        let got: Vec<(Timestamp, State)> = w.iter().map(|b| (b.at, b.to)).collect();
-        assert_eq!(
-            got,
-            [
-                (ts("2026-12-04T18:00:00Z"), S),
-                (ts("2026-12-07T06:00:00Z"), R)
-            ]
-        );
     }
 }
