@@ -23,6 +23,8 @@ use crate::parameter::{self, Cached};
 pub struct Request {
     pub method: String,
     pub path: String,
+    /// The raw query string, without `?` (empty when there is none).
+    pub query: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
     /// Lambda's id for this request: unique, so it also serves as a form nonce.
@@ -64,6 +66,7 @@ impl Request {
         Ok(Request {
             method,
             path,
+            query: event.raw_query_string.clone().unwrap_or_default(),
             headers: event.headers.clone(),
             body,
             request_id: ctx.request_id.clone().unwrap_or_default(),

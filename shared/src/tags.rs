@@ -18,6 +18,15 @@ pub const EXPIRES_TAG: &str = "fleetkeeper:expires-at";
 pub const TOKEN_TAG: &str = "fleetkeeper:launch-token";
 pub const LAUNCHED_BY_TAG: &str = "fleetkeeper:launched-by";
 
+/// Written by lease-keeper: the expiry it has warned about (a new expiry warns again), and when
+/// it stopped the instance at the end of its lease. An extension clears both.
+pub const WARNED_TAG: &str = "fleetkeeper:warned-for";
+pub const EXPIRED_TAG: &str = "fleetkeeper:expired-at";
+/// Written by instance-launcher's "your instances" page: how many times the lease was
+/// extended, and when the owner terminated it (so a repeated terminate gets the same answer).
+pub const EXTENSIONS_TAG: &str = "fleetkeeper:extensions";
+pub const TERMINATED_TAG: &str = "fleetkeeper:terminated-at";
+
 /// The opt-in tag as configured: (key, value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleTag {

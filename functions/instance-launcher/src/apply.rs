@@ -1,10 +1,11 @@
 //! Apply: carry a launch decision out. Only a `Launch` reaches EC2 (RunInstances with the
 //! form's token, so a repeat is answered with the same instance); every EC2 error becomes the
-//! caller's answer with nothing launched.
+//! caller's answer with nothing launched. And the steps of the "your instances" page.
 
 use fleetkeeper::{AwsError, Mode};
 
 use crate::config::Config;
+use crate::lease::{Step, extension_tags};
 use crate::plan::{Decision, Launch, ec2_refusal};
 use crate::ports::{Instances, Launched};
 use crate::report::Outcome;
@@ -32,5 +33,32 @@ pub async fn apply<I: Instances>(
             Ok(None) => Outcome::DryRun,
             Err(e) => failed(e),
         },
+    }
+}
+
+/// Carry out one step of the "your instances" page. None when nothing is to be called: a dry
+/// run, or a step that changes nothing (a confirmation, an instance already stopped).
+pub async fn apply_step<I: Instances>(
+    ec2: &I,
+    id: &str,
+    step: &Step,
+    mode: Mode,
+    at: &str,
+) -> Option<Result<(), AwsError>> {
+    if mode == Mode::DryRun {
+        return None;
+    }
+    match step {
+        Step::Extend {
+            expires_at,
+            extensions,
+            start,
+        } => {
+            let (set, remove) = extension_tags(*expires_at, *extensions);
+            Some(ec2.extend(id, &set, &remove, *start).await)
+        }
+        Step::Stop => Some(ec2.stop(id).await),
+        Step::Terminate => Some(ec2.terminate(id, at).await),
+        _ => None,
     }
 }

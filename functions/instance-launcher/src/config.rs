@@ -24,6 +24,8 @@ pub struct Config {
     /// `DEFAULT_HOURS` / `MAX_HOURS`: hours to live.
     pub default_hours: u32,
     pub max_hours: u32,
+    /// `MAX_EXTENSIONS`: how many times the "your instances" page may extend one lease.
+    pub max_extensions: u32,
     /// `OWNER_DOMAINS`: if set, owner e-mails must be in one of these domains.
     pub owner_domains: Vec<String>,
     /// `SCHEDULE_TAG_KEY` / `SCHEDULE_TAG_VALUE`: nightly-stopper's opt-in tag.
@@ -111,6 +113,7 @@ impl Config {
             max_per_owner: env.u64_in("MAX_PER_OWNER", 3, 1, 1000)? as usize,
             default_hours,
             max_hours,
+            max_extensions: env.u64_in("MAX_EXTENSIONS", 3, 0, 100)? as u32,
             owner_domains: env
                 .list("OWNER_DOMAINS")
                 .into_iter()
@@ -189,6 +192,7 @@ mod tests {
             ("MAX_PER_OWNER", "0"),
             ("DEFAULT_HOURS", "100"),
             ("MAX_HOURS", "zero"),
+            ("MAX_EXTENSIONS", "101"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert!(err.to_string().contains(var), "{var}={value}: {err}");

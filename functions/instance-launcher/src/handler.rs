@@ -1,5 +1,6 @@
 //! One HTTP request: authenticate, route, validate, check quota and earlier launches, launch,
-//! answer (HTML for the form, JSON for scripts). Every refusal launches nothing.
+//! answer (HTML for the form, JSON for scripts). Every refusal launches nothing. `/mine` is
+//! the caller's instances: list, extend, stop, terminate; every refusal changes nothing.
 
 use std::time::Duration;
 
@@ -12,13 +13,16 @@ use fleetkeeper::Error;
 use fleetkeeper::http::{Denied, Request, Response, SecretSource, authenticate};
 use fleetkeeper::telemetry::Metrics;
 
+use fleetkeeper::http::AuthMode;
+
 use crate::apply;
 use crate::config::Config;
+use crate::lease::{self, ActionRequest, Step, Who};
 use crate::page;
 use crate::plan::{Decision, Launch, decide, plan};
 use crate::ports::{Ec2, Instances};
 use crate::report::{self, Outcome, fields_json};
-use crate::request::{LaunchRequest, Rejection, parse_form, parse_json};
+use crate::request::{FieldError, LaunchRequest, Rejection, parse_form, parse_json};
 
 pub const RESERVE: Duration = Duration::from_secs(3);
 
@@ -49,8 +53,21 @@ pub async fn handle(
             denied.message(),
         ));
     }
-    if req.path != "/" && !req.path.is_empty() {
-        return Ok(Response::error(Some(&req), 404, "not found"));
+    let mine = match req.path.as_str() {
+        "" | "/" => false,
+        "/mine" | "/mine/" => true,
+        _ => return Ok(Response::error(Some(&req), 404, "not found")),
+    };
+    // A form posted from another site through a proxy that adds the secret is not the caller's.
+    if req.method == "POST" && req.header("sec-fetch-site") == Some("cross-site") {
+        return Ok(Response::error(
+            Some(&req),
+            403,
+            "cross-site form posts are refused",
+        ));
+    }
+    if mine {
+        return Ok(mine_route(app, config, &req, now, metrics).await);
     }
     match req.method.as_str() {
         "GET" | "HEAD" => Ok(Response::html(
@@ -76,6 +93,34 @@ pub async fn handle(
     }
 }
 
+/// The body of a POST as its content type says, or the error answer.
+fn body_of<T>(
+    req: &Request,
+    config: &Config,
+    form: impl FnOnce(&[u8], &Config) -> Result<T, Rejection>,
+    json: impl FnOnce(&[u8], &Config) -> Result<T, Rejection>,
+) -> Result<Result<T, Rejection>, Box<HttpResponse>> {
+    if req.body.len() > config.max_body {
+        return Err(Box::new(Response::error(
+            Some(req),
+            413,
+            &format!("the body is over {} bytes", config.max_body),
+        )));
+    }
+    match req.content_type().as_str() {
+        "application/x-www-form-urlencoded" => Ok(form(&req.body, config)),
+        "application/json" => Ok(json(&req.body, config)),
+        other => Err(Box::new(Response::error(
+            Some(req),
+            415,
+            &format!(
+                "content type {:?} is not accepted: send application/x-www-form-urlencoded or application/json",
+                other
+            ),
+        ))),
+    }
+}
+
 async fn post(
     app: &Launcher,
     config: &Config,
@@ -84,26 +129,9 @@ async fn post(
     metrics: &mut Metrics,
 ) -> HttpResponse {
     let json = req.wants_json();
-    if req.body.len() > config.max_body {
-        return Response::error(
-            Some(req),
-            413,
-            &format!("the body is over {} bytes", config.max_body),
-        );
-    }
-    let parsed = match req.content_type().as_str() {
-        "application/x-www-form-urlencoded" => parse_form(&req.body, config),
-        "application/json" => parse_json(&req.body, config),
-        other => {
-            return Response::error(
-                Some(req),
-                415,
-                &format!(
-                    "content type {:?} is not accepted: send application/x-www-form-urlencoded or application/json",
-                    other
-                ),
-            );
-        }
+    let parsed = match body_of(req, config, parse_form, parse_json) {
+        Ok(parsed) => parsed,
+        Err(answer) => return *answer,
     };
     let launch_req = match parsed {
         Ok(r) => r,
@@ -111,7 +139,7 @@ async fn post(
         Err(Rejection::Fields(errors, raw)) => {
             tracing::info!(fields = ?errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), "launch refused: invalid fields");
             return if json {
-                Response::json(400, &fields_json(&errors))
+                Response::json(400, &fields_json(&errors, "nothing was launched"))
             } else {
                 // Keep the nonce: the corrected form is the same form.
                 let nonce = raw
@@ -169,4 +197,247 @@ async fn launch_or_find<I: Instances>(
         tracing::info!(owner = %r.owner, running = owned, "launch refused: owner quota");
     }
     apply::apply(ec2, decision, launch, config).await
+}
+
+/// `/mine`: GET lists the caller's instances, POST carries out one step on one of them.
+async fn mine_route(
+    app: &Launcher,
+    config: &Config,
+    req: &Request,
+    now: Timestamp,
+    metrics: &mut Metrics,
+) -> HttpResponse {
+    let response = match req.method.as_str() {
+        "GET" | "HEAD" => {
+            let owner = query_value(&req.query, "owner");
+            match who(config, req, owner.as_deref()) {
+                Ok(who) => listed(app, config, req, &who, now, None, 200).await,
+                // No owner yet (shared-secret mode): the page asks for one.
+                Err(_) if owner.is_none() && !req.wants_json() => {
+                    Response::html(200, page::lease::mine(config, None, &[], None, None))
+                }
+                Err(e) => refused_owner(config, req, owner.as_deref(), e),
+            }
+        }
+        "POST" => mine_post(app, config, req, now, metrics).await,
+        _ => {
+            let mut r = Response::error(Some(req), 405, "use GET to list and POST to act");
+            r.headers
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+            r
+        }
+    };
+    if response.status_code >= 500 {
+        metrics.count("Failures", 1);
+    }
+    response
+}
+
+fn query_value(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The IAM caller, or in shared-secret mode the owner e-mail the page was given.
+fn who(config: &Config, req: &Request, owner: Option<&str>) -> Result<Who, FieldError> {
+    match (&config.auth, &req.iam_caller) {
+        (AuthMode::Iam, Some(arn)) => Ok(Who::Caller(arn.clone())),
+        // authenticate() refuses an IAM request without a caller; this is not reached.
+        (AuthMode::Iam, None) => Err(FieldError {
+            field: "owner".into(),
+            message: "no signed-in caller".into(),
+        }),
+        (AuthMode::SharedSecret { .. }, _) => lease::owner_of(owner),
+    }
+}
+
+fn refused_owner(
+    config: &Config,
+    req: &Request,
+    given: Option<&str>,
+    e: FieldError,
+) -> HttpResponse {
+    if req.wants_json() {
+        return Response::json(400, &fields_json(&[e], "nothing was listed or changed"));
+    }
+    let page = page::lease::mine(
+        config,
+        None,
+        &[],
+        None,
+        Some((given.unwrap_or(""), &e.message)),
+    );
+    Response::html(400, page)
+}
+
+/// The list (JSON or the page), with the result of a step on top.
+async fn listed(
+    app: &Launcher,
+    config: &Config,
+    req: &Request,
+    who: &Who,
+    now: Timestamp,
+    banner: Option<(&str, bool)>,
+    status: u16,
+) -> HttpResponse {
+    let leases = match app.ec2.mine(who).await {
+        Ok(found) => lease::leases(&found, who, config, now),
+        Err(e) => {
+            tracing::warn!(error = %e, "listing the caller's instances failed");
+            let message = format!(
+                "EC2 refused to list your instances ({})",
+                e.code().unwrap_or("no code")
+            );
+            return Response::error(Some(req), 502, &message);
+        }
+    };
+    if req.wants_json() {
+        return Response::json(status, &serde_json::json!({ "instances": leases }));
+    }
+    Response::html(
+        status,
+        page::lease::mine(config, Some(who), &leases, banner, None),
+    )
+}
+
+async fn mine_post(
+    app: &Launcher,
+    config: &Config,
+    req: &Request,
+    now: Timestamp,
+    metrics: &mut Metrics,
+) -> HttpResponse {
+    let parsed = match body_of(
+        req,
+        config,
+        lease::parse_action_form,
+        lease::parse_action_json,
+    ) {
+        Ok(parsed) => parsed,
+        Err(answer) => return *answer,
+    };
+    let asked: ActionRequest = match parsed {
+        Ok(r) => r,
+        Err(Rejection::Body(message)) => return Response::error(Some(req), 400, &message),
+        Err(Rejection::Fields(errors, raw)) => {
+            return refused_fields(
+                app,
+                config,
+                req,
+                &errors,
+                raw.get("owner").map(String::as_str),
+                now,
+            )
+            .await;
+        }
+    };
+    let who = match who(config, req, asked.owner.as_deref()) {
+        Ok(who) => who,
+        Err(e) => return refused_owner(config, req, asked.owner.as_deref(), e),
+    };
+    let found = match app.ec2.find(&asked.instance_id).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the instance failed");
+            let message = format!(
+                "EC2 refused to read {} ({})",
+                asked.instance_id,
+                e.code().unwrap_or("no code")
+            );
+            return Response::error(Some(req), 502, &message);
+        }
+    };
+    let step = lease::decide(found.as_ref(), &who, &asked.action, config, now);
+    let id = &asked.instance_id;
+    match &step {
+        Step::NotFound => {
+            return Response::error(Some(req), 404, &format!("you have no instance {id}"));
+        }
+        Step::Invalid(e) => {
+            return refused_fields(
+                app,
+                config,
+                req,
+                std::slice::from_ref(e),
+                asked.owner.as_deref(),
+                now,
+            )
+            .await;
+        }
+        Step::Conflict(message) => return Response::error(Some(req), 409, message),
+        Step::Confirm { volumes } if req.wants_json() => {
+            let e = FieldError {
+                field: "confirm".into(),
+                message: format!(
+                    "send \"confirm\": true to terminate {id}; deleted with it: {}",
+                    if volumes.is_empty() {
+                        "no volume".to_owned()
+                    } else {
+                        volumes.join(", ")
+                    }
+                ),
+            };
+            return Response::json(400, &fields_json(&[e], "nothing was changed"));
+        }
+        Step::Confirm { volumes } => {
+            return Response::html(200, page::lease::confirm(&who, id, volumes));
+        }
+        _ => {}
+    }
+    let at = Timestamp::from_second(now.as_second())
+        .unwrap_or(now)
+        .to_string();
+    let state = found.as_ref().map_or("", |i| i.state.as_str());
+    let result = apply::apply_step(&app.ec2, id, &step, config.mode, &at).await;
+    if matches!(result, Some(Ok(()))) {
+        let metric = match step {
+            Step::Extend { .. } => "LeaseExtended",
+            Step::Stop => "StoppedByOwner",
+            _ => "TerminatedByOwner",
+        };
+        metrics.count(metric, 1);
+    }
+    let (report, status) = report::lease::of(config.mode, &asked, state, &step, result, &at);
+    report.log();
+    if req.wants_json() {
+        return Response::json(status, &serde_json::json!(report));
+    }
+    let f = &report.fields;
+    listed(
+        app,
+        config,
+        req,
+        &who,
+        now,
+        Some((&f.message, status >= 400)),
+        status,
+    )
+    .await
+}
+
+/// 400 naming the fields: JSON, or the list again with the messages on top.
+async fn refused_fields(
+    app: &Launcher,
+    config: &Config,
+    req: &Request,
+    errors: &[FieldError],
+    owner: Option<&str>,
+    now: Timestamp,
+) -> HttpResponse {
+    if req.wants_json() {
+        return Response::json(400, &fields_json(errors, "nothing was changed"));
+    }
+    let message: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect();
+    let message = format!("Nothing was changed. {}", message.join("; "));
+    match who(config, req, owner) {
+        Ok(who) => listed(app, config, req, &who, now, Some((&message, true)), 400).await,
+        Err(_) => Response::html(
+            400,
+            page::lease::mine(config, None, &[], Some((&message, true)), None),
+        ),
+    }
 }

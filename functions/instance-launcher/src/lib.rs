@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod config;
 pub mod handler;
+pub mod lease;
 pub mod page;
 pub mod plan;
 pub mod ports;

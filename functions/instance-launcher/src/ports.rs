@@ -1,13 +1,17 @@
-//! The EC2 calls, behind one capability trait: the owner's live instances (quota), an earlier launch of the same form, and
-//! RunInstances from the launch template.
+//! The EC2 calls, behind one capability trait: the owner's live instances (quota), an earlier
+//! launch of the same form, RunInstances from the launch template; and for the "your instances"
+//! page, the caller's instances and the extend, stop and terminate of one of them.
 
 use aws_sdk_ec2::types::{LaunchTemplateSpecification, ResourceType, Tag, TagSpecification};
 
 use fleetkeeper::AwsError;
-use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_filter};
+use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_filter, tag_key_filter};
 use fleetkeeper::error::aws_err;
+use fleetkeeper::tagging::create_tag;
+use fleetkeeper::tags::TERMINATED_TAG;
 
 use crate::config::{Config, Template};
+use crate::lease::{LISTED_STATES, Who};
 use crate::plan::{Launch, OWNER_TAG, TOKEN_TAG};
 
 /// What the caller is shown.
@@ -38,6 +42,21 @@ pub trait Instances {
         config: &Config,
         dry_run: bool,
     ) -> impl Future<Output = Result<Option<Launched>, AwsError>> + Send;
+    /// The live instances carrying the caller's tag that instance-launcher launched.
+    fn mine(&self, who: &Who) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
+    /// One instance by id, in any state (None when EC2 has no such instance).
+    fn find(&self, id: &str) -> impl Future<Output = Result<Option<Instance>, AwsError>> + Send;
+    /// A new lease: writes `set`, removes `remove`, and starts the instance when asked.
+    fn extend(
+        &self,
+        id: &str,
+        set: &[(String, String)],
+        remove: &[&str],
+        start: bool,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn stop(&self, id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Tags the time first (a repeated terminate is answered with it), then terminates.
+    fn terminate(&self, id: &str, at: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 impl Instances for Ec2 {
@@ -119,5 +138,80 @@ impl Instances for Ec2 {
                 .map(|n| n.as_str().to_owned())
                 .unwrap_or_else(|| "pending".into()),
         }))
+    }
+
+    async fn mine(&self, who: &Who) -> Result<Vec<Instance>, AwsError> {
+        let (key, value) = who.tag();
+        let value: String = value.chars().take(256).collect();
+        describe_instances(
+            &self.client,
+            vec![
+                tag_filter(key, &value),
+                tag_key_filter(TOKEN_TAG),
+                state_filter(&LISTED_STATES),
+            ],
+        )
+        .await
+    }
+
+    async fn find(&self, id: &str) -> Result<Option<Instance>, AwsError> {
+        // A filter, not InstanceIds: an unknown id is simply not found instead of an error.
+        let filter = aws_sdk_ec2::types::Filter::builder()
+            .name("instance-id")
+            .values(id)
+            .build();
+        Ok(describe_instances(&self.client, vec![filter])
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn extend(
+        &self,
+        id: &str,
+        set: &[(String, String)],
+        remove: &[&str],
+        start: bool,
+    ) -> Result<(), AwsError> {
+        let mut tags = self.client.create_tags().resources(id);
+        for (k, v) in set {
+            tags = tags.tags(Tag::builder().key(k).value(v).build());
+        }
+        tags.send().await.map_err(aws_err("ec2:CreateTags"))?;
+        let mut untag = self.client.delete_tags().resources(id);
+        for k in remove {
+            untag = untag.tags(Tag::builder().key(*k).build());
+        }
+        untag.send().await.map_err(aws_err("ec2:DeleteTags"))?;
+        if start {
+            self.client
+                .start_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map_err(aws_err("ec2:StartInstances"))?;
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, id: &str) -> Result<(), AwsError> {
+        self.client
+            .stop_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(aws_err("ec2:StopInstances"))?;
+        Ok(())
+    }
+
+    async fn terminate(&self, id: &str, at: &str) -> Result<(), AwsError> {
+        create_tag(&self.client, &[id.to_owned()], TERMINATED_TAG, at).await?;
+        self.client
+            .terminate_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(aws_err("ec2:TerminateInstances"))?;
+        Ok(())
     }
 }

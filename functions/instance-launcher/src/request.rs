@@ -241,7 +241,7 @@ fn validate(
 }
 
 /// A deliberately plain check: one @, a dotted domain, no spaces or markup characters.
-fn is_email(s: &str) -> bool {
+pub fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };

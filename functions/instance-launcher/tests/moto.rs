@@ -354,3 +354,319 @@ async fn dry_run_asks_ec2_and_launches_nothing() {
     assert_eq!(w.proxy.count("ec2:RunInstances"), 1);
     assert!(w.live_instances().await.is_empty());
 }
+
+/// A request to `/mine` from a script signed in as `caller` (None: shared-secret mode).
+fn mine_event(method: &str, query: &str, body: Option<Value>, caller: Option<&str>) -> Value {
+    let mut e = event("post-json");
+    e["rawPath"] = "/mine".into();
+    e["rawQueryString"] = query.into();
+    e["requestContext"]["http"]["method"] = method.into();
+    e["requestContext"]["http"]["path"] = "/mine".into();
+    e["requestContext"]["requestId"] = format!("mine-{}", rand_suffix()).into();
+    e["body"] = body.map_or(Value::Null, |b| b.to_string().into());
+    match caller {
+        Some(arn) => e["requestContext"]["authorizer"]["iam"]["userArn"] = arn.into(),
+        None => {
+            e["requestContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorizer");
+            e["headers"]["x-fleetkeeper-secret"] = SECRET.into();
+        }
+    }
+    e
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+const JANE: &str = "arn:aws:iam::123456789012:user/jane";
+const BOB: &str = "arn:aws:iam::123456789012:user/bob";
+
+async fn state_of(ec2: &aws_sdk_ec2::Client, id: &str) -> String {
+    let out = ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    let i = &out.reservations()[0].instances()[0];
+    i.state().unwrap().name().unwrap().as_str().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn your_instances_extend_stop_and_terminate_only_your_own() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[("MAX_EXTENSIONS", "2")]).await;
+    // Jane's instance (the script event is signed by jane) and one of Bob's.
+    let r = send(&app, &config, event("post-json")).await;
+    let jane_box = body_json(&r)["instance_id"].as_str().unwrap().to_owned();
+    let mut e = event("post-form");
+    e["requestContext"]["authorizer"]["iam"]["userArn"] = BOB.into();
+    assert_eq!(send(&app, &config, e).await.status_code, 201);
+    let bob_box = w
+        .live_instances()
+        .await
+        .into_iter()
+        .find(|i| *i != jane_box)
+        .unwrap();
+
+    // The list: only Jane's.
+    let r = send(&app, &config, mine_event("GET", "", None, Some(JANE))).await;
+    assert_eq!(r.status_code, 200, "{:?}", r.body);
+    let list = body_json(&r)["instances"].clone();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["instance_id"], jane_box.as_str());
+    assert_eq!(list[0]["extensions_left"], 2);
+
+    // lease-keeper had warned her: an extension starts the lease again.
+    w.ec2
+        .create_tags()
+        .resources(&jane_box)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("fleetkeeper:warned-for")
+                .value("x")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let extend = |hours: Value, id: &str| {
+        mine_event(
+            "POST",
+            "",
+            Some(serde_json::json!({"instance_id": id, "action": "extend", "hours": hours})),
+            Some(JANE),
+        )
+    };
+    let before = Timestamp::now();
+    let r = send(&app, &config, extend(10.into(), &jane_box)).await;
+    assert_eq!(r.status_code, 200, "{:?}", r.body);
+    let body = body_json(&r);
+    assert_eq!(
+        (body["status"].as_str(), body["extensions"].as_u64()),
+        (Some("ok"), Some(1))
+    );
+    let expires: Timestamp = instance_tag(&w.ec2, &jane_box, "fleetkeeper:expires-at")
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    let hours = (expires - before).get_seconds() as f64 / 3600.0;
+    assert!((9.9..=10.1).contains(&hours), "expires in {hours} h");
+    assert_eq!(body["expires_at"], expires.to_string());
+    assert_eq!(
+        instance_tag(&w.ec2, &jane_box, "fleetkeeper:warned-for").await,
+        None
+    );
+    assert_eq!(
+        instance_tag(&w.ec2, &jane_box, "fleetkeeper:extensions")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+
+    // Beyond MAX_HOURS: 400 naming the field, nothing changed.
+    let r = send(&app, &config, extend(73.into(), &jane_box)).await;
+    assert_eq!(r.status_code, 400);
+    assert!(
+        body_json(&r)["fields"]["hours"]
+            .as_str()
+            .unwrap()
+            .contains("MAX_HOURS")
+    );
+    let after: Timestamp = instance_tag(&w.ec2, &jane_box, "fleetkeeper:expires-at")
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(after, expires);
+
+    // Expired and stopped by lease-keeper: the second (last) extension starts it again.
+    w.ec2
+        .stop_instances()
+        .instance_ids(&jane_box)
+        .send()
+        .await
+        .unwrap();
+    w.ec2
+        .create_tags()
+        .resources(&jane_box)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("fleetkeeper:expired-at")
+                .value("x")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = send(&app, &config, extend(2.into(), &jane_box)).await;
+    assert_eq!(r.status_code, 200, "{:?}", r.body);
+    assert_eq!(state_of(&w.ec2, &jane_box).await, "running");
+    assert_eq!(
+        instance_tag(&w.ec2, &jane_box, "fleetkeeper:expired-at").await,
+        None
+    );
+    let r = send(&app, &config, extend(2.into(), &jane_box)).await;
+    assert_eq!(r.status_code, 400);
+    assert!(
+        body_json(&r)["fields"]["action"]
+            .as_str()
+            .unwrap()
+            .contains("MAX_EXTENSIONS=2")
+    );
+
+    // Bob's instance is not hers: 404, and it keeps running.
+    let stop = |id: &str, who: &str| {
+        mine_event(
+            "POST",
+            "",
+            Some(serde_json::json!({"instance_id": id, "action": "stop"})),
+            Some(who),
+        )
+    };
+    assert_eq!(
+        send(&app, &config, stop(&bob_box, JANE)).await.status_code,
+        404
+    );
+    assert_eq!(
+        send(&app, &config, stop("i-0123456789abcdef0", JANE))
+            .await
+            .status_code,
+        404
+    );
+    assert_eq!(state_of(&w.ec2, &bob_box).await, "running");
+
+    // Stop, then a second stop changes nothing.
+    let r = send(&app, &config, stop(&jane_box, JANE)).await;
+    assert_eq!(r.status_code, 200, "{:?}", r.body);
+    assert_eq!(state_of(&w.ec2, &jane_box).await, "stopped");
+    let r = send(&app, &config, stop(&jane_box, JANE)).await;
+    assert_eq!(
+        (r.status_code, body_json(&r)["repeated"].as_bool()),
+        (200, Some(true))
+    );
+
+    // Terminate needs confirm; then a repeat is answered with the first result.
+    let terminate = |confirm: Option<bool>| {
+        let mut b = serde_json::json!({"instance_id": jane_box, "action": "terminate"});
+        if let Some(c) = confirm {
+            b["confirm"] = c.into();
+        }
+        mine_event("POST", "", Some(b), Some(JANE))
+    };
+    let r = send(&app, &config, terminate(None)).await;
+    assert_eq!(r.status_code, 400);
+    assert!(
+        body_json(&r)["fields"]["confirm"]
+            .as_str()
+            .unwrap()
+            .contains("vol-"),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(state_of(&w.ec2, &jane_box).await, "stopped");
+    let first = body_json(&send(&app, &config, terminate(Some(true))).await);
+    assert_eq!(first["status"], "ok", "{first}");
+    assert!(matches!(
+        state_of(&w.ec2, &jane_box).await.as_str(),
+        "shutting-down" | "terminated"
+    ));
+    let r = send(&app, &config, terminate(Some(true))).await;
+    let again = body_json(&r);
+    assert_eq!(
+        (r.status_code, again["repeated"].as_bool()),
+        (200, Some(true))
+    );
+    assert_eq!(again["terminated_at"], first["terminated_at"]);
+    assert_eq!(w.proxy.count("ec2:TerminateInstances"), 1);
+    assert_eq!(state_of(&w.ec2, &bob_box).await, "running");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn your_instances_by_owner_e_mail_behind_the_shared_secret_and_in_a_dry_run() {
+    let w = world().await;
+    let (app, config) = w
+        .launcher(&[("SECRET_PARAMETER", "/fleetkeeper/launcher-secret")])
+        .await;
+    let mut e = mine_event("POST", "", None, None);
+    e["rawPath"] = "/".into();
+    e["requestContext"]["http"]["path"] = "/".into();
+    e["body"] = event("post-json")["body"].clone();
+    let r = send(&app, &config, e).await;
+    assert_eq!(r.status_code, 201, "{:?}", r.body);
+    let id = body_json(&r)["instance_id"].as_str().unwrap().to_owned();
+
+    let r = send(
+        &app,
+        &config,
+        mine_event("GET", "owner=Ops%40example.com", None, None),
+    )
+    .await;
+    assert_eq!(body_json(&r)["instances"][0]["instance_id"], id.as_str());
+    let r = send(
+        &app,
+        &config,
+        mine_event("GET", "owner=nobody%40example.com", None, None),
+    )
+    .await;
+    assert_eq!(body_json(&r)["instances"], serde_json::json!([]));
+    // No owner, or a bad one: 400 naming it (JSON); the page asks for one (HTML).
+    let r = send(
+        &app,
+        &config,
+        mine_event("GET", "owner=%3Cx%3E", None, None),
+    )
+    .await;
+    assert_eq!(r.status_code, 400);
+    assert!(body_json(&r)["fields"]["owner"].is_string());
+    let mut e = mine_event("GET", "", None, None);
+    e["headers"]["accept"] = "text/html".into();
+    e["headers"].as_object_mut().unwrap().remove("content-type");
+    let r = send(&app, &config, e).await;
+    assert_eq!(r.status_code, 200);
+    assert!(r.body.unwrap().contains("Show instances"));
+    // Someone else's e-mail cannot stop it.
+    let stop = |owner: &str| {
+        mine_event(
+            "POST",
+            "",
+            Some(serde_json::json!({"instance_id": id, "action": "stop", "owner": owner})),
+            None,
+        )
+    };
+    assert_eq!(
+        send(&app, &config, stop("bob@example.com"))
+            .await
+            .status_code,
+        404
+    );
+    assert_eq!(state_of(&w.ec2, &id).await, "running");
+
+    // A dry run answers what it would do and changes nothing.
+    let (dry, dry_config) = w
+        .launcher(&[
+            ("SECRET_PARAMETER", "/fleetkeeper/launcher-secret"),
+            ("DRY_RUN", "true"),
+        ])
+        .await;
+    let r = send(&dry, &dry_config, stop("ops@example.com")).await;
+    let body = body_json(&r);
+    assert_eq!(
+        (r.status_code, body["status"].as_str()),
+        (200, Some("dry-run")),
+        "{body}"
+    );
+    assert_eq!(state_of(&w.ec2, &id).await, "running");
+    assert_eq!(w.proxy.count("ec2:StopInstances"), 0);
+    // Live, it stops.
+    let r = send(&app, &config, stop("ops@example.com")).await;
+    assert_eq!(r.status_code, 200, "{:?}", r.body);
+    assert_eq!(state_of(&w.ec2, &id).await, "stopped");
+}

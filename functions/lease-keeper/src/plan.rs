@@ -18,13 +18,10 @@ use jiff::{SignedDuration, Timestamp};
 use fleetkeeper::Plan;
 use fleetkeeper::ec2::Instance;
 use fleetkeeper::tags::{ASG_TAG, EXPIRES_TAG, OWNER_TAG, TOKEN_TAG};
+pub use fleetkeeper::tags::{EXPIRED_TAG, WARNED_TAG};
 
 use crate::config::Config;
 
-/// The expiry last warned about.
-pub const WARNED_TAG: &str = "fleetkeeper:warned-for";
-/// When lease-keeper stopped the instance at its expiry.
-pub const EXPIRED_TAG: &str = "fleetkeeper:expired-at";
 /// On the snapshots taken just before a termination.
 pub const FINAL_SNAPSHOT_TAG: &str = "fleetkeeper:final-snapshot";
 

@@ -162,13 +162,15 @@ pub fn answer(
     )
 }
 
-/// A 400 for scripts: each field with its message.
-pub fn fields_json(errors: &[FieldError]) -> Value {
+pub mod lease;
+
+/// A 400 for scripts: each field with its message, and what was not done.
+pub fn fields_json(errors: &[FieldError], not_done: &str) -> Value {
     let fields: serde_json::Map<String, Value> = errors
         .iter()
         .map(|e| (e.field.clone(), e.message.clone().into()))
         .collect();
-    json!({ "error": "invalid fields: nothing was launched", "fields": fields })
+    json!({ "error": format!("invalid fields: {not_done}"), "fields": fields })
 }
 
 /// The values to show again when a valid request was refused as a whole (quota, EC2).

@@ -1,6 +1,8 @@
 //! The pages: the launch form (with each error beside its field and the values kept) and the
 //! result. Plain HTML and inline CSS, no script; every value from a request is escaped.
 
+pub mod lease;
+
 use fleetkeeper::http::escape;
 
 use crate::config::Config;
@@ -18,9 +20,12 @@ input[type=text],input[type=email],input[type=number],select{width:100%;box-sizi
 .banner{background:#fef3f2;border:1px solid #b42318;color:#7a271a;padding:.75rem;border-radius:4px}\
 .ok{background:#ecfdf3;border:1px solid #067647;color:#05603a;padding:.75rem;border-radius:4px}\
 button{margin-top:1.5rem;padding:.6rem 1.2rem;font:inherit;font-weight:600;background:#1f4fd1;color:#fff;border:0;border-radius:4px;cursor:pointer}\
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}dt{font-weight:600}dd{margin:0;word-break:break-all}";
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}dt{font-weight:600}dd{margin:0;word-break:break-all}\
+h2{font-size:1.1rem;margin:0 0 .5rem}.lease{border-top:1px solid #e2e8f0;padding:1rem 0}\
+form.inline{display:inline-block;margin-right:.75rem}form.inline label{display:inline;margin-right:.5rem}form.inline input[type=number]{width:5rem}\
+button.danger{background:#b42318}nav{margin-bottom:1rem;font-size:.9rem}";
 
-fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
@@ -85,6 +90,7 @@ pub fn form(
         Some(v) => v.contains_key("nightly_stop"),
     };
     let mut body = String::new();
+    body.push_str("<nav><a href=\"mine\">Your instances</a></nav>\n");
     body.push_str("<h1>Launch an instance</h1>\n<p class=\"lead\">From the approved template; it stops itself at the time you give.</p>\n");
     if let Some(b) = banner {
         body.push_str(&format!(
@@ -188,13 +194,16 @@ pub fn result(o: &Outcome) -> String {
         )
     };
     let body = format!(
-        "<h1>{}</h1>\n<p class=\"ok\" role=\"status\">{}</p>\n<dl>{dl}</dl>\n{link}<p><a href=\"\">Launch another</a></p>\n",
+        "<h1>{}</h1>\n<p class=\"ok\" role=\"status\">{}</p>\n<dl>{dl}</dl>\n{link}<p><a href=\"\">Launch another</a> · <a href=\"{mine}\">Your instances</a></p>\n",
         if o.dry_run {
             "Dry run"
         } else {
             "Instance launched"
         },
-        escape(&headline)
+        escape(&headline),
+        mine = escape(&lease::list_href(Some(&crate::lease::Who::Owner(
+            o.owner.to_owned()
+        )))),
     );
     page("Instance launched", &body)
 }
