@@ -4,7 +4,8 @@
 //
 // The shared secret comes in E2E_SECRET (never on the command line) and is sent as the
 // header a proxy in front of the form would add. Prints one JSON line with what it saw;
-// exits non-zero at the first check that fails.
+// exits non-zero at the first check that fails. Then the "your instances" page: list, extend,
+// terminate with its confirmation.
 
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -91,6 +92,46 @@ try {
   check(body.includes(`<dd data-field="instance">${seen.instance_id}</dd>`), "repeated submit shows the first instance");
   check(body.includes("already submitted"), "repeated submit says so");
   seen.repeat_same_instance = true;
+
+  // Your instances: from the result page's link, the list with this instance and its expiry.
+  await page.goto(url);
+  res = await Promise.all([page.waitForNavigation(), page.click("nav a")]).then((r) => r[0]);
+  check(res.status() === 200, `your instances (no owner yet) answered ${res.status()}`);
+  await page.fill("#owner", "e2e@example.com");
+  res = await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]).then((r) => r[0]);
+  check(res.status() === 200, `your instances answered ${res.status()}`);
+  const lease = page.locator(`section[data-instance="${seen.instance_id}"]`);
+  check((await lease.count()) === 1, "the launched instance is listed");
+  const listedExpiry = (await lease.locator('dd[data-field="expires"]').textContent()) || "";
+  check(listedExpiry === seen.expires, `listed expiry ${listedExpiry} is the launch's ${seen.expires}`);
+  await page.screenshot({ path: join(out, "instance-launcher-mine.png"), fullPage: true });
+
+  // Extend to 30 hours from now: the list shows the new expiry and one extension used.
+  await lease.locator('input[name="hours"]').fill("30");
+  res = await Promise.all([page.waitForNavigation(), lease.locator("button", { hasText: "Extend" }).click()]).then((r) => r[0]);
+  check(res.status() === 200, `extend answered ${res.status()}`);
+  const status = (await page.locator('p[role="status"]').textContent()) || "";
+  check(status.includes("now expires at"), `extend banner: ${status}`);
+  const extended = page.locator(`section[data-instance="${seen.instance_id}"]`);
+  seen.extended_to = (await extended.locator('dd[data-field="expires"]').textContent()) || "";
+  const hours = (Date.parse(seen.extended_to) - Date.now()) / 3600e3;
+  check(hours > 29.5 && hours <= 30.01, `extended to ${seen.extended_to} (${hours.toFixed(2)} h from now)`);
+  check(((await extended.locator('dd[data-field="extensions"]').textContent()) || "").startsWith("1 of"), "one extension used");
+  await page.screenshot({ path: join(out, "instance-launcher-extended.png"), fullPage: true });
+
+  // Terminate: first the confirmation naming what is lost, then the termination.
+  res = await Promise.all([page.waitForNavigation(), extended.locator("button", { hasText: "Terminate" }).click()]).then((r) => r[0]);
+  check(res.status() === 200, `terminate (ask) answered ${res.status()}`);
+  check((await page.title()) === "Terminate?", "confirmation page");
+  const warning = (await page.locator('p[role="alert"]').textContent()) || "";
+  check(warning.includes("cannot be undone"), `confirmation says what is lost: ${warning}`);
+  await page.screenshot({ path: join(out, "instance-launcher-confirm.png"), fullPage: true });
+  res = await Promise.all([page.waitForNavigation(), page.click("button.danger")]).then((r) => r[0]);
+  check(res.status() === 200, `terminate answered ${res.status()}`);
+  const done = (await page.locator('p[role="status"]').textContent()) || "";
+  check(done.includes("is being terminated"), `terminate banner: ${done}`);
+  check((await page.locator(`section[data-instance="${seen.instance_id}"]`).count()) === 0, "no longer listed");
+  seen.terminated = true;
 } finally {
   await browser.close();
 }

@@ -3,8 +3,9 @@
 
 moto plays AWS (a launch template, the shared secret as a SecureString), `cargo lambda watch`
 serves the function and its URL, and Debian's Chromium, headless and driven by playwright-core
-(e2e/launch-form.mjs), loads the form, submits it wrong, corrects it, launches, and submits
-the same form again. This script then checks the instance in moto. Screenshots go to
+(e2e/launch-form.mjs), loads the form, submits it wrong, corrects it, launches, submits
+the same form again, then on "your instances" extends the lease and terminates the instance
+after its confirmation. This script then checks the instance in moto. Screenshots go to
 target/e2e/.
 """
 
@@ -67,17 +68,21 @@ def main() -> int:
         else:
             tags = {t["Key"]: t["Value"] for t in instances[0].get("Tags", [])}
             want = {"Name": "e2e-box", "fleetkeeper:purpose": "browser test", "fleetkeeper:schedule": "office-hours",
-                    "fleetkeeper:expires-at": seen["expires"]}
+                    "fleetkeeper:expires-at": seen["extended_to"], "fleetkeeper:extensions": "1"}
             for k, v in want.items():
                 if tags.get(k) != v:
                     problems.append(f"tag {k} is {tags.get(k)!r}, expected {v!r}")
+            state = instances[0]["State"]["Name"]
+            if state not in ("shutting-down", "terminated") or "fleetkeeper:terminated-at" not in tags:
+                problems.append(f"the page terminated it, but moto says {state} with tags {sorted(tags)}")
         if problems:
             print("e2e: " + "; ".join(problems), file=sys.stderr)
             return 1
         shots = ", ".join(sorted(p.name for p in ARTIFACTS.glob("*.png")))
         print(f"e2e: the browser loaded the form, saw the refused submit's error ({seen['refused_error']}), "
               f"launched {seen['instance_id']} ({seen['state']}, expires {seen['expires']}), and the repeated "
-              f"submit showed the same instance; moto agrees. Screenshots in target/e2e/: {shots}")
+              f"submit showed the same instance; on \"your instances\" it extended the lease to {seen['extended_to']} "
+              f"and terminated it after the confirmation; moto agrees. Screenshots in target/e2e/: {shots}")
         return 0
     finally:
         if watcher:

@@ -1,6 +1,6 @@
 //! The "your instances" page, pure: who the caller is, their instances as leases, what they ask
 //! for (extend, stop, terminate) read and validated, and what that means for one instance.
-//! No I/O: [`crate::apply`] carries a [`Step`] out.
+//! No I/O: apply carries a [`Step`] out.
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
