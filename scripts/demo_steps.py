@@ -258,6 +258,32 @@ def lease(want: str) -> Check:
     return check
 
 
+def extend_from_page(hours: int) -> Http:
+    """The owner presses Extend on "your instances" for the instance the form launched."""
+    def call(world: World, url: str) -> tuple[bool, object]:
+        iid, _ = leased(world)
+        form = {"instance_id": iid, "action": "extend", "hours": str(hours), "owner": "dev@example.com"}
+        return url_request(url + "mine", "POST", urllib.parse.urlencode(form).encode(),
+                           "application/x-www-form-urlencoded", world.launcher_secret, 60)
+
+    return call
+
+
+def extended(world: World, ok: bool, out: object) -> tuple[bool, str]:
+    """Checks the page's answer to Extend and the lease tags moto holds afterwards."""
+    if not ok or not isinstance(out, tuple):
+        return False, f"failed: {out}"
+    status, html = out
+    iid, expires = leased(world)
+    tags = {t["Key"]: t["Value"] for t in world.client("ec2").describe_instances(InstanceIds=[iid])
+            ["Reservations"][0]["Instances"][0].get("Tags", [])}
+    banner = re.search(r'<p class="ok" role="status">(.*?)</p>', html)
+    right = (status == 200 and banner is not None and tags.get("fleetkeeper:extensions") == "1"
+             and "fleetkeeper:warned-for" not in tags)
+    shown = unescape(banner.group(1)) if banner else f"HTTP {status}"
+    return right, f"page says \"{shown}\"; lease now ends {expires}, warning cleared, extensions used: {tags.get('fleetkeeper:extensions')}"
+
+
 def restart_history(world: World, name: str) -> list[str]:
     region, iid = world.names[name]
     ec2 = world.client("ec2", region)
@@ -387,6 +413,8 @@ STEPS = [
     Step("instance-launcher", "", "no secret", launcher(401, 1), http=http_call("GET", secret=False)),
     Step("instance-launcher", "bad-input.json", "bad input", refused),
     Step("lease-keeper", "scheduled.json", "2 h before the end", lease("warn"), edit=lease_time(-2)),
+    Step("instance-launcher", "", "extend from the page", extended, http=extend_from_page(24)),
+    Step("lease-keeper", "scheduled.json", "2 h before the new end", lease("warn"), edit=lease_time(-2)),
     Step("lease-keeper", "scheduled.json", "1 h after the end", lease("stop"), edit=lease_time(1)),
     Step("lease-keeper", "scheduled.json", "8 days later", lease("terminate"), edit=lease_time(24 * 8)),
     Step("lease-keeper", "bad-input.json", "bad input", refused),
