@@ -15,6 +15,8 @@ pub mod exec;
 #[cfg(feature = "function-url")]
 pub mod http;
 pub mod lambda;
+#[cfg(feature = "ec2")]
+pub mod lifecycle;
 #[cfg(feature = "ssm")]
 pub mod parameter;
 pub mod plan;

@@ -53,6 +53,22 @@ pub async fn instance_tag(client: &aws_sdk_ec2::Client, id: &str, key: &str) -> 
         .and_then(|t| t.value().map(str::to_owned))
 }
 
+/// The instance's state name (running, stopped, terminated ...).
+pub async fn instance_state(client: &aws_sdk_ec2::Client, id: &str) -> String {
+    let out = client
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .expect("moto describes the instance");
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find_map(|i| i.state().and_then(|s| s.name()))
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_default()
+}
+
 /// Creates an 8 GiB volume in availability zone `az` with `tags`; returns its id.
 pub async fn volume(client: &aws_sdk_ec2::Client, az: &str, tags: &[(&str, &str)]) -> String {
     let mut req = client.create_volume().availability_zone(az).size(8);

@@ -7,6 +7,7 @@ use aws_sdk_ec2::types::{LaunchTemplateSpecification, ResourceType, Tag, TagSpec
 use fleetkeeper::AwsError;
 use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_filter, tag_key_filter};
 use fleetkeeper::error::aws_err;
+use fleetkeeper::lifecycle::{stop_instance, terminate_instance};
 use fleetkeeper::tagging::create_tag;
 use fleetkeeper::tags::TERMINATED_TAG;
 
@@ -195,23 +196,11 @@ impl Instances for Ec2 {
     }
 
     async fn stop(&self, id: &str) -> Result<(), AwsError> {
-        self.client
-            .stop_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(aws_err("ec2:StopInstances"))?;
-        Ok(())
+        stop_instance(&self.client, id).await
     }
 
     async fn terminate(&self, id: &str, at: &str) -> Result<(), AwsError> {
         create_tag(&self.client, &[id.to_owned()], TERMINATED_TAG, at).await?;
-        self.client
-            .terminate_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(aws_err("ec2:TerminateInstances"))?;
-        Ok(())
+        terminate_instance(&self.client, id).await
     }
 }

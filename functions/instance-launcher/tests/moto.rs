@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
 use aws_sdk_ssm::types::ParameterType;
 use fleetkeeper::http::SecretSource;
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper_tests::ec2::{any_image, instance_tag};
+use fleetkeeper_tests::ec2::{any_image, instance_state, instance_tag};
 use fleetkeeper_tests::{FaultProxy, Moto};
 use instance_launcher::config::Config;
 use instance_launcher::handler::{Launcher, handle};
@@ -387,17 +387,6 @@ fn rand_suffix() -> u128 {
 const JANE: &str = "arn:aws:iam::123456789012:user/jane";
 const BOB: &str = "arn:aws:iam::123456789012:user/bob";
 
-async fn state_of(ec2: &aws_sdk_ec2::Client, id: &str) -> String {
-    let out = ec2
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
-        .unwrap();
-    let i = &out.reservations()[0].instances()[0];
-    i.state().unwrap().name().unwrap().as_str().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn your_instances_extend_stop_and_terminate_only_your_own() {
     let w = world().await;
@@ -508,7 +497,7 @@ async fn your_instances_extend_stop_and_terminate_only_your_own() {
         .unwrap();
     let r = send(&app, &config, extend(2.into(), &jane_box)).await;
     assert_eq!(r.status_code, 200, "{:?}", r.body);
-    assert_eq!(state_of(&w.ec2, &jane_box).await, "running");
+    assert_eq!(instance_state(&w.ec2, &jane_box).await, "running");
     assert_eq!(
         instance_tag(&w.ec2, &jane_box, "fleetkeeper:expired-at").await,
         None
@@ -541,12 +530,12 @@ async fn your_instances_extend_stop_and_terminate_only_your_own() {
             .status_code,
         404
     );
-    assert_eq!(state_of(&w.ec2, &bob_box).await, "running");
+    assert_eq!(instance_state(&w.ec2, &bob_box).await, "running");
 
     // Stop, then a second stop changes nothing.
     let r = send(&app, &config, stop(&jane_box, JANE)).await;
     assert_eq!(r.status_code, 200, "{:?}", r.body);
-    assert_eq!(state_of(&w.ec2, &jane_box).await, "stopped");
+    assert_eq!(instance_state(&w.ec2, &jane_box).await, "stopped");
     let r = send(&app, &config, stop(&jane_box, JANE)).await;
     assert_eq!(
         (r.status_code, body_json(&r)["repeated"].as_bool()),
@@ -571,11 +560,11 @@ async fn your_instances_extend_stop_and_terminate_only_your_own() {
         "{:?}",
         r.body
     );
-    assert_eq!(state_of(&w.ec2, &jane_box).await, "stopped");
+    assert_eq!(instance_state(&w.ec2, &jane_box).await, "stopped");
     let first = body_json(&send(&app, &config, terminate(Some(true))).await);
     assert_eq!(first["status"], "ok", "{first}");
     assert!(matches!(
-        state_of(&w.ec2, &jane_box).await.as_str(),
+        instance_state(&w.ec2, &jane_box).await.as_str(),
         "shutting-down" | "terminated"
     ));
     let r = send(&app, &config, terminate(Some(true))).await;
@@ -586,7 +575,7 @@ async fn your_instances_extend_stop_and_terminate_only_your_own() {
     );
     assert_eq!(again["terminated_at"], first["terminated_at"]);
     assert_eq!(w.proxy.count("ec2:TerminateInstances"), 1);
-    assert_eq!(state_of(&w.ec2, &bob_box).await, "running");
+    assert_eq!(instance_state(&w.ec2, &bob_box).await, "running");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -647,7 +636,7 @@ async fn your_instances_by_owner_e_mail_behind_the_shared_secret_and_in_a_dry_ru
             .status_code,
         404
     );
-    assert_eq!(state_of(&w.ec2, &id).await, "running");
+    assert_eq!(instance_state(&w.ec2, &id).await, "running");
 
     // A dry run answers what it would do and changes nothing.
     let (dry, dry_config) = w
@@ -663,10 +652,10 @@ async fn your_instances_by_owner_e_mail_behind_the_shared_secret_and_in_a_dry_ru
         (200, Some("dry-run")),
         "{body}"
     );
-    assert_eq!(state_of(&w.ec2, &id).await, "running");
+    assert_eq!(instance_state(&w.ec2, &id).await, "running");
     assert_eq!(w.proxy.count("ec2:StopInstances"), 0);
     // Live, it stops.
     let r = send(&app, &config, stop("ops@example.com")).await;
     assert_eq!(r.status_code, 200, "{:?}", r.body);
-    assert_eq!(state_of(&w.ec2, &id).await, "stopped");
+    assert_eq!(instance_state(&w.ec2, &id).await, "stopped");
 }

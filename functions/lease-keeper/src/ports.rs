@@ -9,6 +9,7 @@ use aws_sdk_ec2::types::InstanceAttributeName;
 use fleetkeeper::AwsError;
 use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_key_filter};
 use fleetkeeper::error::aws_err;
+use fleetkeeper::lifecycle::{stop_instance, terminate_instance};
 use fleetkeeper::tagging::{create_tag, snapshot_tags};
 use fleetkeeper::tags::EXPIRES_TAG;
 
@@ -73,23 +74,11 @@ impl Instances for Ec2Instances {
     }
 
     async fn stop(&self, id: &str) -> Result<(), AwsError> {
-        self.client
-            .stop_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(aws_err("ec2:StopInstances"))?;
-        Ok(())
+        stop_instance(&self.client, id).await
     }
 
     async fn terminate(&self, id: &str) -> Result<(), AwsError> {
-        self.client
-            .terminate_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(aws_err("ec2:TerminateInstances"))?;
-        Ok(())
+        terminate_instance(&self.client, id).await
     }
 
     async fn tag(&self, id: &str, key: &str, value: &str) -> Result<(), AwsError> {

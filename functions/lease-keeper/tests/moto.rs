@@ -6,7 +6,7 @@
 use fleetkeeper::exec::{Budget, RateLimiter};
 use fleetkeeper::report::Status;
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper_tests::ec2::{instance_tag, launch};
+use fleetkeeper_tests::ec2::{instance_state, instance_tag, launch};
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
 use lease_keeper::config::Config;
@@ -69,19 +69,7 @@ impl World {
     }
 
     async fn state(&self, id: &str) -> String {
-        let out = self
-            .ec2
-            .describe_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .unwrap();
-        let i = &out.reservations()[0].instances()[0];
-        i.state()
-            .and_then(|s| s.name())
-            .unwrap()
-            .as_str()
-            .to_owned()
+        instance_state(&self.ec2, id).await
     }
 
     async fn final_snapshots(&self, id: &str) -> Vec<aws_sdk_ec2::types::Snapshot> {
