@@ -37,8 +37,11 @@ pub async fn launch(client: &aws_sdk_ec2::Client, n: i32, tags: &[(&str, &str)])
         .collect()
 }
 
-/// The value of tag `key` on instance `id`, read back from moto.
-pub async fn instance_tag(client: &aws_sdk_ec2::Client, id: &str, key: &str) -> Option<String> {
+/// The instance as moto describes it.
+pub async fn describe_instance(
+    client: &aws_sdk_ec2::Client,
+    id: &str,
+) -> aws_sdk_ec2::types::Instance {
     let out = client
         .describe_instances()
         .instance_ids(id)
@@ -48,23 +51,27 @@ pub async fn instance_tag(client: &aws_sdk_ec2::Client, id: &str, key: &str) -> 
     out.reservations()
         .iter()
         .flat_map(|r| r.instances())
-        .flat_map(|i| i.tags())
+        .next()
+        .cloned()
+        .expect("moto has the instance")
+}
+
+/// One tag of an instance, if it has it.
+pub async fn instance_tag(client: &aws_sdk_ec2::Client, id: &str, key: &str) -> Option<String> {
+    describe_instance(client, id)
+        .await
+        .tags()
+        .iter()
         .find(|t| t.key() == Some(key))
         .and_then(|t| t.value().map(str::to_owned))
 }
 
 /// The instance's state name (running, stopped, terminated ...).
 pub async fn instance_state(client: &aws_sdk_ec2::Client, id: &str) -> String {
-    let out = client
-        .describe_instances()
-        .instance_ids(id)
-        .send()
+    describe_instance(client, id)
         .await
-        .expect("moto describes the instance");
-    out.reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .find_map(|i| i.state().and_then(|s| s.name()))
+        .state()
+        .and_then(|s| s.name())
         .map(|n| n.as_str().to_owned())
         .unwrap_or_default()
 }
