@@ -12,6 +12,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
 
 use crate::config::{ConfigError, Env};
+use crate::error::AwsError;
 
 /// Settings the loader reads from the environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -226,6 +227,45 @@ impl Aws {
             sdk,
             settings: self.settings.clone(),
         }
+    }
+
+    /// The same configuration acting as `role_arn` in `region`, with the role assumed now: a
+    /// role that cannot be assumed is this call's error, not every later call's. The session
+    /// lasts an hour, longer than any invocation.
+    pub async fn assume_role_now(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        region: &str,
+    ) -> Result<Aws, AwsError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name(session_name)
+            .configure(&self.sdk_for("STS"))
+            .build()
+            .await;
+        let credentials = provider.provide_credentials().await.map_err(|e| AwsError {
+            operation: "sts:AssumeRole".into(),
+            kind: crate::error::AwsErrorKind::Service,
+            code: Some("AssumeRoleFailed".into()),
+            message: Some(format!(
+                "{role_arn} cannot be assumed: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            )),
+            http_status: None,
+        })?;
+        let sdk = self
+            .sdk
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+            )
+            .region(aws_types::region::Region::new(region.to_owned()))
+            .build();
+        Ok(Aws {
+            sdk,
+            settings: self.settings.clone(),
+        })
     }
 
     /// The S3 client, path-style whenever an endpoint override is in force.

@@ -17,6 +17,7 @@ pub mod http;
 pub mod lambda;
 #[cfg(feature = "ec2")]
 pub mod lifecycle;
+pub mod org;
 #[cfg(feature = "ssm")]
 pub mod parameter;
 pub mod plan;
