@@ -242,6 +242,37 @@ pub async fn reach(aws: &Aws, target: &Target, session: &str) -> Result<Aws, Aws
         .await
 }
 
+/// Serves one target: reaches its account (the member role, assumed now), runs the function
+/// there with `run` (given the reached configuration and this invocation's mode), writes the
+/// report and summary to S3 and returns the summary. A target that cannot be reached, or whose
+/// run fails as a whole, is a failed summary naming its account and region; only a summary
+/// that cannot be written fails the invocation (the map then counts it).
+pub async fn serve<F, Fut>(
+    aws: &Aws,
+    request: &TargetRequest,
+    configured: Mode,
+    session: &str,
+    run: impl FnOnce(Aws, Mode) -> Fut,
+) -> Result<Summary, Error>
+where
+    F: Serialize,
+    Fut: Future<Output = Result<Report<F>, Error>>,
+{
+    let s3 = aws.s3();
+    let (summary, report) = match reach(aws, &request.target, session).await {
+        Err(e) => (Summary::failed(request, &e.to_string()), None),
+        Ok(reached) => match run(reached, request.mode(configured)).await {
+            Ok(report) => (Summary::of(request, &report), Some(report)),
+            Err(e) => (Summary::failed(request, &e.to_string()), None),
+        },
+    };
+    if let Some(e) = &summary.error {
+        tracing::warn!(target_account = %request.target.account_id, region = %request.target.region, error = %e, "target failed");
+    }
+    write(&s3, request, &summary, report.as_ref()).await?;
+    Ok(summary)
+}
+
 /// Writes the summary and the full report where org-targets reads them.
 pub async fn write<R: Serialize>(
     s3: &aws_sdk_s3::Client,

@@ -112,6 +112,20 @@ pub async fn run<F: Fleet + Sync, D: Documents + Sync>(
     budget: Budget,
     metrics: &mut Metrics,
 ) -> Result<StopperReport, Error> {
+    run_in(app, &app.targets, config, payload, now, budget, metrics).await
+}
+
+/// One run over the given places: the function's own (ROLE_ARNS x REGIONS), or one
+/// organisation target.
+pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
+    app: &Stopper<F, D>,
+    targets: &[Target<F>],
+    config: &Config,
+    payload: &Value,
+    now: Timestamp,
+    budget: Budget,
+    metrics: &mut Metrics,
+) -> Result<StopperReport, Error> {
     let request = event::parse(payload)?;
     tracing::debug!(
         ?request,
@@ -123,7 +137,6 @@ pub async fn run<F: Fleet + Sync, D: Documents + Sync>(
         Request::Manual(_) => None,
         _ => Some(schedules(app, config).await?),
     };
-    let targets = &app.targets;
     let observed = join_all(
         targets
             .iter()

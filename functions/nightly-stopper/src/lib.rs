@@ -17,17 +17,20 @@ pub mod report;
 pub mod schedule;
 
 use fleetkeeper::Error;
+use fleetkeeper::aws::Aws;
 use fleetkeeper::lambda::{Boot, Invocation};
+use fleetkeeper::org::{self, Answer, TargetRequest};
 
 use config::{Config, SchedulesSource};
 pub use handler::{RESERVE, Stopper, Target};
 use ports::Ec2Fleet;
 
 /// What one cold start builds: the settings, a target per account and region, and the
-/// schedules parameter's reader.
+/// schedules parameter's reader; and the loader, to reach an organisation target's account.
 pub struct Lambda {
     pub config: Config,
     pub stopper: Stopper<Ec2Fleet, aws_sdk_ssm::Client>,
+    pub aws: Aws,
 }
 
 /// The wiring of `main`: roles in ROLE_ARNS are assumed here, once; a schedules parameter is
@@ -40,18 +43,59 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     if let SchedulesSource::Parameter(_) = &config.schedules {
         handler::schedules(&stopper, &config).await?;
     }
-    Ok(Lambda { config, stopper })
+    Ok(Lambda {
+        config,
+        stopper,
+        aws: boot.aws.clone(),
+    })
 }
 
-/// One invocation.
-pub async fn handle(lambda: &Lambda, inv: Invocation<'_>) -> Result<report::StopperReport, Error> {
-    handler::run(
-        &lambda.stopper,
-        &lambda.config,
-        &inv.payload,
-        inv.now,
-        inv.budget,
-        inv.metrics,
+/// One invocation: the function's own event, or one target of an organisation run.
+pub async fn handle(
+    lambda: &Lambda,
+    inv: Invocation<'_>,
+) -> Result<Answer<report::StopperReport>, Error> {
+    let Some(request) = TargetRequest::from_payload(&inv.payload)? else {
+        return handler::run(
+            &lambda.stopper,
+            &lambda.config,
+            &inv.payload,
+            inv.now,
+            inv.budget,
+            inv.metrics,
+        )
+        .await
+        .map(Answer::Report);
+    };
+    let session = "fleetkeeper-nightly-stopper";
+    let summary = org::serve(
+        &lambda.aws,
+        &request,
+        lambda.config.mode,
+        session,
+        async |reached, mode| {
+            let client = reached.client("EC2", aws_sdk_ec2::Client::new);
+            let target = Target {
+                port: Ec2Fleet::new(request.target.label(), client),
+                limits: handler::StartStop::new(&lambda.config),
+            };
+            let config = Config {
+                mode,
+                ..lambda.config.clone()
+            };
+            let payload = &request.event;
+            handler::run_in(
+                &lambda.stopper,
+                &[target],
+                &config,
+                payload,
+                inv.now,
+                inv.budget,
+                inv.metrics,
+            )
+            .await
+        },
     )
-    .await
+    .await?;
+    Ok(Answer::Target(summary))
 }

@@ -142,6 +142,9 @@ pub struct Cap {
     pub limit: usize,
     /// The planned actions it counts (all of them when empty).
     pub counts: Vec<&'static str>,
+    /// Also counts the work a target left for later rounds (snapshot-janitor's backlog over
+    /// its own MAX_DELETES): the cap is on what the whole run would do.
+    pub with_remaining: bool,
 }
 
 pub fn cap_of(function: Function, config: &Config) -> Cap {
@@ -150,11 +153,13 @@ pub fn cap_of(function: Function, config: &Config) -> Cap {
             setting: "MAX_ACTIONS",
             limit: config.max_actions,
             counts: Vec::new(),
+            with_remaining: false,
         },
         Function::SnapshotJanitor => Cap {
             setting: "MAX_DELETES",
             limit: config.max_deletes,
             counts: vec!["delete-snapshot"],
+            with_remaining: true,
         },
     }
 }
@@ -178,13 +183,13 @@ pub fn tally(summaries: &[Summary], cap: Cap) -> Tally {
         .filter(|s| s.phase == Phase::Plan && s.round == 0)
     {
         let n: usize = if cap.counts.is_empty() {
-            s.planned_by_action.values().sum()
+            s.planned_by_action.values().sum::<usize>()
         } else {
             cap.counts
                 .iter()
                 .map(|a| s.planned_by_action.get(*a).copied().unwrap_or(0))
-                .sum()
-        };
+                .sum::<usize>()
+        } + if cap.with_remaining { s.remaining } else { 0 };
         *by_account.entry(s.account_id.clone()).or_insert(0) += n;
     }
     let counted = by_account.values().sum();

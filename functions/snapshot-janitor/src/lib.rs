@@ -16,6 +16,7 @@ use fleetkeeper::Error;
 use fleetkeeper::aws::Aws;
 use fleetkeeper::exec::RateLimiter;
 use fleetkeeper::lambda::{Boot, Invocation};
+use fleetkeeper::org::{self, Answer, TargetRequest};
 
 use config::Config;
 pub use handler::{Places, RESERVE, Target};
@@ -25,13 +26,19 @@ use ports::Ec2Ebs;
 pub struct Lambda {
     pub config: Config,
     pub places: Places<Ec2Ebs>,
+    /// The loader, to reach an organisation target's account.
+    pub aws: Aws,
 }
 
 /// The wiring of `main`.
 pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     let config = Config::from_env(&boot.env)?;
     let places = places(&boot.aws, &config);
-    Ok(Lambda { config, places })
+    Ok(Lambda {
+        config,
+        places,
+        aws: boot.aws.clone(),
+    })
 }
 
 /// A target per source region (REGIONS), and one per copy destination (COPY_TO).
@@ -56,15 +63,48 @@ pub fn places(aws: &Aws, config: &Config) -> Places<Ec2Ebs> {
     }
 }
 
-/// One invocation.
-pub async fn handle(lambda: &Lambda, inv: Invocation<'_>) -> Result<report::JanitorReport, Error> {
-    handler::run(
-        &lambda.places,
-        &lambda.config,
-        &inv.payload,
-        inv.now,
-        inv.budget,
-        inv.metrics,
+/// One invocation: the function's own event, or one target of an organisation run (its
+/// region in the member account, with copies to COPY_TO in the same account).
+pub async fn handle(
+    lambda: &Lambda,
+    inv: Invocation<'_>,
+) -> Result<Answer<report::JanitorReport>, Error> {
+    let Some(request) = TargetRequest::from_payload(&inv.payload)? else {
+        return handler::run(
+            &lambda.places,
+            &lambda.config,
+            &inv.payload,
+            inv.now,
+            inv.budget,
+            inv.metrics,
+        )
+        .await
+        .map(Answer::Report);
+    };
+    let session = "fleetkeeper-snapshot-janitor";
+    let summary = org::serve(
+        &lambda.aws,
+        &request,
+        lambda.config.mode,
+        session,
+        async |reached, mode| {
+            let config = Config {
+                mode,
+                regions: vec![request.target.region.clone()],
+                ..lambda.config.clone()
+            };
+            let places = places(&reached, &config);
+            handler::run(
+                &places,
+                &config,
+                &request.event,
+                inv.now,
+                inv.budget,
+                inv.metrics,
+            )
+            .await
+        },
     )
-    .await
+    .await?;
+    Ok(Answer::Target(summary))
 }
