@@ -15,7 +15,7 @@ export CARGO_TERM_COLOR ?= never
 # Functions with a Lambda entry point (a package still in progress may be a library only).
 FUNCTIONS := $(patsubst functions/%/src/main.rs,%,$(wildcard functions/*/src/main.rs))
 
-.PHONY: help setup browser build test lint fmt demo e2e bench package deploy clean
+.PHONY: help setup browser build test lint fmt demo e2e org-e2e bench package deploy clean
 
 help:
 	@echo "make setup    install the Python tools (moto, cfn-lint, cargo-lambda, zig) into $(VENV)"
@@ -23,6 +23,7 @@ help:
 	@echo "make test     everything CI checks: fmt, clippy, tests (moto included), cfn-lint, the demo"
 	@echo "make demo     run every function as a Lambda against a local AWS emulator"
 	@echo "make e2e      instance-launcher's form in headless Chromium (installs chromium, playwright-core)"
+	@echo "make org-e2e  organisation mode: the state machine on moto's interpreter against the real binaries"
 	@echo "make bench    benchmarks (release builds)"
 	@echo "make package  arm64 zips for Lambda under target/lambda/"
 	@echo "make deploy   sam deploy --guided (needs AWS credentials; never run in CI)"
@@ -66,18 +67,25 @@ lint: setup
 
 # The binaries are built first: tests/tests/lambda_binaries.rs runs each one under a Runtime
 # API stand-in. The demo and the browser test run last: they prove every function works as a
-# real Lambda through cargo-lambda, and the launch form in a real browser.
+# real Lambda through cargo-lambda, the launch form in a real browser, and the organisation
+# state machine on moto's interpreter.
 test: setup browser lint
 	cargo build --workspace --bins
 	cargo test --workspace
 	$(VENV)/bin/python scripts/demo.py
 	$(VENV)/bin/python scripts/e2e.py
+	$(VENV)/bin/python scripts/org_e2e.py
 
 demo: setup
 	$(VENV)/bin/python scripts/demo.py
 
 e2e: setup browser
 	$(VENV)/bin/python scripts/e2e.py
+
+# Organisation mode: the state machine file, run by moto against the real binaries.
+org-e2e: setup
+	cargo build --bins
+	$(VENV)/bin/python scripts/org_e2e.py
 
 # BENCH_ARGS="--opt-levels 3 2 s z" reruns the study behind the release profile's opt-level.
 bench: setup

@@ -12,7 +12,9 @@ Checked for each function in the template:
 - every allowed action is called by its code, or listed below in IMPLIED with the reason;
 - no action contains a wildcard;
 - Resource "*" appears only for actions with no resource-level permissions (NO_RESOURCE_LEVEL).
-Conditional statements (Fn::If) count with both branches.
+Conditional statements (Fn::If) count with both branches. The member-account role of
+organisation mode (infra/member-role.yaml) is held to the same rules against what
+nightly-stopper and snapshot-janitor call in a member account.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ IMPLIED: dict[str, dict[str, str]] = {
 ACTIONS_OF = {
     "s3:HeadObject": ["s3:GetObject"],
     "s3:CopyObject": ["s3:GetObject", "s3:PutObject"],
+    "s3:ListObjectsV2": ["s3:ListBucket"],
 }
 
 # APIs with no resource-level permissions: "*" is the only Resource AWS accepts.
@@ -64,15 +67,22 @@ NO_RESOURCE_LEVEL = {
     "ec2:DescribeVolumes",
     "ec2:DescribeSnapshots",
     "route53:ListHostedZonesByName",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
 }
+
+# Organisation mode: what nightly-stopper and snapshot-janitor do in a member account is what
+# infra/member-role.yaml must grant; these happen in the management account instead.
+MEMBER_FUNCTIONS = ("nightly-stopper", "snapshot-janitor")
+MANAGEMENT_ONLY = {"sts:AssumeRole", "s3:PutObject", "ssm:GetParameter"}
 
 # Accessors on SDK outputs whose names look like operations.
 NOT_CALLS = {"start_time", "change_info", "delete_on_termination"}
 
 SDK_CALL = re.compile(
-    r"\.\s*((?:describe|create|delete|reboot|run|start|stop|send|get|put|list|change|modify|terminate)_[a-z_]+)\(\)"
+    r"\.\s*((?:describe|create|delete|reboot|run|start|stop|send|get|put|list|change|modify|terminate)_[a-z0-9_]+)\(\)"
 )
-AWS_ERR = re.compile(r'aws_err\("([a-z0-9]+):([A-Za-z]+)"\)')
+AWS_ERR = re.compile(r'aws_err\("([a-z0-9]+):([A-Za-z0-9]+)"\)')
 
 
 def code_of(path: Path) -> str:
@@ -111,8 +121,9 @@ def operations(function: str) -> tuple[set[str], list[str]]:
             pascal = "".join(w.capitalize() for w in call.split("_"))
             if not any(n.endswith(":" + pascal) for n in named):
                 problems.append(f"{path.relative_to(ROOT)}: .{call}() has no aws_err(\"svc:{pascal}\")")
-    # Roles are assumed through the shared loader: directly, or for every account of a run.
-    if ".assume_role(" in own or ".places(" in own:
+    # Roles are assumed through the shared loader: directly, for every account of a run, or
+    # for one target of an organisation run (the shared org module).
+    if ".assume_role(" in own or ".places(" in own or "org::serve(" in own:
         ops.add("sts:AssumeRole")
     return {a for op in ops for a in ACTIONS_OF.get(op, [op])}, problems
 
@@ -139,6 +150,44 @@ def statements(resource: dict) -> list[dict]:
 
 def as_list(v: object) -> list[object]:
     return v if isinstance(v, list) else [v]
+
+
+def member_role(rows: list[str]) -> list[str]:
+    """infra/member-role.yaml grants exactly what the member functions call there."""
+    template, matches = decode(str(ROOT / "infra" / "member-role.yaml"))
+    if matches:
+        return [f"member role: cannot read infra/member-role.yaml: {matches}"]
+    called: set[str] = set()
+    implied: set[str] = set()
+    for function in MEMBER_FUNCTIONS:
+        called |= operations(function)[0]
+        implied |= set(IMPLIED.get(function, {}))
+    called -= MANAGEMENT_ONLY
+    granted: dict[str, list[object]] = {}
+    for r in template["Resources"].values():
+        if r.get("Type") != "AWS::IAM::Role":
+            continue
+        for policy in r["Properties"].get("Policies", []):
+            for st in policy["PolicyDocument"]["Statement"]:
+                for st in branches(st):
+                    if isinstance(st, dict) and st.get("Effect") == "Allow":
+                        resources = [x for res in as_list(st.get("Resource", [])) for x in branches(res)]
+                        for action in as_list(st.get("Action", [])):
+                            granted.setdefault(action, []).extend(resources)
+        trust = r["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        if not all("aws:PrincipalOrgID" in str(t.get("Condition", {})) for t in trust):
+            return ["member role: every trust statement must require aws:PrincipalOrgID"]
+    problems = []
+    for op in sorted(called):
+        if op not in granted:
+            problems.append(f"member role: {op} is called in member accounts but not granted")
+    for action, resources in sorted(granted.items()):
+        if action not in called and action not in implied:
+            problems.append(f"member role: grants {action}, which no member function calls")
+        if "*" in resources and action not in NO_RESOURCE_LEVEL:
+            problems.append(f"member role: {action} on Resource \"*\"")
+    rows.append(f"{'member role':<18} calls {len(called):>2}, grants {len(granted):>2}: " + ", ".join(sorted(granted)))
+    return problems
 
 
 def main() -> int:
@@ -181,13 +230,14 @@ def main() -> int:
                 problems.append(f"{function}: {action} on Resource \"*\" (it has resource-level permissions)")
         rows.append(f"{function:<18} calls {len(called):>2}, grants {len(granted):>2} ({len(implied)} implied): "
                     + ", ".join(sorted(granted)))
+    problems += member_role(rows)
     for r in rows:
         print("iam: " + r)
     if problems:
         for p in problems:
             print(f"iam: {p}", file=sys.stderr)
         return 1
-    print(f"iam: {len(rows)} functions, each role grants exactly what its code calls")
+    print(f"iam: {len(rows) - 1} functions and the member role, each role grants exactly what its code calls")
     return 0
 
 

@@ -66,6 +66,12 @@ const BAD_SETTINGS: &[(&str, &str, &str, &str)] = &[
         "has invalid value \"200\"",
     ),
     (
+        "org-targets",
+        "ORGANIZATION_UNITS",
+        "engineering",
+        "has invalid value \"engineering\": expected organizational unit ids",
+    ),
+    (
         "fleet-census",
         "REGIONS",
         "Frankfurt",

@@ -31,9 +31,9 @@ pub struct Config {
     pub tolerated_failure_percentage: u64,
     /// `MAX_ROUNDS`: how many times one target is invoked while work remains.
     pub max_rounds: u64,
-    /// `MAX_ACTIONS`: nightly-stopper's stops and starts over the whole organisation.
+    /// `ORG_MAX_ACTIONS`: nightly-stopper's stops and starts over the whole organisation.
     pub max_actions: usize,
-    /// `MAX_DELETES`: snapshot-janitor's deletions over the whole organisation.
+    /// `ORG_MAX_DELETES`: snapshot-janitor's deletions over the whole organisation.
     pub max_deletes: usize,
 }
 
@@ -136,8 +136,8 @@ impl Config {
             max_concurrency: env.u64_in("MAX_CONCURRENCY", 100, 1, 10_000)?,
             tolerated_failure_percentage: env.u64_in("TOLERATED_FAILURE_PERCENTAGE", 10, 0, 100)?,
             max_rounds: env.u64_in("MAX_ROUNDS", 5, 1, 50)?,
-            max_actions: env.u64_in("MAX_ACTIONS", 2_000, 0, 1_000_000)? as usize,
-            max_deletes: env.u64_in("MAX_DELETES", 20_000, 0, 10_000_000)? as usize,
+            max_actions: env.u64_in("ORG_MAX_ACTIONS", 2_000, 0, 1_000_000)? as usize,
+            max_deletes: env.u64_in("ORG_MAX_DELETES", 20_000, 0, 10_000_000)? as usize,
         })
     }
 }

@@ -150,13 +150,13 @@ pub struct Cap {
 pub fn cap_of(function: Function, config: &Config) -> Cap {
     match function {
         Function::NightlyStopper => Cap {
-            setting: "MAX_ACTIONS",
+            setting: "ORG_MAX_ACTIONS",
             limit: config.max_actions,
             counts: Vec::new(),
             with_remaining: false,
         },
         Function::SnapshotJanitor => Cap {
-            setting: "MAX_DELETES",
+            setting: "ORG_MAX_DELETES",
             limit: config.max_deletes,
             counts: vec!["delete-snapshot"],
             with_remaining: true,
@@ -243,7 +243,7 @@ mod tests {
             ("REGIONS", "us-east-1,eu-west-1"),
             ("BUCKET", "org-runs"),
             ("EXCLUDE_ACCOUNTS", exclude),
-            ("MAX_DELETES", "10"),
+            ("ORG_MAX_DELETES", "10"),
         ]))
         .unwrap()
     }
@@ -358,7 +358,7 @@ mod tests {
         let t = tally(&more, cap_of(Function::SnapshotJanitor, &c));
         let refused = t.refused.unwrap();
         assert!(
-            refused.contains("11 delete-snapshot") && refused.contains("MAX_DELETES=10"),
+            refused.contains("11 delete-snapshot") && refused.contains("ORG_MAX_DELETES=10"),
             "{refused}"
         );
         // nightly-stopper counts every planned action.

@@ -104,7 +104,7 @@ impl Store for Bucket {
         {
             Ok(out) => out,
             Err(e) => {
-                let e = AwsError::from_sdk("s3:GetObject", e);
+                let e = aws_err("s3:GetObject")(e);
                 return if e.code() == Some("NoSuchKey") {
                     Ok(None)
                 } else {

@@ -321,7 +321,7 @@ async fn the_cap_and_the_summary_read_what_the_targets_wrote() {
     let o = org().await;
     let list = format!("{},{}", o.accounts[0], o.accounts[1]);
     let (app, config) = o
-        .app(&[("ACCOUNT_IDS", &list), ("MAX_DELETES", "100")])
+        .app(&[("ACCOUNT_IDS", &list), ("ORG_MAX_DELETES", "100")])
         .await;
     let out = call(&app, &config, targets_request("snapshot-janitor"))
         .await
@@ -363,7 +363,12 @@ async fn the_cap_and_the_summary_read_what_the_targets_wrote() {
         .await;
     let out = call(&app, &config, tally_request).await.unwrap();
     assert_eq!(out["status"], "refused", "{out}");
-    assert!(out["refused"].as_str().unwrap().contains("MAX_DELETES=100"));
+    assert!(
+        out["refused"]
+            .as_str()
+            .unwrap()
+            .contains("ORG_MAX_DELETES=100")
+    );
 
     // The apply phase: a backlog drained over two rounds, one target with no report at all.
     o.put_summary(&run, &summary(a, "us-east-1", Phase::Apply, 0, 60, 40, 20))

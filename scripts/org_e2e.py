@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Organisation mode end to end (part of `make test`): the state machine file the template
+deploys, run by moto's ASL interpreter against the real function binaries.
+
+An organisation of three member accounts (dev, stage, prod) in two regions, each region with
+two instances on the office-hours schedule; prod's member role cannot be assumed.
+
+1. nightly-stopper in the evening with an organisation cap of 5: 8 stops planned, refused,
+   nothing stopped anywhere.
+2. The same with a cap of 100: dev's and stage's instances stopped, prod's two targets failed by
+   name, the others unaffected.
+3. snapshot-janitor with a backlog of 25 snapshots in dev/us-east-1 and MAX_DELETES=10 a run:
+   drained in three rounds of the same target, the same night.
+4. Bad input (an event time that is not a time) fails the run at its first step: no target is
+   planned.
+
+Prints one line per check; exits non-zero at the first that fails.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import org_local
+from local_aws import ROOT, REGIONS
+
+EVENING = "2026-12-01T21:00:00Z"
+
+
+def check(ok: bool, what: str) -> None:
+    print(f"org-e2e: {'ok  ' if ok else 'FAIL'} {what}")
+    if not ok:
+        raise SystemExit(1)
+
+
+def main() -> int:
+    work = ROOT / ".demo"
+    work.mkdir(exist_ok=True)
+    started = time.monotonic()
+    world = org_local.start(work)
+    try:
+        ou, (dev, stage, prod) = org_local.organisation(world, ["dev", "stage", "prod"])
+        world.router.denied.add(f"arn:aws:iam::{prod}:role/{org_local.MEMBER_ROLE}")
+        fleet = {(a, r): org_local.tagged_instances(world, a, r, 2, {"fleetkeeper:schedule": "office-hours"})
+                 for a in (dev, stage, prod) for r in REGIONS}
+        backlog = org_local.snapshot_backlog(world, dev, REGIONS[0], 25)
+        env = {"ORGANIZATION_UNITS": ou, "REGIONS": ",".join(REGIONS), "MAX_CONCURRENCY": "4",
+               "MAX_ROUNDS": "5", "KEEP_LAST": "1", "MAX_DELETES": "10", "ORG_MAX_ACTIONS": "5"}
+        world.serve(env)
+
+        # 1. Above the organisation cap: refused, nothing stopped anywhere.
+        run = world.execute("nightly-stopper", {"action": "evaluate", "time": EVENING})
+        out = run.get("output", {})
+        check(run["status"] == "SUCCEEDED" and out.get("status") == "refused",
+              f"cap: {out.get('tally', {}).get('counted')} stops planned over the organisation, refused: {out.get('tally', {}).get('refused')}")
+        running = all(s == "running" for (a, r), ids in fleet.items() for s in org_local.states(world, a, r, ids))
+        check(running, "cap: every instance in every account still running")
+
+        # 2. Within the cap: applied everywhere the role works; prod failed by name.
+        world.serve({**env, "ORG_MAX_ACTIONS": "100"})
+        run = world.execute("nightly-stopper", {"action": "evaluate", "time": EVENING})
+        out = run.get("output", {})
+        failed = {(f["target"], f["region"]) for f in out.get("failed", [])}
+        check(run["status"] == "SUCCEEDED" and out.get("targets") == 6 and out.get("actions_done") == 8
+              and failed == {(prod, r) for r in REGIONS},
+              f"apply: {out.get('targets')} targets, {out.get('actions_done')} stops done, failed {sorted(failed)}")
+        check(all("cannot be assumed" in f["error"] and prod in f["error"] for f in out["failed"]),
+              f"apply: prod's failure says why: {out['failed'][0]['error'][:120]}")
+        stopped = {(a, r): org_local.states(world, a, r, ids) for (a, r), ids in fleet.items()}
+        check(all(s == ["stopped", "stopped"] for (a, _), s in stopped.items() if a != prod)
+              and all(s == ["running", "running"] for (a, _), s in stopped.items() if a == prod),
+              "apply: dev and stage stopped in both regions, prod untouched")
+
+        # 3. A deletion backlog drained by rounds of the same target, the same night.
+        before = org_local.snapshot_count(world, dev, REGIONS[0], backlog)
+        run = world.execute("snapshot-janitor", {"time": EVENING})
+        out = run.get("output", {})
+        after = org_local.snapshot_count(world, dev, REGIONS[0], backlog)
+        rounds = [inv for _, name, inv in world.router.invocations
+                  if name == "snapshot-janitor" and inv.get("phase") == "apply"
+                  and inv["target"] == {"account_id": dev, "region": REGIONS[0],
+                                        "role_arn": f"arn:aws:iam::{dev}:role/{org_local.MEMBER_ROLE}"}]
+        check(run["status"] == "SUCCEEDED" and after == 1 and len(rounds) == 3 and out.get("continued_targets") == 1,
+              f"backlog: {before} snapshots -> {after} in {len(rounds)} rounds of dev/{REGIONS[0]} (MAX_DELETES=10 a round)")
+
+        # 4. Bad input fails the run before any target is planned.
+        planned_before = sum(1 for _, _, inv in world.router.invocations if inv.get("phase") == "plan")
+        run = world.execute("nightly-stopper", {"action": "evaluate", "time": "soon"})
+        planned_after = sum(1 for _, _, inv in world.router.invocations if inv.get("phase") == "plan")
+        check(run["status"] == "FAILED" and planned_after == planned_before and "RFC 3339" in run.get("cause", ""),
+              f"bad input: the run failed at its first step ({run.get('error')}: {run.get('cause', '')[:300]}), no target planned")
+        print(f"org-e2e: passed in {time.monotonic() - started:.0f}s; most concurrent invocations: {world.router.most_in_flight}")
+        return 0
+    finally:
+        world.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
