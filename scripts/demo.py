@@ -3,7 +3,8 @@
 
 Starts moto on a free loopback port, seeds a demo account (demo_seed), serves the functions
 through cargo-lambda's local Runtime API (`cargo lambda watch`), sends each its sample events
-with `cargo lambda invoke` (demo_steps), prints what each did, and stops everything. Exits
+with `cargo lambda invoke` (demo_steps), prints what each did, and stops everything. Then
+organisation mode (demo_org): the state machine on moto's interpreter over three accounts. Exits
 non-zero if any step did not do what it should.
 """
 
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from demo_org import org_rows
 from demo_seed import GROUPS_PARAMETER, LAUNCHER_SECRET_PARAMETER, LEASE_SENDER, TEAM_SCHEDULES, World, seed
 from demo_steps import STEPS, Step
 from local_aws import BIN, FAKE_CREDENTIALS, REGIONS, ROOT, start_moto, start_watch
@@ -91,7 +93,7 @@ def print_table(rows: list[tuple[str, str, str, str]]) -> None:
 def main() -> int:
     work = ROOT / ".demo"
     work.mkdir(exist_ok=True)
-    functions = sorted({s.function for s in STEPS})
+    functions = sorted({s.function for s in STEPS} | {"org-targets"})
     print(f"demo: building {', '.join(functions)} ...", flush=True)
     subprocess.run(["cargo", "build", "--quiet"] + [a for f in functions for a in ("--bin", f)], cwd=ROOT, check=True)
 
@@ -111,6 +113,8 @@ def main() -> int:
         if watcher:
             watcher.stop()
         moto.stop()
+    # Organisation mode: its own emulator, since moto must reach the functions to run a state machine.
+    rows += org_rows(work)
 
     print_table(rows)
     failed = sum(1 for r in rows if r[2] != "ok")
