@@ -456,7 +456,7 @@ def main() -> int:
     ap.add_argument("--warm", type=int, default=20, help="warm invocations per cold start")
     ap.add_argument("--no-python", action="store_true", help="skip the boto3 baselines")
     ap.add_argument("--stopper-runs", type=int, default=7, help="whole stop runs per candidate")
-    ap.add_argument("--only", choices=["census", "stopper", "schedules"], help="run one of the benchmarks")
+    ap.add_argument("--only", choices=["census", "stopper", "schedules", "org"], help="run one of the benchmarks")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = ap.parse_args()
     global CENSUS_PAGE
@@ -480,6 +480,9 @@ def main() -> int:
     if args.only in (None, "schedules"):
         schedules = schedules_bench(build(None, "nightly-stopper"), args.stopper_runs, 10, not args.no_python)
         print_schedules(schedules, args.stopper_runs, 10)
+    if args.only in (None, "org"):
+        # Organisation mode: its own emulator and servers (scripts/bench_org.py).
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_org.py")], cwd=ROOT, check=True)
     if args.json:
         args.json.write_text(json.dumps({"census": census, "stopper": stopper, "schedules": schedules}, indent=2))
     return 0

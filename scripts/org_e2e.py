@@ -77,17 +77,17 @@ def main() -> int:
         run = world.execute("snapshot-janitor", {"time": EVENING})
         out = run.get("output", {})
         after = org_local.snapshot_count(world, dev, REGIONS[0], backlog)
-        rounds = [inv for _, name, inv in world.router.invocations
-                  if name == "snapshot-janitor" and inv.get("phase") == "apply"
-                  and inv["target"] == {"account_id": dev, "region": REGIONS[0],
+        rounds = [i.request for i in world.router.invocations
+                  if i.function == "snapshot-janitor" and i.request.get("phase") == "apply"
+                  and i.request["target"] == {"account_id": dev, "region": REGIONS[0],
                                         "role_arn": f"arn:aws:iam::{dev}:role/{org_local.MEMBER_ROLE}"}]
         check(run["status"] == "SUCCEEDED" and after == 1 and len(rounds) == 3 and out.get("continued_targets") == 1,
               f"backlog: {before} snapshots -> {after} in {len(rounds)} rounds of dev/{REGIONS[0]} (MAX_DELETES=10 a round)")
 
         # 4. Bad input fails the run before any target is planned.
-        planned_before = sum(1 for _, _, inv in world.router.invocations if inv.get("phase") == "plan")
+        planned_before = sum(1 for i in world.router.invocations if i.request.get("phase") == "plan")
         run = world.execute("nightly-stopper", {"action": "evaluate", "time": "soon"})
-        planned_after = sum(1 for _, _, inv in world.router.invocations if inv.get("phase") == "plan")
+        planned_after = sum(1 for i in world.router.invocations if i.request.get("phase") == "plan")
         check(run["status"] == "FAILED" and planned_after == planned_before and "RFC 3339" in run.get("cause", ""),
               f"bad input: the run failed at its first step ({run.get('error')}: {run.get('cause', '')[:300]}), no target planned")
         print(f"org-e2e: passed in {time.monotonic() - started:.0f}s; most concurrent invocations: {world.router.most_in_flight}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 import time
 import urllib.error
@@ -37,6 +38,16 @@ MEMBER_ROLE = "fleetkeeper-member"
 SFN_ROLE = f"arn:aws:iam::{MANAGEMENT}:role/fleetkeeper-org-run"
 
 
+@dataclass
+class Invocation:
+    """One Lambda invocation as the router saw it."""
+    seconds: float
+    function: str
+    request: dict
+    ended: float
+    response: object
+
+
 class Router:
     """Lambda invocations to `cargo lambda watch`, the rest to moto; AssumeRole of a denied
     role answered with AccessDenied, as AWS does for a role that does not exist."""
@@ -44,9 +55,11 @@ class Router:
     def __init__(self, port: int):
         self.port = port
         self.moto = ""
-        self.lambdas = ""
+        # Free `cargo lambda watch` servers: each runs one invocation of a function at a time,
+        # so a run can have as many targets in flight as there are servers.
+        self.workers: queue.Queue[str] = queue.Queue()
         self.denied: set[str] = set()
-        self.invocations: list[tuple[float, str, dict]] = []
+        self.invocations: list[Invocation] = []
         # The function errors answered, as Lambda reports them.
         self.errors: list[dict] = []
         self.in_flight = 0
@@ -107,13 +120,21 @@ class Router:
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
         started = time.monotonic()
+        status, data = 599, b""
+        worker = self.workers.get()
         try:
             status, headers, data = self.forward("POST", f"/2015-03-31/functions/{binary}/invocations",
-                                                 {"content-type": "application/json"}, body, self.lambdas)
+                                                 {"content-type": "application/json"}, body, worker)
         finally:
+            self.workers.put(worker)
+            ended = time.monotonic()
+            try:
+                response = json.loads(data)
+            except ValueError:
+                response = None
             with self.lock:
                 self.in_flight -= 1
-                self.invocations.append((time.monotonic() - started, binary, json.loads(body or b"{}")))
+                self.invocations.append(Invocation(ended - started, binary, json.loads(body or b"{}"), ended, response))
         headers = {"content-type": "application/json", "x-amzn-RequestId": f"local-{time.monotonic_ns()}"}
         if status >= 400:
             # Lambda answers a function's error with 200 and X-Amz-Function-Error, the body
@@ -137,7 +158,7 @@ class OrgWorld:
     work: Path
     router: Router
     moto: Background
-    watch: Background | None = None
+    watchers: list[Background] = field(default_factory=list)
     endpoint: str = ""
     machines: dict[str, str] = field(default_factory=dict)
 
@@ -152,21 +173,31 @@ class OrgWorld:
                             aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                             aws_session_token=creds["SessionToken"])
 
-    def serve(self, env: dict[str, str], extra: tuple[str, ...] = ()) -> None:
-        """`cargo lambda watch` serving the three functions with `env`, their AWS calls through
-        the router."""
-        if self.watch:
-            self.watch.stop()
-        self.watch, port = start_watch(self.work, {
-            **FAKE_CREDENTIALS,
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.router.port}",
-            "AWS_REGION": "us-east-1",
-            "AWS_REQUEST_CHECKSUM_CALCULATION": "WHEN_REQUIRED",
-            "AWS_LAMBDA_LOG_LEVEL": "INFO",
-            "BUCKET": BUCKET,
-            **env,
-        }, "org-watch", extra)
-        self.router.lambdas = f"http://127.0.0.1:{port}"
+    def serve(self, env: dict[str, str], extra: tuple[str, ...] = (), workers: int = 2) -> None:
+        """`workers` `cargo lambda watch` servers for the three functions with `env`, their AWS
+        calls through the router."""
+        for w in self.watchers:
+            w.stop()
+        self.watchers = []
+        self.router.workers = queue.Queue()
+        for n in range(workers):
+            watcher, port = start_watch(self.work, {
+                **FAKE_CREDENTIALS,
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.router.port}",
+                "AWS_REGION": "us-east-1",
+                "AWS_REQUEST_CHECKSUM_CALCULATION": "WHEN_REQUIRED",
+                "AWS_LAMBDA_LOG_LEVEL": "INFO",
+                "BUCKET": BUCKET,
+                **env,
+            }, f"org-watch-{n}", extra)
+            self.watchers.append(watcher)
+            self.router.workers.put(f"http://127.0.0.1:{port}")
+
+    def invoke_port(self) -> int:
+        """A `cargo lambda watch` port, for `cargo lambda invoke`."""
+        base = self.router.workers.get()
+        self.router.workers.put(base)
+        return int(base.rsplit(":", 1)[1])
 
     def machine(self, function: str) -> str:
         """The state machine the template deploys for `function`, from the same ASL file."""
@@ -203,8 +234,8 @@ class OrgWorld:
         return out
 
     def stop(self) -> None:
-        if self.watch:
-            self.watch.stop()
+        for w in self.watchers:
+            w.stop()
         self.moto.stop()
         self.router.stop()
 

@@ -180,6 +180,9 @@ pub struct Summary {
     /// Why the target failed as a whole, naming its account and region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Time spent on this target inside the function: reaching it and the run.
+    #[serde(default)]
+    pub ms: u64,
 }
 
 impl Summary {
@@ -202,6 +205,7 @@ impl Summary {
             failed: counts.failed,
             remaining: report.remaining_count(),
             error: None,
+            ms: 0,
         }
     }
 
@@ -223,6 +227,7 @@ impl Summary {
                 "account {} region {}: {error}",
                 request.target.account_id, request.target.region
             )),
+            ms: 0,
         }
     }
 }
@@ -259,13 +264,15 @@ where
     Fut: Future<Output = Result<Report<F>, Error>>,
 {
     let s3 = aws.s3();
-    let (summary, report) = match reach(aws, &request.target, session).await {
+    let started = std::time::Instant::now();
+    let (mut summary, report) = match reach(aws, &request.target, session).await {
         Err(e) => (Summary::failed(request, &e.to_string()), None),
         Ok(reached) => match run(reached, request.mode(configured)).await {
             Ok(report) => (Summary::of(request, &report), Some(report)),
             Err(e) => (Summary::failed(request, &e.to_string()), None),
         },
     };
+    summary.ms = started.elapsed().as_millis() as u64;
     if let Some(e) = &summary.error {
         tracing::warn!(target_account = %request.target.account_id, region = %request.target.region, error = %e, "target failed");
     }

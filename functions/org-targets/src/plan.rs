@@ -328,6 +328,7 @@ mod tests {
             failed: 0,
             remaining,
             error: None,
+            ms: 0,
         }
     }
 

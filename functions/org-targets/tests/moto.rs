@@ -313,6 +313,7 @@ fn summary(
         failed: 0,
         remaining,
         error: None,
+        ms: 0,
     }
 }
 
