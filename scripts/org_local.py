@@ -278,9 +278,15 @@ def organisation(world: OrgWorld, names: list[str]) -> tuple[str, list[str]]:
     return ou, ids
 
 
+IMAGES: dict[str, str] = {}
+
+
 def tagged_instances(world: OrgWorld, account: str, region: str, count: int, tags: dict[str, str]) -> list[str]:
     ec2 = world.client("ec2", region, account)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    if region not in IMAGES:
+        # moto lists hundreds of images; once per region is enough (they are the same everywhere).
+        IMAGES[region] = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
+    image = IMAGES[region]
     out = ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=count, MaxCount=count,
                             TagSpecifications=[{"ResourceType": "instance",
                                                 "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::aws::Aws;
 use crate::error::{AwsError, Error, aws_err, brief};
+use crate::lambda::Invocation;
 use crate::plan::Mode;
 use crate::report::Report;
 
@@ -245,6 +246,27 @@ pub enum Answer<R> {
 pub async fn reach(aws: &Aws, target: &Target, session: &str) -> Result<Aws, AwsError> {
     aws.assume_role_now(&target.role_arn, session, &target.region)
         .await
+}
+
+/// One invocation of a function that also serves organisation targets: its own event goes to
+/// `own`; a target request is served (see [`serve`]) with `target` given the request, the
+/// reached configuration and the invocation's mode.
+pub async fn route<R, F: Serialize>(
+    aws: &Aws,
+    inv: Invocation<'_>,
+    configured: Mode,
+    session: &str,
+    own: impl AsyncFnOnce(Invocation<'_>) -> Result<R, Error>,
+    target: impl AsyncFnOnce(&TargetRequest, Aws, Mode, Invocation<'_>) -> Result<Report<F>, Error>,
+) -> Result<Answer<R>, Error> {
+    let Some(request) = TargetRequest::from_payload(&inv.payload)? else {
+        return own(inv).await.map(Answer::Report);
+    };
+    let summary = serve(aws, &request, configured, session, async |reached, mode| {
+        target(&request, reached, mode, inv).await
+    })
+    .await?;
+    Ok(Answer::Target(summary))
 }
 
 /// Serves one target: reaches its account (the member role, assumed now), runs the function

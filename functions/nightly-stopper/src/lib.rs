@@ -55,47 +55,41 @@ pub async fn handle(
     lambda: &Lambda,
     inv: Invocation<'_>,
 ) -> Result<Answer<report::StopperReport>, Error> {
-    let Some(request) = TargetRequest::from_payload(&inv.payload)? else {
-        return handler::run(
+    let config = &lambda.config;
+    let own = async |inv: Invocation<'_>| {
+        let payload = &inv.payload;
+        handler::run(
             &lambda.stopper,
-            &lambda.config,
-            &inv.payload,
+            config,
+            payload,
             inv.now,
             inv.budget,
             inv.metrics,
         )
         .await
-        .map(Answer::Report);
+    };
+    let target = async |request: &TargetRequest, reached: Aws, mode, inv: Invocation<'_>| {
+        let client = reached.client("EC2", aws_sdk_ec2::Client::new);
+        let place = Target {
+            port: Ec2Fleet::new(request.target.label(), client),
+            limits: handler::StartStop::new(config),
+        };
+        let config = Config {
+            mode,
+            ..config.clone()
+        };
+        let payload = &request.event;
+        handler::run_in(
+            &lambda.stopper,
+            &[place],
+            &config,
+            payload,
+            inv.now,
+            inv.budget,
+            inv.metrics,
+        )
+        .await
     };
     let session = "fleetkeeper-nightly-stopper";
-    let summary = org::serve(
-        &lambda.aws,
-        &request,
-        lambda.config.mode,
-        session,
-        async |reached, mode| {
-            let client = reached.client("EC2", aws_sdk_ec2::Client::new);
-            let target = Target {
-                port: Ec2Fleet::new(request.target.label(), client),
-                limits: handler::StartStop::new(&lambda.config),
-            };
-            let config = Config {
-                mode,
-                ..lambda.config.clone()
-            };
-            let payload = &request.event;
-            handler::run_in(
-                &lambda.stopper,
-                &[target],
-                &config,
-                payload,
-                inv.now,
-                inv.budget,
-                inv.metrics,
-            )
-            .await
-        },
-    )
-    .await?;
-    Ok(Answer::Target(summary))
+    org::route(&lambda.aws, inv, config.mode, session, own, target).await
 }

@@ -69,42 +69,37 @@ pub async fn handle(
     lambda: &Lambda,
     inv: Invocation<'_>,
 ) -> Result<Answer<report::JanitorReport>, Error> {
-    let Some(request) = TargetRequest::from_payload(&inv.payload)? else {
-        return handler::run(
+    let config = &lambda.config;
+    let own = async |inv: Invocation<'_>| {
+        let payload = &inv.payload;
+        handler::run(
             &lambda.places,
-            &lambda.config,
-            &inv.payload,
+            config,
+            payload,
             inv.now,
             inv.budget,
             inv.metrics,
         )
         .await
-        .map(Answer::Report);
+    };
+    let target = async |request: &TargetRequest, reached: Aws, mode, inv: Invocation<'_>| {
+        let regions = vec![request.target.region.clone()];
+        let config = Config {
+            mode,
+            regions,
+            ..config.clone()
+        };
+        let places = places(&reached, &config);
+        handler::run(
+            &places,
+            &config,
+            &request.event,
+            inv.now,
+            inv.budget,
+            inv.metrics,
+        )
+        .await
     };
     let session = "fleetkeeper-snapshot-janitor";
-    let summary = org::serve(
-        &lambda.aws,
-        &request,
-        lambda.config.mode,
-        session,
-        async |reached, mode| {
-            let config = Config {
-                mode,
-                regions: vec![request.target.region.clone()],
-                ..lambda.config.clone()
-            };
-            let places = places(&reached, &config);
-            handler::run(
-                &places,
-                &config,
-                &request.event,
-                inv.now,
-                inv.budget,
-                inv.metrics,
-            )
-            .await
-        },
-    )
-    .await?;
-    Ok(Answer::Target(summary))
+    org::route(&lambda.aws, inv, config.mode, session, own, target).await
 }
