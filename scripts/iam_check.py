@@ -123,7 +123,7 @@ def operations(function: str) -> tuple[set[str], list[str]]:
                 problems.append(f"{path.relative_to(ROOT)}: .{call}() has no aws_err(\"svc:{pascal}\")")
     # Roles are assumed through the shared loader: directly, for every account of a run, or
     # for one target of an organisation run (the shared org module).
-    if ".assume_role(" in own or ".places(" in own or "org::serve(" in own:
+    if ".assume_role(" in own or ".places(" in own or "org::serve(" in own or "org::route(" in own:
         ops.add("sts:AssumeRole")
     return {a for op in ops for a in ACTIONS_OF.get(op, [op])}, problems
 
