@@ -14,7 +14,8 @@ Checked for each function in the template:
 - Resource "*" appears only for actions with no resource-level permissions (NO_RESOURCE_LEVEL).
 Conditional statements (Fn::If) count with both branches. The member-account role of
 organisation mode (infra/member-role.yaml) is held to the same rules against what
-nightly-stopper and snapshot-janitor call in a member account.
+nightly-stopper and snapshot-janitor call in a member account, and each state machine's role
+to what its definition (infra/statemachines) needs.
 """
 
 from __future__ import annotations
@@ -152,6 +153,62 @@ def as_list(v: object) -> list[object]:
     return v if isinstance(v, list) else [v]
 
 
+def asl_actions(definition: dict) -> set[str]:
+    """The IAM actions a state machine definition needs: its tasks, its maps' readers and
+    writers, and the child executions of a Distributed Map."""
+    needed: set[str] = set()
+    TASKS = {"arn:aws:states:::lambda:invoke": "lambda:InvokeFunction"}
+
+    def walk(states: dict) -> None:
+        for state in states.values():
+            resource = state.get("Resource")
+            if resource in TASKS:
+                needed.add(TASKS[resource])
+            reader = state.get("ItemReader", {}).get("Resource", "")
+            if reader.endswith("s3:getObject"):
+                needed.add("s3:GetObject")
+            if state.get("ResultWriter", {}).get("Resource", "").endswith("s3:putObject"):
+                needed.add("s3:PutObject")
+            processor = state.get("ItemProcessor") or state.get("Iterator")
+            if processor:
+                if processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+                    needed.update({"states:StartExecution", "states:DescribeExecution", "states:StopExecution"})
+                walk(processor["States"])
+
+    walk(definition["States"])
+    return needed
+
+
+def state_machines(template: dict, rows: list[str]) -> list[str]:
+    """Each state machine's role grants exactly what its definition needs."""
+    import json
+    problems = []
+    for name, r in template["Resources"].items():
+        if r.get("Type") != "AWS::Serverless::StateMachine":
+            continue
+        props = r["Properties"]
+        definition = json.loads((ROOT / "infra" / props["DefinitionUri"]).read_text())
+        needed = asl_actions(definition)
+        granted: set[str] = set()
+        for policy in props.get("Policies", []):
+            for p in branches(policy):
+                if isinstance(p, dict) and "LambdaInvokePolicy" in p:
+                    granted.add("lambda:InvokeFunction")
+                elif isinstance(p, dict) and "Statement" in p:
+                    for st in p["Statement"]:
+                        for st in branches(st):
+                            if isinstance(st, dict) and st.get("Effect") == "Allow":
+                                if "*" in as_list(st.get("Resource", [])):
+                                    problems.append(f"{name}: Resource \"*\" in {st.get('Sid')}")
+                                granted.update(as_list(st.get("Action", [])))
+        for a in sorted(needed - granted):
+            problems.append(f"{name}: its definition needs {a}, which its role does not grant")
+        for a in sorted(granted - needed):
+            problems.append(f"{name}: its role grants {a}, which its definition never needs")
+        rows.append(f"{name:<18} needs {len(needed):>2}, grants {len(granted):>2}: " + ", ".join(sorted(granted)))
+    return problems
+
+
 def member_role(rows: list[str]) -> list[str]:
     """infra/member-role.yaml grants exactly what the member functions call there."""
     template, matches = decode(str(ROOT / "infra" / "member-role.yaml"))
@@ -231,13 +288,14 @@ def main() -> int:
         rows.append(f"{function:<18} calls {len(called):>2}, grants {len(granted):>2} ({len(implied)} implied): "
                     + ", ".join(sorted(granted)))
     problems += member_role(rows)
+    problems += state_machines(template, rows)
     for r in rows:
         print("iam: " + r)
     if problems:
         for p in problems:
             print(f"iam: {p}", file=sys.stderr)
         return 1
-    print(f"iam: {len(rows) - 1} functions and the member role, each role grants exactly what its code calls")
+    print(f"iam: {len(functions)} functions, the member role and the state machines: each role grants exactly what its code calls")
     return 0
 
 
