@@ -539,3 +539,126 @@ mod run {
         );
     }
 }
+
+/// Organisation mode, one target: the member role assumed (moto keeps the member account's
+/// state apart), a plan that changes nothing, an apply that snapshots in the member account
+/// only, the summary answered and written with the report; a malformed target refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_one_organisation_target_in_its_member_account() {
+    use fleetkeeper::exec::Budget;
+    use fleetkeeper::lambda::{Boot, Invocation};
+    use fleetkeeper::org::Answer;
+    use fleetkeeper::telemetry::Metrics;
+    use serde_json::{Value, json};
+
+    const MEMBER: &str = "111111111111";
+    let role = format!("arn:aws:iam::{MEMBER}:role/fleetkeeper-member");
+    let moto = Moto::start();
+    let env = moto.env(&[("REGIONS", "us-east-1")]);
+    let aws = Moto::aws(&env).await;
+    aws.s3()
+        .create_bucket()
+        .bucket("runs")
+        .send()
+        .await
+        .unwrap();
+    let member = aws
+        .assume_role_now(&role, "seed", "us-east-1")
+        .await
+        .unwrap();
+    let member_ec2 = member.client("EC2", aws_sdk_ec2::Client::new);
+    let own_ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+    let vol = volume(&member_ec2, &[("fleetkeeper:backup", "daily")]).await;
+    let ours = |ec2: aws_sdk_ec2::Client| async move {
+        let out = ec2
+            .describe_snapshots()
+            .owner_ids("self")
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(format!("tag:{MANAGED_BY_TAG}"))
+                    .values("snapshot-janitor")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.snapshots().len()
+    };
+
+    let boot = Boot {
+        env: env.clone(),
+        aws: aws.clone(),
+        function_name: "snapshot-janitor".into(),
+    };
+    let lambda = snapshot_janitor::init(&boot).await.unwrap();
+    let request = |phase: &str| {
+        json!({
+            "target": {"account_id": MEMBER, "region": "us-east-1", "role_arn": role},
+            "phase": phase, "run": "snapshot-janitor/2026-12-01T02-00-00Z", "bucket": "runs",
+            "event": {"time": "2026-12-01T02:00:00Z"}
+        })
+    };
+    let mut metrics = Metrics::for_function("snapshot-janitor");
+    let mut call = async |payload: Value| {
+        let inv = Invocation {
+            payload,
+            now: jiff::Timestamp::now(),
+            budget: Budget::unlimited(),
+            metrics: &mut metrics,
+        };
+        snapshot_janitor::handle(&lambda, inv).await
+    };
+
+    let Answer::Target(plan) = call(request("plan")).await.unwrap() else {
+        panic!("a target request is answered with a summary")
+    };
+    assert_eq!(
+        (plan.status.as_str(), plan.account_id.as_str()),
+        ("dry-run", MEMBER)
+    );
+    assert_eq!(
+        plan.planned_by_action.get("create-snapshot"),
+        Some(&1),
+        "{plan:?}"
+    );
+    assert_eq!(ours(member_ec2.clone()).await, 0, "a plan changes nothing");
+
+    let Answer::Target(applied) = call(request("apply")).await.unwrap() else {
+        panic!("a target request is answered with a summary")
+    };
+    assert_eq!(
+        (applied.status.as_str(), applied.done),
+        ("ok", 1),
+        "{applied:?}"
+    );
+    assert_eq!(
+        ours(member_ec2.clone()).await,
+        1,
+        "snapshot of {vol} in the member account"
+    );
+    assert_eq!(
+        ours(own_ec2).await,
+        0,
+        "nothing in the function's own account"
+    );
+    let written = aws
+        .s3()
+        .get_object()
+        .bucket("runs")
+        .key(format!(
+            "runs/snapshot-janitor/2026-12-01T02-00-00Z/apply/{MEMBER}-us-east-1-0.json"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body: Value =
+        serde_json::from_slice(&written.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(body["summary"]["done"], 1);
+    assert_eq!(body["report"]["function"], "snapshot-janitor");
+
+    // A role in another account is refused before anything is assumed or written.
+    let mut bad = request("apply");
+    bad["target"]["role_arn"] = "arn:aws:iam::222222222222:role/fleetkeeper-member".into();
+    let e = call(bad).await.unwrap_err().to_string();
+    assert!(e.contains("target.role_arn"), "{e}");
+}
