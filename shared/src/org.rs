@@ -241,28 +241,40 @@ pub enum Answer<R> {
     Target(Summary),
 }
 
-/// The function's configuration acting in the target's account and region: the member role
-/// is assumed here, once, so a role that cannot be assumed fails this target by name.
-pub async fn reach(aws: &Aws, target: &Target, session: &str) -> Result<Aws, AwsError> {
-    aws.assume_role_now(&target.role_arn, session, &target.region)
-        .await
+/// What a function needs, built once at its cold start, to serve organisation targets: the
+/// loader the member roles are assumed through, the S3 client the reports go through, and
+/// the session name the member accounts' CloudTrail shows.
+#[derive(Debug, Clone)]
+pub struct Reach {
+    pub aws: Aws,
+    pub reports: aws_sdk_s3::Client,
+    pub session: String,
+}
+
+impl Reach {
+    pub fn new(aws: &Aws, function: &str) -> Reach {
+        Reach {
+            aws: aws.clone(),
+            reports: aws.s3(),
+            session: format!("fleetkeeper-{function}"),
+        }
+    }
 }
 
 /// One invocation of a function that also serves organisation targets: its own event goes to
 /// `own`; a target request is served (see [`serve`]) with `target` given the request, the
 /// reached configuration and the invocation's mode.
 pub async fn route<R, F: Serialize>(
-    aws: &Aws,
+    reach: &Reach,
     inv: Invocation<'_>,
     configured: Mode,
-    session: &str,
     own: impl AsyncFnOnce(Invocation<'_>) -> Result<R, Error>,
     target: impl AsyncFnOnce(&TargetRequest, Aws, Mode, Invocation<'_>) -> Result<Report<F>, Error>,
 ) -> Result<Answer<R>, Error> {
     let Some(request) = TargetRequest::from_payload(&inv.payload)? else {
         return own(inv).await.map(Answer::Report);
     };
-    let summary = serve(aws, &request, configured, session, async |reached, mode| {
+    let summary = serve(reach, &request, configured, async |reached, mode| {
         target(&request, reached, mode, inv).await
     })
     .await?;
@@ -275,19 +287,25 @@ pub async fn route<R, F: Serialize>(
 /// run fails as a whole, is a failed summary naming its account and region; only a summary
 /// that cannot be written fails the invocation (the map then counts it).
 pub async fn serve<F, Fut>(
-    aws: &Aws,
+    reach: &Reach,
     request: &TargetRequest,
     configured: Mode,
-    session: &str,
     run: impl FnOnce(Aws, Mode) -> Fut,
 ) -> Result<Summary, Error>
 where
     F: Serialize,
     Fut: Future<Output = Result<Report<F>, Error>>,
 {
-    let s3 = aws.s3();
     let started = std::time::Instant::now();
-    let (mut summary, report) = match reach(aws, &request.target, session).await {
+    let reached = reach
+        .aws
+        .assume_role_now(
+            &request.target.role_arn,
+            &reach.session,
+            &request.target.region,
+        )
+        .await;
+    let (mut summary, report) = match reached {
         Err(e) => (Summary::failed(request, &e.to_string()), None),
         Ok(reached) => match run(reached, request.mode(configured)).await {
             Ok(report) => (Summary::of(request, &report), Some(report)),
@@ -298,7 +316,7 @@ where
     if let Some(e) = &summary.error {
         tracing::warn!(target_account = %request.target.account_id, region = %request.target.region, error = %e, "target failed");
     }
-    write(&s3, request, &summary, report.as_ref()).await?;
+    write(&reach.reports, request, &summary, report.as_ref()).await?;
     Ok(summary)
 }
 

@@ -19,18 +19,18 @@ pub mod schedule;
 use fleetkeeper::Error;
 use fleetkeeper::aws::Aws;
 use fleetkeeper::lambda::{Boot, Invocation};
-use fleetkeeper::org::{self, Answer, TargetRequest};
+use fleetkeeper::org::{self, Answer, Reach, TargetRequest};
 
 use config::{Config, SchedulesSource};
 pub use handler::{RESERVE, Stopper, Target};
 use ports::Ec2Fleet;
 
 /// What one cold start builds: the settings, a target per account and region, and the
-/// schedules parameter's reader; and the loader, to reach an organisation target's account.
+/// schedules parameter's reader; and what serving an organisation target needs.
 pub struct Lambda {
     pub config: Config,
     pub stopper: Stopper<Ec2Fleet, aws_sdk_ssm::Client>,
-    pub aws: Aws,
+    pub reach: Reach,
 }
 
 /// The wiring of `main`: roles in ROLE_ARNS are assumed here, once; a schedules parameter is
@@ -46,7 +46,7 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     Ok(Lambda {
         config,
         stopper,
-        aws: boot.aws.clone(),
+        reach: Reach::new(&boot.aws, "nightly-stopper"),
     })
 }
 
@@ -90,6 +90,5 @@ pub async fn handle(
         )
         .await
     };
-    let session = "fleetkeeper-nightly-stopper";
-    org::route(&lambda.aws, inv, config.mode, session, own, target).await
+    org::route(&lambda.reach, inv, config.mode, own, target).await
 }

@@ -16,7 +16,7 @@ use fleetkeeper::Error;
 use fleetkeeper::aws::Aws;
 use fleetkeeper::exec::RateLimiter;
 use fleetkeeper::lambda::{Boot, Invocation};
-use fleetkeeper::org::{self, Answer, TargetRequest};
+use fleetkeeper::org::{self, Answer, Reach, TargetRequest};
 
 use config::Config;
 pub use handler::{Places, RESERVE, Target};
@@ -26,8 +26,8 @@ use ports::Ec2Ebs;
 pub struct Lambda {
     pub config: Config,
     pub places: Places<Ec2Ebs>,
-    /// The loader, to reach an organisation target's account.
-    pub aws: Aws,
+    /// What serving an organisation target needs (the member roles, the reports bucket).
+    pub reach: Reach,
 }
 
 /// The wiring of `main`.
@@ -37,7 +37,7 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     Ok(Lambda {
         config,
         places,
-        aws: boot.aws.clone(),
+        reach: Reach::new(&boot.aws, "snapshot-janitor"),
     })
 }
 
@@ -100,6 +100,5 @@ pub async fn handle(
         )
         .await
     };
-    let session = "fleetkeeper-snapshot-janitor";
-    org::route(&lambda.aws, inv, config.mode, session, own, target).await
+    org::route(&lambda.reach, inv, config.mode, own, target).await
 }
