@@ -66,6 +66,15 @@ impl<A> Default for Plan<A> {
 }
 
 impl<A: fmt::Display> Plan<A> {
+    /// Why `target` was planned (empty when it was not).
+    pub fn reason_of(&self, target: &str) -> String {
+        self.actions
+            .iter()
+            .find(|p| p.target == target)
+            .map(|p| p.reason.clone())
+            .unwrap_or_default()
+    }
+
     pub fn new() -> Self {
         Self::default()
     }

@@ -31,13 +31,7 @@ pub fn region_failed(report: &mut LeaseReport, region: &str, e: &AwsError) {
 
 pub fn add_region(report: &mut LeaseReport, region: &str, plan: &Plan<Act>, out: &Outcome) {
     report.add_plan(Some(region), plan);
-    let reason_of = |id: &str| {
-        plan.actions
-            .iter()
-            .find(|p| p.target == id)
-            .map(|p| p.reason.clone())
-            .unwrap_or_default()
-    };
+    let reason_of = |id: &str| plan.reason_of(id);
     for d in &out.done {
         let mut e = Entry::new(&d.id, &d.act, reason_of(&d.id)).in_region(region);
         if let Some(detail) = &d.detail {

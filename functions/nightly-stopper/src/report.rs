@@ -106,13 +106,7 @@ pub fn add_region(
     for e in &mut report.planned[first_planned..] {
         e.detail = detail(intents.get(&e.target), at);
     }
-    let reason_of = |id: &str| {
-        plan.actions
-            .iter()
-            .find(|p| p.target == id)
-            .map(|p| p.reason.clone())
-            .unwrap_or_default()
-    };
+    let reason_of = |id: &str| plan.reason_of(id);
     let mut done = 0;
     // In a dry run, what EC2's DryRun check said would succeed stays in `planned`.
     if !report.mode.is_dry_run() {
