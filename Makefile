@@ -64,6 +64,7 @@ lint: setup
 	$(VENV)/bin/python scripts/template_check.py
 	$(VENV)/bin/python scripts/iam_check.py
 	$(VENV)/bin/python scripts/module_check.py
+	$(VENV)/bin/python scripts/date_check.py
 
 # The binaries are built first: tests/tests/lambda_binaries.rs runs each one under a Runtime
 # API stand-in. The demo and the browser test run last: they prove every function works as a
@@ -73,6 +74,7 @@ test: setup browser lint
 	cargo build --workspace --bins
 	cargo test --workspace
 	$(VENV)/bin/python scripts/demo.py
+	$(VENV)/bin/python scripts/demo_days.py
 	$(VENV)/bin/python scripts/e2e.py
 	$(VENV)/bin/python scripts/org_e2e.py
 

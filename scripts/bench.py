@@ -32,6 +32,9 @@ import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import demo_clock
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -313,7 +316,9 @@ def stopper_bench(binary: Path, runs: int) -> list[dict]:
 
 SCHEDULE_FLEET = 10_000
 SCHEDULE_PAGES = 10
-EVALUATED_AT = "2026-12-02T10:30:00Z"  # a Wednesday
+# The next Wednesday 10:30 UTC, from the real clock (demo_clock).
+_UTC = ZoneInfo("UTC")
+EVALUATED_AT = demo_clock.rfc3339(demo_clock.at(demo_clock.next_weekday(2, _UTC, demo_clock.real_now()), "10:30", _UTC))
 
 
 def bench_schedules() -> dict:

@@ -23,15 +23,21 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import org_local
+from demo_clock import TUESDAY, at, next_weekday, real_now, rfc3339
 from local_aws import BIN, ROOT
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
-BASELINE_AT = "2026-12-01T21:00:00Z"
-# Morning (start), evening (stop), morning (start): every run has instances to act on.
-RUNS_AT = ["2026-12-02T08:05:00Z", "2026-12-02T21:00:00Z", "2026-12-03T08:05:00Z"]
+# From the real clock (demo_clock): the next Tuesday's 21:00 UTC, then morning (start),
+# evening (stop), morning (start): every run has instances to act on.
+_TUESDAY = next_weekday(TUESDAY, ZoneInfo("UTC"), real_now())
+BASELINE_AT = rfc3339(at(_TUESDAY, "21:00", ZoneInfo("UTC")))
+RUNS_AT = [rfc3339(at(_TUESDAY + timedelta(days=d), t, ZoneInfo("UTC")))
+           for d, t in ((1, "08:05"), (1, "21:00"), (2, "08:05"))]
 SINGLE_PATH_ACCOUNTS = 60
 
 

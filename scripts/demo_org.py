@@ -8,13 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import org_local
+from demo_clock import Evening, rfc3339
 from local_aws import REGIONS
 
-EVENING = "2026-12-01T21:00:00Z"
-MORNING = "2026-12-02T08:05:00Z"
 
-
-def org_rows(work: Path) -> list[tuple[str, str, str, str]]:
+def org_rows(work: Path, ev: Evening) -> list[tuple[str, str, str, str]]:
+    """The evening and morning runs at `ev`'s clock-derived times."""
     rows: list[tuple[str, str, str, str]] = []
     world = org_local.start(work)
     try:
@@ -24,7 +23,7 @@ def org_rows(work: Path) -> list[tuple[str, str, str, str]]:
         env = {"ORGANIZATION_UNITS": ou, "REGIONS": ",".join(REGIONS), "MAX_CONCURRENCY": "6", "ORG_MAX_ACTIONS": "100"}
         world.serve(env)
 
-        run = world.execute("nightly-stopper", {"action": "evaluate", "time": EVENING})
+        run = world.execute("nightly-stopper", {"action": "evaluate", "time": rfc3339(ev.org_evening)})
         out = run.get("output", {})
         stopped = sum(s == "stopped" for (a, r), ids in fleet.items() for s in org_local.states(world, a, r, ids))
         ok = run["status"] == "SUCCEEDED" and out.get("actions_done") == 12 and stopped == 12
@@ -33,7 +32,7 @@ def org_rows(work: Path) -> list[tuple[str, str, str, str]]:
                      f"by status {out.get('by_status')}; summary in s3://{org_local.BUCKET}/{out.get('summary_key')}"))
 
         world.serve({**env, "ORG_MAX_ACTIONS": "5"})
-        run = world.execute("nightly-stopper", {"action": "evaluate", "time": MORNING})
+        run = world.execute("nightly-stopper", {"action": "evaluate", "time": rfc3339(ev.morning)})
         out = run.get("output", {})
         still = sum(s == "stopped" for (a, r), ids in fleet.items() for s in org_local.states(world, a, r, ids))
         ok = run["status"] == "SUCCEEDED" and out.get("status") == "refused" and still == 12

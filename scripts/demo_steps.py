@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from html import unescape
 from typing import Callable
 
+from demo_clock import UTC, Evening, rfc3339
 from demo_seed import IMAGES, World
 from local_aws import REGIONS, url_request
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 # Given the seeded world and the invocation's (ok, output): (passed, one-line summary).
 Check = Callable[["World", bool, object], "tuple[bool, str]"]
@@ -35,6 +38,9 @@ class Step:
     http: Http | None = None
     # Run before the step (start or stop a demo server, say).
     before: Callable[[World], None] | None = None
+    # The time the event carries (its `time`, an alarm's state timestamp, an S3 record's
+    # eventTime); the demo's start when None. Always from the real clock (demo_clock).
+    time: datetime | None = None
 
 
 def www_record(world: World) -> str:
@@ -162,10 +168,33 @@ def preview(world: World, ok: bool, out: object) -> tuple[bool, str]:
     return right, "; ".join(parts)
 
 
-def at(time: str, action: str = "evaluate", hours: int | None = None) -> Callable[[World, dict], dict]:
+def retime(event: object, t: datetime) -> object:
+    """The event with every time it carries set to `t`, each in its own format: `time` and
+    `eventTime` anywhere, and the alarm states' `timestamp`s."""
+    def stamp(old: str) -> str:
+        if old.endswith("+0000"):
+            return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        if "." in old:
+            return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return rfc3339(t)
+
+    def walk(v: object, key: str = "", parent: str = "") -> object:
+        if isinstance(v, dict):
+            return {k: walk(x, k, key) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x, key, parent) for x in v]
+        if isinstance(v, str) and RFC3339.match(v) and (
+                key in ("time", "eventTime") or (key == "timestamp" and parent.endswith("tate"))):
+            return stamp(v)
+        return v
+
+    return walk(event)
+
+
+def at(time: datetime, action: str = "evaluate", hours: int | None = None) -> Callable[[World, dict], dict]:
     """An event for `time` (as the scheduler sends it)."""
     def edit(world: World, event: dict) -> dict:
-        event = {"action": action, "time": time}
+        event = {"action": action, "time": rfc3339(time)}
         if hours is not None:
             event["hours"] = hours
         return event
@@ -387,49 +416,52 @@ UK = {"support-1", "support-2"}
 TEAMS_UP = {n: "running" for n in {"web-1", "web-2", "eu-web-1"} | UK}
 ALWAYS_ON = {"asg-member": "running", "database": "running", "eu-build": "running"}
 
-STEPS = [
-    Step("fleet-census", "scheduled.json", "daily census", census_summary),
-    Step("fleet-census", "bad-input.json", "bad input", refused),
-    Step("nightly-stopper", "evaluate.json", "Tue 17:30 UTC", stopper({"build-farm": "stop", "batch-1": "start"}, {"build-farm": "stopped", "batch-1": "running", **TEAMS_UP, **ALWAYS_ON}), edit=at("2026-12-01T17:30:00Z")),
-    Step("nightly-stopper", "evaluate.json", "18:05 UTC", stopper({n: "stop" for n in OFFICE | UK}, {**{n: "stopped" for n in OFFICE | UK}, **ALWAYS_ON}), edit=at("2026-12-01T18:05:00Z")),
-    Step("nightly-stopper", "evaluate.json", "18:05 again", stopper({}, {**{n: "stopped" for n in OFFICE | UK}, **ALWAYS_ON}), edit=at("2026-12-01T18:05:00Z")),
-    Step("nightly-stopper", "evaluate.json", "21:05, started by hand", stopper({}, {"support-1": "running", "support-2": "stopped", **ALWAYS_ON}), edit=at("2026-12-01T21:05:00Z"), before=start_by_hand("support-1")),
-    Step("nightly-stopper", "preview.json", "preview the night", preview, edit=at("2026-12-01T21:05:00Z", "preview", 12)),
-    Step("nightly-stopper", "evaluate.json", "Wed 08:05 UTC", stopper({n: "start" for n in OFFICE | {"support-2"}}, {**{n: "running" for n in OFFICE | UK}, "build-farm": "stopped", **ALWAYS_ON}), edit=at("2026-12-02T08:05:00Z")),
-    Step("nightly-stopper", "unknown-action.json", "bad input", refused),
-    Step("snapshot-janitor", "scheduled.json", "nightly backup", janitor({"db-data"}, {"db-server"}, 0)),
-    Step("snapshot-janitor", "scheduled.json", "run again: copies", janitor(set(), set(), 3)),
-    Step("snapshot-janitor", "scheduled.json", "once more", janitor(set(), set(), 0)),
-    Step("snapshot-janitor", "bad-input.json", "bad input", refused),
-    Step("alarm-restarter", "metric-alarm.json", "alarm fires", restarter("restarted", 1), alarm_for("app-1")),
-    Step("alarm-restarter", "metric-alarm.json", "same event again", restarter("duplicate", 1), alarm_for("app-1")),
-    Step("alarm-restarter", "ok.json", "alarm clears", restarter("ignored", 1), alarm_for("app-1", "OK", "ALARM")),
-    Step("alarm-restarter", "metric-alarm.json", "untagged instance", restarter("not-opted-in", 1), alarm_for("database")),
-    Step("alarm-restarter", "bad-input.json", "bad input", refused),
-    Step("instance-launcher", "", "GET form", launcher(200, 0), http=http_call("GET")),
-    Step("instance-launcher", "", "POST launch", launcher(201, 1), http=http_call("POST", GOOD_LAUNCH)),
-    Step("instance-launcher", "", "same form again", launcher(200, 1), http=http_call("POST", GOOD_LAUNCH)),
-    Step("instance-launcher", "", "invalid form", launcher(400, 1), http=http_call("POST", BAD_LAUNCH)),
-    Step("instance-launcher", "", "no secret", launcher(401, 1), http=http_call("GET", secret=False)),
-    Step("instance-launcher", "bad-input.json", "bad input", refused),
-    Step("lease-keeper", "scheduled.json", "2 h before the end", lease("warn"), edit=lease_time(-2)),
-    Step("instance-launcher", "", "extend from the page", extended, http=extend_from_page(24)),
-    Step("lease-keeper", "scheduled.json", "2 h before the new end", lease("warn"), edit=lease_time(-2)),
-    Step("lease-keeper", "scheduled.json", "1 h after the end", lease("stop"), edit=lease_time(1)),
-    Step("lease-keeper", "scheduled.json", "8 days later", lease("terminate"), edit=lease_time(24 * 8)),
-    Step("lease-keeper", "bad-input.json", "bad input", refused),
-    Step("image-resizer", "upload.json", "photo and PNG uploaded", resizer(4, None)),
-    Step("image-resizer", "upload.json", "same event again", resizer(0, "already made from this ETag")),
-    Step("image-resizer", "own-output.json", "own output", resizer(0, "OUTPUT_PREFIX")),
-    Step("image-resizer", "text-named-jpg.json", "text named .jpg", resizer(0, "not a JPEG")),
-    Step("image-resizer", "bad-input.json", "bad input", refused),
-    Step("dns-failover", "schedule.json", "primary up", failover("192.0.2.10", "none"), before=lambda w: w.primary.start()),
-    Step("dns-failover", "schedule.json", "primary stopped", failover("192.0.2.10", "none"), before=lambda w: w.primary.stop()),
-    Step("dns-failover", "schedule.json", "still down", failover("198.51.100.20", "upsert")),
-    Step("dns-failover", "schedule.json", "primary back", failover("198.51.100.20", "none"), before=lambda w: w.primary.start()),
-    Step("dns-failover", "schedule.json", "still up", failover("192.0.2.10", "upsert")),
-    Step("dns-failover", "", "manual failover", failover("198.51.100.20", "upsert"), http=failover_call("failover")),
-    Step("dns-failover", "schedule.json", "held", failover("198.51.100.20", "none")),
-    Step("dns-failover", "", "manual failback", failover("192.0.2.10", "upsert"), http=failover_call("failback")),
-    Step("dns-failover", "bad-input.json", "bad input", refused),
-]
+def steps(ev: Evening) -> list[Step]:
+    """The demo's steps, every event time taken from `ev` (the real clock, see demo_clock)."""
+    minutes = lambda n: ev.now + timedelta(minutes=n)  # noqa: E731
+    return [
+        Step("fleet-census", "scheduled.json", "daily census", census_summary),
+        Step("fleet-census", "bad-input.json", "bad input", refused),
+        Step("nightly-stopper", "evaluate.json", ev.label(ev.open), stopper({"build-farm": "stop", "batch-1": "start"}, {"build-farm": "stopped", "batch-1": "running", **TEAMS_UP, **ALWAYS_ON}), edit=at(ev.open)),
+        Step("nightly-stopper", "evaluate.json", ev.label(ev.closed), stopper({n: "stop" for n in OFFICE | UK}, {**{n: "stopped" for n in OFFICE | UK}, **ALWAYS_ON}), edit=at(ev.closed)),
+        Step("nightly-stopper", "evaluate.json", ev.label(ev.closed) + " again", stopper({}, {**{n: "stopped" for n in OFFICE | UK}, **ALWAYS_ON}), edit=at(ev.closed)),
+        Step("nightly-stopper", "evaluate.json", ev.label(ev.late) + ", started by hand", stopper({}, {"support-1": "running", "support-2": "stopped", **ALWAYS_ON}), edit=at(ev.late), before=start_by_hand("support-1")),
+        Step("nightly-stopper", "preview.json", "preview the night", preview, edit=at(ev.late, "preview", 12)),
+        Step("nightly-stopper", "evaluate.json", ev.label(ev.morning), stopper({n: "start" for n in OFFICE | {"support-2"}}, {**{n: "running" for n in OFFICE | UK}, "build-farm": "stopped", **ALWAYS_ON}), edit=at(ev.morning)),
+        Step("nightly-stopper", "unknown-action.json", "bad input", refused),
+        Step("snapshot-janitor", "scheduled.json", "nightly backup", janitor({"db-data"}, {"db-server"}, 0), time=ev.backup),
+        Step("snapshot-janitor", "scheduled.json", "run again: copies", janitor(set(), set(), 3), time=ev.backup),
+        Step("snapshot-janitor", "scheduled.json", "once more", janitor(set(), set(), 0), time=ev.backup),
+        Step("snapshot-janitor", "bad-input.json", "bad input", refused),
+        Step("alarm-restarter", "metric-alarm.json", "alarm fires", restarter("restarted", 1), alarm_for("app-1"), time=minutes(0)),
+        Step("alarm-restarter", "metric-alarm.json", "same event again", restarter("duplicate", 1), alarm_for("app-1"), time=minutes(0)),
+        Step("alarm-restarter", "ok.json", "alarm clears", restarter("ignored", 1), alarm_for("app-1", "OK", "ALARM"), time=minutes(5)),
+        Step("alarm-restarter", "metric-alarm.json", "untagged instance", restarter("not-opted-in", 1), alarm_for("database"), time=minutes(10)),
+        Step("alarm-restarter", "bad-input.json", "bad input", refused),
+        Step("instance-launcher", "", "GET form", launcher(200, 0), http=http_call("GET")),
+        Step("instance-launcher", "", "POST launch", launcher(201, 1), http=http_call("POST", GOOD_LAUNCH)),
+        Step("instance-launcher", "", "same form again", launcher(200, 1), http=http_call("POST", GOOD_LAUNCH)),
+        Step("instance-launcher", "", "invalid form", launcher(400, 1), http=http_call("POST", BAD_LAUNCH)),
+        Step("instance-launcher", "", "no secret", launcher(401, 1), http=http_call("GET", secret=False)),
+        Step("instance-launcher", "bad-input.json", "bad input", refused),
+        Step("lease-keeper", "scheduled.json", "2 h before the end", lease("warn"), edit=lease_time(-2)),
+        Step("instance-launcher", "", "extend from the page", extended, http=extend_from_page(24)),
+        Step("lease-keeper", "scheduled.json", "2 h before the new end", lease("warn"), edit=lease_time(-2)),
+        Step("lease-keeper", "scheduled.json", "1 h after the end", lease("stop"), edit=lease_time(1)),
+        Step("lease-keeper", "scheduled.json", "8 days later", lease("terminate"), edit=lease_time(24 * 8)),
+        Step("lease-keeper", "bad-input.json", "bad input", refused),
+        Step("image-resizer", "upload.json", "photo and PNG uploaded", resizer(4, None)),
+        Step("image-resizer", "upload.json", "same event again", resizer(0, "already made from this ETag")),
+        Step("image-resizer", "own-output.json", "own output", resizer(0, "OUTPUT_PREFIX")),
+        Step("image-resizer", "text-named-jpg.json", "text named .jpg", resizer(0, "not a JPEG")),
+        Step("image-resizer", "bad-input.json", "bad input", refused),
+        Step("dns-failover", "schedule.json", "primary up", failover("192.0.2.10", "none"), before=lambda w: w.primary.start()),
+        Step("dns-failover", "schedule.json", "primary stopped", failover("192.0.2.10", "none"), before=lambda w: w.primary.stop()),
+        Step("dns-failover", "schedule.json", "still down", failover("198.51.100.20", "upsert")),
+        Step("dns-failover", "schedule.json", "primary back", failover("198.51.100.20", "none"), before=lambda w: w.primary.start()),
+        Step("dns-failover", "schedule.json", "still up", failover("192.0.2.10", "upsert")),
+        Step("dns-failover", "", "manual failover", failover("198.51.100.20", "upsert"), http=failover_call("failover")),
+        Step("dns-failover", "schedule.json", "held", failover("198.51.100.20", "none")),
+        Step("dns-failover", "", "manual failback", failover("192.0.2.10", "upsert"), http=failover_call("failback")),
+        Step("dns-failover", "bad-input.json", "bad input", refused),
+    ]

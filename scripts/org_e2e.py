@@ -13,6 +13,9 @@ two instances on the office-hours schedule; prod's member role cannot be assumed
    drained in three rounds of the same target, the same night.
 4. Bad input (an event time that is not a time) fails the run at its first step: no target is
    planned.
+5. The morning, with dev/us-east-1's plan crashing: that target is never applied and is failed
+   by name; the other targets start their instances.
+6. A dry run of the same morning: the two starts it would do, where, and nothing changed.
 
 Prints one line per check; exits non-zero at the first that fails.
 """
@@ -23,9 +26,13 @@ import sys
 import time
 
 import org_local
+from demo_clock import evening, rfc3339
 from local_aws import ROOT, REGIONS
 
-EVENING = "2026-12-01T21:00:00Z"
+# The next Tuesday's 21:00 UTC, from the real clock: after every instance and snapshot moto
+# stamps during this run.
+EVENING = rfc3339(evening().org_evening)
+MORNING = rfc3339(evening().morning)
 
 
 def check(ok: bool, what: str) -> None:
@@ -90,6 +97,38 @@ def main() -> int:
         planned_after = sum(1 for i in world.router.invocations if i.request.get("phase") == "plan")
         check(run["status"] == "FAILED" and planned_after == planned_before and "RFC 3339" in run.get("cause", ""),
               f"bad input: the run failed at its first step ({run.get('error')}: {run.get('cause', '')[:300]}), no target planned")
+        # 5. A plan that crashes: that target is never applied (its actions were never counted
+        #    against the cap), and the summary names it as failed. The morning wants the
+        #    instances dev and stage stopped last night started again.
+        world.router.crash.add(("plan", dev, REGIONS[0]))
+        run = world.execute("nightly-stopper", {"action": "evaluate", "time": MORNING})
+        world.router.crash.clear()
+        out = run.get("output", {})
+        applied_there = [i for i in world.router.invocations if i.request.get("phase") == "apply"
+                         and i.request.get("run") == out.get("run")
+                         and (i.request["target"]["account_id"], i.request["target"]["region"]) == (dev, REGIONS[0])]
+        failed = {(f["target"], f["region"]): f["error"] for f in out.get("failed", [])}
+        check(run["status"] == "SUCCEEDED" and not applied_there and (dev, REGIONS[0]) in failed
+              and "not applied in this run" in failed[(dev, REGIONS[0])],
+              f"crashed plan: {dev}/{REGIONS[0]} not applied, failed: {failed.get((dev, REGIONS[0]), '')[:140]}")
+        states_now = {(a, r): org_local.states(world, a, r, ids) for (a, r), ids in fleet.items()}
+        check(states_now[(dev, REGIONS[0])] == ["stopped", "stopped"] and out.get("actions_done") == 6
+              and all(states_now[(a, r)] == ["running", "running"] for a in (dev, stage) for r in REGIONS
+                      if (a, r) != (dev, REGIONS[0])),
+              f"crashed plan: {out.get('actions_done')} starts done elsewhere, the crashed target's instances still stopped; "
+              f"output: {out.get('done', [{}])[0].get('reason')}")
+
+        # 6. A dry run shows what the run would do everywhere: the two starts left.
+        run = world.execute("nightly-stopper", {"action": "evaluate", "time": MORNING, "dry_run": True})
+        out = run.get("output", {})
+        planned = [(p["target"], p.get("region"), p["reason"]) for p in out.get("planned", [])]
+        check(run["status"] == "SUCCEEDED" and out.get("mode") == "dry-run" and out.get("actions_planned") == 2
+              and out.get("planned_by_action") == {"start": 2} and planned == [(dev, REGIONS[0], "would do: start 2")]
+              and dev in out.get("by_account", {}),
+              f"dry run: {out.get('actions_planned')} planned {out.get('planned_by_action')}, {planned}; "
+              f"{(out.get('skipped') or [{}])[0].get('reason')}")
+        check(org_local.states(world, dev, REGIONS[0], fleet[(dev, REGIONS[0])]) == ["stopped", "stopped"],
+              "dry run: nothing changed")
         print(f"org-e2e: passed in {time.monotonic() - started:.0f}s; most concurrent invocations: {world.router.most_in_flight}")
         return 0
     finally:

@@ -59,6 +59,9 @@ class Router:
         # so a run can have as many targets in flight as there are servers.
         self.workers: queue.Queue[str] = queue.Queue()
         self.denied: set[str] = set()
+        # (phase, account, region) whose invocation crashes, as a function that panics or runs
+        # out of memory does: Lambda answers a function error, and nothing is written to S3.
+        self.crash: set[tuple[str, str, str]] = set()
         self.invocations: list[Invocation] = []
         # The function errors answered, as Lambda reports them.
         self.errors: list[dict] = []
@@ -116,6 +119,14 @@ class Router:
         # The state machine names functions by ARN (`...:function:<stack>-nightly-stopper`).
         name = urllib.parse.unquote(path.split("/")[3]).split(":")[-1]
         binary = next((f for f in FUNCTIONS if name == f or name.endswith("-" + f)), name)
+        request = json.loads(body or b"{}")
+        target = request.get("target") if isinstance(request, dict) else None
+        if target and (request.get("phase"), target.get("account_id"), target.get("region")) in self.crash:
+            err = {"errorType": "Runtime.ExitError", "errorMessage": "RequestId: local Error: Runtime exited with error: signal: killed"}
+            with self.lock:
+                self.invocations.append(Invocation(0.0, binary, request, time.monotonic(), err))
+                self.errors.append(err)
+            return 200, {"content-type": "application/json", "X-Amz-Function-Error": "Unhandled"}, json.dumps(err).encode()
         with self.lock:
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)

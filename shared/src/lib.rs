@@ -7,6 +7,7 @@
 
 pub mod alarm;
 pub mod aws;
+pub mod clock;
 pub mod config;
 #[cfg(feature = "ec2")]
 pub mod ec2;

@@ -3,6 +3,7 @@
 //! server errors, dropped connections, latency, API token buckets), and a stand-in for the
 //! Lambda Runtime API ([`runtime`]) to run the functions' real binaries.
 
+pub mod clock;
 pub mod ec2;
 pub mod fault;
 pub mod http;

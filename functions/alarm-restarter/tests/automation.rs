@@ -16,14 +16,17 @@ use alarm_restarter::history::EventKey;
 use alarm_restarter::ports::{Region, client_token};
 use alarm_restarter::report::RestarterReport;
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper_tests::Moto;
 use fleetkeeper_tests::ec2::{instance_tag, launch};
-use jiff::Timestamp;
+use fleetkeeper_tests::{Moto, clock};
 use serde_json::Value;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/fleetkeeper-restart";
 const ALARM: &str = "fleetkeeper-web-1-status-check";
-const STAMP: &str = "2026-11-20T17:04:40.989+0000";
+
+/// The alarm's state timestamp: the real clock's now, as the alarm action sends it.
+fn stamp() -> String {
+    clock::alarm_stamp(clock::now())
+}
 
 fn mocked_ssm(rules: &[&Rule]) -> aws_sdk_ssm::Client {
     let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
@@ -44,6 +47,8 @@ fn event(id: &str) -> Value {
     let mut e = fleetkeeper_tests::event("alarm-restarter", "alarm-action");
     e["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["InstanceId"] =
         id.into();
+    e["time"] = stamp().into();
+    e["alarmData"]["state"]["timestamp"] = stamp().into();
     e
 }
 
@@ -78,7 +83,7 @@ impl World {
             std::slice::from_ref(&region),
             &cfg,
             &event(&self.id),
-            Timestamp::now(),
+            clock::now(),
             &mut metrics,
         )
         .await
@@ -93,7 +98,7 @@ impl World {
 #[tokio::test(flavor = "multi_thread")]
 async fn automation_starts_the_runbook_with_the_instance_role_and_token() {
     let w = world().await;
-    let token = client_token(EventKey::of(ALARM, STAMP), &w.id);
+    let token = client_token(EventKey::of(ALARM, &stamp()), &w.id);
     let expected_id = w.id.clone();
     let start = mock!(aws_sdk_ssm::Client::start_automation_execution)
         .match_requests(move |r| {

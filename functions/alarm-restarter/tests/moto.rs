@@ -10,6 +10,7 @@ use alarm_restarter::report::RestarterReport;
 use fleetkeeper::Error;
 use fleetkeeper::report::Status;
 use fleetkeeper::telemetry::Metrics;
+use fleetkeeper_tests::clock;
 use fleetkeeper_tests::ec2::{instance_tag, launch};
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
@@ -65,6 +66,11 @@ fn alarm(ids: &[&str], stamp: &str) -> Value {
     event
 }
 
+/// An alarm state timestamp `minutes` after the real clock's now (the run's clock too).
+fn stamp(minutes: i64) -> String {
+    clock::alarm_stamp(clock::minutes_after(clock::now(), minutes))
+}
+
 async fn history(ec2: &aws_sdk_ec2::Client, id: &str) -> Option<String> {
     instance_tag(ec2, id, HISTORY).await
 }
@@ -75,7 +81,7 @@ async fn invoke(w: &World, cfg: &Config, event: &Value) -> (Result<RestarterRepo
         std::slice::from_ref(&w.region),
         cfg,
         event,
-        Timestamp::now(),
+        clock::now(),
         &mut metrics,
     )
     .await;
@@ -122,7 +128,7 @@ async fn reboot_strategy_keeps_its_history_on_the_instance() {
 
     // Dry run: EC2's DryRun check only; no reboot, no history.
     let dry = config(&[base[0], base[1], base[2], ("DRY_RUN", "true")]);
-    let (r, _) = invoke(&w, &dry, &alarm(&ids, "2026-11-20T17:04:40.989+0000")).await;
+    let (r, _) = invoke(&w, &dry, &alarm(&ids, &stamp(0))).await;
     let r = r.unwrap();
     assert_eq!(r.status(), Status::DryRun);
     assert_eq!(r.planned[0].target, tagged);
@@ -131,7 +137,7 @@ async fn reboot_strategy_keeps_its_history_on_the_instance() {
 
     // Live: the tagged running instance is rebooted; each other one is skipped, with its code.
     let live = config(&base);
-    let first = alarm(&ids, "2026-11-20T17:04:40.989+0000");
+    let first = alarm(&ids, &stamp(0));
     let (r, emf) = invoke(&w, &live, &first).await;
     let r = r.unwrap();
     assert_eq!(r.status(), Status::Ok);
@@ -153,10 +159,7 @@ async fn reboot_strategy_keeps_its_history_on_the_instance() {
         (Some(1.0), Some(3.0))
     );
     let h = History::parse(&history(&w.ec2, &tagged).await.unwrap()).unwrap();
-    assert!(h.contains(EventKey::of(
-        "fleetkeeper-web-1-status-check",
-        "2026-11-20T17:04:40.989+0000"
-    )));
+    assert!(h.contains(EventKey::of("fleetkeeper-web-1-status-check", &stamp(0))));
     assert_eq!(history(&w.ec2, &untagged).await, None);
 
     // The same event again: a duplicate, no second reboot, history unchanged.
@@ -167,7 +170,7 @@ async fn reboot_strategy_keeps_its_history_on_the_instance() {
     assert_eq!(history(&w.ec2, &tagged).await, before);
 
     // A new change: the second restart in the window.
-    let (r, _) = invoke(&w, &live, &alarm(&ids, "2026-11-20T18:00:00.000+0000")).await;
+    let (r, _) = invoke(&w, &live, &alarm(&ids, &stamp(55))).await;
     assert_eq!(r.unwrap().done.len(), 1);
     assert_eq!(
         History::parse(&history(&w.ec2, &tagged).await.unwrap())
@@ -178,7 +181,7 @@ async fn reboot_strategy_keeps_its_history_on_the_instance() {
     );
 
     // A third: MAX_RESTARTS=2 is reached, nothing is rebooted and the metric says so.
-    let (r, emf) = invoke(&w, &live, &alarm(&ids, "2026-11-20T19:00:00.000+0000")).await;
+    let (r, emf) = invoke(&w, &live, &alarm(&ids, &stamp(115))).await;
     let r = r.unwrap();
     assert_eq!(skipped(&r, &tagged), "cap-reached");
     assert_eq!(r.fields.cap_reached, 1);
@@ -193,12 +196,12 @@ async fn run_command_strategy_and_changes_that_restart_nothing() {
     let cfg = config(&[("RESTART_STRATEGY", "run-command")]);
 
     // OK, ALARM -> ALARM and a configuration change: nothing read, nothing sent.
-    let mut ok = alarm(&[&id], "2026-11-20T17:20:00.000+0000");
+    let mut ok = alarm(&[&id], &stamp(15));
     ok["detail"]["state"]["value"] = "OK".into();
     ok["detail"]["previousState"]["value"] = "ALARM".into();
-    let mut again = alarm(&[&id], "2026-11-20T17:30:00.000+0000");
+    let mut again = alarm(&[&id], &stamp(25));
     again["detail"]["previousState"]["value"] = "ALARM".into();
-    let mut config_change = alarm(&[&id], "2026-11-20T17:40:00.000+0000");
+    let mut config_change = alarm(&[&id], &stamp(35));
     config_change["detail-type"] = "CloudWatch Alarm Configuration Change".into();
     for event in [&ok, &again, &config_change] {
         let (r, _) = invoke(&w, &cfg, event).await;
@@ -209,7 +212,7 @@ async fn run_command_strategy_and_changes_that_restart_nothing() {
     assert_eq!(w.proxy.count("ec2:DescribeInstances"), 0);
     assert_eq!(w.proxy.count("ssm:SendCommand"), 0);
 
-    let (r, _) = invoke(&w, &cfg, &alarm(&[&id], "2026-11-20T17:04:40.989+0000")).await;
+    let (r, _) = invoke(&w, &cfg, &alarm(&[&id], &stamp(0))).await;
     let r = r.unwrap();
     let command_id = r.done[0].detail.as_ref().unwrap()["command-id"]
         .as_str()
@@ -245,7 +248,7 @@ async fn bad_input_restarts_nothing() {
     let cfg = config(&[("RESTART_STRATEGY", "reboot")]);
 
     // A history someone edited: no restart, the tag left as it is, an error-level skip.
-    let (r, emf) = invoke(&w, &cfg, &alarm(&[&id], "2026-11-20T17:04:40.989+0000")).await;
+    let (r, emf) = invoke(&w, &cfg, &alarm(&[&id], &stamp(0))).await;
     let r = r.unwrap();
     assert_eq!(skipped(&r, &id), "history-unreadable");
     assert_eq!(emf["RestartsRequested"].as_f64(), Some(0.0));
@@ -255,11 +258,11 @@ async fn bad_input_restarts_nothing() {
     );
 
     // Malformed payloads: a clear error naming the problem, and no call to AWS at all.
-    let mut unknown_state = alarm(&[&id], "2026-11-20T18:00:00.000+0000");
+    let mut unknown_state = alarm(&[&id], &stamp(55));
     unknown_state["detail"]["state"]["value"] = "ON_FIRE".into();
-    let mut no_state = alarm(&[&id], "2026-11-20T18:00:00.000+0000");
+    let mut no_state = alarm(&[&id], &stamp(55));
     no_state["detail"].as_object_mut().unwrap().remove("state");
-    let mut other_region = alarm(&[&id], "2026-11-20T18:00:00.000+0000");
+    let mut other_region = alarm(&[&id], &stamp(55));
     other_region["region"] = "eu-west-1".into();
     for (event, needle) in [
         (Value::String("{not json".into()), "not JSON"),
@@ -287,7 +290,7 @@ async fn a_failed_restart_puts_the_history_back_and_asks_lambda_to_retry() {
         .await
         .remove(0);
     let cfg = config(&[("RESTART_STRATEGY", "run-command")]);
-    let event = alarm(&[&id], "2026-11-20T17:04:40.989+0000");
+    let event = alarm(&[&id], &stamp(0));
 
     // SSM answers 503 to every try the SDK makes.
     w.proxy.add(

@@ -20,7 +20,7 @@ use fleetkeeper::Error;
 use fleetkeeper::exec::Budget;
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::http::{Reply, serve};
-use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
+use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule, clock};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -335,6 +335,8 @@ async fn rides_over_throttling_and_prior_request_not_complete() {
 async fn alarms_and_manual_calls() {
     let w = world().await;
     let (app, config) = w.app(&[]).await;
+    // State change times from the real clock, a minute apart.
+    let stamp = |minutes| clock::alarm_stamp(clock::minutes_after(clock::now(), minutes));
     let alarm = |state: &str, stamp: &str| {
         let mut e = fleetkeeper_tests::event("dns-failover", "alarm");
         e["detail"]["alarmName"] = "fleetkeeper-web-primary".into();
@@ -343,20 +345,13 @@ async fn alarms_and_manual_calls() {
         e
     };
     // Two ALARM changes reach FAIL_AFTER=2; a repeated delivery is not counted.
-    invoke(
-        &app,
-        &config,
-        alarm("ALARM", "2026-11-21T10:00:00.000+0000"),
-    )
-    .await
-    .unwrap();
-    let Answer::Report(r) = invoke(
-        &app,
-        &config,
-        alarm("ALARM", "2026-11-21T10:00:00.000+0000"),
-    )
-    .await
-    .unwrap() else {
+    invoke(&app, &config, alarm("ALARM", &stamp(0)))
+        .await
+        .unwrap();
+    let Answer::Report(r) = invoke(&app, &config, alarm("ALARM", &stamp(0)))
+        .await
+        .unwrap()
+    else {
         panic!()
     };
     assert_eq!(
@@ -372,13 +367,9 @@ async fn alarms_and_manual_calls() {
             .contains("already counted")
     );
     assert_eq!(w.changes(), 0);
-    invoke(
-        &app,
-        &config,
-        alarm("ALARM", "2026-11-21T10:01:00.000+0000"),
-    )
-    .await
-    .unwrap();
+    invoke(&app, &config, alarm("ALARM", &stamp(1)))
+        .await
+        .unwrap();
     assert_eq!(
         w.record(&w.public, "www.example.com.").await,
         ["198.51.100.20"]

@@ -94,9 +94,12 @@ impl World {
 
 /// An S3 notification for `keys` (already encoded as S3 sends them).
 fn event(keys: &[&str]) -> Value {
+    let time = fleetkeeper_tests::clock::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
     json!({"Records": keys.iter().map(|k| json!({
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-21T09:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "eventTime": time, "eventName": "ObjectCreated:Put",
         "s3": {"bucket": {"name": BUCKET}, "object": {"key": k, "size": 1000}}
     })).collect::<Vec<_>>()})
 }

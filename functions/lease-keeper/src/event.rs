@@ -15,18 +15,7 @@ pub fn parse(payload: &Value) -> Result<Option<Timestamp>, Error> {
             brief(payload)
         ))
     })?;
-    match obj.get("time") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(t)) => t.parse().map(Some).map_err(|_| {
-            Error::input(format!(
-                "\"time\" {t:?} is not an RFC 3339 time such as 2026-12-01T18:00:00Z"
-            ))
-        }),
-        Some(other) => Err(Error::input(format!(
-            "\"time\" must be an RFC 3339 string, got {}",
-            brief(other)
-        ))),
-    }
+    fleetkeeper::clock::event_time(obj)
 }
 
 #[cfg(test)]

@@ -6,9 +6,11 @@
 use fleetkeeper::exec::{Budget, RateLimiter};
 use fleetkeeper::report::Status;
 use fleetkeeper::telemetry::Metrics;
+use fleetkeeper_tests::clock::{self, hours_after, minutes_after, rfc3339};
 use fleetkeeper_tests::ec2::{instance_state, instance_tag, launch};
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
+use jiff::civil::Weekday;
 use lease_keeper::config::Config;
 use lease_keeper::handler::{Target, run};
 use lease_keeper::ports::{Ec2Instances, Mailer};
@@ -23,8 +25,14 @@ struct World {
     ec2: aws_sdk_ec2::Client,
 }
 
+/// The lease's end, from the real clock: the next Tuesday noon (UTC) after today, so every
+/// event time of a test is after the instances moto launches with the real clock.
+fn lease_end() -> Timestamp {
+    clock::at(clock::next(Weekday::Tuesday, "UTC"), "12:00", "UTC")
+}
+
 impl World {
-    async fn run(&self, at: &str, extra: &[(&str, &str)]) -> LeaseReport {
+    async fn run(&self, at: Timestamp, extra: &[(&str, &str)]) -> LeaseReport {
         let mut pairs = vec![("REGIONS", "us-east-1"), ("SENDER", SENDER)];
         pairs.extend_from_slice(extra);
         let env = Moto::env_for(&self.proxy.endpoint(), &pairs);
@@ -42,8 +50,8 @@ impl World {
             sender: SENDER.into(),
         };
         let mut metrics = Metrics::for_function("lease-keeper");
-        let event = json!({"detail-type": "Scheduled Event", "time": at});
-        let now = Timestamp::now();
+        let event = json!({"detail-type": "Scheduled Event", "time": rfc3339(at)});
+        let now = clock::now();
         run(
             &targets,
             &mailer,
@@ -105,9 +113,11 @@ async fn warn_stop_then_terminate_with_final_snapshots() {
         .await
         .unwrap();
     let w = World { moto, proxy, ec2 };
+    let end = lease_end();
+    let expires = rfc3339(end);
     let lease = [
         ("Name", "build-box"),
-        ("fleetkeeper:expires-at", "2026-12-01T12:00:00Z"),
+        ("fleetkeeper:expires-at", expires.as_str()),
         ("fleetkeeper:owner", "jane@example.com"),
         ("fleetkeeper:launch-token", "fk-demo"),
     ];
@@ -115,7 +125,7 @@ async fn warn_stop_then_terminate_with_final_snapshots() {
     let untouched = launch(&w.ec2, 1, &[("Name", "no-lease")]).await.remove(0);
 
     // Ten hours before the end: one warning, by e-mail, remembered on the instance.
-    let r = w.run("2026-12-01T02:00:00Z", &[]).await;
+    let r = w.run(hours_after(end, -10), &[]).await;
     assert_eq!(r.status(), Status::Ok, "{:?}", r.failed);
     assert_eq!(r.done.len(), 1);
     assert_eq!(r.done[0].action, "warn");
@@ -129,32 +139,32 @@ async fn warn_stop_then_terminate_with_final_snapshots() {
     assert!(mail[0]["subject"].as_str().unwrap().contains("build-box"));
     let body = mail[0]["body"].as_str().unwrap();
     assert!(
-        body.contains("2026-12-01T12:00:00Z") && body.contains("7 days later"),
+        body.contains(&rfc3339(end)) && body.contains("7 days later"),
         "{body}"
     );
     assert_eq!(
         instance_tag(&w.ec2, &id, "fleetkeeper:warned-for")
             .await
             .as_deref(),
-        Some("2026-12-01T12:00:00Z")
+        Some(rfc3339(end).as_str())
     );
-    let again = w.run("2026-12-01T03:00:00Z", &[]).await;
+    let again = w.run(hours_after(end, -9), &[]).await;
     assert!(again.done.is_empty());
     assert_eq!(w.mail().len(), 1, "warned once");
 
     // Expired: stopped, and when it is remembered.
-    let r = w.run("2026-12-01T12:30:00Z", &[]).await;
+    let r = w.run(minutes_after(end, 30), &[]).await;
     assert_eq!(r.done[0].action, "stop", "{r:?}");
     assert_eq!(w.state(&id).await, "stopped");
     assert_eq!(
         instance_tag(&w.ec2, &id, "fleetkeeper:expired-at")
             .await
             .as_deref(),
-        Some("2026-12-01T12:30:00Z")
+        Some(rfc3339(minutes_after(end, 30)).as_str())
     );
 
     // After the grace, a dry run plans the termination and changes nothing.
-    let later = "2026-12-08T13:00:00Z";
+    let later = hours_after(end, 7 * 24 + 1);
     let dry = w.run(later, &[("DRY_RUN", "true")]).await;
     assert_eq!(dry.status(), Status::DryRun);
     assert_eq!(dry.planned[0].action, "terminate");
@@ -221,9 +231,11 @@ async fn more_terminations_than_allowed_change_nothing() {
     let ec2 = Moto::aws(&moto.env(&[]))
         .await
         .client("EC2", aws_sdk_ec2::Client::new);
+    let end = lease_end();
+    let (expires, expired) = (rfc3339(end), rfc3339(minutes_after(end, 30)));
     let lease = [
-        ("fleetkeeper:expires-at", "2026-12-01T12:00:00Z"),
-        ("fleetkeeper:expired-at", "2026-12-01T12:30:00Z"),
+        ("fleetkeeper:expires-at", expires.as_str()),
+        ("fleetkeeper:expired-at", expired.as_str()),
         ("fleetkeeper:owner", "jane@example.com"),
         ("fleetkeeper:launch-token", "fk-demo"),
     ];
@@ -235,7 +247,7 @@ async fn more_terminations_than_allowed_change_nothing() {
         .unwrap();
     let w = World { moto, proxy, ec2 };
     let r = w
-        .run("2026-12-20T00:00:00Z", &[("MAX_TERMINATIONS", "2")])
+        .run(hours_after(end, 19 * 24), &[("MAX_TERMINATIONS", "2")])
         .await;
     assert_eq!(r.status(), Status::Refused, "{r:?}");
     assert!(r.refused.as_deref().unwrap().contains("MAX_TERMINATIONS=2"));
@@ -253,11 +265,12 @@ async fn with_no_sender_the_warning_goes_to_the_alerts_topic() {
     let sns = aws.client("SNS", aws_sdk_sns::Client::new);
     let topic = sns.create_topic().name("alerts").send().await.unwrap();
     let arn = topic.topic_arn().unwrap().to_owned();
+    let expires = rfc3339(lease_end());
     let id = launch(
         &ec2,
         1,
         &[
-            ("fleetkeeper:expires-at", "2026-12-01T12:00:00Z"),
+            ("fleetkeeper:expires-at", expires.as_str()),
             ("fleetkeeper:owner", "jane@example.com"),
         ],
     )
@@ -277,13 +290,13 @@ async fn with_no_sender_the_warning_goes_to_the_alerts_topic() {
         arn: arn.clone(),
     };
     let mut metrics = Metrics::for_function("lease-keeper");
-    let event = json!({"time": "2026-12-01T06:00:00Z"});
+    let event = json!({"time": rfc3339(hours_after(lease_end(), -6))});
     let r = run(
         &targets,
         &mailer,
         &config,
         &event,
-        Timestamp::now(),
+        clock::now(),
         Budget::unlimited(),
         &mut metrics,
     )

@@ -69,20 +69,7 @@ pub fn parse(payload: &Value) -> Result<Request, Error> {
             brief(payload)
         ))
     })?;
-    let at = match obj.get("time") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(t)) => Some(t.parse::<Timestamp>().map_err(|_| {
-            Error::input(format!(
-                "\"time\" {t:?} is not an RFC 3339 time such as 2026-12-01T18:00:00Z"
-            ))
-        })?),
-        Some(other) => {
-            return Err(Error::input(format!(
-                "\"time\" must be an RFC 3339 string, got {}",
-                brief(other)
-            )));
-        }
-    };
+    let at = fleetkeeper::clock::event_time(obj)?;
     let action = match obj.get("action") {
         Some(Value::String(a)) => a.to_ascii_lowercase(),
         Some(other) => {

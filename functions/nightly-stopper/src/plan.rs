@@ -265,6 +265,29 @@ fn decide(
         );
         return;
     }
+    // Started after the time this run evaluates (a late-delivered or replayed event): a
+    // person's start that the evaluated instant cannot have known of. Respected, and said
+    // plainly, so the report never reads as if the start came first.
+    if desired == State::Stopped
+        && i.state == "running"
+        && let Some(started) = i.launched_at.filter(|l| *l > at)
+    {
+        let until = if enforced {
+            format!("the next evaluation decides ({} is enforced)", s.name)
+        } else {
+            format!(
+                "left running until the next boundary of {} (it is not enforced)",
+                s.name
+            )
+        };
+        plan.skip(
+            &i.id,
+            format!(
+                "started at {started}, after this evaluation's time {at}: a person's start; {until}"
+            ),
+        );
+        return;
+    }
     // Started (by anyone) after the boundary that wants it stopped: someone needs it now.
     if !enforced
         && desired == State::Stopped
@@ -703,6 +726,38 @@ mod tests {
             // The next evening's boundary stops it.
             let p = run(&[late], "2026-12-02T18:05:00Z");
             assert_eq!(p.plan.actions.len(), 1);
+        }
+
+        #[test]
+        fn a_start_later_than_the_evaluated_time_is_a_persons_and_says_so() {
+            // The 17:30 evaluation of a stop boundary at 17:00 UTC arrives late; meanwhile
+            // someone started the instance at 17:37. Its launch is after the evaluated
+            // instant: a person's start, respected, and the reason says which came first.
+            let mut late = on("i-late", "running", "uk-support", &[]);
+            late.launched_at = Some(ts("2026-12-01T18:37:00Z"));
+            let p = run(std::slice::from_ref(&late), "2026-12-01T18:30:00Z");
+            assert!(p.plan.actions.is_empty(), "{:?}", p.plan.actions);
+            assert_eq!(
+                skip_reason(&p.plan, "i-late"),
+                "started at 2026-12-01T18:37:00Z, after this evaluation's time 2026-12-01T18:30:00Z: a person's start; left running until the next boundary of uk-support (it is not enforced)"
+            );
+            // An enforced schedule leaves it to the next evaluation, which stops it.
+            let mut strict = on("i-strict", "running", "strict", &[]);
+            strict.launched_at = Some(ts("2026-12-01T21:10:00Z"));
+            let p = run(std::slice::from_ref(&strict), "2026-12-01T21:05:00Z");
+            assert!(
+                skip_reason(&p.plan, "i-strict")
+                    .ends_with("the next evaluation decides (strict is enforced)"),
+                "{}",
+                skip_reason(&p.plan, "i-strict")
+            );
+            let p = run(&[strict], "2026-12-01T21:15:00Z");
+            assert_eq!(acted(&p.plan), vec![("i-strict".into(), Act::Stop)]);
+            // A launch at the evaluated instant itself is not later: the boundary rule decides.
+            let mut same = on("i-same", "running", "uk-support", &[]);
+            same.launched_at = Some(ts("2026-12-01T18:30:00Z"));
+            let p = run(&[same], "2026-12-01T18:30:00Z");
+            assert!(skip_reason(&p.plan, "i-same").contains("after the last boundary"));
         }
 
         #[test]

@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 use fleetkeeper::exec::Budget;
 use fleetkeeper::report::Status;
 use fleetkeeper::telemetry::Metrics;
+use fleetkeeper_tests::clock::{self, rfc3339};
 use fleetkeeper_tests::ec2::launch;
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
+use jiff::civil::Weekday;
 use nightly_stopper::config::Config;
 use nightly_stopper::handler::{Stopper, run, targets};
 use nightly_stopper::report::StopperReport;
@@ -122,7 +124,8 @@ async fn try_invoke(
     let aws = Moto::aws(&env).await;
     let targets = targets(&aws, &config).await;
     let stopper = Stopper::new(targets, aws.client("SSM", aws_sdk_ssm::Client::new));
-    let now: Timestamp = "2026-11-20T19:00:00Z".parse().unwrap();
+    // A manual stop or start has no time: the run uses the clock.
+    let now = clock::now();
     let mut metrics = Metrics::for_function("nightly-stopper");
     run(
         &stopper,
@@ -174,7 +177,7 @@ async fn stop_is_exact_idempotent_and_start_undoes_it() {
         &states(&moto.endpoint()).await,
         &seeded,
         "stopped",
-        "stopped 2026-11-20T19:00:00Z",
+        &format!("stopped {}", rfc3339(clock::now())),
     );
 
     let again = invoke(&moto.endpoint(), &[], json!({"action": "stop"})).await;
@@ -194,7 +197,7 @@ async fn stop_is_exact_idempotent_and_start_undoes_it() {
             after[id],
             (
                 "running".to_owned(),
-                Some("started 2026-11-20T19:00:00Z".to_owned())
+                Some(format!("started {}", rfc3339(clock::now())))
             )
         );
     }
@@ -214,7 +217,7 @@ async fn same_end_state_with_30_percent_of_calls_throttled() {
         &states(&moto.endpoint()).await,
         &seeded,
         "stopped",
-        "stopped 2026-11-20T19:00:00Z",
+        &format!("stopped {}", rfc3339(clock::now())),
     );
     let throttled: u64 = proxy.counts().keys().map(|a| proxy.injected(a)).sum();
     assert!(
@@ -358,10 +361,10 @@ const TEAMS: &str = r#"{
 }"#;
 
 /// One invocation with the teams' schedules, evaluated at `at` (which is also the clock).
+/// One run of the payload; the clock is the real one, so the event's own time must win.
 async fn at_time(
     endpoint: &str,
     payload: serde_json::Value,
-    at: &str,
 ) -> (StopperReport, Vec<serde_json::Value>) {
     let env = Moto::env_for(endpoint, &[("REGIONS", "eu-west-1"), ("SCHEDULES", TEAMS)]);
     let config = Config::from_env(&env).unwrap();
@@ -375,7 +378,7 @@ async fn at_time(
         &stopper,
         &config,
         &payload,
-        at.parse().unwrap(),
+        clock::now(),
         Budget::unlimited(),
         &mut metrics,
     )
@@ -389,9 +392,36 @@ async fn at_time(
     (report, lines)
 }
 
-fn evaluate(at: &str) -> serde_json::Value {
+fn evaluate(at: Timestamp) -> serde_json::Value {
     // As EventBridge sends it: the scheduled time in `time`.
-    json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": at, "detail": {}})
+    json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": rfc3339(at), "detail": {}})
+}
+
+/// The teams' evening and morning, from the real clock: the next Tuesday after today, at
+/// Berlin's local times (so London, which moves its clocks with Berlin, keeps its place too).
+struct Evening {
+    /// Tue 18:30 Berlin: both offices inside their hours.
+    open: Timestamp,
+    /// Tue 19:05 Berlin (18:05 London): both closed.
+    closed: Timestamp,
+    /// Tue 22:05 Berlin.
+    late: Timestamp,
+    /// Wed 09:05 Berlin (08:05 London): both open again.
+    morning: Timestamp,
+    wednesday: jiff::civil::Date,
+}
+
+fn evening() -> Evening {
+    let tue = clock::next(Weekday::Tuesday, "Europe/Berlin");
+    let wed = tue.tomorrow().unwrap();
+    let berlin = |day, t| clock::at(day, t, "Europe/Berlin");
+    Evening {
+        open: berlin(tue, "18:30"),
+        closed: berlin(tue, "19:05"),
+        late: berlin(tue, "22:05"),
+        morning: berlin(wed, "09:05"),
+        wednesday: wed,
+    }
 }
 
 fn ids(entries: &[fleetkeeper::report::Entry]) -> Vec<String> {
@@ -414,18 +444,18 @@ async fn three_teams_through_an_evening_and_a_morning() {
     let london = launch(&west, 2, &[("fleetkeeper:schedule", "uk-support")]).await;
     let farm = launch(&west, 2, &[("fleetkeeper:schedule", "stop-nightly")]).await;
     let stray = launch(&west, 1, &[("fleetkeeper:schedule", "night-owls")]).await;
+    let e = evening();
 
-    // Tuesday 2026-12-01, 17:30 UTC: Berlin 18:30 and London 17:30 are inside their hours;
+    // Tuesday 18:30 in Berlin (17:30 in London): both are inside their hours;
     // the build farm has wanted stopping since Monday 22:00.
-    let (r, _) = at_time(
-        &ep,
-        evaluate("2026-12-01T17:30:00Z"),
-        "2026-12-01T17:30:00Z",
-    )
-    .await;
+    let (r, _) = at_time(&ep, evaluate(e.open)).await;
     assert_eq!(ids(&r.done), sorted(farm.clone()), "{:?}", r.skipped);
     assert_eq!(r.fields.action, "evaluate");
-    assert_eq!(r.fields.time, "2026-12-01T17:30:00Z");
+    assert_eq!(
+        r.fields.time,
+        rfc3339(e.open),
+        "the event's time, not the clock"
+    );
     let stray_skip = r.skipped.iter().find(|s| s.target == stray[0]).unwrap();
     assert!(
         stray_skip.reason.contains(
@@ -435,13 +465,8 @@ async fn three_teams_through_an_evening_and_a_morning() {
         stray_skip.reason
     );
 
-    // 18:05 UTC: Berlin 19:05 and London 18:05 are outside; both teams stop.
-    let (r, metrics) = at_time(
-        &ep,
-        evaluate("2026-12-01T18:05:00Z"),
-        "2026-12-01T18:05:00Z",
-    )
-    .await;
+    // Berlin 19:05 and London 18:05 are outside; both teams stop.
+    let (r, metrics) = at_time(&ep, evaluate(e.closed)).await;
     let mut want: Vec<String> = berlin.iter().chain(&london).cloned().collect();
     want.sort();
     assert_eq!(ids(&r.done), want);
@@ -451,13 +476,17 @@ async fn three_teams_through_an_evening_and_a_morning() {
         "outside uk-support: stop at 18:00 Europe/London"
     );
     let detail = london_stop.detail.as_ref().unwrap();
-    assert_eq!(detail["stopped_until"], "2026-12-02T08:00:00Z");
+    assert_eq!(
+        detail["stopped_until"],
+        rfc3339(clock::at(e.wednesday, "08:00", "Europe/London"))
+    );
     assert_eq!(detail["stop_hours"], 13.9);
     let hours = metrics
         .iter()
         .find(|l| l["InstanceType"] == "t3.micro")
         .expect("ScheduledStopHours by instance type");
-    // Two Berlin stops until 06:00 UTC (11.9 h each), two London stops until 08:00 (13.9 h).
+    // Two Berlin stops until 07:00 Berlin (11.9 h each), two London stops until 08:00 London
+    // (13.9 h each).
     assert!(
         (hours["ScheduledStopHours"].as_f64().unwrap() - 51.6).abs() < 1e-9,
         "{hours}"
@@ -469,26 +498,16 @@ async fn three_teams_through_an_evening_and_a_morning() {
     );
 
     // The same time again changes nothing.
-    let (again, _) = at_time(
-        &ep,
-        evaluate("2026-12-01T18:05:00Z"),
-        "2026-12-01T18:05:00Z",
-    )
-    .await;
+    let (again, _) = at_time(&ep, evaluate(e.closed)).await;
     assert!(again.done.is_empty(), "{:?}", again.done);
 
-    // Someone in London starts one instance again at 21:00; it keeps running.
+    // Someone in London starts one instance again in the evening; it keeps running.
     west.start_instances()
         .instance_ids(&london[0])
         .send()
         .await
         .unwrap();
-    let (r, _) = at_time(
-        &ep,
-        evaluate("2026-12-01T21:05:00Z"),
-        "2026-12-01T21:05:00Z",
-    )
-    .await;
+    let (r, _) = at_time(&ep, evaluate(e.late)).await;
     assert!(r.done.is_empty(), "{:?}", r.done);
     let kept = r.skipped.iter().find(|s| s.target == london[0]).unwrap();
     assert!(
@@ -501,8 +520,7 @@ async fn three_teams_through_an_evening_and_a_morning() {
     // A preview of the night and the morning: what each boundary would do.
     let (p, _) = at_time(
         &ep,
-        json!({"action": "preview", "time": "2026-12-01T21:05:00Z", "hours": 12}),
-        "2026-12-01T21:05:00Z",
+        json!({"action": "preview", "time": rfc3339(e.late), "hours": 12}),
     )
     .await;
     assert!(p.done.is_empty() && p.planned.is_empty());
@@ -512,7 +530,10 @@ async fn three_teams_through_an_evening_and_a_morning() {
         .find(|s| s.schedule == "office-hours")
         .unwrap();
     assert_eq!(office.boundaries.len(), 1);
-    assert_eq!(office.boundaries[0].local, "Wed 2026-12-02 07:00");
+    assert_eq!(
+        office.boundaries[0].local,
+        format!("Wed {} 07:00", e.wednesday)
+    );
     assert_eq!(office.boundaries[0].instances.len(), 2);
     let nightly = preview
         .iter()
@@ -524,13 +545,8 @@ async fn three_teams_through_an_evening_and_a_morning() {
         "already stopped"
     );
 
-    // Wednesday 08:05 UTC: Berlin (09:05) and London (08:05) start; the farm stays stopped.
-    let (r, _) = at_time(
-        &ep,
-        evaluate("2026-12-02T08:05:00Z"),
-        "2026-12-02T08:05:00Z",
-    )
-    .await;
+    // Wednesday, Berlin 09:05 and London 08:05: both start; the farm stays stopped.
+    let (r, _) = at_time(&ep, evaluate(e.morning)).await;
     let mut want: Vec<String> = berlin.iter().chain(&london[1..]).cloned().collect();
     want.sort();
     assert_eq!(ids(&r.done), want);
@@ -552,18 +568,14 @@ async fn a_start_that_does_not_hold_is_reported_once() {
     let proxy = FaultProxy::start(&moto.endpoint());
     let west = ec2(&moto.endpoint(), "eu-west-1").await;
     let box_ = launch(&west, 1, &[("fleetkeeper:schedule", "uk-support")]).await;
+    let e = evening();
     west.stop_instances()
         .instance_ids(&box_[0])
         .send()
         .await
         .unwrap();
 
-    let (r, _) = at_time(
-        &proxy.endpoint(),
-        evaluate("2026-12-02T08:05:00Z"),
-        "2026-12-02T08:05:00Z",
-    )
-    .await;
+    let (r, _) = at_time(&proxy.endpoint(), evaluate(e.morning)).await;
     assert_eq!(ids(&r.done), box_);
     // EC2 accepted the start; the volume's key then stopped the instance again.
     west.stop_instances()
@@ -580,8 +592,7 @@ async fn a_start_that_does_not_hold_is_reported_once() {
     );
     let (r, metrics) = at_time(
         &proxy.endpoint(),
-        evaluate("2026-12-02T08:10:00Z"),
-        "2026-12-02T08:10:00Z",
+        evaluate(clock::minutes_after(e.morning, 5)),
     )
     .await;
     assert_eq!(r.failed.len(), 1, "{:?}", r.failed);
@@ -597,8 +608,7 @@ async fn a_start_that_does_not_hold_is_reported_once() {
 
     let (r, _) = at_time(
         &proxy.endpoint(),
-        evaluate("2026-12-02T08:15:00Z"),
-        "2026-12-02T08:15:00Z",
+        evaluate(clock::minutes_after(e.morning, 10)),
     )
     .await;
     assert!(r.failed.is_empty() && r.done.is_empty(), "{r:?}");
@@ -630,7 +640,8 @@ async fn schedules_from_a_parameter_are_read_again_and_a_bad_one_changes_nothing
 
     let config = Config::from_env(&env).unwrap();
     let stopper = Stopper::new(targets(&aws, &config).await, ssm.clone());
-    let run_at = |at: &'static str| {
+    let e = evening();
+    let run_at = |at: Timestamp| {
         let stopper = &stopper;
         let config = &config;
         async move {
@@ -639,16 +650,16 @@ async fn schedules_from_a_parameter_are_read_again_and_a_bad_one_changes_nothing
                 stopper,
                 config,
                 &evaluate(at),
-                at.parse().unwrap(),
+                clock::now(),
                 Budget::unlimited(),
                 &mut metrics,
             )
             .await
         }
     };
-    let r = run_at("2026-12-01T18:05:00Z").await.unwrap();
+    let r = run_at(e.closed).await.unwrap();
     assert_eq!(ids(&r.done), london);
-    run_at("2026-12-01T18:10:00Z").await.unwrap();
+    run_at(clock::minutes_after(e.closed, 5)).await.unwrap();
     assert_eq!(proxy.count("ssm:GetParameter"), 1, "kept for five minutes");
 
     // A broken document in a fresh function: the run fails, naming the parameter, and
@@ -661,8 +672,8 @@ async fn schedules_from_a_parameter_are_read_again_and_a_bad_one_changes_nothing
     let err = run(
         &fresh,
         &config,
-        &evaluate("2026-12-02T08:05:00Z"),
-        "2026-12-02T08:05:00Z".parse().unwrap(),
+        &evaluate(e.morning),
+        clock::now(),
         Budget::unlimited(),
         &mut metrics,
     )

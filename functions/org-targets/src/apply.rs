@@ -16,6 +16,11 @@ pub fn manifest_key(run: &str) -> String {
     format!("runs/{run}/targets.json")
 }
 
+/// The targets the apply phase runs: those whose plan reported (written by the tally).
+pub fn apply_key(run: &str) -> String {
+    format!("runs/{run}/apply-targets.json")
+}
+
 pub fn summary_key(run: &str) -> String {
     format!("runs/{run}/summary.json")
 }
@@ -29,16 +34,17 @@ pub async fn write_json<S: Store, T: Serialize>(
     store.put(key, body).await
 }
 
-/// The run's manifest. None when it is not there (a run id that never ran).
-pub async fn read_manifest<S: Store>(
+/// A list of targets (the run's manifest, or its apply list). None when it is not there (a
+/// run id that never ran).
+pub async fn read_targets<S: Store>(
     store: &S,
-    run: &str,
+    key: &str,
 ) -> Result<Option<Result<Vec<Target>, String>>, AwsError> {
-    let Some(body) = store.get(&manifest_key(run)).await? else {
+    let Some(body) = store.get(key).await? else {
         return Ok(None);
     };
     Ok(Some(
-        serde_json::from_slice(&body).map_err(|e| format!("{}: {e}", manifest_key(run))),
+        serde_json::from_slice(&body).map_err(|e| format!("{key}: {e}")),
     ))
 }
 

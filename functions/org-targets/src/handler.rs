@@ -13,7 +13,9 @@ use fleetkeeper::report::{Entry, Failure};
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{AwsError, Error, Mode, Report};
 
-use crate::apply::{manifest_key, read_manifest, read_summaries, summary_key, write_json};
+use crate::apply::{
+    apply_key, manifest_key, read_summaries, read_targets, summary_key, write_json,
+};
 use crate::config::{Accounts, Config};
 use crate::event::{self, Function, Request, run_id};
 use crate::plan::{self, Account, TargetOutcome};
@@ -169,6 +171,13 @@ async fn tally<O, S: Store + Sync>(
     let outcomes = plan::outcomes(&manifest, &summaries, Phase::Plan);
     let tally = plan::tally(&summaries, plan::cap_of(function, config));
     let failed: Vec<&TargetOutcome> = outcomes.iter().filter(|o| o.status == "failed").collect();
+    // The apply phase reads this list, not the manifest: a target whose plan did not report
+    // was never counted, so it is never applied in this run.
+    let (cleared, held) = plan::cleared(&manifest, &outcomes);
+    let key = apply_key(run);
+    write_json(&app.store, &key, &cleared)
+        .await
+        .map_err(|e| read_failed("writing the apply list failed", e))?;
     let mut report = report::new(
         Mode::DryRun,
         TallyFields {
@@ -178,6 +187,9 @@ async fn tally<O, S: Store + Sync>(
             cap: tally.cap.clone(),
             by_account: tally.by_account.iter().take(LISTED).cloned().collect(),
             failed_targets: failed.len(),
+            apply_key: key,
+            apply_targets: cleared.len(),
+            held_back: held.len(),
         },
     );
     let counted = format!(
@@ -210,7 +222,23 @@ async fn summary<O, S: Store + Sync>(
     let (summaries, unreadable) = read_summaries(&app.store, run, Phase::Apply)
         .await
         .map_err(|e| read_failed("reading the results failed", e))?;
-    let outcomes = plan::outcomes(&manifest, &summaries, Phase::Apply);
+    let mut outcomes = plan::outcomes(&manifest, &summaries, Phase::Apply);
+    // Targets the tally held back were never applied: failed with their plan's reason, not
+    // "no report" of an apply that was never meant to run.
+    if let Some(applied) = targets_at(&app.store, &apply_key(run)).await? {
+        let (plans, _) = read_summaries(&app.store, run, Phase::Plan)
+            .await
+            .map_err(|e| read_failed("reading the plan failed", e))?;
+        let plan_outcomes = plan::outcomes(&manifest, &plans, Phase::Plan);
+        for (o, p) in outcomes.iter_mut().zip(&plan_outcomes) {
+            let was_applied = applied
+                .iter()
+                .any(|t| t.account_id == o.account_id && t.region == o.region);
+            if !was_applied {
+                *o = plan::held_back(p);
+            }
+        }
+    }
     let by_account = plan::by_account(&outcomes);
     let key = summary_key(run);
     write_json(
@@ -233,7 +261,17 @@ async fn summary<O, S: Store + Sync>(
         .filter(|o| o.status == "failed" || o.failed > 0)
         .collect();
     let done: usize = outcomes.iter().map(|o| o.done).sum();
-    let dry = outcomes.iter().all(|o| o.status == "dry-run");
+    let mut planned_by_action: BTreeMap<String, usize> = BTreeMap::new();
+    for o in &outcomes {
+        for (action, n) in &o.planned_by_action {
+            *planned_by_action.entry(action.clone()).or_insert(0) += n;
+        }
+    }
+    let actions_planned: usize = planned_by_action.values().sum();
+    let dry = outcomes
+        .iter()
+        .all(|o| o.status == "dry-run" || o.status == "failed")
+        && outcomes.iter().any(|o| o.status == "dry-run");
     let mut report = report::new(
         if dry { Mode::DryRun } else { Mode::Live },
         SummaryFields {
@@ -242,6 +280,8 @@ async fn summary<O, S: Store + Sync>(
             by_status,
             accounts: by_account.len(),
             by_account: by_account.into_iter().take(LISTED).collect(),
+            actions_planned,
+            planned_by_action: planned_by_action.clone(),
             actions_done: done,
             failed_targets: failed.len(),
             continued_targets: outcomes.iter().filter(|o| o.rounds > 1).count(),
@@ -249,14 +289,47 @@ async fn summary<O, S: Store + Sync>(
         },
     );
     let ok = outcomes.len() - failed.len();
-    report.done(Entry::new(
-        run,
-        function.name(),
-        format!(
-            "{ok} of {} targets without failures, {done} actions done",
-            outcomes.len()
-        ),
-    ));
+    let by_action = planned_by_action
+        .iter()
+        .map(|(a, n)| format!("{a} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if dry {
+        // A dry run shows what it would do, and where: each target's planned actions.
+        for o in outcomes
+            .iter()
+            .filter(|o| o.planned > 0 && o.status != "failed")
+            .take(LISTED)
+        {
+            let what = o
+                .planned_by_action
+                .iter()
+                .map(|(a, n)| format!("{a} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            report.planned.push(
+                Entry::new(&o.account_id, function.name(), format!("would do: {what}"))
+                    .in_region(&o.region),
+            );
+        }
+        report.skip(Entry::new(
+            run,
+            function.name(),
+            format!(
+                "dry run: {actions_planned} actions planned ({by_action}) over {ok} of {} targets; nothing changed",
+                outcomes.len()
+            ),
+        ));
+    } else {
+        report.done(Entry::new(
+            run,
+            function.name(),
+            format!(
+                "{ok} of {} targets without failures, {done} actions done",
+                outcomes.len()
+            ),
+        ));
+    }
     fail_targets(&mut report, &failed, function.name());
     for u in unreadable.iter().take(LISTED) {
         report.fail(unreadable_summary(run, u));
@@ -271,16 +344,28 @@ async fn manifest_of<S: Store>(
     store: &S,
     run: &str,
 ) -> Result<Vec<fleetkeeper::org::Target>, Error> {
-    match read_manifest(store, run)
-        .await
-        .map_err(|e| read_failed("reading the manifest failed", e))?
-    {
-        Some(Ok(m)) => Ok(m),
-        Some(Err(e)) => Err(Error::input(format!("the manifest does not read: {e}"))),
-        None => Err(Error::input(format!(
+    targets_at(store, &manifest_key(run)).await?.ok_or_else(|| {
+        Error::input(format!(
             "run {run} has no manifest ({}): was the targets step run?",
             manifest_key(run)
+        ))
+    })
+}
+
+/// A list of targets in the store; None when it is not there.
+async fn targets_at<S: Store>(
+    store: &S,
+    key: &str,
+) -> Result<Option<Vec<fleetkeeper::org::Target>>, Error> {
+    match read_targets(store, key)
+        .await
+        .map_err(|e| read_failed("reading a list of targets failed", e))?
+    {
+        Some(Ok(m)) => Ok(Some(m)),
+        Some(Err(e)) => Err(Error::input(format!(
+            "a list of targets does not read: {e}"
         ))),
+        None => Ok(None),
     }
 }
 

@@ -80,6 +80,8 @@ pub struct TargetOutcome {
     pub status: String,
     pub rounds: u32,
     pub planned: usize,
+    /// The first round's planned actions by name.
+    pub planned_by_action: BTreeMap<String, usize>,
     pub done: usize,
     pub failed: usize,
     /// Work still left after the last round.
@@ -108,6 +110,7 @@ pub fn outcomes(manifest: &[Target], summaries: &[Summary], phase: Phase) -> Vec
                     status: "failed".into(),
                     rounds: 0,
                     planned: 0,
+                    planned_by_action: BTreeMap::new(),
                     done: 0,
                     failed: 1,
                     remaining: 0,
@@ -126,6 +129,7 @@ pub fn outcomes(manifest: &[Target], summaries: &[Summary], phase: Phase) -> Vec
                 rounds: rounds.len() as u32,
                 // The first round planned the work; later rounds continue it.
                 planned: rounds[0].planned,
+                planned_by_action: rounds[0].planned_by_action.clone(),
                 done: rounds.iter().map(|s| s.done).sum(),
                 failed: rounds.iter().map(|s| s.failed).sum(),
                 remaining: last.remaining,
@@ -133,6 +137,39 @@ pub fn outcomes(manifest: &[Target], summaries: &[Summary], phase: Phase) -> Vec
             }
         })
         .collect()
+}
+
+/// Which targets the apply phase may run: only those whose plan reported. A target whose plan
+/// crashed or timed out was never counted against the cap, so applying it could pass the cap;
+/// one whose plan failed is not known to be reachable. Both are held back, failed by name, and
+/// tried again by the next run.
+pub fn cleared(manifest: &[Target], plan: &[TargetOutcome]) -> (Vec<Target>, Vec<TargetOutcome>) {
+    let mut apply = Vec::new();
+    let mut held = Vec::new();
+    for (t, o) in manifest.iter().zip(plan) {
+        if o.status == "failed" {
+            held.push(held_back(o));
+        } else {
+            apply.push(t.clone());
+        }
+    }
+    (apply, held)
+}
+
+/// A target the apply phase did not run, as a failed outcome that says why.
+pub fn held_back(plan: &TargetOutcome) -> TargetOutcome {
+    let why = plan
+        .error
+        .clone()
+        .unwrap_or_else(|| format!("{} action(s) failed", plan.failed));
+    TargetOutcome {
+        status: "failed".into(),
+        failed: plan.failed.max(1),
+        error: Some(format!(
+            "not applied in this run: its plan did not succeed ({why}); the next run tries it again"
+        )),
+        ..plan.clone()
+    }
 }
 
 /// The cap: what it counts for each function, and its limit.
@@ -365,6 +402,40 @@ mod tests {
         // nightly-stopper counts every planned action.
         let t = tally(&plan, cap_of(Function::NightlyStopper, &c));
         assert_eq!(t.counted, 13);
+    }
+
+    #[test]
+    fn a_target_whose_plan_did_not_report_is_held_back_from_the_apply() {
+        let manifest = targets(&[account("111111111111", "ACTIVE")], &config(""))
+            .unwrap()
+            .targets;
+        // us-east-1 planned; eu-west-1's plan crashed before writing its summary.
+        let plans = [summary(
+            "111111111111",
+            "us-east-1",
+            Phase::Plan,
+            0,
+            3,
+            0,
+            0,
+        )];
+        let o = outcomes(&manifest, &plans, Phase::Plan);
+        let (apply, held) = cleared(&manifest, &o);
+        assert_eq!(
+            apply.iter().map(Target::label).collect::<Vec<_>>(),
+            ["111111111111/us-east-1"]
+        );
+        assert_eq!(held.len(), 1);
+        assert_eq!(
+            (held[0].region.as_str(), held[0].status.as_str()),
+            ("eu-west-1", "failed")
+        );
+        let why = held[0].error.as_deref().unwrap();
+        assert!(
+            why.starts_with("not applied in this run: its plan did not succeed (account 111111111111 region eu-west-1: no report")
+                && why.ends_with("the next run tries it again"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub struct TallyFields {
     /// The accounts with the most counted actions.
     pub by_account: Vec<(String, usize)>,
     pub failed_targets: usize,
+    /// The apply phase's list: only the targets whose plan reported.
+    pub apply_key: String,
+    pub apply_targets: usize,
+    /// Targets held back from the apply phase (their plan crashed, timed out or failed).
+    pub held_back: usize,
 }
 
 /// The summary step: the organisation's run.
@@ -54,6 +59,10 @@ pub struct SummaryFields {
     /// Targets per account and status (the first accounts; all of them in the S3 summary).
     pub by_account: ByAccount,
     pub accounts: usize,
+    /// Actions planned over the organisation (each target's first round), and by action: what
+    /// a dry run would do everywhere.
+    pub actions_planned: usize,
+    pub planned_by_action: std::collections::BTreeMap<String, usize>,
     /// Actions done over the organisation, over all rounds.
     pub actions_done: usize,
     pub failed_targets: usize,

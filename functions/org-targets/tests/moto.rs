@@ -5,7 +5,7 @@
 use aws_sdk_organizations::types::OrganizationFeatureSet;
 use fleetkeeper::org::{Phase, Summary, Target, report_key};
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper_tests::Moto;
+use fleetkeeper_tests::{Moto, clock};
 use jiff::Timestamp;
 use org_targets::config::Config;
 use org_targets::handler::{App, run};
@@ -168,18 +168,16 @@ async fn call(
     payload: Value,
 ) -> Result<Value, fleetkeeper::Error> {
     let mut metrics = Metrics::for_function("org-targets");
-    run(
-        app,
-        config,
-        &payload,
-        "2026-12-01T03:00:00Z".parse::<Timestamp>().unwrap(),
-        &mut metrics,
-    )
-    .await
+    run(app, config, &payload, clock::now(), &mut metrics).await
 }
 
 fn targets_request(function: &str) -> Value {
-    json!({"action": "targets", "function": function, "event": {"time": "2026-12-01T03:00:00Z"}})
+    json!({"action": "targets", "function": function, "event": {"time": clock::rfc3339(run_time())}})
+}
+
+/// The run's scheduled time: tomorrow 03:00 UTC, from the real clock.
+fn run_time() -> Timestamp {
+    clock::tomorrow_at("03:00", "UTC")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,7 +187,10 @@ async fn the_manifest_holds_active_accounts_below_the_ous_crossed_with_regions()
     let out = call(&app, &config, targets_request("snapshot-janitor"))
         .await
         .unwrap();
-    assert_eq!(out["run"], "snapshot-janitor/2026-12-01T03-00-00Z");
+    assert_eq!(
+        out["run"],
+        format!("snapshot-janitor/{}", clock::run_stamp(run_time()))
+    );
     assert_eq!(
         (out["count"].as_u64(), out["accounts"].as_u64()),
         (Some(4), Some(2)),
@@ -358,6 +359,27 @@ async fn the_cap_and_the_summary_read_what_the_targets_wrote() {
             .unwrap()
             .contains("cannot be assumed")
     );
+    // The apply phase reads the tally's list: the target whose plan failed is not on it.
+    assert_eq!(
+        (out["apply_targets"].as_u64(), out["held_back"].as_u64()),
+        (Some(3), Some(1)),
+        "{out}"
+    );
+    let listed = o.object(out["apply_key"].as_str().unwrap()).await;
+    let listed: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}/{}",
+                t["account_id"].as_str().unwrap(),
+                t["region"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(!listed.contains(&format!("{b}/eu-west-1")), "{listed:?}");
+    assert_eq!(listed.len(), 3);
 
     // Over the organisation cap: refused as a whole.
     o.put_summary(&run, &summary(b, "us-east-1", Phase::Plan, 0, 41, 0, 0))
@@ -400,11 +422,13 @@ async fn the_cap_and_the_summary_read_what_the_targets_wrote() {
         (Some(1), Some(1))
     );
     assert_eq!(out["by_account"][a]["ok"], 2);
+    // The target held back is failed with its plan's reason, not as a missing apply report.
+    let why = out["failed"][0]["error"].as_str().unwrap();
+    assert_eq!(out["failed"][0]["target"], b, "{out}");
     assert!(
-        out["failed"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("no report")
+        why.starts_with("not applied in this run: its plan did not succeed")
+            && why.contains("cannot be assumed"),
+        "{why}"
     );
     let full = o.object(out["summary_key"].as_str().unwrap()).await;
     assert_eq!(full["targets"].as_array().unwrap().len(), 4);

@@ -58,15 +58,18 @@ pub async fn run<E: Ebs + Sync>(
     places: &Places<E>,
     config: &Config,
     payload: &Value,
-    now: Timestamp,
+    clock: Timestamp,
     budget: Budget,
     metrics: &mut Metrics,
 ) -> Result<JanitorReport, Error> {
-    if !payload.is_object() {
+    let Some(event) = payload.as_object() else {
         return Err(Error::input(format!(
             "snapshot-janitor expects a JSON object (a scheduled event or {{}}), got {payload}"
         )));
-    }
+    };
+    // One clock per run: the period, retention ages and copy and archive decisions are all
+    // judged at the event's time (the scheduled time), the system clock only without one.
+    let now = fleetkeeper::clock::run_time(event, clock)?;
     let tz = &config.time_zone;
     // Observe and plan every region first, so MAX_DELETES can be shared over the whole run.
     let sources = join_all(places.sources.iter().map(|t| async move {
@@ -193,6 +196,7 @@ pub async fn run<E: Ebs + Sync>(
     .await;
 
     let mut report = report::new(config.mode);
+    report.fields.time = now.to_string();
     for ((t, s), out) in places.sources.iter().zip(&sources).zip(&applied) {
         match (s, out) {
             (Ok(s), Some((out, archived))) => {

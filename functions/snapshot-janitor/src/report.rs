@@ -55,6 +55,8 @@ pub struct Verdict {
 /// snapshot-janitor's own fields, beside the shared report's.
 #[derive(Debug, Default, Serialize)]
 pub struct JanitorFields {
+    /// The time the run judged periods and ages at: the event's `time`, else the clock.
+    pub time: String,
     /// In a dry run: every snapshot of ours with keep or delete and the rule that decided it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retention: Vec<Verdict>,

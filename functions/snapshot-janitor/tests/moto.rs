@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use fleetkeeper_tests::Moto;
+use fleetkeeper_tests::{Moto, clock};
 use snapshot_janitor::plan::create::{MANAGED_BY_TAG, POLICY_TAG, VOLUME_TAG};
 use snapshot_janitor::plan::retention::State;
 use snapshot_janitor::ports::{Deleted, Ebs, Ec2Ebs};
@@ -175,6 +175,63 @@ mod run {
     // moto stamps snapshots with the real clock, so these runs use the real time too.
     fn now() -> String {
         Timestamp::now().to_string()
+    }
+
+    /// One run with `payload` (its `time`, if any), the real clock beside it.
+    async fn invoke_event(
+        moto: &Moto,
+        payload: serde_json::Value,
+    ) -> Result<JanitorReport, fleetkeeper::Error> {
+        let env = Moto::env_for(&moto.endpoint(), &[]);
+        let config = Config::from_env(&env).unwrap();
+        let aws = Moto::aws(&env).await;
+        let places = snapshot_janitor::places(&aws, &config);
+        let mut metrics = Metrics::for_function("snapshot-janitor");
+        let clock = fleetkeeper_tests::clock::now();
+        run(
+            &places,
+            &config,
+            &payload,
+            clock,
+            Budget::unlimited(),
+            &mut metrics,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_events_time_decides_the_period_not_the_clock() {
+        use fleetkeeper_tests::clock::{hours_after, now as clock_now, rfc3339};
+        let moto = Moto::start();
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+        volume(&ec2, &[("fleetkeeper:backup", "daily")]).await;
+
+        // Today's scheduled run takes today's snapshot; a second one today takes none.
+        let today =
+            json!({"detail-type": "Scheduled Event", "time": rfc3339(hours_after(clock_now(), 1))});
+        let r = invoke_event(&moto, today.clone()).await.unwrap();
+        assert_eq!(created(&r).len(), 1, "{:?}", r.skipped);
+        assert_eq!(r.fields.time, rfc3339(hours_after(clock_now(), 1)));
+        let r = invoke_event(&moto, today).await.unwrap();
+        assert!(created(&r).is_empty(), "{:?}", r.done);
+
+        // The run scheduled two days on is judged at its own time, whatever the clock says:
+        // a new daily period, so a new snapshot.
+        let later = hours_after(clock_now(), 49);
+        let r = invoke_event(&moto, json!({"time": rfc3339(later)}))
+            .await
+            .unwrap();
+        assert_eq!(r.fields.time, rfc3339(later));
+        assert_eq!(created(&r).len(), 1, "{:?}", r.skipped);
+
+        // A time that is not a time is refused, and nothing is created.
+        let before = snapshot_count(&moto).await;
+        let e = invoke_event(&moto, json!({"time": "tonight"}))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("is not an RFC 3339 time"), "{e}");
+        assert_eq!(snapshot_count(&moto).await, before);
     }
 
     #[tokio::test]
@@ -591,18 +648,21 @@ async fn serves_one_organisation_target_in_its_member_account() {
         function_name: "snapshot-janitor".into(),
     };
     let lambda = snapshot_janitor::init(&boot).await.unwrap();
+    // Tomorrow's 02:00 run, from the real clock.
+    let at = clock::tomorrow_at("02:00", "UTC");
+    let run = format!("snapshot-janitor/{}", clock::run_stamp(at));
     let request = |phase: &str| {
         json!({
             "target": {"account_id": MEMBER, "region": "us-east-1", "role_arn": role},
-            "phase": phase, "run": "snapshot-janitor/2026-12-01T02-00-00Z", "bucket": "runs",
-            "event": {"time": "2026-12-01T02:00:00Z"}
+            "phase": phase, "run": run, "bucket": "runs",
+            "event": {"time": clock::rfc3339(at)}
         })
     };
     let mut metrics = Metrics::for_function("snapshot-janitor");
     let mut call = async |payload: Value| {
         let inv = Invocation {
             payload,
-            now: jiff::Timestamp::now(),
+            now: clock::now(),
             budget: Budget::unlimited(),
             metrics: &mut metrics,
         };
@@ -645,9 +705,7 @@ async fn serves_one_organisation_target_in_its_member_account() {
         .s3()
         .get_object()
         .bucket("runs")
-        .key(format!(
-            "runs/snapshot-janitor/2026-12-01T02-00-00Z/apply/{MEMBER}-us-east-1-0.json"
-        ))
+        .key(format!("runs/{run}/apply/{MEMBER}-us-east-1-0.json"))
         .send()
         .await
         .unwrap();

@@ -26,6 +26,11 @@ pub const INSTANCE_TAG: &str = "fleetkeeper:instance-id";
 pub const COPY_OF_TAG: &str = "fleetkeeper:copy-of";
 pub const SOURCE_REGION_TAG: &str = "fleetkeeper:source-region";
 pub const SOURCE_TIME_TAG: &str = "fleetkeeper:source-time";
+/// The policy period a snapshot was taken for (`2026-11-21`, `2026-W47`, `2026-11`). The run
+/// judges periods at its event's time, which can differ from the snapshot's own start time
+/// (a run scheduled for 23:59:59 that starts a second later): the tag, not the start time,
+/// says which period is covered. Snapshots without it fall back to their start time.
+pub const PERIOD_TAG: &str = "fleetkeeper:period";
 /// `false` on an instance leaves its boot volume out of its sets.
 pub const BACKUP_BOOT_TAG: &str = "fleetkeeper:backup-boot";
 
@@ -121,6 +126,14 @@ pub fn managed_tags(volume_id: &str, policy: &str) -> BTreeMap<String, String> {
     .collect()
 }
 
+/// The period a snapshot of ours covers: its period tag, else the period of its start time.
+fn period_of(s: &Snapshot, policy: Policy, tz: &TimeZone) -> String {
+    s.tags
+        .get(PERIOD_TAG)
+        .cloned()
+        .unwrap_or_else(|| policy.period(s.started, tz))
+}
+
 /// The policy name a backup tag gives (no value, or an empty one: daily).
 fn policy_name(tags: &BTreeMap<String, String>) -> &str {
     match tags.get(BACKUP_TAG).map(String::as_str) {
@@ -186,7 +199,7 @@ pub fn plan_create(
             s.managed
                 && s.instance_id.as_deref() == Some(i.id.as_str())
                 && Policy::parse(&s.policy).ok() == Some(policy)
-                && policy.period(s.started, tz) == period
+                && period_of(s, policy, tz) == period
         }) {
             let ok = this_period
                 .entry(s.set_id.as_deref().unwrap_or(&s.id))
@@ -212,6 +225,7 @@ pub fn plan_create(
                 (POLICY_TAG, name),
                 (SET_TAG, &set_id),
                 (INSTANCE_TAG, &i.id),
+                (PERIOD_TAG, &period),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );
@@ -257,7 +271,7 @@ pub fn plan_create(
             .filter(|s| {
                 s.managed && s.volume_id == v.id && Policy::parse(&s.policy).ok() == Some(policy)
             })
-            .filter(|s| policy.period(s.started, tz) == period)
+            .filter(|s| period_of(s, policy, tz) == period)
             .collect();
         let reason = if let Some(ok) = this_period.iter().find(|s| s.state != State::Error) {
             plan.skipped.push(Skip {
@@ -272,6 +286,7 @@ pub fn plan_create(
         };
         let mut tags = copied_tags(&v.tags);
         tags.extend(managed_tags(&v.id, name));
+        tags.insert(PERIOD_TAG.to_owned(), period.clone());
         let attached = v
             .instance_id
             .as_deref()
@@ -323,6 +338,46 @@ mod tests {
             managed: true,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_period_tag_not_the_start_time_says_which_period_a_snapshot_covers() {
+        // The run for the 21st (scheduled 23:59:59) started its snapshot a second into the
+        // 22nd: the snapshot covers the 21st, so the 22nd's run still takes its own.
+        let p = plan_create(
+            &[vol("vol-1", Some("daily"))],
+            &[],
+            &[],
+            &TimeZone::UTC,
+            ts("2026-11-21T23:59:59Z"),
+        );
+        assert_eq!(p.create[0].tags[PERIOD_TAG], "2026-11-21");
+        let mut late = ours(
+            "snap-1",
+            "vol-1",
+            "daily",
+            "2026-11-22T00:00:01Z",
+            State::Completed,
+        );
+        late.tags = p.create[0].tags.clone();
+        let next = plan_create(
+            &[vol("vol-1", Some("daily"))],
+            &[],
+            std::slice::from_ref(&late),
+            &TimeZone::UTC,
+            ts("2026-11-22T02:00:00Z"),
+        );
+        assert_eq!(next.create.len(), 1, "{:?}", next.skipped);
+        // The 21st's run again (a replay) sees its period covered.
+        let again = plan_create(
+            &[vol("vol-1", Some("daily"))],
+            &[],
+            &[late],
+            &TimeZone::UTC,
+            ts("2026-11-21T23:59:59Z"),
+        );
+        assert!(again.create.is_empty());
+        assert!(again.skipped[0].reason.contains("from period 2026-11-21"));
     }
 
     #[test]
