@@ -37,6 +37,24 @@ pub struct Config {
     pub mode: Mode,
     /// `SNAPSHOT_RATE_BURST` / `SNAPSHOT_RATE_PER_SECOND`: CreateSnapshot and DeleteSnapshot calls.
     pub rate: BucketSpec,
+    /// `COPY_TAGS_EXCLUDE`: tag keys of a volume or instance not copied onto its snapshots.
+    pub copy_tags_exclude: Vec<String>,
+}
+
+/// COPY_TAGS_EXCLUDE: a comma list of tag keys. fleetkeeper's own keys are never copied, so
+/// naming one is a mistake worth saying.
+fn copy_tags_exclude(env: &Env) -> Result<Vec<String>, ConfigError> {
+    let keys = env.list("COPY_TAGS_EXCLUDE");
+    if let Some(own) = keys.iter().find(|k| k.starts_with("fleetkeeper:")) {
+        return Err(ConfigError::invalid(
+            "COPY_TAGS_EXCLUDE",
+            &env.string("COPY_TAGS_EXCLUDE", ""),
+            format!(
+                "tag keys to leave off snapshots, comma-separated ({own} is fleetkeeper's own: those are never copied)"
+            ),
+        ));
+    }
+    Ok(keys)
 }
 
 impl Config {
@@ -64,6 +82,7 @@ impl Config {
             max_deletes: env.u64_in("MAX_DELETES", 1000, 0, 1_000_000)? as usize,
             mode: Mode::from_env(env)?,
             rate: BucketSpec::from_env(env, "SNAPSHOT_RATE", buckets::EC2_SNAPSHOTS.headroom(0.9))?,
+            copy_tags_exclude: copy_tags_exclude(env)?,
         })
     }
 }
@@ -154,10 +173,17 @@ mod tests {
             ("SNAPSHOT_RATE_PER_SECOND", "0"),
             ("ARCHIVE_AFTER_DAYS", "30"),
             ("COPY_KEEP_LAST", "-1"),
+            ("COPY_TAGS_EXCLUDE", "team, fleetkeeper:owner"),
         ] {
             let err = Config::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{var}: {err}");
         }
+        let c = Config::from_env(&Env::from_pairs([(
+            "COPY_TAGS_EXCLUDE",
+            "team, cost-centre",
+        )]))
+        .unwrap();
+        assert_eq!(c.copy_tags_exclude, ["team", "cost-centre"]);
     }
 
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {

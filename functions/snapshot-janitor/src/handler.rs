@@ -84,7 +84,8 @@ pub async fn run<E: Ebs + Sync>(
             .into_iter()
             .filter(|s| s.copy_of.is_none())
             .collect();
-        let create = plan_create(&volumes, &instances, &snapshots, tz, now);
+        let create = plan_create(&volumes, &instances, &snapshots, tz, now)
+            .without_tags(&config.copy_tags_exclude);
         // What still exists: a gone volume's (or instance's) newest snapshot has a grace.
         let live: BTreeSet<String> = volumes
             .iter()

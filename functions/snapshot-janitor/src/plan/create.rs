@@ -143,13 +143,32 @@ fn policy_name(tags: &BTreeMap<String, String>) -> &str {
     }
 }
 
-/// Copies of a resource's tags that a snapshot may carry (aws: tags are reserved; AWS
-/// refuses them on CreateSnapshot).
+/// Copies of a resource's tags that a snapshot may carry: never `aws:` (reserved; AWS refuses
+/// them on CreateSnapshot) and never `fleetkeeper:` (a volume's or instance's fleetkeeper tags
+/// are its opt-ins and leases, not the snapshot's: copied, they would make the snapshot look
+/// like something fleetkeeper manages, such as a lease or another function's snapshot).
 fn copied_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     tags.iter()
-        .filter(|(k, _)| !k.starts_with("aws:"))
+        .filter(|(k, _)| !k.starts_with("aws:") && !k.starts_with("fleetkeeper:"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+impl CreatePlan {
+    /// Leaves out of every snapshot's copied tags the keys in `exclude` (COPY_TAGS_EXCLUDE:
+    /// access-control tags, say, that must not travel with a copy of the data). fleetkeeper's
+    /// own tags are set by the plan itself and are never in `exclude` (the config refuses it).
+    pub fn without_tags(mut self, exclude: &[String]) -> CreatePlan {
+        for tags in self
+            .create
+            .iter_mut()
+            .map(|c| &mut c.tags)
+            .chain(self.sets.iter_mut().map(|s| &mut s.tags))
+        {
+            tags.retain(|k, _| !exclude.contains(k));
+        }
+        self
+    }
 }
 
 /// Instances tagged for backup get one CreateSnapshots call per period: every attached EBS
@@ -378,6 +397,28 @@ mod tests {
         );
         assert!(again.create.is_empty());
         assert!(again.skipped[0].reason.contains("from period 2026-11-21"));
+    }
+
+    #[test]
+    fn fleetkeeper_tags_are_never_copied_and_excluded_keys_are_left_out() {
+        let mut v = vol("vol-1", Some("daily"));
+        v.tags.insert(
+            "fleetkeeper:expires-at".into(),
+            "2026-12-01T12:00:00Z".into(),
+        );
+        v.tags
+            .insert("fleetkeeper:managed-by".into(), "lease-keeper".into());
+        v.tags.insert("access-team".into(), "payments".into());
+        let p = plan_create(&[v], &[], &[], &TimeZone::UTC, ts("2026-11-21T02:00:00Z"))
+            .without_tags(&["access-team".to_owned()]);
+        let tags = &p.create[0].tags;
+        assert!(!tags.contains_key("fleetkeeper:expires-at"), "{tags:?}");
+        assert_eq!(
+            tags[MANAGED_BY_TAG], MANAGED_BY,
+            "its own, not the volume's"
+        );
+        assert!(!tags.contains_key("access-team"));
+        assert_eq!(tags["Name"], "db-data", "other tags still travel");
     }
 
     #[test]
