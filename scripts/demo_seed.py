@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 
+import seal_key
 from local_aws import REGIONS, ROOT, free_port
 
 LAUNCHER_SECRET_PARAMETER = "/fleetkeeper/demo/launcher-secret"
@@ -83,6 +84,8 @@ LEASE_SENDER = "fleet@example.com"
 
 def seed(endpoint: str) -> World:
     world = World(endpoint)
+    # The seal key the template creates: snapshot-janitor proves with it which snapshots it made.
+    seal_key.create_key(world.client("secretsmanager"))
     seed_fleet(world)
     world.client("sesv2").create_email_identity(EmailIdentity=LEASE_SENDER)
     world.launcher_secret = seed_launcher_secret(world)

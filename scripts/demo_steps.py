@@ -239,6 +239,32 @@ def janitor(want_created: set[str], want_sets: set[str], want_copies: int) -> Ch
     return check
 
 
+def forge_a_backup(world: World) -> None:
+    """Someone with only ec2:CreateTags copies every tag of the janitor's db-data snapshot,
+    its seal included, onto a snapshot of their own scratch volume."""
+    ec2 = world.client("ec2")
+    ours = ec2.describe_snapshots(OwnerIds=["self"], Filters=[
+        {"Name": "tag:fleetkeeper:managed-by", "Values": ["snapshot-janitor"]},
+        {"Name": "tag:Name", "Values": ["db-data"]}])["Snapshots"][0]
+    scratch = next(v for v, n in world.volumes.items() if n == "scratch")
+    theirs = ec2.create_snapshot(VolumeId=scratch, Description="before the migration: keep")["SnapshotId"]
+    ec2.create_tags(Resources=[theirs], Tags=ours["Tags"])
+    world.volumes[theirs] = "scratch's snapshot with copied tags"
+
+
+def forged(world: World, ok: bool, out: object) -> tuple[bool, str]:
+    """Checks that the snapshot with copied tags was left alone, said so and was counted."""
+    if not ok or not isinstance(out, dict):
+        return False, f"failed: {out}"
+    theirs = next(i for i, n in world.volumes.items() if n == "scratch's snapshot with copied tags")
+    left = [s for s in out["skipped"] if s["target"] == theirs]
+    still = world.client("ec2").describe_snapshots(SnapshotIds=[theirs])["Snapshots"]
+    right = (out["status"] == "ok" and out.get("forged") == 1 and bool(left) and bool(still)
+             and left[0]["reason"].startswith("fleetkeeper tags without a valid seal: not ours"))
+    return right, (f"{theirs} (every tag of db-data's snapshot, seal included): {left[0]['reason'] if left else 'NOT REPORTED'}; "
+                   f"forged {out.get('forged')}; still there: {bool(still)}")
+
+
 def leased(world: World) -> tuple[str, str]:
     """The instance launched from the form (dev@example.com's) and its lease's end."""
     ec2 = world.client("ec2")
@@ -432,6 +458,7 @@ def steps(ev: Evening) -> list[Step]:
         Step("snapshot-janitor", "scheduled.json", "nightly backup", janitor({"db-data"}, {"db-server"}, 0), time=ev.backup),
         Step("snapshot-janitor", "scheduled.json", "run again: copies", janitor(set(), set(), 3), time=ev.backup),
         Step("snapshot-janitor", "scheduled.json", "once more", janitor(set(), set(), 0), time=ev.backup),
+        Step("snapshot-janitor", "scheduled.json", "tags copied onto a foreign snapshot", forged, before=forge_a_backup, time=ev.backup),
         Step("snapshot-janitor", "bad-input.json", "bad input", refused),
         Step("alarm-restarter", "metric-alarm.json", "alarm fires", restarter("restarted", 1), alarm_for("app-1"), time=minutes(0)),
         Step("alarm-restarter", "metric-alarm.json", "same event again", restarter("duplicate", 1), alarm_for("app-1"), time=minutes(0)),

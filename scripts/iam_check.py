@@ -34,7 +34,6 @@ IMPLIED: dict[str, dict[str, str]] = {
         "kms:CreateGrant": "StartInstances of an instance with KMS-encrypted volumes: EC2 creates a grant on the key as the caller",
     },
     "snapshot-janitor": {
-        "ec2:CreateTags": "CreateSnapshot(s)' and CopySnapshot's TagSpecifications are authorized as CreateTags (ec2:CreateAction)",
         **{f"kms:{a}": "CopySnapshot with COPY_KMS_KEYS: EC2 uses the destination key as the caller (kms:ViaService EC2 only)"
            for a in ("CreateGrant", "DescribeKey", "Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo",
                      "GenerateDataKeyWithoutPlaintext")},
@@ -75,7 +74,7 @@ NO_RESOURCE_LEVEL = {
 # Organisation mode: what nightly-stopper and snapshot-janitor do in a member account is what
 # infra/member-role.yaml must grant; these happen in the management account instead.
 MEMBER_FUNCTIONS = ("nightly-stopper", "snapshot-janitor")
-MANAGEMENT_ONLY = {"sts:AssumeRole", "s3:PutObject", "ssm:GetParameter"}
+MANAGEMENT_ONLY = {"sts:AssumeRole", "s3:PutObject", "ssm:GetParameter", "secretsmanager:GetSecretValue"}
 
 # Accessors on SDK outputs whose names look like operations.
 NOT_CALLS = {"start_time", "change_info", "delete_on_termination"}

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import boto3
 
+import seal_key
 from local_aws import BIN, FAKE_CREDENTIALS, ROOT, Background, answers, free_port, start_watch, wait_until
 
 ASL = ROOT / "infra" / "statemachines" / "org-run.asl.json"
@@ -272,6 +273,8 @@ def start(work: Path) -> OrgWorld:
     urllib.request.urlopen(req).read()
     world = OrgWorld(work=work, router=router, moto=moto, endpoint=endpoint)
     world.client("s3").create_bucket(Bucket=BUCKET)
+    # The seal key, in the management account where the functions run.
+    seal_key.create_key(world.client("secretsmanager"))
     return world
 
 
@@ -309,11 +312,13 @@ def snapshot_backlog(world: OrgWorld, account: str, region: str, count: int) -> 
     ec2 = world.client("ec2", region, account)
     vol = ec2.create_volume(AvailabilityZone=f"{region}a", Size=8, TagSpecifications=[
         {"ResourceType": "volume", "Tags": [{"Key": "fleetkeeper:backup", "Value": "daily"}]}])["VolumeId"]
+    tags = {"fleetkeeper:managed-by": "snapshot-janitor", "fleetkeeper:policy": "daily", "fleetkeeper:volume-id": vol}
     for _ in range(count):
-        ec2.create_snapshot(VolumeId=vol, TagSpecifications=[{"ResourceType": "snapshot", "Tags": [
-            {"Key": "fleetkeeper:managed-by", "Value": "snapshot-janitor"},
-            {"Key": "fleetkeeper:policy", "Value": "daily"},
-            {"Key": "fleetkeeper:volume-id", "Value": vol}]}])
+        snap = ec2.create_snapshot(VolumeId=vol, TagSpecifications=[{"ResourceType": "snapshot", "Tags": [
+            {"Key": k, "Value": v} for k, v in tags.items()]}])["SnapshotId"]
+        # Sealed, as the janitor seals what it makes (the key is the management account's).
+        value = seal_key.seal(world.client("secretsmanager"), snap, tags)
+        ec2.create_tags(Resources=[snap], Tags=[{"Key": seal_key.SEAL_TAG, "Value": value}])
     return vol
 
 

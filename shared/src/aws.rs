@@ -30,7 +30,15 @@ pub struct AwsSettings {
 }
 
 /// Service ids as they appear in `AWS_ENDPOINT_URL_<SERVICE>`.
-pub const SERVICES: &[&str] = &["EC2", "SSM", "S3", "ROUTE_53", "STS", "CLOUDWATCH"];
+pub const SERVICES: &[&str] = &[
+    "EC2",
+    "SSM",
+    "S3",
+    "ROUTE_53",
+    "STS",
+    "CLOUDWATCH",
+    "SECRETS_MANAGER",
+];
 
 impl Default for AwsSettings {
     fn default() -> Self {

@@ -23,6 +23,8 @@ pub mod org;
 pub mod parameter;
 pub mod plan;
 pub mod report;
+#[cfg(feature = "seal")]
+pub mod seal;
 #[cfg(feature = "ec2")]
 pub mod tagging;
 pub mod tags;

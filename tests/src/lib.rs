@@ -9,6 +9,7 @@ pub mod fault;
 pub mod http;
 pub mod moto;
 pub mod runtime;
+pub mod seal;
 
 pub use fault::{Fault, FaultProxy, Rule};
 pub use moto::Moto;

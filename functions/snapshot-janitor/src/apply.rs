@@ -2,7 +2,10 @@
 //! CreateSnapshot/DeleteSnapshot token bucket, at most MAX_DELETES a run, stopping cleanly when
 //! the time budget is spent so the next run picks up the rest.
 
+use std::collections::BTreeMap;
+
 use fleetkeeper::exec::{Budget, RateLimiter, run_bounded};
+use fleetkeeper::seal::{KeyRing, fleetkeeper_claims};
 use fleetkeeper::{AwsError, Mode};
 
 use crate::plan::archive::Archive;
@@ -74,6 +77,33 @@ pub struct Outcome {
     pub delete_failed: Vec<Failed>,
     /// Deletions left for the next run: over MAX_DELETES, or the time budget ran out.
     pub left_for_next_run: Vec<String>,
+    /// Snapshots taken whose seal could not be written (id: the snapshot): kept, never
+    /// deleted, until adopted.
+    pub unsealed: Vec<Failed>,
+}
+
+/// Seals a snapshot just made, with the current key, over the fleetkeeper tags it was made
+/// with. None when sealed; the failure otherwise.
+async fn seal<E: Ebs + Sync>(
+    ebs: &E,
+    ring: &KeyRing,
+    snapshot_id: &str,
+    tags: &BTreeMap<String, String>,
+) -> Option<Failed> {
+    let failed = |error| {
+        Some(Failed {
+            id: snapshot_id.to_owned(),
+            error,
+        })
+    };
+    let Some(value) = ring.seal(snapshot_id, &fleetkeeper_claims(tags)) else {
+        return failed(AwsError::service(
+            "ec2:CreateTags",
+            "NoSealKey",
+            "no seal key to seal it with",
+        ));
+    };
+    ebs.seal(snapshot_id, &value).await.err().and_then(failed)
 }
 
 enum One {
@@ -131,6 +161,8 @@ pub struct CopyOutcome {
     pub failed: Vec<Failed>,
     /// Not started: EC2 has too many copies in flight there, or the time budget ran out.
     pub deferred: Vec<String>,
+    /// Copies started whose seal could not be written (id: the copy).
+    pub unsealed: Vec<Failed>,
 }
 
 /// Starts the copies into `destination` (its own port), until EC2 says too many are in
@@ -138,6 +170,7 @@ pub struct CopyOutcome {
 pub async fn apply_copies<E: Ebs + Sync>(
     destination: &E,
     copies: &[Copy],
+    ring: &KeyRing,
     mode: Mode,
     limits: &Limits<'_>,
 ) -> CopyOutcome {
@@ -162,9 +195,12 @@ pub async fn apply_copies<E: Ebs + Sync>(
             )
             .await;
         match result {
-            Ok(copy_id) => out
-                .started
-                .push((c.source_id.clone(), copy_id, c.reason.clone())),
+            Ok(copy_id) => {
+                out.unsealed
+                    .extend(seal(destination, ring, &copy_id, &c.tags).await);
+                out.started
+                    .push((c.source_id.clone(), copy_id, c.reason.clone()))
+            }
             Err(e)
                 if e.code()
                     .is_some_and(|code| COPIES_IN_FLIGHT.contains(&code)) =>
@@ -197,6 +233,7 @@ pub async fn apply<E: Ebs + Sync>(
     ebs: &E,
     create: &CreatePlan,
     prune: &[Decision],
+    ring: &KeyRing,
     mode: Mode,
     limits: &Limits<'_>,
 ) -> Outcome {
@@ -218,12 +255,18 @@ pub async fn apply<E: Ebs + Sync>(
             )
             .await;
         match taken {
-            Ok(snapshots) => out.sets_created.push(SetCreated {
-                instance_id: set.instance_id.clone(),
-                set_id: set.set_id.clone(),
-                snapshots,
-                reason: set.reason.clone(),
-            }),
+            Ok(snapshots) => {
+                for (snapshot_id, _) in &snapshots {
+                    out.unsealed
+                        .extend(seal(ebs, ring, snapshot_id, &set.tags).await);
+                }
+                out.sets_created.push(SetCreated {
+                    instance_id: set.instance_id.clone(),
+                    set_id: set.set_id.clone(),
+                    snapshots,
+                    reason: set.reason.clone(),
+                })
+            }
             Err(error) => out.sets_failed.push(Failed {
                 id: set.instance_id.clone(),
                 error,
@@ -236,11 +279,15 @@ pub async fn apply<E: Ebs + Sync>(
         }
         limits.snapshots.acquire().await;
         match ebs.create(&c.volume_id, &c.description, &c.tags).await {
-            Ok(snapshot_id) => out.created.push(Created {
-                volume_id: c.volume_id.clone(),
-                snapshot_id,
-                reason: c.reason.clone(),
-            }),
+            Ok(snapshot_id) => {
+                out.unsealed
+                    .extend(seal(ebs, ring, &snapshot_id, &c.tags).await);
+                out.created.push(Created {
+                    volume_id: c.volume_id.clone(),
+                    snapshot_id,
+                    reason: c.reason.clone(),
+                })
+            }
             Err(error) => out.create_failed.push(Failed {
                 id: c.volume_id.clone(),
                 error,
@@ -320,6 +367,8 @@ mod tests {
         created: Mutex<Vec<String>>,
         copied: Mutex<Vec<String>>,
         archived: Mutex<Vec<String>>,
+        /// (snapshot id, seal) written.
+        sealed: Mutex<Vec<(String, String)>>,
         /// Copies accepted before EC2 says too many are in flight (None: no limit).
         copy_limit: Mutex<Option<usize>>,
     }
@@ -383,6 +432,13 @@ mod tests {
             self.archived.lock().unwrap().push(id.to_owned());
             Ok(())
         }
+        async fn seal(&self, id: &str, value: &str) -> Result<(), AwsError> {
+            self.sealed
+                .lock()
+                .unwrap()
+                .push((id.to_owned(), value.to_owned()));
+            Ok(())
+        }
         async fn delete(&self, id: &str) -> Result<Deleted, AwsError> {
             if self.in_use.contains(id) {
                 return Ok(Deleted::InUse("used by ami-1".into()));
@@ -414,6 +470,10 @@ mod tests {
                 only_long_term: false,
             }])
             .collect()
+    }
+
+    fn ring() -> KeyRing {
+        KeyRing::new(fleetkeeper::seal::Key::new("v-1", vec![9; 32]).unwrap())
     }
 
     fn create_one() -> CreatePlan {
@@ -456,7 +516,7 @@ mod tests {
             budget: Budget::unlimited(),
             max_deletes: 0,
         };
-        let out = apply_copies(&fake, &copies(5), Mode::Live, &limits).await;
+        let out = apply_copies(&fake, &copies(5), &ring(), Mode::Live, &limits).await;
         assert_eq!(out.started.len(), 2);
         assert!(
             out.failed.is_empty(),
@@ -468,7 +528,7 @@ mod tests {
             2,
             "it stopped asking at the first refusal"
         );
-        let dry = apply_copies(&Fake::default(), &copies(2), Mode::DryRun, &limits).await;
+        let dry = apply_copies(&Fake::default(), &copies(2), &ring(), Mode::DryRun, &limits).await;
         assert!(dry.started.is_empty() && dry.deferred.is_empty());
     }
 
@@ -485,7 +545,7 @@ mod tests {
             budget,
             max_deletes: max,
         };
-        apply(fake, &create_one(), prune, mode, &limits).await
+        apply(fake, &create_one(), prune, &ring(), mode, &limits).await
     }
 
     #[tokio::test]
@@ -497,6 +557,17 @@ mod tests {
         };
         let out = run(&fake, &doomed(5), Mode::Live, Budget::unlimited(), 1000).await;
         assert_eq!(out.created.len(), 1);
+        // What it made, it sealed: bound to the new id, verifiable with the ring.
+        let sealed = fake.sealed.lock().unwrap().clone();
+        assert_eq!(sealed.len(), 1);
+        assert_eq!(sealed[0].0, "snap-new-vol-1");
+        let tags = BTreeMap::from([(fleetkeeper::seal::SEAL_TAG.to_owned(), sealed[0].1.clone())]);
+        assert!(
+            ring()
+                .check("snap-new-vol-1", &tags, &BTreeMap::new())
+                .is_valid()
+        );
+        assert!(out.unsealed.is_empty());
         assert_eq!(out.deleted.len(), 3);
         assert_eq!(
             out.in_use,

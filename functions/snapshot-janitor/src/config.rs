@@ -39,6 +39,8 @@ pub struct Config {
     pub rate: BucketSpec,
     /// `COPY_TAGS_EXCLUDE`: tag keys of a volume or instance not copied onto its snapshots.
     pub copy_tags_exclude: Vec<String>,
+    /// `SEAL_SECRET`: the Secrets Manager secret (name or ARN) holding the seal key.
+    pub seal_secret: String,
 }
 
 /// COPY_TAGS_EXCLUDE: a comma list of tag keys. fleetkeeper's own keys are never copied, so
@@ -83,6 +85,7 @@ impl Config {
             mode: Mode::from_env(env)?,
             rate: BucketSpec::from_env(env, "SNAPSHOT_RATE", buckets::EC2_SNAPSHOTS.headroom(0.9))?,
             copy_tags_exclude: copy_tags_exclude(env)?,
+            seal_secret: env.string("SEAL_SECRET", fleetkeeper::seal::DEFAULT_SECRET),
         })
     }
 }

@@ -8,35 +8,30 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use fleetkeeper::Error;
-use fleetkeeper::exec::{Budget, RateLimiter};
+use fleetkeeper::exec::Budget;
 use fleetkeeper::report::all_failed;
 use fleetkeeper::telemetry::Metrics;
 
 use std::collections::BTreeSet;
 
 use fleetkeeper::AwsError;
+use fleetkeeper::seal::{SEAL_TAG, versions_named};
 
 use crate::apply::{Limits, apply, apply_archive, apply_copies};
 use crate::config::Config;
 use crate::plan::copy::{Copy, Pending};
 use crate::plan::retention::Snapshot;
 use crate::plan::{
-    Archive, CreatePlan, Decision, decide, plan_archive, plan_copies, plan_create, share_deletes,
+    Archive, CreatePlan, Decision, NotOurs, Trusted, decide, plan_archive, plan_copies,
+    plan_create, share_deletes, sort_by_seal,
 };
 use crate::ports::Ebs;
+pub use crate::ports::{Places, Target};
 use crate::report::{self, JanitorReport};
+use crate::{adopt, event};
 
 /// Time kept back from the invocation deadline to return the report.
 pub const RESERVE: Duration = Duration::from_secs(20);
-
-/// One region, with its own limiter: CreateSnapshot and DeleteSnapshot share one bucket.
-pub type Target<E> = fleetkeeper::exec::Target<E, RateLimiter>;
-
-/// Where snapshots are taken, and where they are copied to (COPY_TO).
-pub struct Places<E> {
-    pub sources: Vec<Target<E>>,
-    pub destinations: Vec<Target<E>>,
-}
 
 /// What a source region holds and what its plan is.
 struct Source {
@@ -44,6 +39,8 @@ struct Source {
     decisions: Vec<Decision>,
     archive: Vec<Archive>,
     snapshots: Vec<Snapshot>,
+    /// Snapshots with our tags but no valid seal: left alone, reported.
+    not_ours: Vec<NotOurs>,
     live: BTreeSet<String>,
 }
 
@@ -52,6 +49,7 @@ struct Destination {
     decisions: Vec<Decision>,
     copies: Vec<Copy>,
     pending: Vec<Pending>,
+    not_ours: Vec<NotOurs>,
 }
 
 pub async fn run<E: Ebs + Sync>(
@@ -62,62 +60,99 @@ pub async fn run<E: Ebs + Sync>(
     budget: Budget,
     metrics: &mut Metrics,
 ) -> Result<JanitorReport, Error> {
-    let Some(event) = payload.as_object() else {
-        return Err(Error::input(format!(
-            "snapshot-janitor expects a JSON object (a scheduled event or {{}}), got {payload}"
-        )));
-    };
+    let request = event::parse(payload)?;
     // One clock per run: the period, retention ages and copy and archive decisions are all
     // judged at the event's time (the scheduled time), the system clock only without one.
-    let now = fleetkeeper::clock::run_time(event, clock)?;
+    let now = request.at.unwrap_or(clock);
+    if let Some(ids) = request.adopt {
+        return adopt::run(places, config, ids, now, metrics).await;
+    }
     let tz = &config.time_zone;
-    // Observe and plan every region first, so MAX_DELETES can be shared over the whole run.
-    let sources = join_all(places.sources.iter().map(|t| async move {
+    // Observe every region first: the seals met name the key versions to fetch, and
+    // MAX_DELETES is shared over the whole run.
+    let observed = join_all(places.sources.iter().map(|t| async move {
         let (volumes, instances, snapshots) = futures_util::join!(
             t.port.tagged_volumes(),
             t.port.tagged_instances(),
             t.port.our_snapshots()
         );
-        let (volumes, instances, snapshots) = (volumes?, instances?, snapshots?);
-        // Copies held here (were this region once a destination) are not sources.
-        let snapshots: Vec<Snapshot> = snapshots
-            .into_iter()
-            .filter(|s| s.copy_of.is_none())
-            .collect();
-        let create = plan_create(&volumes, &instances, &snapshots, tz, now)
-            .without_tags(&config.copy_tags_exclude);
-        // What still exists: a gone volume's (or instance's) newest snapshot has a grace.
-        let live: BTreeSet<String> = volumes
-            .iter()
-            .map(|v| v.id.clone())
-            .chain(instances.iter().map(|i| i.id.clone()))
-            .collect();
-        let decisions = decide(&snapshots, &live, &config.rules, tz, now);
-        let archive = plan_archive(&snapshots, &decisions, config.archive_after_days, now);
-        Ok::<_, AwsError>(Source {
-            create,
-            decisions,
-            archive,
-            snapshots,
-            live,
-        })
+        Ok::<_, AwsError>((volumes?, instances?, snapshots?))
     }))
     .await;
-    if let Some(e) = all_failed(&sources) {
+    if let Some(e) = all_failed(&observed) {
         // Nothing could be read anywhere: fail the invocation so Lambda's Errors metric sees it.
-        return Err(e.into());
+        return Err(e.clone().into());
     }
+    let held = join_all(places.destinations.iter().map(|d| d.port.our_snapshots())).await;
+    let seals = observed
+        .iter()
+        .flatten()
+        .flat_map(|(_, _, snapshots)| snapshots)
+        .chain(held.iter().flatten().flatten())
+        .filter_map(|s| s.tags.get(SEAL_TAG));
+    let ring = match places.keys.ring(&versions_named(seals)).await {
+        Ok(ring) => ring,
+        Err(e) => {
+            return Ok(report::no_key(
+                config.mode,
+                now,
+                places.keys.name(),
+                &e,
+                metrics,
+            ));
+        }
+    };
+    let ring = &ring;
+    let sources: Vec<Result<Source, AwsError>> = observed
+        .into_iter()
+        .map(|o| {
+            let (volumes, instances, snapshots) = o?;
+            // Copies held here (were this region once a destination) are not sources.
+            let snapshots: Vec<Snapshot> = snapshots
+                .into_iter()
+                .filter(|s| s.copy_of.is_none())
+                .collect();
+            // Only what its seal proves ours is planned for; the rest is left alone.
+            let Trusted {
+                ours: snapshots,
+                not_ours,
+            } = sort_by_seal(snapshots, ring);
+            let create = plan_create(&volumes, &instances, &snapshots, tz, now)
+                .without_tags(&config.copy_tags_exclude);
+            // What still exists: a gone volume's (or instance's) newest snapshot has a grace.
+            let live: BTreeSet<String> = volumes
+                .iter()
+                .map(|v| v.id.clone())
+                .chain(instances.iter().map(|i| i.id.clone()))
+                .collect();
+            let decisions = decide(&snapshots, &live, &config.rules, tz, now);
+            let archive = plan_archive(&snapshots, &decisions, config.archive_after_days, now);
+            Ok(Source {
+                create,
+                decisions,
+                archive,
+                snapshots,
+                not_ours,
+                live,
+            })
+        })
+        .collect();
     let live: BTreeSet<String> = sources
         .iter()
         .flatten()
         .flat_map(|s| s.live.clone())
         .collect();
-    let destinations = join_all(places.destinations.iter().map(|d| {
-        let (sources, live) = (&sources, &live);
-        async move {
-            let held = d.port.our_snapshots().await?;
-            let copies: Vec<Snapshot> = held.into_iter().filter(|s| s.copy_of.is_some()).collect();
-            let decisions = decide(&copies, live, &config.copies.rules, tz, now);
+    let destinations: Vec<Result<Destination, AwsError>> = places
+        .destinations
+        .iter()
+        .zip(held)
+        .map(|(d, held)| {
+            let copies: Vec<Snapshot> = held?.into_iter().filter(|s| s.copy_of.is_some()).collect();
+            let Trusted {
+                ours: copies,
+                not_ours,
+            } = sort_by_seal(copies, ring);
+            let decisions = decide(&copies, &live, &config.copies.rules, tz, now);
             let key = config
                 .copies
                 .kms_keys
@@ -127,8 +162,9 @@ pub async fn run<E: Ebs + Sync>(
                 decisions,
                 copies: Vec::new(),
                 pending: Vec::new(),
+                not_ours,
             };
-            for (t, s) in places.sources.iter().zip(sources) {
+            for (t, s) in places.sources.iter().zip(&sources) {
                 let Ok(s) = s else { continue };
                 let p = plan_copies(
                     t.port.region(),
@@ -141,10 +177,9 @@ pub async fn run<E: Ebs + Sync>(
                 plan.copies.extend(p.copy);
                 plan.pending.extend(p.pending);
             }
-            Ok::<_, AwsError>(plan)
-        }
-    }))
-    .await;
+            Ok(plan)
+        })
+        .collect();
 
     let doomed: Vec<usize> = sources
         .iter()
@@ -169,7 +204,7 @@ pub async fn run<E: Ebs + Sync>(
                 budget,
                 max_deletes: quota,
             };
-            let out = apply(&t.port, &s.create, &s.decisions, config.mode, &limits).await;
+            let out = apply(&t.port, &s.create, &s.decisions, ring, config.mode, &limits).await;
             let archived = apply_archive(&t.port, &s.archive, config.mode, &limits).await;
             Some((out, archived))
         },
@@ -188,9 +223,9 @@ pub async fn run<E: Ebs + Sync>(
                     budget,
                     max_deletes: quota,
                 };
-                let copies = apply_copies(&t.port, &d.copies, config.mode, &limits).await;
+                let copies = apply_copies(&t.port, &d.copies, ring, config.mode, &limits).await;
                 let none = CreatePlan::default();
-                let pruned = apply(&t.port, &none, &d.decisions, config.mode, &limits).await;
+                let pruned = apply(&t.port, &none, &d.decisions, ring, config.mode, &limits).await;
                 Some((copies, pruned))
             }),
     )
@@ -204,6 +239,8 @@ pub async fn run<E: Ebs + Sync>(
                 let region = t.port.region();
                 report::add_region(&mut report, region, &s.create, &s.decisions, out);
                 report::add_archive(&mut report, region, &s.archive, archived);
+                report::add_not_ours(&mut report, region, &s.not_ours);
+                report::add_unsealed(&mut report, region, &out.unsealed);
             }
             (Err(e), _) => report::region_failed(&mut report, t.port.region(), e),
             (Ok(_), None) => unreachable!("a region that was read was applied"),
@@ -214,6 +251,9 @@ pub async fn run<E: Ebs + Sync>(
             (Ok(d), Some((copies, pruned))) => {
                 let region = t.port.region();
                 report::add_copies(&mut report, region, &d.copies, &d.pending, copies);
+                report::add_not_ours(&mut report, region, &d.not_ours);
+                report::add_unsealed(&mut report, region, &copies.unsealed);
+                report::add_unsealed(&mut report, region, &pruned.unsealed);
                 report::add_region(
                     &mut report,
                     region,

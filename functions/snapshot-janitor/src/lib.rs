@@ -5,8 +5,10 @@
 //! retention lets go; most tests live there) -> apply ([`apply`], tested against an in-memory
 //! EBS) -> report ([`report`]); [`handler`] runs one invocation.
 
+pub mod adopt;
 pub mod apply;
 pub mod config;
+pub mod event;
 pub mod handler;
 pub mod plan;
 pub mod ports;
@@ -17,6 +19,7 @@ use fleetkeeper::aws::Aws;
 use fleetkeeper::exec::RateLimiter;
 use fleetkeeper::lambda::{Boot, Invocation};
 use fleetkeeper::org::{self, Answer, Reach, TargetRequest};
+use fleetkeeper::seal::{Keys, SecretKeys};
 
 use config::Config;
 pub use handler::{Places, RESERVE, Target};
@@ -33,7 +36,7 @@ pub struct Lambda {
 /// The wiring of `main`.
 pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     let config = Config::from_env(&boot.env)?;
-    let places = places(&boot.aws, &config);
+    let places = places(&boot.aws, keys(&boot.aws, &config), &config);
     Ok(Lambda {
         config,
         places,
@@ -41,8 +44,17 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     })
 }
 
+/// The seal key, read with the function's own role (in organisation mode too: the secret is
+/// in the account the function runs in, never in a member account).
+pub fn keys(aws: &Aws, config: &Config) -> Keys {
+    Keys::Secret(SecretKeys::new(
+        aws.client("SECRETS_MANAGER", aws_sdk_secretsmanager::Client::new),
+        &config.seal_secret,
+    ))
+}
+
 /// A target per source region (REGIONS), and one per copy destination (COPY_TO).
-pub fn places(aws: &Aws, config: &Config) -> Places<Ec2Ebs> {
+pub fn places(aws: &Aws, keys: Keys, config: &Config) -> Places<Ec2Ebs> {
     let targets = |regions: &[String]| -> Vec<Target<Ec2Ebs>> {
         aws.regional("EC2", regions, aws_sdk_ec2::Client::new)
             .into_iter()
@@ -60,6 +72,7 @@ pub fn places(aws: &Aws, config: &Config) -> Places<Ec2Ebs> {
         } else {
             targets(&config.copies.to)
         },
+        keys,
     }
 }
 
@@ -89,7 +102,7 @@ pub async fn handle(
             regions,
             ..config.clone()
         };
-        let places = places(&reached, &config);
+        let places = places(&reached, lambda.places.keys.clone(), &config);
         handler::run(
             &places,
             &config,

@@ -9,7 +9,10 @@ use aws_sdk_ec2::types::{
 use fleetkeeper::AwsError;
 use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_key_filter};
 use fleetkeeper::error::aws_err;
-use fleetkeeper::tagging::snapshot_tags;
+use fleetkeeper::exec::RateLimiter;
+use fleetkeeper::seal::Keys;
+use fleetkeeper::seal::SEAL_TAG;
+use fleetkeeper::tagging::{create_tag, snapshot_tags};
 use jiff::Timestamp;
 
 use crate::plan::create::{
@@ -67,6 +70,37 @@ pub trait Ebs {
     fn archive(&self, snapshot_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// A dry run never gets here: it plans and reports, and calls nothing that changes.
     fn delete(&self, snapshot_id: &str) -> impl Future<Output = Result<Deleted, AwsError>> + Send;
+    /// Writes `seal` as the snapshot's `fleetkeeper:seal` tag (CreateTags, once it exists:
+    /// the seal is bound to the id EC2 gave it).
+    fn seal(
+        &self,
+        snapshot_id: &str,
+        seal: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// One region, with its own limiter: CreateSnapshot and DeleteSnapshot share one bucket.
+pub type Target<E> = fleetkeeper::exec::Target<E, RateLimiter>;
+
+/// Where snapshots are taken, where they are copied to (COPY_TO), and the seal key that
+/// proves which are ours.
+pub struct Places<E> {
+    pub sources: Vec<Target<E>>,
+    pub destinations: Vec<Target<E>>,
+    pub keys: Keys,
+}
+
+impl<E: Ebs> Places<E> {
+    /// Every region once: the sources, then the destinations that are not also sources.
+    pub fn regions(&self) -> Vec<&Target<E>> {
+        let mut out: Vec<&Target<E>> = self.sources.iter().collect();
+        for d in &self.destinations {
+            if !out.iter().any(|t| t.port.region() == d.port.region()) {
+                out.push(d);
+            }
+        }
+        out
+    }
 }
 
 pub struct Ec2Ebs {
@@ -177,6 +211,7 @@ impl Ebs for Ec2Ebs {
                     source_started: tags.get(SOURCE_TIME_TAG).and_then(|t| t.parse().ok()),
                     tags,
                     size_gib: s.volume_size().unwrap_or(0).max(0) as u64,
+                    description: s.description().unwrap_or_default().to_owned(),
                     archived: s.storage_tier() == Some(&StorageTier::Archive),
                 });
             }
@@ -264,6 +299,10 @@ impl Ebs for Ec2Ebs {
             .await
             .map_err(aws_err("ec2:ModifySnapshotTier"))?;
         Ok(())
+    }
+
+    async fn seal(&self, snapshot_id: &str, seal: &str) -> Result<(), AwsError> {
+        create_tag(&self.client, &[snapshot_id.to_owned()], SEAL_TAG, seal).await
     }
 
     async fn delete(&self, snapshot_id: &str) -> Result<Deleted, AwsError> {

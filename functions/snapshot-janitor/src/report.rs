@@ -13,7 +13,7 @@ use fleetkeeper::{AwsError, Mode, Report};
 use crate::apply::{ArchiveOutcome, CopyOutcome, Outcome};
 use crate::plan::archive::Archive;
 use crate::plan::copy::{Copy, Pending};
-use crate::plan::{CreatePlan, Decision};
+use crate::plan::{CreatePlan, Decision, NotOurs};
 
 pub const FUNCTION: &str = "snapshot-janitor";
 
@@ -28,6 +28,10 @@ pub enum SnapshotAction {
     /// An instance's volumes at one instant (CreateSnapshots).
     CreateSet,
     Delete,
+    /// Writing a snapshot's seal: after it is made, or on an operator's word (adopt).
+    Seal,
+    /// Left alone: our tags without a valid seal.
+    None,
 }
 
 impl fmt::Display for SnapshotAction {
@@ -38,6 +42,8 @@ impl fmt::Display for SnapshotAction {
             SnapshotAction::Archive => "archive-snapshot",
             SnapshotAction::CreateSet => "create-snapshot-set",
             SnapshotAction::Delete => "delete-snapshot",
+            SnapshotAction::Seal => "seal-snapshot",
+            SnapshotAction::None => "none",
         })
     }
 }
@@ -57,6 +63,14 @@ pub struct Verdict {
 pub struct JanitorFields {
     /// The time the run judged periods and ages at: the event's `time`, else the clock.
     pub time: String,
+    /// Snapshots with our tags whose seal does not verify (copied or altered tags): left
+    /// alone. Counted in full here; the first few are listed in `skipped`.
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    pub forged: usize,
+    /// Snapshots with our tags and no seal (made before seals, or by hand): kept, never
+    /// deleted, until adopted (`{"action": "adopt"}` lists them).
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    pub unsealed: usize,
     /// In a dry run: every snapshot of ours with keep or delete and the rule that decided it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retention: Vec<Verdict>,
@@ -67,6 +81,74 @@ pub struct JanitorFields {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
+}
+
+/// How many snapshots without a valid seal a region lists by name (all are counted).
+pub const LISTED_NOT_OURS: usize = 50;
+
+/// Snapshots with our tags but no valid seal in `region`: left alone, each with why.
+pub fn add_not_ours(report: &mut JanitorReport, region: &str, not_ours: &[NotOurs]) {
+    let forged = not_ours.iter().filter(|n| n.forged()).count();
+    report.fields.forged += forged;
+    report.fields.unsealed += not_ours.len() - forged;
+    // Forgeries first: they are what someone must look at.
+    let mut listed: Vec<&NotOurs> = not_ours.iter().filter(|n| n.forged()).collect();
+    listed.extend(not_ours.iter().filter(|n| !n.forged()));
+    for n in listed.iter().take(LISTED_NOT_OURS) {
+        report.skip(Entry::new(&n.snapshot.id, SnapshotAction::None, n.reason()).in_region(region));
+    }
+    if not_ours.len() > LISTED_NOT_OURS {
+        report.skip(
+            Entry::new(
+                "*",
+                SnapshotAction::None,
+                format!(
+                    "{} more snapshots with fleetkeeper tags and no valid seal, left alone ({{\"action\": \"adopt\"}} lists the unsealed ones)",
+                    not_ours.len() - LISTED_NOT_OURS
+                ),
+            )
+            .in_region(region),
+        );
+    }
+}
+
+/// The run when the seal key cannot be read: nothing is done at all (fleetkeeper acts only on
+/// what it can prove is its own, and what it made now could not be proved later), and the
+/// report says why.
+pub fn no_key(
+    mode: Mode,
+    now: jiff::Timestamp,
+    secret: &str,
+    e: &AwsError,
+    metrics: &mut Metrics,
+) -> JanitorReport {
+    let mut report = new(mode);
+    report.fields.time = now.to_string();
+    let mut failure = Failure::aws(secret, "read-seal-key", e);
+    failure.error = format!(
+        "the seal key {secret} (SEAL_SECRET) cannot be read: nothing was created, copied, archived or deleted ({})",
+        failure.error
+    );
+    report.fail(failure);
+    metrics_into(&report, metrics);
+    report.log();
+    report
+}
+
+/// Snapshots made but not sealed: kept (never deleted), and said so.
+pub fn add_unsealed(report: &mut JanitorReport, region: &str, failed: &[crate::apply::Failed]) {
+    for f in failed {
+        let mut failure = Failure::aws(&f.id, SnapshotAction::Seal, &f.error).in_region(region);
+        failure.error = format!(
+            "taken, but its seal could not be written: it is kept, never deleted, until adopted ({})",
+            failure.error
+        );
+        report.fail(failure);
+    }
 }
 
 pub type JanitorReport = Report<JanitorFields>;
@@ -265,4 +347,7 @@ pub fn metrics_into(report: &JanitorReport, m: &mut Metrics) {
             .count() as u64,
     );
     m.count("Failures", report.failed.len() as u64);
+    // Someone forged or copied fleetkeeper's tags: the template alarms on it.
+    m.count("ForgedTags", report.fields.forged as u64);
+    m.count("UnsealedSnapshots", report.fields.unsealed as u64);
 }

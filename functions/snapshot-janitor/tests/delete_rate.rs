@@ -87,6 +87,8 @@ async fn bench_3000_deletes_through_the_delete_snapshot_bucket() {
         &ebs,
         &CreatePlan::default(),
         &decisions,
+        // Nothing is created here, so nothing is sealed.
+        &fleetkeeper::seal::KeyRing::default(),
         config.mode,
         &limits,
     )

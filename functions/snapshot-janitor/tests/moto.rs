@@ -114,8 +114,11 @@ mod run {
     use super::volume;
     use fleetkeeper::exec::{Budget, RateLimiter};
     use fleetkeeper::report::{Entry, Status};
+    use fleetkeeper::seal::{Keys, fleetkeeper_claims};
     use fleetkeeper::telemetry::Metrics;
     use fleetkeeper_tests::Moto;
+    use fleetkeeper_tests::clock;
+    use fleetkeeper_tests::seal::create_key;
     use jiff::Timestamp;
     use serde_json::json;
     use snapshot_janitor::config::Config;
@@ -151,8 +154,9 @@ mod run {
     ) -> JanitorReport {
         let env = Moto::env_for(endpoint, extra);
         let config = Config::from_env(&env).unwrap();
+        create_key(&env).await;
         let aws = Moto::aws(&env).await;
-        let places = snapshot_janitor::places(&aws, &config);
+        let places = snapshot_janitor::places(&aws, snapshot_janitor::keys(&aws, &config), &config);
         let now: Timestamp = now.parse().unwrap();
         let mut metrics = Metrics::for_function("snapshot-janitor");
         run(&places, &config, &json!({}), now, budget, &mut metrics)
@@ -184,8 +188,9 @@ mod run {
     ) -> Result<JanitorReport, fleetkeeper::Error> {
         let env = Moto::env_for(&moto.endpoint(), &[]);
         let config = Config::from_env(&env).unwrap();
+        create_key(&env).await;
         let aws = Moto::aws(&env).await;
-        let places = snapshot_janitor::places(&aws, &config);
+        let places = snapshot_janitor::places(&aws, snapshot_janitor::keys(&aws, &config), &config);
         let mut metrics = Metrics::for_function("snapshot-janitor");
         let clock = fleetkeeper_tests::clock::now();
         run(
@@ -419,7 +424,14 @@ mod run {
         // eu-west-1, while the source region keeps both (KEEP_LAST=3).
         let east = Ec2Ebs::new("us-east-1".into(), ec2.clone());
         let tags = snapshot_janitor::plan::create::managed_tags(&vol, "daily");
-        east.create(&vol, "newer", &tags).await.unwrap();
+        let newer = east.create(&vol, "newer", &tags).await.unwrap();
+        let ring = create_key(&moto.env(&[])).await;
+        east.seal(
+            &newer,
+            &ring.seal(&newer, &fleetkeeper_claims(&tags)).unwrap(),
+        )
+        .await
+        .unwrap();
         let copied = invoke(&moto, &settings, &day(0)).await;
         assert_eq!(
             entries(&copied.done, "copy-snapshot").len(),
@@ -449,8 +461,12 @@ mod run {
         let vol = volume(&ec2, &[("fleetkeeper:backup", "daily")]).await;
         let ebs = Ec2Ebs::new("us-east-1".into(), ec2);
         let tags = snapshot_janitor::plan::create::managed_tags(&vol, "daily");
+        // Sealed, as the janitor seals what it makes.
+        let ring = create_key(&moto.env(&[])).await;
         for _ in 0..n {
-            ebs.create(&vol, "history", &tags).await.unwrap();
+            let id = ebs.create(&vol, "history", &tags).await.unwrap();
+            let seal = ring.seal(&id, &fleetkeeper_claims(&tags)).unwrap();
+            ebs.seal(&id, &seal).await.unwrap();
         }
         vol
     }
@@ -489,6 +505,7 @@ mod run {
                 })
                 .collect(),
             destinations: Vec::new(),
+            keys: Keys::Fixed(create_key(&env).await),
         };
         let targets: &[Target<Ec2Ebs>] = &places.sources;
         // Three managed snapshots of one volume in each region: two may go in each.
@@ -497,8 +514,11 @@ mod run {
             let vol =
                 fleetkeeper_tests::ec2::volume(ec2, &az, &[("fleetkeeper:backup", "daily")]).await;
             let tags = snapshot_janitor::plan::create::managed_tags(&vol, "daily");
+            let ring = create_key(&env).await;
             for _ in 0..3 {
-                t.port.create(&vol, "history", &tags).await.unwrap();
+                let id = t.port.create(&vol, "history", &tags).await.unwrap();
+                let seal = ring.seal(&id, &fleetkeeper_claims(&tags)).unwrap();
+                t.port.seal(&id, &seal).await.unwrap();
             }
         }
         let run_once = async || {
@@ -571,6 +591,260 @@ mod run {
         assert_eq!(managed_count(&moto).await, 1, "the newest stays");
     }
 
+    /// Snapshot `id`'s tags.
+    async fn tags_of(moto: &Moto, id: &str) -> std::collections::BTreeMap<String, String> {
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+        let out = ec2
+            .describe_snapshots()
+            .snapshot_ids(id)
+            .send()
+            .await
+            .unwrap();
+        out.snapshots()[0]
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect()
+    }
+
+    async fn exists(moto: &Moto, id: &str) -> bool {
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+        ec2.describe_snapshots()
+            .snapshot_ids(id)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn every_tag_copied_onto_a_foreign_snapshot_protects_nothing_of_it() {
+        use fleetkeeper_tests::seal::copy_every_tag;
+        let moto = Moto::start();
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+        volume(&ec2, &[("fleetkeeper:backup", "daily")]).await;
+        // The janitor takes today's snapshot itself, and seals it.
+        let first = invoke(&moto, &[], &now()).await;
+        let genuine = created(&first)[0].detail.as_ref().unwrap()["snapshot_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            tags_of(&moto, &genuine)
+                .await
+                .contains_key("fleetkeeper:seal")
+        );
+        // Someone's manual pre-migration backup gets every tag of the genuine one, the seal
+        // included; another gets the tags without the seal.
+        let theirs = volume(&ec2, &[("Name", "pre-migration")]).await;
+        let mut foreign = Vec::new();
+        for _ in 0..2 {
+            let id = ec2
+                .create_snapshot()
+                .volume_id(&theirs)
+                .description("before the migration: keep")
+                .send()
+                .await
+                .unwrap()
+                .snapshot_id()
+                .unwrap()
+                .to_owned();
+            copy_every_tag(&ec2, &genuine, &id).await;
+            foreign.push(id);
+        }
+        ec2.delete_tags()
+            .resources(&foreign[1])
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("fleetkeeper:seal")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        // KEEP_LAST=0 and no daily rule, the day after tomorrow: retention lets every snapshot
+        // of ours go but the newest of the volume, which always stays.
+        let later = clock::rfc3339(clock::hours_after(clock::now(), 50));
+        let env = [
+            ("KEEP_LAST", "0"),
+            ("KEEP_DAILY", "0"),
+            ("KEEP_WEEKLY", "0"),
+            ("KEEP_MONTHLY", "0"),
+            ("KEEP_YEARLY", "0"),
+        ];
+        let r = invoke_at_time(&moto, &env, &later).await;
+        // The foreign ones: untouched, reported, counted.
+        for id in &foreign {
+            assert!(exists(&moto, id).await, "{id} must survive");
+            let skip = r.skipped.iter().find(|e| &e.target == id).expect(id);
+            assert!(
+                skip.reason
+                    .starts_with("fleetkeeper tags without a valid seal: not ours"),
+                "{}",
+                skip.reason
+            );
+        }
+        assert_eq!((r.fields.forged, r.fields.unsealed), (1, 1), "{r:?}");
+        // A foreign snapshot never covered the new day's period (it would have suppressed
+        // that backup): a new day's snapshot was taken, and sealed.
+        assert_eq!(created(&r).len(), 1, "{r:?}");
+        let new = created(&r)[0].detail.as_ref().unwrap()["snapshot_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(tags_of(&moto, &new).await.contains_key("fleetkeeper:seal"));
+        // The genuine one is still ours: once the new one is the newest, retention lets it go.
+        // The control that proves the test can fail.
+        let r = invoke_at_time(&moto, &env, &later).await;
+        assert_eq!(deleted(&r).len(), 1, "{r:?}");
+        assert_eq!(deleted(&r)[0].target, genuine);
+        assert!(!exists(&moto, &genuine).await);
+        for id in &foreign {
+            assert!(
+                exists(&moto, id).await,
+                "{id} must survive the second run too"
+            );
+        }
+    }
+
+    async fn invoke_at_time(moto: &Moto, extra: &[(&str, &str)], time: &str) -> JanitorReport {
+        let env = Moto::env_for(&moto.endpoint(), extra);
+        let config = Config::from_env(&env).unwrap();
+        create_key(&env).await;
+        let aws = Moto::aws(&env).await;
+        let places = snapshot_janitor::places(&aws, snapshot_janitor::keys(&aws, &config), &config);
+        let mut metrics = Metrics::for_function("snapshot-janitor");
+        run(
+            &places,
+            &config,
+            &json!({"time": time}),
+            clock::now(),
+            Budget::unlimited(),
+            &mut metrics,
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn snapshots_made_before_seals_are_kept_until_adopted() {
+        let moto = Moto::start();
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+        // Three snapshots an earlier version made: our tags, no seal.
+        let vol = volume(&ec2, &[("fleetkeeper:backup", "daily")]).await;
+        let ebs = Ec2Ebs::new("us-east-1".into(), ec2.clone());
+        let tags = snapshot_janitor::plan::create::managed_tags(&vol, "daily");
+        let mut old = Vec::new();
+        for _ in 0..3 {
+            old.push(
+                ebs.create(&vol, "fleetkeeper snapshot-janitor: before seals", &tags)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let r = invoke(&moto, &[("KEEP_LAST", "1")], &now()).await;
+        assert!(deleted(&r).is_empty(), "unsealed: never deleted {r:?}");
+        assert_eq!(r.fields.unsealed, 3);
+
+        // Adopt lists them with what EC2 says of them, and changes nothing.
+        let adopt = |ids: Option<Vec<String>>| {
+            let payload = match ids {
+                Some(ids) => json!({"action": "adopt", "ids": ids}),
+                None => json!({"action": "adopt"}),
+            };
+            let moto = &moto;
+            async move {
+                let env = moto.env(&[]);
+                let config = Config::from_env(&env).unwrap();
+                let aws = Moto::aws(&env).await;
+                let places =
+                    snapshot_janitor::places(&aws, snapshot_janitor::keys(&aws, &config), &config);
+                let mut metrics = Metrics::for_function("snapshot-janitor");
+                run(
+                    &places,
+                    &config,
+                    &payload,
+                    clock::now(),
+                    Budget::unlimited(),
+                    &mut metrics,
+                )
+                .await
+            }
+        };
+        let listed = adopt(None).await.unwrap();
+        assert_eq!(listed.planned.len(), 3, "{listed:?}");
+        assert!(listed.done.is_empty());
+        let facts = listed.planned[0].detail.as_ref().unwrap();
+        assert_eq!(
+            facts["description"],
+            "fleetkeeper snapshot-janitor: before seals"
+        );
+        assert_eq!(facts["volume_id"], vol.as_str());
+
+        // An id that is not ours refuses the whole request: nothing is sealed.
+        let e = adopt(Some(vec![old[0].clone(), "snap-0123456789abcdef0".into()]))
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("snap-0123456789abcdef0: no snapshot with snapshot-janitor's tags"),
+            "{e}"
+        );
+        assert!(
+            !tags_of(&moto, &old[0])
+                .await
+                .contains_key("fleetkeeper:seal")
+        );
+
+        // Adopted on an operator's word: sealed, and retention manages them from then on.
+        let done = adopt(Some(old.clone())).await.unwrap();
+        assert_eq!(done.done.len(), 3, "{done:?}");
+        let again = adopt(Some(vec![old[0].clone()])).await.unwrap();
+        assert!(again.skipped[0].reason.contains("already sealed"));
+        // KEEP_LAST=1 over the four that are now ours (the three adopted, and the one the first
+        // run took; moto stamps them all in the same second): three go, one stays.
+        let r = invoke(&moto, &[("KEEP_LAST", "1")], &now()).await;
+        assert_eq!(r.fields.unsealed, 0);
+        assert_eq!(deleted(&r).len(), 3, "{r:?}");
+        assert_eq!(managed_count(&moto).await, 1);
+    }
+
+    #[tokio::test]
+    async fn without_the_seal_key_nothing_is_done_and_the_report_says_why() {
+        let moto = Moto::start();
+        let aws = Moto::aws(&moto.env(&[])).await;
+        let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+        volume(&ec2, &[("fleetkeeper:backup", "daily")]).await;
+        let before = snapshot_count(&moto).await;
+        let env = moto.env(&[]);
+        let config = Config::from_env(&env).unwrap();
+        let places = snapshot_janitor::places(&aws, snapshot_janitor::keys(&aws, &config), &config);
+        let mut metrics = Metrics::for_function("snapshot-janitor");
+        let r = run(
+            &places,
+            &config,
+            &json!({}),
+            clock::now(),
+            Budget::unlimited(),
+            &mut metrics,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), Status::Failed);
+        assert!(r.done.is_empty());
+        let f = &r.failed[0];
+        assert_eq!(f.target, "fleetkeeper/seal-key");
+        assert!(
+            f.error.contains("SEAL_SECRET") && f.error.contains("nothing was created"),
+            "{}",
+            f.error
+        );
+        assert_eq!(snapshot_count(&moto).await, before);
+    }
+
     #[tokio::test]
     async fn same_end_state_with_20_percent_of_calls_throttled() {
         use fleetkeeper_tests::{Fault, FaultProxy, Rule};
@@ -612,6 +886,8 @@ async fn serves_one_organisation_target_in_its_member_account() {
     let role = format!("arn:aws:iam::{MEMBER}:role/fleetkeeper-member");
     let moto = Moto::start();
     let env = moto.env(&[("REGIONS", "us-east-1")]);
+    // The seal key is in the management account, read with the function's own role.
+    fleetkeeper_tests::seal::create_key(&env).await;
     let aws = Moto::aws(&env).await;
     aws.s3()
         .create_bucket()

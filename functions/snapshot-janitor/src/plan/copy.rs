@@ -7,6 +7,7 @@
 //! later run; one that retention lets go this run is not copied at all. A set's members are
 //! copied together and keep its set id, so the destination keeps or deletes the set whole too.
 
+use fleetkeeper::seal::SEAL_TAG;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
@@ -137,7 +138,8 @@ pub fn plan_copies(
             let mut tags: BTreeMap<String, String> = s
                 .tags
                 .iter()
-                .filter(|(k, _)| !k.starts_with("aws:"))
+                // The source's seal is bound to the source's id: the copy gets its own.
+                .filter(|(k, _)| !k.starts_with("aws:") && k.as_str() != SEAL_TAG)
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             tags.insert(COPY_OF_TAG.into(), s.id.clone());

@@ -53,6 +53,8 @@ pub struct Snapshot {
     pub size_gib: u64,
     /// Already in the archive tier.
     pub archived: bool,
+    /// EC2's description, set at creation and never changed: what adoption shows.
+    pub description: String,
 }
 
 /// How many of each to keep (KEEP_LAST, KEEP_DAILY, ...).
