@@ -319,6 +319,44 @@ pub async fn authenticate(
     }
 }
 
+/// The authority (`host[:port]`, lowercased) of an origin or URL such as
+/// `https://abc.lambda-url.us-east-1.on.aws` or `http://127.0.0.1:9000/path`.
+pub fn authority(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    if !matches!(scheme, "https" | "http") {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty() && !host.contains('@')).then(|| host.to_ascii_lowercase())
+}
+
+/// Why a state-changing request a browser sent is refused (cross-site request forgery), or
+/// None when it may go on. Where the shared secret rides on the browser's route to the form, a
+/// page on any other origin could post through that route; so a browser's POST is taken only
+/// from the form's own origin, `own` (the function URL's host, or PUBLIC_URL's behind a
+/// proxy):
+/// - `Sec-Fetch-Site` other than `same-origin` or `none` is refused: `same-site` is not
+///   enough, since every function URL shares the site `on.aws`;
+/// - an `Origin` other than `own` is refused (`null` included);
+/// - a request with neither header is not a browser's (curl with the secret, a script) and
+///   goes on as documented.
+pub fn foreign_origin(req: &Request, own: &str) -> Option<String> {
+    if let Some(site) = req.header("sec-fetch-site")
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Some(format!(
+            "a form posted from another site (Sec-Fetch-Site: {site}) is refused: only this page may post"
+        ));
+    }
+    let origin = req.header("origin")?;
+    match authority(origin) {
+        Some(a) if a == own.to_ascii_lowercase() => None,
+        _ => Some(format!(
+            "a form posted from another origin ({origin}) is refused: only this page ({own}) may post"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,5 +472,59 @@ mod tests {
         assert_eq!(e.body.as_deref(), Some(r#"{"error":"bad <thing>"}"#));
         let e = Response::error(None, 404, "no <page>");
         assert!(e.body.unwrap().contains("no &lt;page&gt;"));
+    }
+
+    fn post(headers: &[(&str, &str)]) -> Request {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(
+                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        Request {
+            method: "POST".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers: map,
+            body: Vec::new(),
+            request_id: "r-1".into(),
+            iam_caller: None,
+        }
+    }
+
+    #[test]
+    fn a_browser_may_post_only_from_the_forms_own_origin() {
+        let own = "abc.lambda-url.us-east-1.on.aws";
+        let ok = |h: &[(&str, &str)]| foreign_origin(&post(h), own).is_none();
+        assert!(ok(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://abc.lambda-url.us-east-1.on.aws")
+        ]));
+        assert!(ok(&[("sec-fetch-site", "none")]), "typed or bookmarked");
+        assert!(ok(&[]), "curl with the secret: no browser headers");
+        assert!(ok(&[("origin", "https://ABC.lambda-url.us-east-1.on.aws")]));
+        for refused in [
+            vec![("sec-fetch-site", "same-site")],
+            vec![("sec-fetch-site", "cross-site")],
+            vec![("origin", "https://evil.lambda-url.us-east-1.on.aws")],
+            vec![("origin", "null")],
+            vec![
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "https://evil.example"),
+            ],
+        ] {
+            let why = foreign_origin(&post(&refused), own);
+            assert!(
+                why.as_deref().is_some_and(|w| w.contains("refused")),
+                "{refused:?}"
+            );
+        }
+        assert_eq!(
+            authority("http://127.0.0.1:9000/lambda-url/x/").as_deref(),
+            Some("127.0.0.1:9000")
+        );
+        assert_eq!(authority("ftp://x"), None);
+        assert_eq!(authority("https://user@evil"), None);
     }
 }

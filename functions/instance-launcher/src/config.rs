@@ -34,6 +34,9 @@ pub struct Config {
     pub max_body: usize,
     /// `SECRET_PARAMETER` (+ `SECRET_HEADER`), else AWS_IAM.
     pub auth: AuthMode,
+    /// `PUBLIC_URL`: where people open the form behind a proxy; its `host[:port]` is the only
+    /// origin a browser may post from. Unset: the function URL's own host.
+    pub public_authority: Option<String>,
     pub mode: Mode,
 }
 
@@ -122,6 +125,11 @@ impl Config {
             schedule_tag: ScheduleTag::from_env(env),
             max_body: env.u64_in("MAX_BODY_BYTES", 16 * 1024, 1024, 1024 * 1024)? as usize,
             auth,
+            public_authority: env.parse_with(
+                "PUBLIC_URL",
+                "the https:// URL people open the form at, such as https://launch.example.com/",
+                fleetkeeper::http::authority,
+            )?,
             mode: Mode::from_env(env)?,
         })
     }

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use fleetkeeper::Error;
-use fleetkeeper::http::{Denied, Request, Response, SecretSource, authenticate};
+use fleetkeeper::http::{Denied, Request, Response, SecretSource, authenticate, foreign_origin};
 use fleetkeeper::telemetry::Metrics;
 
 use fleetkeeper::http::AuthMode;
@@ -58,13 +58,18 @@ pub async fn handle(
         "/mine" | "/mine/" => true,
         _ => return Ok(Response::error(Some(&req), 404, "not found")),
     };
-    // A form posted from another site through a proxy that adds the secret is not the caller's.
-    if req.method == "POST" && req.header("sec-fetch-site") == Some("cross-site") {
-        return Ok(Response::error(
-            Some(&req),
-            403,
-            "cross-site form posts are refused",
-        ));
+    // A form posted from another origin through a route that adds the secret is not the
+    // caller's (CSRF): a browser's POST is taken only from the form's own origin.
+    let own = config
+        .public_authority
+        .as_deref()
+        .or(req.header("host"))
+        .unwrap_or_default();
+    if req.method == "POST"
+        && let Some(why) = foreign_origin(&req, own)
+    {
+        metrics.count("LaunchRejected", 1);
+        return Ok(Response::error(Some(&req), 403, &why));
     }
     if mine {
         return Ok(mine_route(app, config, &req, now, metrics).await);

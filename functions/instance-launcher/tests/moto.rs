@@ -211,6 +211,73 @@ async fn a_double_submit_launches_one_instance() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_browser_may_post_only_from_the_forms_own_origin() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[]).await;
+    let host = "abcdefghijklmnop.lambda-url.us-east-1.on.aws";
+    let with = |headers: &[(&str, &str)], nonce: &str| {
+        let mut e = event("post-form");
+        for (k, v) in headers {
+            e["headers"][*k] = (*v).into();
+        }
+        e["body"] = e["body"]
+            .as_str()
+            .unwrap()
+            .replace("nonce=", &format!("nonce={nonce}-"))
+            .into();
+        e
+    };
+    // Another function URL is the same site (on.aws), a page elsewhere another site, and a
+    // page with no Sec-Fetch-Site still names its origin: all refused, nothing launched.
+    for (n, headers) in [
+        vec![("sec-fetch-site", "same-site")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("origin", "https://evil.lambda-url.us-east-1.on.aws")],
+        vec![
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://evil.example"),
+        ],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = send(&app, &config, with(&headers, &format!("csrf-{n}"))).await;
+        assert_eq!(r.status_code, 403, "{headers:?}");
+        assert!(r.body.unwrap().contains("refused"));
+    }
+    assert!(w.live_instances().await.is_empty());
+    assert_eq!(w.proxy.count("ec2:RunInstances"), 0);
+    // The form's own page launches.
+    let own = [
+        ("sec-fetch-site", "same-origin"),
+        ("origin", &*format!("https://{host}")),
+    ];
+    assert_eq!(
+        send(&app, &config, with(&own, "own")).await.status_code,
+        201
+    );
+    // Behind a proxy, PUBLIC_URL's origin is the form's own, and only it.
+    let (app, config) = w
+        .launcher(&[("PUBLIC_URL", "https://launch.example.com/")])
+        .await;
+    let proxied = [("origin", "https://launch.example.com")];
+    assert_eq!(
+        send(&app, &config, with(&proxied, "proxied"))
+            .await
+            .status_code,
+        201
+    );
+    let direct = [("origin", &*format!("https://{host}"))];
+    assert_eq!(
+        send(&app, &config, with(&direct, "direct"))
+            .await
+            .status_code,
+        403
+    );
+    assert_eq!(w.live_instances().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_owner_quota_holds() {
     let w = world().await;
     let (app, config) = w.launcher(&[]).await;
