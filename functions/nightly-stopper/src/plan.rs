@@ -16,6 +16,7 @@ use crate::ports::Instance;
 use crate::schedule::{Schedule, Schedules, State, Verdict};
 
 pub use fleetkeeper::tags::ASG_TAG;
+use fleetkeeper::tags::{EXPIRED_TAG, EXPIRES_TAG};
 pub const KEEP_RUNNING_TAG: &str = "fleetkeeper:keep-running-until";
 pub const HIBERNATE_TAG: &str = "fleetkeeper:hibernate";
 pub const LAST_ACTION_TAG: &str = "fleetkeeper:last-action";
@@ -309,6 +310,10 @@ fn decide(
         instance_type: i.instance_type.clone(),
     };
     if desired == State::Running {
+        if let Some(why) = lease_ended(i, at) {
+            plan.skip(&i.id, why);
+            return;
+        }
         plan.act(&i.id, Act::Start, v.reason.clone());
         out.intents.insert(i.id.clone(), intent(None));
         return;
@@ -324,6 +329,24 @@ fn decide(
     let act = if hibernate { Act::Hibernate } else { Act::Stop };
     plan.act(&i.id, act, v.reason.clone());
     out.intents.insert(i.id.clone(), intent(v.next_start));
+}
+
+/// Why an instance is never started again: its lease (lease-keeper's `fleetkeeper:expires-at`)
+/// has ended, or lease-keeper marked it expired. Starting it would undo the lease's stop and
+/// bill an instance its owner let go; extending the lease (the "your instances" page) is the
+/// way back.
+fn lease_ended(i: &Instance, at: Timestamp) -> Option<String> {
+    if let Some(when) = i.tags.get(EXPIRED_TAG) {
+        return Some(format!(
+            "its lease ended ({EXPIRED_TAG} {when}): a schedule never starts it again; extend the lease first"
+        ));
+    }
+    let expires: Timestamp = i.tags.get(EXPIRES_TAG)?.parse().ok()?;
+    (expires <= at).then(|| {
+        format!(
+            "its lease ended at {expires} ({EXPIRES_TAG}): a schedule never starts it again; extend the lease first"
+        )
+    })
 }
 
 /// Why a running instance the schedule wants stopped stays up: its keep-running-until tag,
@@ -421,6 +444,9 @@ pub fn manual(
                 let act = if hibernate { Act::Hibernate } else { Act::Stop };
                 plan.act(&i.id, act, "running; a manual stop");
                 out.intents.insert(i.id.clone(), intent);
+            }
+            (Action::Start, "stopped") if lease_ended(i, now).is_some() => {
+                plan.skip(&i.id, lease_ended(i, now).unwrap_or_default());
             }
             (Action::Start, "stopped") => {
                 plan.act(&i.id, Act::Start, "stopped; a manual start");
@@ -758,6 +784,53 @@ mod tests {
             same.launched_at = Some(ts("2026-12-01T18:30:00Z"));
             let p = run(&[same], "2026-12-01T18:30:00Z");
             assert!(skip_reason(&p.plan, "i-same").contains("after the last boundary"));
+        }
+
+        #[test]
+        fn an_instance_whose_lease_ended_is_never_started_again() {
+            // Wednesday 08:05 in London: uk-support wants every instance running.
+            let morning = "2026-12-02T08:05:00Z";
+            let fleet = [
+                on(
+                    "i-ended",
+                    "stopped",
+                    "uk-support",
+                    &[(EXPIRES_TAG, "2026-12-02T06:00:00Z")],
+                ),
+                on(
+                    "i-marked",
+                    "stopped",
+                    "uk-support",
+                    &[(EXPIRED_TAG, "2026-12-01T20:00:00Z")],
+                ),
+                on(
+                    "i-later",
+                    "stopped",
+                    "uk-support",
+                    &[(EXPIRES_TAG, "2026-12-03T06:00:00Z")],
+                ),
+                on("i-plain", "stopped", "uk-support", &[]),
+            ];
+            let p = run(&fleet, morning);
+            assert_eq!(
+                acted(&p.plan),
+                vec![
+                    ("i-later".into(), Act::Start),
+                    ("i-plain".into(), Act::Start)
+                ]
+            );
+            assert!(
+                skip_reason(&p.plan, "i-ended").starts_with(
+                    "its lease ended at 2026-12-02T06:00:00Z (fleetkeeper:expires-at): a schedule never starts it again"
+                ),
+                "{}",
+                skip_reason(&p.plan, "i-ended")
+            );
+            assert!(skip_reason(&p.plan, "i-marked").contains("fleetkeeper:expired-at"));
+            // A manual start does not either.
+            let p = plan(Action::Start, &fleet, &config(&[]), ts(morning));
+            assert_eq!(acted(&p).len(), 2);
+            assert!(skip_reason(&p, "i-ended").contains("its lease ended"));
         }
 
         #[test]
