@@ -62,6 +62,8 @@ def function_env(world: World) -> dict[str, str]:
         # snapshot-janitor copies its snapshots to a third region, for disaster recovery.
         "COPY_TO": "us-west-2",
         "SENDER": LEASE_SENDER,
+        # lease-keeper mails warnings only within these domains (the owner tag is anyone's).
+        "OWNER_DOMAINS": "example.com",
         "CHANGE_POLL_MS": "200",
     }
 

@@ -163,7 +163,9 @@ pub fn warning(
     expires: Timestamp,
     wording: &Wording<'_>,
 ) -> (String, String) {
-    let subject = format!("Your instance {name} expires at {expires}");
+    // No tag text in the subject: the Name tag is anyone's to write, and a subject is what a
+    // phishing mail leans on.
+    let subject = format!("Your instance {id} expires at {expires}");
     let extend = match wording.extend_url {
         Some(url) => format!("To keep it longer, extend the lease here: {url}"),
         None => "To keep it longer, ask your platform team to extend its lease.".to_owned(),

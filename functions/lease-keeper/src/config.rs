@@ -26,6 +26,8 @@ pub struct Config {
     pub notify: Notify,
     /// `EXTEND_URL`: where an owner extends a lease (the launch form's "your instances" page).
     pub extend_url: Option<String>,
+    /// `OWNER_DOMAINS`: the only e-mail domains warnings are sent to (required with SENDER).
+    pub owner_domains: Vec<String>,
     pub mode: Mode,
     /// `ACTION_RATE_BURST` / `ACTION_RATE_PER_SECOND`: EC2's mutating calls.
     pub rate: BucketSpec,
@@ -69,8 +71,22 @@ impl Config {
                 });
             }
         };
+        let owner_domains: Vec<String> = env
+            .list("OWNER_DOMAINS")
+            .into_iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect();
+        // The owner tag is anyone's to write: without a list of domains, the sender would
+        // mail whatever address a tag names.
+        if matches!(notify, Notify::Email { .. }) && owner_domains.is_empty() {
+            return Err(ConfigError::Missing {
+                var: "OWNER_DOMAINS".into(),
+                expected: "the e-mail domains lease warnings may be sent to, comma-separated, such as example.com (required with SENDER)".into(),
+            });
+        }
         Ok(Config {
             regions,
+            owner_domains,
             warn_hours,
             grace_days,
             max_terminations,
@@ -89,7 +105,12 @@ mod tests {
 
     #[test]
     fn defaults_and_where_warnings_go() {
-        let c = Config::from_env(&Env::of(&[("SENDER", "fleet@example.com")])).unwrap();
+        let c = Config::from_env(&Env::of(&[
+            ("SENDER", "fleet@example.com"),
+            ("OWNER_DOMAINS", "Example.com, example.org"),
+        ]))
+        .unwrap();
+        assert_eq!(c.owner_domains, ["example.com", "example.org"]);
         assert_eq!(
             (c.warn_hours, c.grace_days, c.max_terminations),
             (24, 7, 10)
@@ -109,12 +130,20 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         let ok = ("SENDER", "fleet@example.com");
+        let domains = ("OWNER_DOMAINS", "example.com");
         for (pairs, var) in [
-            (vec![ok, ("WARN_HOURS", "0")], "WARN_HOURS"),
-            (vec![ok, ("GRACE_DAYS", "a week")], "GRACE_DAYS"),
-            (vec![ok, ("MAX_TERMINATIONS", "-1")], "MAX_TERMINATIONS"),
-            (vec![ok, ("TERMINATE_TAGGED", "maybe")], "TERMINATE_TAGGED"),
-            (vec![ok, ("REGIONS", "mars-1")], "REGIONS"),
+            (vec![ok, domains, ("WARN_HOURS", "0")], "WARN_HOURS"),
+            (vec![ok, domains, ("GRACE_DAYS", "a week")], "GRACE_DAYS"),
+            (
+                vec![ok, domains, ("MAX_TERMINATIONS", "-1")],
+                "MAX_TERMINATIONS",
+            ),
+            (
+                vec![ok, domains, ("TERMINATE_TAGGED", "maybe")],
+                "TERMINATE_TAGGED",
+            ),
+            (vec![ok, domains, ("REGIONS", "mars-1")], "REGIONS"),
+            (vec![ok], "OWNER_DOMAINS"),
             (vec![("SENDER", "fleet")], "SENDER"),
             (vec![("ALERTS_TOPIC_ARN", "alerts")], "ALERTS_TOPIC_ARN"),
             (vec![], "SENDER"),

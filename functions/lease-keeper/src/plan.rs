@@ -20,7 +20,7 @@ use fleetkeeper::ec2::Instance;
 use fleetkeeper::tags::{ASG_TAG, EXPIRES_TAG, OWNER_TAG, TOKEN_TAG};
 pub use fleetkeeper::tags::{EXPIRED_TAG, WARNED_TAG};
 
-use crate::config::Config;
+use crate::config::{Config, Notify};
 
 /// On the snapshots taken just before a termination.
 pub const FINAL_SNAPSHOT_TAG: &str = "fleetkeeper:final-snapshot";
@@ -43,6 +43,17 @@ impl fmt::Display for Act {
             Act::Expire { stop: false, .. } => "mark-expired",
             Act::Terminate { .. } => "terminate",
         })
+    }
+}
+
+/// Whether a warning may be e-mailed to `owner`: with SENDER, only within OWNER_DOMAINS (the
+/// owner tag is anyone's to write); the alerts topic takes every warning.
+fn may_mail(owner: &str, config: &Config) -> bool {
+    match config.notify {
+        Notify::Topic { .. } => true,
+        Notify::Email { .. } => owner.rsplit_once('@').is_some_and(|(user, domain)| {
+            !user.is_empty() && config.owner_domains.contains(&domain.to_ascii_lowercase())
+        }),
     }
 }
 
@@ -93,6 +104,13 @@ pub fn plan(
                 (true, false, None) => plan.skip(
                     &i.id,
                     format!("expires {expires}, but has no {OWNER_TAG} to warn"),
+                ),
+                (true, false, Some(owner)) if !may_mail(owner, config) => plan.skip(
+                    &i.id,
+                    format!(
+                        "expires {expires}, but its {OWNER_TAG} {owner:?} is not in OWNER_DOMAINS ({}): not e-mailed",
+                        config.owner_domains.join(", ")
+                    ),
                 ),
                 (true, false, Some(owner)) => plan.act(
                     &i.id,
@@ -202,7 +220,10 @@ mod tests {
     use fleetkeeper::ec2::AttachedVolume;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        let mut all = vec![("SENDER", "fleet@example.com")];
+        let mut all = vec![
+            ("SENDER", "fleet@example.com"),
+            ("OWNER_DOMAINS", "example.com"),
+        ];
         all.extend_from_slice(pairs);
         Config::from_env(&Env::of(&all)).unwrap()
     }
@@ -259,6 +280,29 @@ mod tests {
             .find(|s| s.target == id)
             .map(|s| s.reason.as_str())
             .unwrap_or_else(|| panic!("{id} not skipped: {p:?}"))
+    }
+
+    #[test]
+    fn warnings_are_mailed_only_within_owner_domains() {
+        let now = ts("2026-11-30T13:00:00Z");
+        let mut outside = inst("i-out", "running", &[]);
+        outside
+            .tags
+            .insert(OWNER_TAG.into(), "someone@elsewhere.net".into());
+        let mut spoofed = inst("i-spoof", "running", &[]);
+        spoofed
+            .tags
+            .insert(OWNER_TAG.into(), "x@example.com.evil.net".into());
+        let fleet = [inst("i-in", "running", &[]), outside, spoofed];
+        let p = plan(&fleet, &[], &config(&[]), now);
+        assert_eq!(acts(&p), vec![("i-in".into(), "warn".into())]);
+        for id in ["i-out", "i-spoof"] {
+            assert!(
+                reason(&p, id).contains("is not in OWNER_DOMAINS (example.com): not e-mailed"),
+                "{}",
+                reason(&p, id)
+            );
+        }
     }
 
     #[test]

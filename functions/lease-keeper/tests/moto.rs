@@ -33,7 +33,11 @@ fn lease_end() -> Timestamp {
 
 impl World {
     async fn run(&self, at: Timestamp, extra: &[(&str, &str)]) -> LeaseReport {
-        let mut pairs = vec![("REGIONS", "us-east-1"), ("SENDER", SENDER)];
+        let mut pairs = vec![
+            ("REGIONS", "us-east-1"),
+            ("SENDER", SENDER),
+            ("OWNER_DOMAINS", "example.com"),
+        ];
         pairs.extend_from_slice(extra);
         let env = Moto::env_for(&self.proxy.endpoint(), &pairs);
         let config = Config::from_env(&env).unwrap();
@@ -136,7 +140,9 @@ async fn warn_stop_then_terminate_with_final_snapshots() {
         "jane@example.com"
     );
     assert_eq!(mail[0]["source"], SENDER);
-    assert!(mail[0]["subject"].as_str().unwrap().contains("build-box"));
+    // The subject names the instance by id, never by a tag anyone can write.
+    let subject = mail[0]["subject"].as_str().unwrap();
+    assert!(subject.contains(&id) && !subject.contains("build-box"), "{subject}");
     let body = mail[0]["body"].as_str().unwrap();
     assert!(
         body.contains(&rfc3339(end)) && body.contains("7 days later"),
