@@ -19,6 +19,7 @@ import sys
 
 import boto3
 
+import seal_key
 from local_aws import FAKE_CREDENTIALS, ROOT, start_moto, start_watch
 
 ARTIFACTS = ROOT / "target" / "e2e"
@@ -36,6 +37,9 @@ def main() -> int:
         ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=endpoint)
         image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         ec2.create_launch_template(LaunchTemplateName="dev-box", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"})
+        # The seal key the template creates: the launcher seals what it launches, and "your
+        # instances" acts only on sealed leases.
+        seal_key.create_key(boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=endpoint))
         secret = secrets.token_urlsafe(24)
         boto3.client("ssm", region_name="us-east-1", endpoint_url=endpoint).put_parameter(
             Name=PARAMETER, Value=secret, Type="SecureString")

@@ -93,6 +93,70 @@ pub fn fleetkeeper_claims(tags: &BTreeMap<String, String>) -> BTreeMap<String, S
         .collect()
 }
 
+/// The tags a lease's seal covers on an instance: who owns it, how it was launched, when its
+/// lease ends and whether it was stopped for that. Every fleetkeeper role that changes one of
+/// them (a launch, an extension, the expiry stop) seals again in the same step; a change by
+/// anyone else breaks the seal, and the instance is left alone. Other tags (the warning
+/// remembered, a schedule's last action, its Name) may change freely.
+pub const LEASE_CLAIMS: [&str; 6] = [
+    crate::tags::OWNER_TAG,
+    crate::tags::TOKEN_TAG,
+    crate::tags::LAUNCHED_BY_TAG,
+    crate::tags::EXPIRES_TAG,
+    crate::tags::EXPIRED_TAG,
+    crate::tags::EXTENSIONS_TAG,
+];
+
+pub fn lease_claims(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter(|(k, _)| LEASE_CLAIMS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// An adopt request (`{"action": "adopt"}`, optionally with `"ids"`): the upgrade path for
+/// resources fleetkeeper made before seals, and for hand-made ones, on an operator's word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Adopt {
+    /// List every unsealed resource with the function's tags, and what agrees with them.
+    /// Changes nothing.
+    List,
+    /// Seal exactly these.
+    Seal(Vec<String>),
+}
+
+/// The adopt request in `event`, if its `action` is `adopt`: None for any other event (the
+/// caller judges those). `"ids"` must be a non-empty list of ids starting with `prefix`
+/// (`snap-`, `i-`).
+pub fn adopt_request(
+    event: &serde_json::Map<String, serde_json::Value>,
+    prefix: &str,
+) -> Result<Option<Adopt>, crate::Error> {
+    use serde_json::Value;
+    if event.get("action").and_then(Value::as_str) != Some("adopt") {
+        return Ok(None);
+    }
+    let example = format!("{prefix}0123456789abcdef0");
+    match event.get("ids") {
+        None | Some(Value::Null) => Ok(Some(Adopt::List)),
+        Some(Value::Array(ids)) if !ids.is_empty() => ids
+            .iter()
+            .map(|id| match id.as_str() {
+                Some(s) if s.starts_with(prefix) && s.len() > prefix.len() => Ok(s.to_owned()),
+                _ => Err(crate::Error::input(format!(
+                    "\"ids\" must be ids such as {example}, got {}",
+                    crate::error::brief(id)
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|ids| Some(Adopt::Seal(ids))),
+        Some(other) => Err(crate::Error::input(format!(
+            "\"ids\" must be a non-empty list of ids such as {example}, got {}",
+            crate::error::brief(other)
+        ))),
+    }
+}
+
 /// What a resource's seal proves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proof {
@@ -154,11 +218,18 @@ impl KeyRing {
         self.current.as_ref().map(|k| k.version.as_str())
     }
 
-    /// The seal for `resource_id` with `claims`, made with the current key.
-    pub fn seal(&self, resource_id: &str, claims: &BTreeMap<String, String>) -> Option<String> {
-        let key = self.current.as_ref()?;
+    /// The seal for `resource_id` with `claims`, made with the current key; an error (for the
+    /// report, as the CreateTags that would have written it) when the ring has no current key.
+    pub fn seal(
+        &self,
+        resource_id: &str,
+        claims: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let key = self.current.as_ref().ok_or_else(|| {
+            AwsError::service("ec2:CreateTags", "NoSealKey", "no seal key to seal it with")
+        })?;
         let mac = key.mac(resource_id, claims).finalize().into_bytes();
-        Some(format!(
+        Ok(format!(
             "{FORMAT}.{}.{}",
             key.version,
             URL_SAFE_NO_PAD.encode(mac)
@@ -281,6 +352,15 @@ impl Keys {
         }
     }
 
+    /// The ring for the resources a run met (their tags): the versions their seals name.
+    pub async fn ring_for<'a>(
+        &self,
+        tags: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
+    ) -> Result<KeyRing, AwsError> {
+        let seals = tags.into_iter().filter_map(|t| t.get(SEAL_TAG));
+        self.ring(&versions_named(seals)).await
+    }
+
     /// What the report calls the key when it cannot be read.
     pub fn name(&self) -> &str {
         match self {
@@ -373,6 +453,38 @@ mod tests {
                 .unwrap()
                 .contains(NOT_OURS)
         );
+    }
+
+    #[test]
+    fn adopt_requests_and_their_bad_ids() {
+        use serde_json::json;
+        let obj = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert_eq!(adopt_request(&obj(json!({})), "i-").unwrap(), None);
+        assert_eq!(
+            adopt_request(&obj(json!({"action": "evaluate"})), "i-").unwrap(),
+            None
+        );
+        assert_eq!(
+            adopt_request(&obj(json!({"action": "adopt"})), "i-").unwrap(),
+            Some(Adopt::List)
+        );
+        assert_eq!(
+            adopt_request(&obj(json!({"action": "adopt", "ids": ["i-1"]})), "i-").unwrap(),
+            Some(Adopt::Seal(vec!["i-1".into()]))
+        );
+        for (bad, says) in [
+            (json!({"action": "adopt", "ids": []}), "non-empty list"),
+            (
+                json!({"action": "adopt", "ids": ["snap-1"]}),
+                "ids such as i-0123456789abcdef0",
+            ),
+            (json!({"action": "adopt", "ids": "i-1"}), "non-empty list"),
+        ] {
+            let e = adopt_request(&obj(bad.clone()), "i-")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -81,3 +81,33 @@ pub async fn copy_every_tag(ec2: &aws_sdk_ec2::Client, from: &str, onto: &str) {
         .await
         .unwrap();
 }
+
+/// Seals instance `id`'s lease as instance-launcher does at launch: over its lease tags.
+pub async fn seal_lease(ec2: &aws_sdk_ec2::Client, ring: &KeyRing, id: &str) {
+    let i = crate::ec2::describe_instance(ec2, id).await;
+    let tags: BTreeMap<String, String> = i
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+        .collect();
+    let seal = ring
+        .seal(id, &fleetkeeper::seal::lease_claims(&tags))
+        .unwrap();
+    fleetkeeper::tagging::create_tag(ec2, &[id.to_owned()], SEAL_TAG, &seal)
+        .await
+        .unwrap();
+}
+
+/// Every tag of instance `from` (its seal included) written onto instance `onto`.
+pub async fn copy_every_instance_tag(ec2: &aws_sdk_ec2::Client, from: &str, onto: &str) {
+    let tags = crate::ec2::describe_instance(ec2, from)
+        .await
+        .tags()
+        .to_vec();
+    ec2.create_tags()
+        .resources(onto)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .unwrap();
+}

@@ -37,6 +37,8 @@ pub struct Config {
     /// `PUBLIC_URL`: where people open the form behind a proxy; its `host[:port]` is the only
     /// origin a browser may post from. Unset: the function URL's own host.
     pub public_authority: Option<String>,
+    /// `SEAL_SECRET`: the Secrets Manager secret (name or ARN) holding the seal key.
+    pub seal_secret: String,
     pub mode: Mode,
 }
 
@@ -130,6 +132,7 @@ impl Config {
                 "the https:// URL people open the form at, such as https://launch.example.com/",
                 fleetkeeper::http::authority,
             )?,
+            seal_secret: env.string("SEAL_SECRET", fleetkeeper::seal::DEFAULT_SECRET),
             mode: Mode::from_env(env)?,
         })
     }

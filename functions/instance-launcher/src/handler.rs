@@ -2,6 +2,7 @@
 //! answer (HTML for the form, JSON for scripts). Every refusal launches nothing. `/mine` is
 //! the caller's instances: list, extend, stop, terminate; every refusal changes nothing.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse as HttpResponse;
@@ -9,9 +10,11 @@ use aws_lambda_events::http::{HeaderValue, header};
 use jiff::Timestamp;
 use serde_json::Value;
 
-use fleetkeeper::Error;
+use fleetkeeper::ec2::Instance;
 use fleetkeeper::http::{Denied, Request, Response, SecretSource, authenticate, foreign_origin};
+use fleetkeeper::seal::{Keys, lease_claims};
 use fleetkeeper::telemetry::Metrics;
+use fleetkeeper::{AwsError, Error};
 
 use fleetkeeper::http::AuthMode;
 
@@ -30,6 +33,8 @@ pub struct Launcher {
     pub ec2: Ec2,
     pub secret: Option<SecretSource>,
     pub region: String,
+    /// The seal key: what it launches it seals, and "your instances" acts only on sealed ones.
+    pub keys: Keys,
 }
 
 pub async fn handle(
@@ -170,12 +175,39 @@ async fn post(
         Outcome::Launched(l) => {
             metrics.count("LaunchRequested", 1);
             tracing::info!(instance = %l.id, instance_type = %launch.instance_type, owner = %launch_req.owner, "launched");
+            // The lease is proved ours by its seal; without one, lease-keeper and "your
+            // instances" leave the instance alone (it stays up: nothing is lost, but it costs).
+            if let Err(e) = seal_launch(app, &l.id, &launch.tags).await {
+                metrics.count("Failures", 1);
+                tracing::error!(instance = %l.id, error = %e, "launched, but the lease could not be sealed: adopt it with lease-keeper");
+            }
         }
         _ => {}
     }
     let (report, status) = report::of(config.mode, &app.region, &launch_req, &launch, outcome);
     report.log();
     report::answer(req, config, &launch_req, &report, status)
+}
+
+/// Seals a new instance's lease over the tags it was launched with.
+async fn seal_launch(app: &Launcher, id: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+    let ring = app.keys.ring(&Default::default()).await?;
+    let tags: BTreeMap<String, String> = tags.iter().cloned().collect();
+    let seal = ring.seal(id, &lease_claims(&tags))?;
+    app.ec2.seal(id, &seal).await
+}
+
+/// The caller's instances whose lease seal verifies: a lease tag is anyone's to write, or to
+/// copy from a genuine lease onto another instance.
+async fn sealed(app: &Launcher, found: Vec<Instance>) -> Result<Vec<Instance>, AwsError> {
+    let ring = app.keys.ring_for(found.iter().map(|i| &i.tags)).await?;
+    Ok(found
+        .into_iter()
+        .filter(|i| {
+            ring.check(&i.id, &i.tags, &lease_claims(&i.tags))
+                .is_valid()
+        })
+        .collect())
 }
 
 /// Observe (an earlier launch of this form, the owner's instances), decide, apply.
@@ -286,7 +318,11 @@ async fn listed(
     banner: Option<(&str, bool)>,
     status: u16,
 ) -> HttpResponse {
-    let leases = match app.ec2.mine(who).await {
+    let found = match app.ec2.mine(who).await {
+        Ok(found) => sealed(app, found).await,
+        Err(e) => Err(e),
+    };
+    let leases = match found {
         Ok(found) => lease::leases(&found, who, config, now),
         Err(e) => {
             tracing::warn!(error = %e, "listing the caller's instances failed");
@@ -342,7 +378,21 @@ async fn mine_post(
         Err(e) => return refused_owner(config, req, asked.owner.as_deref(), e),
     };
     let found = match app.ec2.find(&asked.instance_id).await {
-        Ok(found) => found,
+        // Not sealed as ours: as good as not found (it is nobody's to act on here).
+        Ok(found) => match sealed(app, found.into_iter().collect()).await {
+            Ok(mut ours) => ours.pop(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the seal key failed");
+                return Response::error(
+                    Some(req),
+                    502,
+                    &format!(
+                        "the seal key cannot be read ({}): nothing was changed",
+                        e.code().unwrap_or("no code")
+                    ),
+                );
+            }
+        },
         Err(e) => {
             tracing::warn!(error = %e, "reading the instance failed");
             let message = format!(
@@ -394,7 +444,11 @@ async fn mine_post(
         .unwrap_or(now)
         .to_string();
     let state = found.as_ref().map_or("", |i| i.state.as_str());
-    let result = apply::apply_step(&app.ec2, id, &step, config.mode, &at).await;
+    let tags = found.as_ref().map(|i| i.tags.clone()).unwrap_or_default();
+    let result = match app.keys.ring(&Default::default()).await {
+        Ok(ring) => apply::apply_step(&app.ec2, id, &step, config.mode, &at, &tags, &ring).await,
+        Err(e) => Some(Err(e)),
+    };
     if matches!(result, Some(Ok(()))) {
         let metric = match step {
             Step::Extend { .. } => "LeaseExtended",

@@ -19,6 +19,7 @@ pub mod request;
 use fleetkeeper::Error;
 use fleetkeeper::http::SecretSource;
 use fleetkeeper::lambda::{Boot, Invocation};
+use fleetkeeper::seal::{Keys, SecretKeys};
 
 use config::Config;
 pub use handler::{Launcher, RESERVE};
@@ -40,6 +41,11 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
         },
         secret: SecretSource::for_mode(&config.auth, ssm),
         region: boot.aws.region().unwrap_or("us-east-1").to_owned(),
+        keys: Keys::Secret(SecretKeys::new(
+            boot.aws
+                .client("SECRETS_MANAGER", aws_sdk_secretsmanager::Client::new),
+            &config.seal_secret,
+        )),
     };
     Ok(Lambda { config, launcher })
 }

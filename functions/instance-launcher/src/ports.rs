@@ -8,6 +8,7 @@ use fleetkeeper::AwsError;
 use fleetkeeper::ec2::{Instance, describe_instances, state_filter, tag_filter, tag_key_filter};
 use fleetkeeper::error::aws_err;
 use fleetkeeper::lifecycle::{stop_instance, terminate_instance};
+use fleetkeeper::seal::SEAL_TAG;
 use fleetkeeper::tagging::create_tag;
 use fleetkeeper::tags::TERMINATED_TAG;
 
@@ -56,6 +57,8 @@ pub trait Instances {
         start: bool,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn stop(&self, id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Writes the lease's seal on a new instance.
+    fn seal(&self, id: &str, seal: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Tags the time first (a repeated terminate is answered with it), then terminates.
     fn terminate(&self, id: &str, at: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
@@ -197,6 +200,10 @@ impl Instances for Ec2 {
 
     async fn stop(&self, id: &str) -> Result<(), AwsError> {
         stop_instance(&self.client, id).await
+    }
+
+    async fn seal(&self, id: &str, seal: &str) -> Result<(), AwsError> {
+        create_tag(&self.client, &[id.to_owned()], SEAL_TAG, seal).await
     }
 
     async fn terminate(&self, id: &str, at: &str) -> Result<(), AwsError> {

@@ -79,12 +79,18 @@ impl World {
         let aws = Moto::aws(&env).await;
         let ssm = aws.client("SSM", aws_sdk_ssm::Client::new);
         let secret = SecretSource::for_mode(&config.auth, ssm);
+        // The seal key, as the template creates it (once per moto).
+        fleetkeeper_tests::seal::create_key(&env).await;
         let app = Launcher {
             ec2: Ec2 {
                 client: aws.client("EC2", aws_sdk_ec2::Client::new),
             },
             secret,
             region: "us-east-1".into(),
+            keys: fleetkeeper::seal::Keys::Secret(fleetkeeper::seal::SecretKeys::new(
+                aws.client("SECRETS_MANAGER", aws_sdk_secretsmanager::Client::new),
+                &config.seal_secret,
+            )),
         };
         (app, config)
     }
@@ -562,6 +568,9 @@ async fn your_instances_extend_stop_and_terminate_only_your_own() {
         .send()
         .await
         .unwrap();
+    // lease-keeper seals the lease again when it marks the expiry.
+    let ring = fleetkeeper_tests::seal::create_key(&w.moto.env(&[])).await;
+    fleetkeeper_tests::seal::seal_lease(&w.ec2, &ring, &jane_box).await;
     let r = send(&app, &config, extend(2.into(), &jane_box)).await;
     assert_eq!(r.status_code, 200, "{:?}", r.body);
     assert_eq!(instance_state(&w.ec2, &jane_box).await, "running");
@@ -725,4 +734,50 @@ async fn your_instances_by_owner_e_mail_behind_the_shared_secret_and_in_a_dry_ru
     let r = send(&app, &config, stop("ops@example.com")).await;
     assert_eq!(r.status_code, 200, "{:?}", r.body);
     assert_eq!(instance_state(&w.ec2, &id).await, "stopped");
+}
+
+/// Every tag of Jane's genuine instance, its seal included, copied onto an instance someone
+/// else launched by hand: "your instances" neither lists it nor acts on it; Jane's own is
+/// listed and stopped as before (the control that proves the test can fail).
+#[tokio::test(flavor = "multi_thread")]
+async fn copied_tags_make_no_instance_yours() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[]).await;
+    let r = send(&app, &config, event("post-json")).await;
+    let jane_box = body_json(&r)["instance_id"].as_str().unwrap().to_owned();
+    assert!(
+        instance_tag(&w.ec2, &jane_box, "fleetkeeper:seal")
+            .await
+            .is_some(),
+        "what it launches, it seals"
+    );
+    let foreign = fleetkeeper_tests::ec2::launch(&w.ec2, 1, &[("Name", "payments-db")])
+        .await
+        .remove(0);
+    fleetkeeper_tests::seal::copy_every_instance_tag(&w.ec2, &jane_box, &foreign).await;
+
+    let r = send(&app, &config, mine_event("GET", "", None, Some(JANE))).await;
+    let list = body_json(&r)["instances"].clone();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["instance_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [jane_box.as_str()], "{list}");
+    let stop = |id: &str| {
+        mine_event(
+            "POST",
+            "",
+            Some(serde_json::json!({"instance_id": id, "action": "stop"})),
+            Some(JANE),
+        )
+    };
+    assert_eq!(send(&app, &config, stop(&foreign)).await.status_code, 404);
+    assert_eq!(instance_state(&w.ec2, &foreign).await, "running");
+    assert_eq!(send(&app, &config, stop(&jane_box)).await.status_code, 200);
+    assert!(matches!(
+        instance_state(&w.ec2, &jane_box).await.as_str(),
+        "stopping" | "stopped"
+    ));
 }

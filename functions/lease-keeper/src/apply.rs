@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use fleetkeeper::exec::{Budget, RateLimiter};
+use fleetkeeper::seal::{KeyRing, SEAL_TAG, lease_claims};
 use fleetkeeper::tags::{EXPIRES_TAG, OWNER_TAG};
 use fleetkeeper::{AwsError, Mode, Plan};
 
@@ -42,19 +43,21 @@ pub struct Outcome {
     pub not_started: Vec<String>,
 }
 
-/// How this run acts: live or dry, at what time, at what pace, until when.
+/// How this run acts: live or dry, at what time, at what pace, until when, and the seal key
+/// it seals again with when it changes a lease tag.
 pub struct Run<'a> {
     pub mode: Mode,
     pub now: Timestamp,
     pub limiter: &'a RateLimiter,
     pub budget: Budget,
+    pub ring: &'a KeyRing,
 }
 
 pub async fn apply<I: Instances + Sync, N: Notifier + Sync>(
     ec2: &I,
     notifier: &N,
     plan: &Plan<Act>,
-    names: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, BTreeMap<String, String>>,
     wording: &Wording<'_>,
     run: &Run<'_>,
 ) -> Outcome {
@@ -63,6 +66,7 @@ pub async fn apply<I: Instances + Sync, N: Notifier + Sync>(
         now,
         limiter,
         budget,
+        ring,
     } = *run;
     let mut out = Outcome::default();
     if mode.is_dry_run() {
@@ -77,7 +81,10 @@ pub async fn apply<I: Instances + Sync, N: Notifier + Sync>(
         let act = p.action.to_string();
         let result = match &p.action {
             Act::Warn { expires, owner } => {
-                let name = names.get(id).map_or(id, String::as_str);
+                let name = tags
+                    .get(id)
+                    .and_then(|t| t.get("Name"))
+                    .map_or(id, String::as_str);
                 let (subject, body) = warning(id, name, ec2.region(), *expires, wording);
                 match notifier.send(owner, &subject, &body).await {
                     Ok(()) => {
@@ -101,6 +108,15 @@ pub async fn apply<I: Instances + Sync, N: Notifier + Sync>(
                         .tag(id, EXPIRED_TAG, &now.to_string())
                         .await
                         .map(|()| None);
+                    // The expiry is a lease claim: sealed again, over the tags as they are now.
+                    if r.is_ok() {
+                        let mut after = tags.get(id).cloned().unwrap_or_default();
+                        after.insert(EXPIRED_TAG.to_owned(), now.to_string());
+                        r = match ring.seal(id, &lease_claims(&after)) {
+                            Ok(seal) => ec2.tag(id, SEAL_TAG, &seal).await.map(|()| None),
+                            Err(e) => Err(e),
+                        };
+                    }
                 }
                 r
             }

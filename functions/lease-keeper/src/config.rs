@@ -28,6 +28,8 @@ pub struct Config {
     pub extend_url: Option<String>,
     /// `OWNER_DOMAINS`: the only e-mail domains warnings are sent to (required with SENDER).
     pub owner_domains: Vec<String>,
+    /// `SEAL_SECRET`: the Secrets Manager secret (name or ARN) holding the seal key.
+    pub seal_secret: String,
     pub mode: Mode,
     /// `ACTION_RATE_BURST` / `ACTION_RATE_PER_SECOND`: EC2's mutating calls.
     pub rate: BucketSpec,
@@ -87,6 +89,7 @@ impl Config {
         Ok(Config {
             regions,
             owner_domains,
+            seal_secret: env.string("SEAL_SECRET", fleetkeeper::seal::DEFAULT_SECRET),
             warn_hours,
             grace_days,
             max_terminations,

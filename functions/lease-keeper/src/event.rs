@@ -6,16 +6,25 @@ use serde_json::Value;
 
 use fleetkeeper::Error;
 use fleetkeeper::error::brief;
+pub use fleetkeeper::seal::Adopt;
 
 /// The time the leases are judged at: the event's, else None (the clock).
 pub fn parse(payload: &Value) -> Result<Option<Timestamp>, Error> {
-    let obj = payload.as_object().ok_or_else(|| {
+    fleetkeeper::clock::event_time(object(payload)?)
+}
+
+/// `{"action": "adopt"}` (with optional `"ids"`), or None for a run.
+pub fn adopt(payload: &Value) -> Result<Option<Adopt>, Error> {
+    fleetkeeper::seal::adopt_request(object(payload)?, "i-")
+}
+
+fn object(payload: &Value) -> Result<&serde_json::Map<String, Value>, Error> {
+    payload.as_object().ok_or_else(|| {
         Error::input(format!(
-            "lease-keeper expects a JSON object (a Scheduled Event, or {{\"time\": \"2026-12-01T18:00:00Z\"}}), got {}",
+            "lease-keeper expects a JSON object (a Scheduled Event, {{\"time\": \"2026-12-01T18:00:00Z\"}} or {{\"action\": \"adopt\"}}), got {}",
             brief(payload)
         ))
-    })?;
-    fleetkeeper::clock::event_time(obj)
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! [`event`] (the evaluation time) -> observe ([`ports`]: EC2, SES or SNS) -> [`plan`] (pure)
 //! -> [`apply`] -> [`report`]; [`handler`] runs one invocation.
 
+pub mod adopt;
 pub mod apply;
 pub mod config;
 pub mod event;
@@ -17,16 +18,19 @@ pub mod report;
 use fleetkeeper::Error;
 use fleetkeeper::exec::RateLimiter;
 use fleetkeeper::lambda::{Boot, Invocation};
+use fleetkeeper::seal::{Keys, SecretKeys};
 
 use config::{Config, Notify};
 pub use handler::{RESERVE, Target};
 use ports::{Ec2Instances, Mailer};
 
-/// What one cold start builds: the settings, a target per region, the way warnings go out.
+/// What one cold start builds: the settings, a target per region, the way warnings go out,
+/// the seal key that proves which leases are ours.
 pub struct Lambda {
     pub config: Config,
     pub targets: Vec<Target<Ec2Instances>>,
     pub mailer: Mailer,
+    pub keys: Keys,
 }
 
 /// The wiring of `main`.
@@ -51,10 +55,16 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
             arn: arn.clone(),
         },
     };
+    let keys = Keys::Secret(SecretKeys::new(
+        boot.aws
+            .client("SECRETS_MANAGER", aws_sdk_secretsmanager::Client::new),
+        &config.seal_secret,
+    ));
     Ok(Lambda {
         config,
         targets,
         mailer,
+        keys,
     })
 }
 
@@ -63,6 +73,7 @@ pub async fn handle(lambda: &Lambda, inv: Invocation<'_>) -> Result<report::Leas
     handler::run(
         &lambda.targets,
         &lambda.mailer,
+        &lambda.keys,
         &lambda.config,
         &inv.payload,
         inv.now,

@@ -21,6 +21,7 @@ use fleetkeeper::tags::{ASG_TAG, EXPIRES_TAG, OWNER_TAG, TOKEN_TAG};
 pub use fleetkeeper::tags::{EXPIRED_TAG, WARNED_TAG};
 
 use crate::config::{Config, Notify};
+use fleetkeeper::seal::{KeyRing, Proof, lease_claims};
 
 /// On the snapshots taken just before a termination.
 pub const FINAL_SNAPSHOT_TAG: &str = "fleetkeeper:final-snapshot";
@@ -55,6 +56,29 @@ fn may_mail(owner: &str, config: &Config) -> bool {
             !user.is_empty() && config.owner_domains.contains(&domain.to_ascii_lowercase())
         }),
     }
+}
+
+/// A region's leased instances split by what their seals prove.
+#[derive(Debug, Clone, Default)]
+pub struct Sorted {
+    /// Leases fleetkeeper made (or an operator adopted): acted on.
+    pub ours: Vec<Instance>,
+    /// The others, with what their seal proves: left alone and reported.
+    pub not_ours: Vec<(String, Proof)>,
+}
+
+/// Pure: which leases are ours. The lease tags are anyone's to write, or to copy from a
+/// genuine lease onto a foreign instance; only the seal over them, bound to the instance's
+/// id, proves a lease fleetkeeper's.
+pub fn sort_by_seal(instances: Vec<Instance>, ring: &KeyRing) -> Sorted {
+    let mut out = Sorted::default();
+    for i in instances {
+        match ring.check(&i.id, &i.tags, &lease_claims(&i.tags)) {
+            Proof::Valid => out.ours.push(i),
+            proof => out.not_ours.push((i.id, proof)),
+        }
+    }
+    out
 }
 
 /// What the plan needs beyond what DescribeInstances says: termination protection, read

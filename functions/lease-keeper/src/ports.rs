@@ -13,6 +13,9 @@ use fleetkeeper::lifecycle::{stop_instance, terminate_instance};
 use fleetkeeper::tagging::{create_tag, snapshot_tags};
 use fleetkeeper::tags::EXPIRES_TAG;
 
+/// One region, with its limiter for EC2's mutating calls.
+pub type Target<I> = fleetkeeper::exec::Target<I, fleetkeeper::exec::RateLimiter>;
+
 /// One region.
 pub trait Instances {
     fn region(&self) -> &str;

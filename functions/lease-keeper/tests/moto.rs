@@ -5,9 +5,11 @@
 
 use fleetkeeper::exec::{Budget, RateLimiter};
 use fleetkeeper::report::Status;
+use fleetkeeper::seal::{Keys, SecretKeys};
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::clock::{self, hours_after, minutes_after, rfc3339};
 use fleetkeeper_tests::ec2::{instance_state, instance_tag, launch};
+use fleetkeeper_tests::seal::{create_key, seal_lease};
 use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
 use jiff::civil::Weekday;
@@ -23,6 +25,14 @@ struct World {
     moto: Moto,
     proxy: FaultProxy,
     ec2: aws_sdk_ec2::Client,
+}
+
+/// The seal key, read from moto's Secrets Manager as the function reads it.
+fn keys(aws: &fleetkeeper::aws::Aws) -> Keys {
+    Keys::Secret(SecretKeys::new(
+        aws.client("SECRETS_MANAGER", aws_sdk_secretsmanager::Client::new),
+        fleetkeeper::seal::DEFAULT_SECRET,
+    ))
 }
 
 /// The lease's end, from the real clock: the next Tuesday noon (UTC) after today, so every
@@ -59,6 +69,7 @@ impl World {
         run(
             &targets,
             &mailer,
+            &keys(&aws),
             &config,
             &event,
             now,
@@ -126,6 +137,9 @@ async fn warn_stop_then_terminate_with_final_snapshots() {
         ("fleetkeeper:launch-token", "fk-demo"),
     ];
     let id = launch(&w.ec2, 1, &lease).await.remove(0);
+    // Sealed as instance-launcher seals what it launches.
+    let ring = create_key(&w.moto.env(&[])).await;
+    seal_lease(&w.ec2, &ring, &id).await;
     let untouched = launch(&w.ec2, 1, &[("Name", "no-lease")]).await.remove(0);
 
     // Ten hours before the end: one warning, by e-mail, remembered on the instance.
@@ -142,7 +156,10 @@ async fn warn_stop_then_terminate_with_final_snapshots() {
     assert_eq!(mail[0]["source"], SENDER);
     // The subject names the instance by id, never by a tag anyone can write.
     let subject = mail[0]["subject"].as_str().unwrap();
-    assert!(subject.contains(&id) && !subject.contains("build-box"), "{subject}");
+    assert!(
+        subject.contains(&id) && !subject.contains("build-box"),
+        "{subject}"
+    );
     let body = mail[0]["body"].as_str().unwrap();
     assert!(
         body.contains(&rfc3339(end)) && body.contains("7 days later"),
@@ -246,6 +263,10 @@ async fn more_terminations_than_allowed_change_nothing() {
         ("fleetkeeper:launch-token", "fk-demo"),
     ];
     let ids = launch(&ec2, 3, &lease).await;
+    let ring = create_key(&moto.env(&[])).await;
+    for id in &ids {
+        seal_lease(&ec2, &ring, id).await;
+    }
     ec2.stop_instances()
         .set_instance_ids(Some(ids.clone()))
         .send()
@@ -282,6 +303,8 @@ async fn with_no_sender_the_warning_goes_to_the_alerts_topic() {
     )
     .await
     .remove(0);
+    let ring = create_key(&moto.env(&[])).await;
+    seal_lease(&ec2, &ring, &id).await;
     let env = Moto::env_for(
         &moto.endpoint(),
         &[("REGIONS", "us-east-1"), ("ALERTS_TOPIC_ARN", &arn)],
@@ -300,6 +323,7 @@ async fn with_no_sender_the_warning_goes_to_the_alerts_topic() {
     let r = run(
         &targets,
         &mailer,
+        &keys(&aws),
         &config,
         &event,
         clock::now(),
@@ -318,4 +342,123 @@ async fn with_no_sender_the_warning_goes_to_the_alerts_topic() {
         text.contains("To jane@example.com") && text.contains(&id),
         "{text:.2000}"
     );
+}
+
+/// The strongest forgery: every tag of a genuine, sealed, expired lease (seal included)
+/// copied onto someone else's instance. The foreign one is untouched and reported; the
+/// genuine one is stopped exactly as before (the control that proves the test can fail). A
+/// lease written by hand is kept until adopted, then acted on.
+#[tokio::test(flavor = "multi_thread")]
+async fn copied_lease_tags_stop_nothing_and_hand_made_leases_wait_for_adoption() {
+    use fleetkeeper_tests::seal::copy_every_instance_tag;
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let aws = Moto::aws(&moto.env(&[])).await;
+    let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
+    aws.client("SESV2", aws_sdk_sesv2::Client::new)
+        .create_email_identity()
+        .email_identity(SENDER)
+        .send()
+        .await
+        .unwrap();
+    let w = World { moto, proxy, ec2 };
+    let end = lease_end();
+    let expires = rfc3339(end);
+    let lease = [
+        ("fleetkeeper:expires-at", expires.as_str()),
+        ("fleetkeeper:owner", "jane@example.com"),
+        ("fleetkeeper:launch-token", "fk-demo"),
+    ];
+    let genuine = launch(&w.ec2, 1, &lease).await.remove(0);
+    let ring = create_key(&w.moto.env(&[])).await;
+    seal_lease(&w.ec2, &ring, &genuine).await;
+    let foreign = launch(&w.ec2, 1, &[("Name", "payments-db")])
+        .await
+        .remove(0);
+    copy_every_instance_tag(&w.ec2, &genuine, &foreign).await;
+    let by_hand = launch(&w.ec2, 1, &lease).await.remove(0);
+
+    let r = w.run(minutes_after(end, 30), &[]).await;
+    assert_eq!(r.done.len(), 1, "{r:?}");
+    assert_eq!(
+        (r.done[0].target.as_str(), r.done[0].action.as_str()),
+        (genuine.as_str(), "stop")
+    );
+    assert_eq!(w.state(&genuine).await, "stopped");
+    for id in [&foreign, &by_hand] {
+        assert_eq!(w.state(id).await, "running", "{id} must be left alone");
+        let skip = r.skipped.iter().find(|s| &s.target == id).expect(id);
+        assert!(
+            skip.reason
+                .starts_with("fleetkeeper tags without a valid seal: not ours"),
+            "{}",
+            skip.reason
+        );
+    }
+    assert_eq!((r.fields.forged, r.fields.unsealed), (1, 1));
+    // The expiry mark sealed the genuine lease again: it is still ours.
+    let again = w.run(minutes_after(end, 40), &[]).await;
+    assert_eq!(again.fields.forged, 1, "only the foreign one: {again:?}");
+
+    // The hand-made lease: listed by adopt with what EC2 says of it, then adopted and stopped.
+    let adopt = |payload: Value| {
+        let w = &w;
+        async move {
+            let env = Moto::env_for(
+                &w.moto.endpoint(),
+                &[
+                    ("REGIONS", "us-east-1"),
+                    ("SENDER", SENDER),
+                    ("OWNER_DOMAINS", "example.com"),
+                ],
+            );
+            let config = Config::from_env(&env).unwrap();
+            let aws = Moto::aws(&env).await;
+            let targets = vec![Target {
+                port: Ec2Instances::new(
+                    "us-east-1".into(),
+                    aws.client("EC2", aws_sdk_ec2::Client::new),
+                ),
+                limits: RateLimiter::new(config.rate),
+            }];
+            let mailer = Mailer::Topic {
+                client: aws.client("SNS", aws_sdk_sns::Client::new),
+                arn: "arn:aws:sns:us-east-1:123456789012:unused".into(),
+            };
+            let mut metrics = Metrics::for_function("lease-keeper");
+            run(
+                &targets,
+                &mailer,
+                &keys(&aws),
+                &config,
+                &payload,
+                clock::now(),
+                Budget::unlimited(),
+                &mut metrics,
+            )
+            .await
+        }
+    };
+    let listed = adopt(json!({"action": "adopt"})).await.unwrap();
+    let planned: Vec<&str> = listed.planned.iter().map(|e| e.target.as_str()).collect();
+    assert_eq!(planned, [by_hand.as_str()], "{listed:?}");
+    assert_eq!(
+        listed.planned[0].detail.as_ref().unwrap()["owner"],
+        "jane@example.com"
+    );
+    let refused = adopt(json!({"action": "adopt", "ids": [foreign, by_hand]}))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("its seal does not verify"),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("nothing was sealed"));
+    let done = adopt(json!({"action": "adopt", "ids": [by_hand]}))
+        .await
+        .unwrap();
+    assert_eq!(done.done.len(), 1, "{done:?}");
+    let r = w.run(minutes_after(end, 50), &[]).await;
+    assert_eq!(w.state(&by_hand).await, "stopped", "{r:?}");
+    assert_eq!(w.state(&foreign).await, "running");
 }

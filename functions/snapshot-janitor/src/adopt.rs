@@ -9,10 +9,10 @@ use futures_util::future::join_all;
 use jiff::Timestamp;
 use serde_json::json;
 
+use fleetkeeper::Error;
 use fleetkeeper::report::{Entry, Failure};
-use fleetkeeper::seal::{Proof, SEAL_TAG, fleetkeeper_claims, versions_named};
+use fleetkeeper::seal::{Proof, SEAL_TAG, fleetkeeper_claims};
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper::{AwsError, Error};
 
 use crate::config::Config;
 use crate::event::Adopt;
@@ -32,21 +32,13 @@ pub async fn run<E: Ebs + Sync>(
     if let Some(e) = fleetkeeper::report::all_failed(&held) {
         return Err(e.clone().into());
     }
-    let seals = held
-        .iter()
-        .flatten()
-        .flatten()
-        .filter_map(|s| s.tags.get(SEAL_TAG));
-    let ring = places
-        .keys
-        .ring(&versions_named(seals))
-        .await
-        .map_err(|e| {
-            Error::input(format!(
-                "the seal key {} cannot be read ({e}): nothing can be adopted",
-                places.keys.name()
-            ))
-        })?;
+    let met = held.iter().flatten().flatten().map(|s| &s.tags);
+    let ring = places.keys.ring_for(met).await.map_err(|e| {
+        Error::input(format!(
+            "the seal key {} cannot be read ({e}): nothing can be adopted",
+            places.keys.name()
+        ))
+    })?;
     // Every snapshot with our tags, with its region and what its seal proves.
     let mut found: Vec<(&str, &Snapshot, Proof)> = Vec::new();
     let mut report = report::new(config.mode);
@@ -180,12 +172,8 @@ async fn seal<E: Ebs + Sync>(
         .find(|t| t.port.region() == region)
         .expect("the region it was found in");
     let result = match ring.seal(&s.id, &fleetkeeper_claims(&s.tags)) {
-        Some(value) => target.port.seal(&s.id, &value).await,
-        None => Err(AwsError::service(
-            "ec2:CreateTags",
-            "NoSealKey",
-            "no seal key to seal it with",
-        )),
+        Ok(value) => target.port.seal(&s.id, &value).await,
+        Err(e) => Err(e),
     };
     match result {
         Ok(()) => report.done(entry(why)),

@@ -96,12 +96,9 @@ async fn seal<E: Ebs + Sync>(
             error,
         })
     };
-    let Some(value) = ring.seal(snapshot_id, &fleetkeeper_claims(tags)) else {
-        return failed(AwsError::service(
-            "ec2:CreateTags",
-            "NoSealKey",
-            "no seal key to seal it with",
-        ));
+    let value = match ring.seal(snapshot_id, &fleetkeeper_claims(tags)) {
+        Ok(value) => value,
+        Err(e) => return failed(e),
     };
     ebs.seal(snapshot_id, &value).await.err().and_then(failed)
 }

@@ -8,14 +8,7 @@ use serde_json::Value;
 use fleetkeeper::Error;
 use fleetkeeper::error::brief;
 
-/// What an adopt request asks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Adopt {
-    /// List every unsealed snapshot with our tags, and what agrees with them. Changes nothing.
-    List,
-    /// Seal exactly these, on an operator's word.
-    Seal(Vec<String>),
-}
+pub use fleetkeeper::seal::Adopt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -33,35 +26,15 @@ pub fn parse(payload: &Value) -> Result<Request, Error> {
         ))
     })?;
     let at = fleetkeeper::clock::event_time(obj)?;
-    let adopt = match obj.get("action") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(a)) if a == "adopt" => Some(match obj.get("ids") {
-            None | Some(Value::Null) => Adopt::List,
-            Some(Value::Array(ids)) if !ids.is_empty() => Adopt::Seal(
-                ids.iter()
-                    .map(|id| match id.as_str() {
-                        Some(s) if s.starts_with("snap-") => Ok(s.to_owned()),
-                        _ => Err(Error::input(format!(
-                            "\"ids\" must be snapshot ids such as snap-0123456789abcdef0, got {}",
-                            brief(id)
-                        ))),
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            Some(other) => {
-                return Err(Error::input(format!(
-                    "\"ids\" must be a non-empty list of snapshot ids, got {}",
-                    brief(other)
-                )));
-            }
-        }),
-        Some(other) => {
-            return Err(Error::input(format!(
-                "unknown action {}: send a scheduled event, {{}}, or {{\"action\": \"adopt\"}}",
-                brief(other)
-            )));
-        }
-    };
+    let adopt = fleetkeeper::seal::adopt_request(obj, "snap-")?;
+    if adopt.is_none()
+        && let Some(other) = obj.get("action").filter(|a| !a.is_null())
+    {
+        return Err(Error::input(format!(
+            "unknown action {}: send a scheduled event, {{}}, or {{\"action\": \"adopt\"}}",
+            brief(other)
+        )));
+    }
     Ok(Request { at, adopt })
 }
 
@@ -97,7 +70,10 @@ mod tests {
             (json!(["x"]), "expects a JSON object"),
             (json!({"action": "prune"}), "unknown action \"prune\""),
             (json!({"action": "adopt", "ids": []}), "non-empty list"),
-            (json!({"action": "adopt", "ids": ["i-123"]}), "snapshot ids"),
+            (
+                json!({"action": "adopt", "ids": ["i-123"]}),
+                "ids such as snap-",
+            ),
             (json!({"time": "tonight"}), "not an RFC 3339 time"),
         ] {
             let e = parse(&bad).unwrap_err().to_string();

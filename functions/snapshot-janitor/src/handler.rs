@@ -15,7 +15,6 @@ use fleetkeeper::telemetry::Metrics;
 use std::collections::BTreeSet;
 
 use fleetkeeper::AwsError;
-use fleetkeeper::seal::{SEAL_TAG, versions_named};
 
 use crate::apply::{Limits, apply, apply_archive, apply_copies};
 use crate::config::Config;
@@ -89,8 +88,8 @@ pub async fn run<E: Ebs + Sync>(
         .flatten()
         .flat_map(|(_, _, snapshots)| snapshots)
         .chain(held.iter().flatten().flatten())
-        .filter_map(|s| s.tags.get(SEAL_TAG));
-    let ring = match places.keys.ring(&versions_named(seals)).await {
+        .map(|s| &s.tags);
+    let ring = match places.keys.ring_for(seals).await {
         Ok(ring) => ring,
         Err(e) => {
             return Ok(report::no_key(

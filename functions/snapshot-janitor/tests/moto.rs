@@ -667,6 +667,9 @@ mod run {
         // KEEP_LAST=0 and no daily rule, the day after tomorrow: retention lets every snapshot
         // of ours go but the newest of the volume, which always stays.
         let later = clock::rfc3339(clock::hours_after(clock::now(), 50));
+        // moto stamps start times to the second: a second apart, the run's new snapshot is
+        // the newest for certain.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let env = [
             ("KEEP_LAST", "0"),
             ("KEEP_DAILY", "0"),
