@@ -39,8 +39,43 @@ def cfn_lint(path: Path) -> tuple[int, list[tuple[int, str, str]]]:
     return run.returncode, findings
 
 
+# Tags people write to opt in: the guard leaves them writable. Every other fleetkeeper: key the
+# code uses carries fleetkeeper's authority and must be in both guards.
+OPT_IN_TAGS = {
+    "fleetkeeper:schedule", "fleetkeeper:backup", "fleetkeeper:backup-boot", "fleetkeeper:auto-restart",
+    "fleetkeeper:keep-running-until", "fleetkeeper:hibernate", "fleetkeeper:purpose",
+}
+SCP = ROOT / "infra" / "tag-guard-scp.json"
+
+
+def guard_problems() -> list[str]:
+    """The SCP and the template's TagGuardPolicy deny the same keys, and those are every
+    fleetkeeper: key the code uses but the opt-in ones (a new tag cannot be forgotten)."""
+    import json
+    import re
+
+    from cfnlint.decode import decode
+
+    scp = json.loads(SCP.read_text())["Statement"][0]
+    scp_keys = set(scp["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"])
+    template, _ = decode(str(TEMPLATE))
+    policy = template["Resources"]["TagGuardPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    policy_keys = set(policy["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"])
+    code = set()
+    for path in list((ROOT / "functions").glob("*/src/**/*.rs")) + list((ROOT / "shared" / "src").glob("*.rs")):
+        code |= set(re.findall(r'"(fleetkeeper:[a-z-]+)"', path.read_text()))
+    problems = []
+    if scp["Effect"] != "Deny" or scp_keys != policy_keys:
+        problems.append(f"{SCP.name} and TagGuardPolicy deny different keys: {sorted(scp_keys ^ policy_keys)}")
+    missing = code - OPT_IN_TAGS - policy_keys
+    if missing:
+        problems.append(f"fleetkeeper tags the code writes but no guard protects: {sorted(missing)} "
+                        "(add them to both guards, or to OPT_IN_TAGS if people write them)")
+    return problems
+
+
 def main() -> int:
-    failures = []
+    failures = guard_problems()
     code, findings = cfn_lint(TEMPLATE)
     for line, rule, message in findings:
         print(f"template: {TEMPLATE.relative_to(ROOT)}:{line}: {rule} {message}")
