@@ -5,7 +5,8 @@
 //! puts the caller in `requestContext.authorizer.iam`). For a form behind a proxy that cannot
 //! sign, SECRET_PARAMETER names an SSM SecureString the proxy sends in a header.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
@@ -16,7 +17,7 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use crate::error::{AwsError, Error, brief};
-use crate::parameter::{self, Cached};
+use crate::parameter;
 
 /// One HTTP request through a function URL, body decoded.
 #[derive(Debug, Clone)]
@@ -184,23 +185,34 @@ pub enum AuthMode {
     /// The URL uses AuthType AWS_IAM: Lambda checked the signature; the request must carry
     /// the caller (a URL switched to NONE by mistake is refused, not opened).
     Iam,
-    /// A header carrying the SecureString named by SECRET_PARAMETER.
-    SharedSecret { parameter: String, header: String },
+    /// A header carrying the SecureString named by SECRET_PARAMETER; after a rotation the
+    /// previous value still works for `overlap` (SECRET_OVERLAP).
+    SharedSecret {
+        parameter: String,
+        header: String,
+        overlap: Duration,
+    },
 }
 
 impl AuthMode {
     /// `SECRET_PARAMETER` (with `SECRET_HEADER`, default `x-fleetkeeper-secret`) selects the
     /// shared secret; without it, AWS_IAM.
-    pub fn from_env(env: &crate::Env) -> AuthMode {
-        match env.get("SECRET_PARAMETER") {
+    pub fn from_env(env: &crate::Env) -> Result<AuthMode, crate::ConfigError> {
+        Ok(match env.get("SECRET_PARAMETER") {
             Some(parameter) => AuthMode::SharedSecret {
                 parameter,
                 header: env
                     .string("SECRET_HEADER", "x-fleetkeeper-secret")
                     .to_ascii_lowercase(),
+                overlap: Duration::from_secs(env.u64_in(
+                    "SECRET_OVERLAP",
+                    SECRET_OVERLAP.as_secs(),
+                    0,
+                    3600,
+                )?),
             },
             None => AuthMode::Iam,
-        }
+        })
     }
 }
 
@@ -250,12 +262,30 @@ impl Denied {
 /// within this long, with no redeploy.
 pub const SECRET_TTL: Duration = parameter::REREAD_AFTER;
 
-/// The shared secret, read from SSM on first use and again after `ttl` (so a rotation takes
-/// effect without a redeploy). Its value is never logged or returned.
+/// The shortest shared secret accepted: a shorter one fails the cold start (and any later
+/// read), so a weak or placeholder value is never what guards the URL.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// How long the previous secret still works after a rotation (`SECRET_OVERLAP`, 10 minutes
+/// by default): browsers and scripts holding the old one are not cut off mid-rotation.
+pub const SECRET_OVERLAP: Duration = Duration::from_secs(600);
+
+/// What was read, and the value it replaced with when.
+#[derive(Default)]
+struct Held {
+    current: Option<(String, Instant)>,
+    previous: Option<(String, Instant)>,
+}
+
+/// The shared secret, read from SSM at the cold start and again after `ttl` (so a rotation
+/// takes effect without a redeploy); the value it replaced keeps working for `overlap`. Its
+/// value is never logged or returned.
 pub struct SecretSource {
     ssm: aws_sdk_ssm::Client,
     parameter: String,
-    cached: Cached<String>,
+    ttl: Duration,
+    overlap: Duration,
+    held: Mutex<Held>,
 }
 
 impl SecretSource {
@@ -263,31 +293,102 @@ impl SecretSource {
         SecretSource {
             ssm,
             parameter: parameter.to_owned(),
-            cached: Cached::new(ttl),
+            ttl,
+            overlap: SECRET_OVERLAP,
+            held: Mutex::new(Held::default()),
         }
     }
 
     /// The source a mode needs: None for AWS_IAM. A rotated secret takes effect within
-    /// [`SECRET_TTL`].
+    /// [`SECRET_TTL`]; the previous one works for `overlap` after that.
     pub fn for_mode(mode: &AuthMode, ssm: aws_sdk_ssm::Client) -> Option<Self> {
         match mode {
-            AuthMode::SharedSecret { parameter, .. } => {
-                Some(SecretSource::new(ssm, parameter, SECRET_TTL))
-            }
+            AuthMode::SharedSecret {
+                parameter, overlap, ..
+            } => Some(SecretSource {
+                overlap: *overlap,
+                ..SecretSource::new(ssm, parameter, SECRET_TTL)
+            }),
             AuthMode::Iam => None,
         }
     }
 
-    pub async fn get(&self) -> Result<String, AwsError> {
-        if let Some(value) = self.cached.fresh() {
-            return Ok(value.as_ref().clone());
+    /// The same source, read again once `ttl` has passed (tests read at every use).
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Reads the secret at the cold start: unreadable, or shorter than [`MIN_SECRET_CHARS`],
+    /// and the function does not start.
+    pub async fn check(&self) -> Result<(), Error> {
+        self.refresh().await.map(|_| ()).map_err(|e| match e {
+            Unusable::Unreadable(e) => Error::from(e),
+            Unusable::TooShort(n) => Error::Config(crate::ConfigError::Document {
+                origin: format!("SSM parameter {} (SECRET_PARAMETER)", self.parameter),
+                kind: "shared secret".into(),
+                error: format!(
+                    "it is {n} characters long, fewer than {MIN_SECRET_CHARS}: use a long random value"
+                ),
+            }),
+        })
+    }
+
+    /// Whether `given` is the secret, or the one it replaced less than `overlap` ago.
+    pub async fn accepts(&self, given: &str) -> Result<bool, AwsError> {
+        let current = self.refresh().await.map_err(|e| match e {
+            Unusable::Unreadable(e) => e,
+            Unusable::TooShort(n) => AwsError::service(
+                "ssm:GetParameter",
+                "SecretTooShort",
+                &format!("the shared secret is {n} characters, fewer than {MIN_SECRET_CHARS}"),
+            ),
+        })?;
+        if secrets_match(given, &current) {
+            return Ok(true);
         }
-        let value = parameter::read(&self.ssm, &self.parameter).await?;
+        let held = self.held.lock().expect("not poisoned");
+        Ok(held.previous.as_ref().is_some_and(|(old, replaced)| {
+            replaced.elapsed() < self.overlap && secrets_match(given, old)
+        }))
+    }
+
+    /// The current value, read again once `ttl` has passed.
+    async fn refresh(&self) -> Result<String, Unusable> {
+        if let Some((value, _)) = self
+            .held
+            .lock()
+            .expect("not poisoned")
+            .current
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+        {
+            return Ok(value.clone());
+        }
+        let value = parameter::read(&self.ssm, &self.parameter)
+            .await
+            .map_err(Unusable::Unreadable)?;
         // From here on, no log line can carry it, whoever writes it.
         crate::telemetry::redact(&value);
-        self.cached.store(value.clone());
+        let n = value.chars().count();
+        if n < MIN_SECRET_CHARS {
+            return Err(Unusable::TooShort(n));
+        }
+        let mut held = self.held.lock().expect("not poisoned");
+        let replaced = held.current.take();
+        if let Some((old, _)) = replaced
+            && old != value
+        {
+            held.previous = Some((old, Instant::now()));
+        }
+        held.current = Some((value.clone(), Instant::now()));
         Ok(value)
     }
+}
+
+enum Unusable {
+    Unreadable(AwsError),
+    TooShort(usize),
 }
 
 /// Checks a request under `mode`.
@@ -308,9 +409,12 @@ pub async fn authenticate(
             let Some(source) = secret else {
                 return Err(Denied::Wrong);
             };
-            let expected = source.get().await.map_err(Denied::SecretUnreadable)?;
-            // An empty parameter must never make an empty header valid.
-            if !expected.is_empty() && secrets_match(given, &expected) {
+            // The secret is at least MIN_SECRET_CHARS long: an empty header never matches.
+            if source
+                .accepts(given)
+                .await
+                .map_err(Denied::SecretUnreadable)?
+            {
                 Ok(())
             } else {
                 Err(Denied::Wrong)

@@ -374,7 +374,7 @@ impl Config {
                 "a parameter path such as /fleetkeeper/dns-failover (leading /, no trailing /)",
             ));
         }
-        let auth = AuthMode::from_env(env);
+        let auth = AuthMode::from_env(env)?;
         Ok(Config {
             groups,
             state_prefix: prefix,

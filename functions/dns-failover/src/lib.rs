@@ -63,6 +63,10 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
         secret: SecretSource::for_mode(&config.auth, ssm),
         groups,
     };
+    // A shared secret that cannot be read, or is too short, stops the cold start.
+    if let Some(secret) = &app.secret {
+        secret.check().await?;
+    }
     Ok(Lambda { config, app })
 }
 

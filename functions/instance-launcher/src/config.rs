@@ -110,7 +110,7 @@ impl Config {
                 format!("at most MAX_HOURS ({max_hours})"),
             ));
         }
-        let auth = AuthMode::from_env(env);
+        let auth = AuthMode::from_env(env)?;
         Ok(Config {
             sizes,
             template,
@@ -188,7 +188,8 @@ mod tests {
             c.auth,
             AuthMode::SharedSecret {
                 parameter: "/fleetkeeper/launcher-secret".into(),
-                header: "x-fleetkeeper-secret".into()
+                header: "x-fleetkeeper-secret".into(),
+                overlap: std::time::Duration::from_secs(600),
             }
         );
     }

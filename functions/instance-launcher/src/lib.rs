@@ -47,6 +47,10 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
             &config.seal_secret,
         )),
     };
+    // A shared secret that cannot be read, or is too short, stops the cold start.
+    if let Some(secret) = &launcher.secret {
+        secret.check().await?;
+    }
     Ok(Lambda { config, launcher })
 }
 

@@ -781,3 +781,56 @@ async fn copied_tags_make_no_instance_yours() {
         "stopping" | "stopped"
     ));
 }
+
+/// The shared secret: one shorter than 16 characters stops the cold start, naming the
+/// parameter; after a rotation the previous value still works for SECRET_OVERLAP, then not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_short_secret_stops_the_cold_start_and_a_rotation_overlaps() {
+    use fleetkeeper::http::{AuthMode, SecretSource};
+    let moto = Moto::start();
+    let aws = Moto::aws(&moto.env(&[])).await;
+    let ssm = aws.client("SSM", aws_sdk_ssm::Client::new);
+    let put = |value: &str| {
+        ssm.put_parameter()
+            .name("/test/secret")
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+    };
+    put("hunter2").await.unwrap();
+    let mode = |overlap: &str| {
+        AuthMode::from_env(&moto.env(&[
+            ("SECRET_PARAMETER", "/test/secret"),
+            ("SECRET_OVERLAP", overlap),
+        ]))
+        .unwrap()
+    };
+    let short = SecretSource::for_mode(&mode("600"), ssm.clone()).unwrap();
+    let e = short.check().await.unwrap_err().to_string();
+    assert!(
+        e.contains("/test/secret") && e.contains("fewer than 16"),
+        "{e}"
+    );
+    assert!(!e.contains("hunter2"), "the value is never shown: {e}");
+
+    let old = "the old secret, long enough";
+    let new = "the new secret, long enough too";
+    put(old).await.unwrap();
+    // Read again at every use (ttl 0), as after five minutes.
+    let source = |overlap: &str| SecretSource::for_mode(&mode(overlap), ssm.clone()).unwrap();
+    for (overlap, old_still_works) in [("600", true), ("0", false)] {
+        put(old).await.unwrap();
+        let s = source(overlap).with_ttl(std::time::Duration::ZERO);
+        s.check().await.unwrap();
+        assert!(s.accepts(old).await.unwrap());
+        put(new).await.unwrap();
+        assert!(s.accepts(new).await.unwrap(), "the new one at once");
+        assert_eq!(
+            s.accepts(old).await.unwrap(),
+            old_still_works,
+            "SECRET_OVERLAP={overlap}"
+        );
+        assert!(!s.accepts("neither of them, but long").await.unwrap());
+    }
+}
