@@ -19,7 +19,7 @@ pub struct Config {
     pub template: Template,
     /// `LAUNCH_TEMPLATE_VERSION`: `$Default` (default), `$Latest` or a number.
     pub template_version: String,
-    /// `MAX_PER_OWNER`: pending or running instances one owner may have.
+    /// `MAX_PER_OWNER`: live instances (stopped ones too) one caller may have.
     pub max_per_owner: usize,
     /// `DEFAULT_HOURS` / `MAX_HOURS`: hours to live.
     pub default_hours: u32,

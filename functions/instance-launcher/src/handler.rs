@@ -167,7 +167,7 @@ async fn post(
         req.iam_caller.as_deref(),
         now,
     );
-    let outcome = launch_or_find(&app.ec2, config, &launch_req, &launch).await;
+    let outcome = launch_or_find(app, config, req, &launch_req, &launch).await;
     match &outcome {
         Outcome::Earlier(l) => {
             tracing::info!(instance = %l.id, "repeated submit: answering with the earlier launch");
@@ -210,26 +210,37 @@ async fn sealed(app: &Launcher, found: Vec<Instance>) -> Result<Vec<Instance>, A
         .collect())
 }
 
-/// Observe (an earlier launch of this form, the owner's instances), decide, apply.
-async fn launch_or_find<I: Instances>(
-    ec2: &I,
+/// Observe (an earlier launch of this form, the caller's instances), decide, apply.
+async fn launch_or_find(
+    app: &Launcher,
     config: &Config,
+    req: &Request,
     r: &LaunchRequest,
     launch: &Launch,
 ) -> Outcome {
+    let ec2 = &app.ec2;
     // EC2 honours ClientToken too; the tag also covers a repeat after EC2 has forgotten it.
     let earlier = match ec2.launched_with(&launch.token).await {
         Ok(earlier) => earlier,
         Err(e) => return apply::failed(e),
     };
+    // The quota is the authenticated caller's (the owner typed on the form is anyone's to
+    // choose), over every live instance of theirs, stopped ones too, proved theirs by its seal.
+    let quota_of = match (&config.auth, &req.iam_caller) {
+        (AuthMode::Iam, Some(arn)) => Who::Caller(arn.clone()),
+        _ => Who::Owner(r.owner.clone()),
+    };
     let owned = match earlier {
         Some(_) => 0,
-        None => match ec2.owned(&r.owner).await {
-            Ok(owned) => owned.len(),
+        None => match ec2.mine(&quota_of).await {
+            Ok(found) => match sealed(app, found).await {
+                Ok(ours) => ours.len(),
+                Err(e) => return apply::failed(e),
+            },
             Err(e) => return apply::failed(e),
         },
     };
-    let decision = decide(earlier, owned, &r.owner, config);
+    let decision = decide(earlier, owned, quota_of.name(), config);
     if let Decision::Refuse(..) = decision {
         tracing::info!(owner = %r.owner, running = owned, "launch refused: owner quota");
     }

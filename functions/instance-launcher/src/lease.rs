@@ -34,6 +34,11 @@ impl Who {
         }
     }
 
+    /// Who, as a message names them: the caller's ARN, or the owner e-mail.
+    pub fn name(&self) -> &str {
+        self.tag().1
+    }
+
     /// Theirs, and launched by instance-launcher (others are not this page's to touch).
     pub fn owns(&self, i: &Instance) -> bool {
         let (key, value) = self.tag();

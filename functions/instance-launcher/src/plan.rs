@@ -88,8 +88,8 @@ pub enum Decision {
     Launch,
 }
 
-/// `earlier` is a live instance launched by this form's token; `owned` the owner's pending and
-/// running instances.
+/// `earlier` is a live instance launched by this form's token; `owned` the caller's live
+/// instances, stopped ones too; `owner` names the caller in the refusal.
 pub fn decide(earlier: Option<Instance>, owned: usize, owner: &str, config: &Config) -> Decision {
     if let Some(i) = earlier {
         return Decision::Earlier(i);
@@ -98,7 +98,7 @@ pub fn decide(earlier: Option<Instance>, owned: usize, owner: &str, config: &Con
         return Decision::Refuse(
             409,
             format!(
-                "{owner} already has {owned} running instance(s), the most allowed (MAX_PER_OWNER={}): stop or terminate one first",
+                "{owner} already has {owned} instance(s), running or stopped, the most allowed (MAX_PER_OWNER={}): terminate one first",
                 config.max_per_owner
             ),
         );

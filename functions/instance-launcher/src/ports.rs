@@ -14,7 +14,7 @@ use fleetkeeper::tags::TERMINATED_TAG;
 
 use crate::config::{Config, Template};
 use crate::lease::{LISTED_STATES, Who};
-use crate::plan::{Launch, OWNER_TAG, TOKEN_TAG};
+use crate::plan::{Launch, TOKEN_TAG};
 
 /// What the caller is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +29,6 @@ pub struct Ec2 {
 
 /// The EC2 calls instance-launcher makes, as one capability: tests can answer them in memory.
 pub trait Instances {
-    /// The owner's pending and running instances.
-    fn owned(&self, owner: &str) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
     /// A live instance launched by this token earlier (a second submit of the same form).
     fn launched_with(
         &self,
@@ -64,18 +62,6 @@ pub trait Instances {
 }
 
 impl Instances for Ec2 {
-    /// The owner's pending and running instances (tag filter, every page).
-    async fn owned(&self, owner: &str) -> Result<Vec<Instance>, AwsError> {
-        describe_instances(
-            &self.client,
-            vec![
-                tag_filter(OWNER_TAG, owner),
-                state_filter(&["pending", "running"]),
-            ],
-        )
-        .await
-    }
-
     /// A live instance launched by this token earlier (a second submit of the same form).
     async fn launched_with(&self, token: &str) -> Result<Option<Instance>, AwsError> {
         let found = describe_instances(

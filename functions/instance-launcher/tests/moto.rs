@@ -306,9 +306,28 @@ async fn the_owner_quota_holds() {
         }
     }
     assert_eq!(w.live_instances().await.len(), 2);
-    // Another owner is not held back by ops@example.com's instances.
+    // The quota is the signed-in caller's: typing another owner on the form does not escape it.
     let r = send(&app, &config, event("post-form")).await;
-    assert_eq!(r.status_code, 201);
+    assert_eq!(r.status_code, 409, "{:?}", r.body);
+    // Stopped instances count too: stopping one frees nothing.
+    let jane: Vec<String> = w.live_instances().await;
+    w.ec2
+        .stop_instances()
+        .instance_ids(&jane[0])
+        .send()
+        .await
+        .unwrap();
+    let mut again = event("post-form");
+    again["body"] = again["body"]
+        .as_str()
+        .unwrap()
+        .replace("nonce=", "nonce=after-stop-")
+        .into();
+    assert_eq!(send(&app, &config, again).await.status_code, 409);
+    // Another caller is not held back by Jane's instances.
+    let mut bob = event("post-form");
+    bob["requestContext"]["authorizer"]["iam"]["userArn"] = BOB.into();
+    assert_eq!(send(&app, &config, bob).await.status_code, 201);
 }
 
 #[tokio::test(flavor = "multi_thread")]
