@@ -142,10 +142,15 @@ def seed_fleet(world: World) -> None:
                     ec2.attach_volume(VolumeId=vol["VolumeId"], InstanceId=world.names["db-server"][1], Device="/dev/sdf")
         if region == "us-east-1":
             ec2.create_launch_template(LaunchTemplateName="dev-box", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"})
+            # Where instance-launcher keeps each caller's launch claims (the quota).
+            world.client("s3").create_bucket(Bucket=LAUNCH_CLAIMS_BUCKET)
         world.counts[region] = {
             "total": len(instances),
             "opted_in": sum(1 for _, t, _ in instances if "fleetkeeper:schedule" in t),
         }
+
+
+LAUNCH_CLAIMS_BUCKET = "fleetkeeper-launch-claims"
 
 
 def seed_launcher_secret(world: World) -> str:

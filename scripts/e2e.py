@@ -40,6 +40,7 @@ def main() -> int:
         # The seal key the template creates: the launcher seals what it launches, and "your
         # instances" acts only on sealed leases.
         seal_key.create_key(boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=endpoint))
+        boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint).create_bucket(Bucket="fleetkeeper-launch-claims")
         secret = secrets.token_urlsafe(24)
         boto3.client("ssm", region_name="us-east-1", endpoint_url=endpoint).put_parameter(
             Name=PARAMETER, Value=secret, Type="SecureString")
@@ -49,6 +50,7 @@ def main() -> int:
             "AWS_REGION": "us-east-1",
             "ALLOWED_SIZES": "small=t3.micro,medium=t3.small",
             "LAUNCH_TEMPLATE": "dev-box",
+            "QUOTA_BUCKET": "fleetkeeper-launch-claims",
             "SECRET_PARAMETER": PARAMETER,
         }
         watcher, lambda_port = start_watch(work, env, "e2e-watch")

@@ -74,8 +74,22 @@ def guard_problems() -> list[str]:
     return problems
 
 
+def launcher_problems() -> list[str]:
+    """The launcher role's ec2:InstanceType condition allows the types the form offers by
+    default: a size the role may not launch would only ever be refused by EC2."""
+    from cfnlint.decode import decode
+
+    template, _ = decode(str(TEMPLATE))
+    params = template["Parameters"]
+    offered = {pair.split("=", 1)[1].strip() for pair in params["AllowedSizes"]["Default"].split(",")}
+    allowed = {t.strip() for t in params["LaunchInstanceTypes"]["Default"].split(",")}
+    if offered != allowed:
+        return [f"AllowedSizes offers {sorted(offered)} but LaunchInstanceTypes allows {sorted(allowed)}: keep them in step"]
+    return []
+
+
 def main() -> int:
-    failures = guard_problems()
+    failures = guard_problems() + launcher_problems()
     code, findings = cfn_lint(TEMPLATE)
     for line, rule, message in findings:
         print(f"template: {TEMPLATE.relative_to(ROOT)}:{line}: {rule} {message}")

@@ -461,10 +461,95 @@ pub fn foreign_origin(req: &Request, own: &str) -> Option<String> {
     }
 }
 
+/// Who an IAM caller is, as a name they cannot choose. An assumed role's session name is
+/// whatever the caller passed to AssumeRole, so anyone who may assume the role could call
+/// themselves "jane": every session of a role is the role itself, unless the role is one of
+/// `session_roles` (a name, or a prefix ending in `*`), whose session names an identity
+/// provider sets (IAM Identity Center's `AWSReservedSSO_*` roles, a SAML role). A federated
+/// user's name is chosen by whoever called GetFederationToken, so it is refused.
+pub fn caller_identity(arn: &str, session_roles: &[String]) -> Result<String, String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, _, account, resource] = parts[..] else {
+        return Err(format!("{arn:?} is not an IAM caller's ARN"));
+    };
+    if prefix != "arn" || account.is_empty() {
+        return Err(format!("{arn:?} is not an IAM caller's ARN"));
+    }
+    if service == "iam" && (resource == "root" || resource.starts_with("user/")) {
+        return Ok(arn.to_owned());
+    }
+    match (service, resource.split_once('/')) {
+        ("sts", Some(("assumed-role", rest))) => {
+            let Some((role, session)) = rest.split_once('/') else {
+                return Err(format!("{arn:?} names no session"));
+            };
+            if role.is_empty() || session.is_empty() {
+                return Err(format!("{arn:?} names no role or session"));
+            }
+            let set_by_provider = session_roles.iter().any(|r| match r.strip_suffix('*') {
+                Some(prefix) => role.starts_with(prefix),
+                None => role == r,
+            });
+            if set_by_provider {
+                Ok(arn.to_owned())
+            } else {
+                Ok(format!("arn:{partition}:iam::{account}:role/{role}"))
+            }
+        }
+        ("sts", Some(("federated-user", _))) => Err(
+            "a federated user's name is chosen by whoever called GetFederationToken: sign in as an IAM user or through a role".into(),
+        ),
+        _ => Err(format!("{arn:?} is not a caller this function knows how to name")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_session_name_names_nobody_unless_a_provider_sets_it() {
+        let none: &[String] = &[];
+        let user = "arn:aws:iam::123456789012:user/jane";
+        assert_eq!(caller_identity(user, none).unwrap(), user);
+        let root = "arn:aws:iam::123456789012:root";
+        assert_eq!(caller_identity(root, none).unwrap(), root);
+        // Anyone who may assume "developer" can call the session "jane": it is the role.
+        for session in ["jane", "bob"] {
+            let arn = format!("arn:aws:sts::123456789012:assumed-role/developer/{session}");
+            assert_eq!(
+                caller_identity(&arn, none).unwrap(),
+                "arn:aws:iam::123456789012:role/developer"
+            );
+        }
+        // An identity provider's role keeps its session (the person), by name or prefix.
+        let sso = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev_0a1b/jane@example.com";
+        for roles in [
+            vec!["AWSReservedSSO_*".to_owned()],
+            vec!["AWSReservedSSO_Dev_0a1b".to_owned()],
+        ] {
+            assert_eq!(caller_identity(sso, &roles).unwrap(), sso);
+        }
+        assert_eq!(
+            caller_identity(sso, &["developer".to_owned()]).unwrap(),
+            "arn:aws:iam::123456789012:role/AWSReservedSSO_Dev_0a1b"
+        );
+        let china = "arn:aws-cn:sts::123456789012:assumed-role/ops/x";
+        assert_eq!(
+            caller_identity(china, none).unwrap(),
+            "arn:aws-cn:iam::123456789012:role/ops"
+        );
+        for bad in [
+            "arn:aws:sts::123456789012:federated-user/jane",
+            "AIDAEXAMPLE",
+            "arn:aws:sts::123456789012:assumed-role/developer",
+            "arn:aws:sts::123456789012:assumed-role//x",
+            "arn:aws:iam::123456789012:role/developer",
+        ] {
+            assert!(caller_identity(bad, none).is_err(), "{bad}");
+        }
+    }
 
     pub fn event(method: &str, body: &str, headers: Value) -> Value {
         json!({

@@ -37,8 +37,24 @@ impl Moto {
         Moto::start_with(&moto_server_path()).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Starts moto so that no request is preempted by another mid-handler. moto serves each
+    /// request on a thread, and a conditional write (S3 `If-Match`) is a check and then a
+    /// write in Python: a thread switch between them lets two writers both pass, which S3
+    /// itself never does. A long switch interval keeps each handler whole (threads still
+    /// give way whenever they wait on a socket), so a race test measures the code under test.
+    pub fn start_unpreempted() -> Moto {
+        let python = moto_server_path().with_file_name("python");
+        let program = "import sys; sys.setswitchinterval(5.0); from moto.server import main; sys.exit(main())";
+        Moto::start_command(&python, &["-c", program]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Starts the given moto_server binary.
     pub fn start_with(bin: &Path) -> Result<Moto, String> {
+        Moto::start_command(bin, &[])
+    }
+
+    /// Starts `program` with `args` and then moto_server's own host and port arguments.
+    fn start_command(bin: &Path, args: &[&str]) -> Result<Moto, String> {
         if !bin.is_file() {
             return Err(format!(
                 "moto_server not found at {}: run `make setup` (it installs moto into .venv), or set MOTO_SERVER",
@@ -53,6 +69,7 @@ impl Moto {
             let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
             let err = out.try_clone().map_err(|e| e.to_string())?;
             let child = Command::new(bin)
+                .args(args)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(out)

@@ -219,6 +219,7 @@ fn at_trace_the_secret_reaches_no_line_of_output() {
             vec![
                 ("LAUNCH_TEMPLATE", "dev-box".to_owned()),
                 ("ALLOWED_SIZES", "small=t3.micro".to_owned()),
+                ("QUOTA_BUCKET", "launch-claims".to_owned()),
             ],
             "/",
         ),

@@ -2,16 +2,84 @@
 //! form's token, so a repeat is answered with the same instance); every EC2 error becomes the
 //! caller's answer with nothing launched. And the steps of the "your instances" page.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use jiff::Timestamp;
 
 use fleetkeeper::seal::{KeyRing, SEAL_TAG, lease_claims};
 use fleetkeeper::{AwsError, Mode};
 
 use crate::config::Config;
-use crate::lease::{Step, extension_tags};
-use crate::plan::{Decision, Launch, ec2_refusal};
-use crate::ports::{Instances, Launched};
+use crate::lease::{Step, Who, extension_tags};
+use crate::plan::{Decision, Launch, decide, ec2_refusal};
+use crate::ports::{Claims, Instances, Launched, Written};
+use crate::quota::{self, Slot};
 use crate::report::Outcome;
+
+/// Conditional writes a launch tries before it gives up: each lost write means another
+/// launch of the same caller's took a place, so a caller's own burst settles within these.
+const CLAIM_TRIES: u32 = 25;
+
+/// Takes a place in `who`'s quota for `launch`, or says why not. `live` are the tokens of
+/// their sealed live instances, `seen` of all theirs in any state. A dry run reads the book
+/// but writes nothing.
+pub async fn take_place<C: Claims>(
+    claims: &C,
+    who: &Who,
+    (live, seen): (&BTreeSet<String>, &BTreeSet<String>),
+    launch: &Launch,
+    config: &Config,
+    now: Timestamp,
+) -> Result<Decision, AwsError> {
+    for attempt in 0..CLAIM_TRIES {
+        let (book, version) = claims.read(who).await?;
+        let next = match quota::take(&book, live, seen, &launch.token, now, config.max_per_owner) {
+            Slot::Full { held } => return Ok(decide(None, held, who.name(), config)),
+            Slot::Take(next) => next,
+        };
+        if config.mode == Mode::DryRun {
+            return Ok(Decision::Launch);
+        }
+        match claims.write(who, &next, version.as_deref()).await? {
+            Written::Done => return Ok(Decision::Launch),
+            Written::Conflict => tokio::time::sleep(backoff(attempt, &launch.token)).await,
+        }
+    }
+    Ok(Decision::Refuse(
+        503,
+        format!(
+            "too many launches for {} at once: nothing was launched; try again in a moment",
+            who.name()
+        ),
+    ))
+}
+
+/// A short wait that grows with the attempt, spread by the token so that launches which
+/// collided do not collide again in step.
+fn backoff(attempt: u32, token: &str) -> Duration {
+    let spread = token.bytes().fold(attempt, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(u32::from(b))
+    });
+    Duration::from_millis(u64::from(10 + attempt.min(8) * 10 + spread % 40))
+}
+
+/// Gives `launch`'s place back after its launch failed. Best effort: a claim left behind
+/// lapses by itself after [`quota::CLAIM_TTL`].
+pub async fn give_back<C: Claims>(claims: &C, who: &Who, launch: &Launch) {
+    for attempt in 0..CLAIM_TRIES {
+        let Ok((book, version)) = claims.read(who).await else {
+            return;
+        };
+        let Some(next) = quota::release(&book, &launch.token) else {
+            return;
+        };
+        match claims.write(who, &next, version.as_deref()).await {
+            Ok(Written::Conflict) => tokio::time::sleep(backoff(attempt, &launch.token)).await,
+            _ => return,
+        }
+    }
+}
 
 /// An EC2 failure as the caller is told it.
 pub fn failed(e: AwsError) -> Outcome {

@@ -39,6 +39,11 @@ pub struct Config {
     pub public_authority: Option<String>,
     /// `SEAL_SECRET`: the Secrets Manager secret (name or ARN) holding the seal key.
     pub seal_secret: String,
+    /// `QUOTA_BUCKET`: where each caller's claim book lives (the quota's conditional writes).
+    pub quota_bucket: String,
+    /// `SESSION_ROLES`: roles whose session names an identity provider sets (a name, or a
+    /// prefix ending in `*`); every other assumed role's sessions are the role itself.
+    pub session_roles: Vec<String>,
     pub mode: Mode,
 }
 
@@ -61,6 +66,24 @@ fn valid_instance_type(s: &str) -> bool {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
     ok(family) && ok(size) && family.as_bytes()[0].is_ascii_lowercase()
+}
+
+/// `LAUNCH_TEMPLATE_VERSION`: a number (pinned, as the template deploys it) or `$Default`.
+/// `$Latest` is refused: whoever may add a version to the template would decide what the
+/// form launches.
+fn template_version(env: &Env) -> Result<String, ConfigError> {
+    const VAR: &str = "LAUNCH_TEMPLATE_VERSION";
+    let v = env.string(VAR, "$Default");
+    let number = !v.is_empty() && !v.starts_with('0') && v.bytes().all(|b| b.is_ascii_digit());
+    if v == "$Default" || number {
+        Ok(v)
+    } else {
+        Err(ConfigError::invalid(
+            VAR,
+            &v,
+            "a version number such as 3 (pinned), or $Default; not $Latest, which anyone who may add a template version would choose",
+        ))
+    }
 }
 
 impl Config {
@@ -114,7 +137,7 @@ impl Config {
         Ok(Config {
             sizes,
             template,
-            template_version: env.string("LAUNCH_TEMPLATE_VERSION", "$Default"),
+            template_version: template_version(env)?,
             max_per_owner: env.u64_in("MAX_PER_OWNER", 3, 1, 1000)? as usize,
             default_hours,
             max_hours,
@@ -133,6 +156,11 @@ impl Config {
                 fleetkeeper::http::authority,
             )?,
             seal_secret: env.string("SEAL_SECRET", fleetkeeper::seal::DEFAULT_SECRET),
+            quota_bucket: env.required(
+                "QUOTA_BUCKET",
+                "the S3 bucket that holds each caller's launch claims (the template creates it)",
+            )?,
+            session_roles: env.list("SESSION_ROLES"),
             mode: Mode::from_env(env)?,
         })
     }
@@ -151,6 +179,7 @@ pub fn test_config() -> Config {
     Config::from_env(&Env::of(&[
         ("ALLOWED_SIZES", "small=t3.micro,medium=t3.small"),
         ("LAUNCH_TEMPLATE", "dev-box"),
+        ("QUOTA_BUCKET", "launch-claims"),
     ]))
     .expect("valid test settings")
 }
@@ -159,9 +188,10 @@ pub fn test_config() -> Config {
 mod tests {
     use super::*;
 
-    const BASE: [(&str, &str); 2] = [
+    const BASE: [(&str, &str); 3] = [
         ("ALLOWED_SIZES", "small=t3.micro, medium=t3.small"),
         ("LAUNCH_TEMPLATE", "lt-0abc123def4567890"),
+        ("QUOTA_BUCKET", "launch-claims"),
     ];
 
     fn with(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -178,6 +208,13 @@ mod tests {
         assert_eq!(c.template, Template::Id("lt-0abc123def4567890".into()));
         assert_eq!((c.default_hours, c.max_hours, c.max_per_owner), (8, 72, 3));
         assert_eq!(c.auth, AuthMode::Iam);
+        assert_eq!(c.template_version, "$Default");
+        assert_eq!(
+            with(&[("LAUNCH_TEMPLATE_VERSION", "7")])
+                .unwrap()
+                .template_version,
+            "7"
+        );
         let c = with(&[
             ("LAUNCH_TEMPLATE", "dev-box"),
             ("SECRET_PARAMETER", "/fleetkeeper/launcher-secret"),
@@ -205,13 +242,17 @@ mod tests {
             ("DEFAULT_HOURS", "100"),
             ("MAX_HOURS", "zero"),
             ("MAX_EXTENSIONS", "101"),
+            ("LAUNCH_TEMPLATE_VERSION", "$Latest"),
+            ("LAUNCH_TEMPLATE_VERSION", "03"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert!(err.to_string().contains(var), "{var}={value}: {err}");
         }
-        let err = Config::from_env(&Env::of(&[BASE[0]])).unwrap_err();
+        let err = Config::from_env(&Env::of(&[BASE[0], BASE[2]])).unwrap_err();
         assert!(err.to_string().contains("LAUNCH_TEMPLATE"), "{err}");
-        let err = Config::from_env(&Env::of(&[BASE[1]])).unwrap_err();
+        let err = Config::from_env(&Env::of(&[BASE[1], BASE[2]])).unwrap_err();
         assert!(err.to_string().contains("ALLOWED_SIZES"), "{err}");
+        let err = Config::from_env(&Env::of(&[BASE[0], BASE[1]])).unwrap_err();
+        assert!(err.to_string().contains("QUOTA_BUCKET"), "{err}");
     }
 }

@@ -2,7 +2,7 @@
 //! answer (HTML for the form, JSON for scripts). Every refusal launches nothing. `/mine` is
 //! the caller's instances: list, extend, stop, terminate; every refusal changes nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse as HttpResponse;
@@ -11,7 +11,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use fleetkeeper::ec2::Instance;
-use fleetkeeper::http::{Denied, Request, Response, SecretSource, authenticate, foreign_origin};
+use fleetkeeper::http::{
+    Denied, Request, Response, SecretSource, authenticate, caller_identity, foreign_origin,
+};
 use fleetkeeper::seal::{Keys, lease_claims};
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{AwsError, Error};
@@ -20,12 +22,12 @@ use fleetkeeper::http::AuthMode;
 
 use crate::apply;
 use crate::config::Config;
-use crate::lease::{self, ActionRequest, Step, Who};
+use crate::lease::{self, ActionRequest, LISTED_STATES, Step, Who};
 use crate::page;
-use crate::plan::{Decision, Launch, decide, plan};
-use crate::ports::{Ec2, Instances};
+use crate::plan::{Decision, Launch, TOKEN_TAG, decide, plan};
+use crate::ports::{Ec2, Instances, S3Claims};
 use crate::report::{self, Outcome, fields_json};
-use crate::request::{FieldError, LaunchRequest, Rejection, parse_form, parse_json};
+use crate::request::{FieldError, Rejection, parse_form, parse_json};
 
 pub const RESERVE: Duration = Duration::from_secs(3);
 
@@ -35,6 +37,8 @@ pub struct Launcher {
     pub region: String,
     /// The seal key: what it launches it seals, and "your instances" acts only on sealed ones.
     pub keys: Keys,
+    /// Each caller's claim book: the quota's conditional writes.
+    pub claims: S3Claims,
 }
 
 pub async fn handle(
@@ -44,7 +48,7 @@ pub async fn handle(
     now: Timestamp,
     metrics: &mut Metrics,
 ) -> Result<HttpResponse, Error> {
-    let req = Request::from_event(payload)?;
+    let mut req = Request::from_event(payload)?;
     if let Err(denied) = authenticate(&req, &config.auth, app.secret.as_ref()).await {
         denied.log(&req);
         let metric = match denied {
@@ -57,6 +61,18 @@ pub async fn handle(
             denied.status(),
             denied.message(),
         ));
+    }
+    // From here on the caller is who they are, not what they called their session: an
+    // assumed role's session name is the caller's own choice (SESSION_ROLES excepted).
+    if let Some(arn) = req.iam_caller.take() {
+        match caller_identity(&arn, &config.session_roles) {
+            Ok(identity) => req.iam_caller = Some(identity),
+            Err(why) => {
+                tracing::info!(caller = %arn, "refused: {why}");
+                metrics.count("LaunchRejected", 1);
+                return Ok(Response::error(Some(&req), 403, &why));
+            }
+        }
     }
     let mine = match req.path.as_str() {
         "" | "/" => false,
@@ -160,14 +176,13 @@ async fn post(
             };
         }
     };
-    let launch = plan(
-        &launch_req,
-        config,
-        &req.request_id,
-        req.iam_caller.as_deref(),
-        now,
-    );
-    let outcome = launch_or_find(app, config, req, &launch_req, &launch).await;
+    let who = match (&config.auth, &req.iam_caller) {
+        (AuthMode::Iam, Some(identity)) => Who::Caller(identity.clone()),
+        // Behind a shared-secret proxy nobody is signed in: the owner typed is all there is.
+        _ => Who::Owner(launch_req.owner.clone()),
+    };
+    let launch = plan(&launch_req, config, &req.request_id, &who, now);
+    let outcome = launch_or_find(app, config, &who, &launch, now).await;
     match &outcome {
         Outcome::Earlier(l) => {
             tracing::info!(instance = %l.id, "repeated submit: answering with the earlier launch");
@@ -182,6 +197,8 @@ async fn post(
                 tracing::error!(instance = %l.id, error = %e, "launched, but the lease could not be sealed: adopt it with lease-keeper");
             }
         }
+        // EC2 launched nothing: the place it held in the quota is free again.
+        Outcome::Failed(..) => apply::give_back(&app.claims, &who, &launch).await,
         _ => {}
     }
     let (report, status) = report::of(config.mode, &app.region, &launch_req, &launch, outcome);
@@ -210,39 +227,51 @@ async fn sealed(app: &Launcher, found: Vec<Instance>) -> Result<Vec<Instance>, A
         .collect())
 }
 
-/// Observe (an earlier launch of this form, the caller's instances), decide, apply.
+/// Observe (an earlier launch of this form, the caller's instances), take a place in their
+/// quota, apply.
 async fn launch_or_find(
     app: &Launcher,
     config: &Config,
-    req: &Request,
-    r: &LaunchRequest,
+    who: &Who,
     launch: &Launch,
+    now: Timestamp,
 ) -> Outcome {
     let ec2 = &app.ec2;
     // EC2 honours ClientToken too; the tag also covers a repeat after EC2 has forgotten it.
+    // The token is the caller's own, and the earlier launch must be theirs and sealed.
     let earlier = match ec2.launched_with(&launch.token).await {
-        Ok(earlier) => earlier,
-        Err(e) => return apply::failed(e),
-    };
-    // The quota is the authenticated caller's (the owner typed on the form is anyone's to
-    // choose), over every live instance of theirs, stopped ones too, proved theirs by its seal.
-    let quota_of = match (&config.auth, &req.iam_caller) {
-        (AuthMode::Iam, Some(arn)) => Who::Caller(arn.clone()),
-        _ => Who::Owner(r.owner.clone()),
-    };
-    let owned = match earlier {
-        Some(_) => 0,
-        None => match ec2.mine(&quota_of).await {
-            Ok(found) => match sealed(app, found).await {
-                Ok(ours) => ours.len(),
-                Err(e) => return apply::failed(e),
-            },
+        Ok(found) => match sealed(app, found.into_iter().filter(|i| who.owns(i)).collect()).await {
+            Ok(ours) => ours.into_iter().next(),
             Err(e) => return apply::failed(e),
         },
+        Err(e) => return apply::failed(e),
     };
-    let decision = decide(earlier, owned, quota_of.name(), config);
+    if earlier.is_some() {
+        return apply::apply(ec2, decide(earlier, 0, who.name(), config), launch, config).await;
+    }
+    // The quota is the authenticated caller's (the owner typed on the form is anyone's to
+    // choose), over every live instance of theirs, stopped ones too, proved theirs by its seal.
+    let found = match ec2.ever(who).await {
+        Ok(found) => found,
+        Err(e) => return apply::failed(e),
+    };
+    let token = |i: &Instance| i.tags.get(TOKEN_TAG).cloned();
+    let seen: BTreeSet<String> = found.iter().filter_map(token).collect();
+    let live: Vec<Instance> = found
+        .into_iter()
+        .filter(|i| LISTED_STATES.contains(&i.state.as_str()))
+        .collect();
+    let live: BTreeSet<String> = match sealed(app, live).await {
+        Ok(ours) => ours.iter().filter_map(token).collect(),
+        Err(e) => return apply::failed(e),
+    };
+    let decision =
+        match apply::take_place(&app.claims, who, (&live, &seen), launch, config, now).await {
+            Ok(decision) => decision,
+            Err(e) => return apply::failed(e),
+        };
     if let Decision::Refuse(..) = decision {
-        tracing::info!(owner = %r.owner, running = owned, "launch refused: owner quota");
+        tracing::info!(caller = %who.name(), held = live.len(), "launch refused: quota");
     }
     apply::apply(ec2, decision, launch, config).await
 }

@@ -34,6 +34,23 @@ impl Who {
         }
     }
 
+    /// A digest (hex SHA-256) of who they are and `salt`: a name for them that can be shown
+    /// or used as a key, and that no other caller's gives.
+    pub fn digest(&self, salt: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let (kind, name) = self.tag();
+        Sha256::new()
+            .chain_update(kind.as_bytes())
+            .chain_update(b"=")
+            .chain_update(name.as_bytes())
+            .chain_update(b"\n")
+            .chain_update(salt.as_bytes())
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Who, as a message names them: the caller's ARN, or the owner e-mail.
     pub fn name(&self) -> &str {
         self.tag().1

@@ -13,6 +13,7 @@ pub mod lease;
 pub mod page;
 pub mod plan;
 pub mod ports;
+pub mod quota;
 pub mod report;
 pub mod request;
 
@@ -23,7 +24,7 @@ use fleetkeeper::seal::{Keys, SecretKeys};
 
 use config::Config;
 pub use handler::{Launcher, RESERVE};
-use ports::Ec2;
+use ports::{Ec2, S3Claims};
 
 /// What one cold start builds: the settings and the clients.
 pub struct Lambda {
@@ -46,6 +47,10 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
                 .client("SECRETS_MANAGER", aws_sdk_secretsmanager::Client::new),
             &config.seal_secret,
         )),
+        claims: S3Claims {
+            client: boot.aws.client("S3", aws_sdk_s3::Client::new),
+            bucket: config.quota_bucket.clone(),
+        },
     };
     // A shared secret that cannot be read, or is too short, stops the cold start.
     if let Some(secret) = &launcher.secret {

@@ -6,6 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use fleetkeeper::ec2::Instance;
 
 use crate::config::Config;
+use crate::lease::Who;
 use crate::request::LaunchRequest;
 
 /// The token tag holds the form's token, so a second submit finds the first launch.
@@ -23,12 +24,12 @@ pub struct Launch {
 }
 
 /// `request_id` makes a token for requests without a nonce (scripts that send none): those
-/// are not deduplicated, which the README says.
+/// are not deduplicated, which the docs say. `who` owns the launch: the token is theirs alone.
 pub fn plan(
     req: &LaunchRequest,
     config: &Config,
     request_id: &str,
-    caller: Option<&str>,
+    who: &Who,
     now: Timestamp,
 ) -> Launch {
     let expires_at = now + SignedDuration::from_hours(i64::from(req.hours));
@@ -41,7 +42,7 @@ pub fn plan(
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
         .take(60)
         .collect();
-    let token = format!("fk-{seed}");
+    let token = token(who, &seed);
     let mut tags = vec![
         ("Name".to_owned(), req.name.clone()),
         (OWNER_TAG.to_owned(), req.owner.clone()),
@@ -50,11 +51,10 @@ pub fn plan(
         (TOKEN_TAG.to_owned(), token.clone()),
         (
             LAUNCHED_BY_TAG.to_owned(),
-            caller
-                .unwrap_or("instance-launcher")
-                .chars()
-                .take(256)
-                .collect(),
+            match who {
+                Who::Caller(identity) => identity.chars().take(256).collect(),
+                Who::Owner(_) => "instance-launcher".to_owned(),
+            },
         ),
     ];
     if req.nightly_stop {
@@ -69,6 +69,13 @@ pub fn plan(
         tags,
         expires_at,
     }
+}
+
+/// The launch token of `who`'s form with `nonce`: a digest of both, so the same form gives
+/// the same token (a double submit finds the first launch), while a nonce replayed by anyone
+/// else gives another token, which finds none of the first caller's instances.
+pub fn token(who: &Who, nonce: &str) -> String {
+    format!("fk-{}", &who.digest(nonce)[..40])
 }
 
 /// The EC2 console page of an instance.
@@ -154,11 +161,12 @@ mod tests {
     #[test]
     fn tags_expiry_and_schedule() {
         let now: Timestamp = "2026-11-21T09:30:15.250Z".parse().unwrap();
+        let jane = Who::Owner("jane@example.com".into());
         let l = plan(
             &request(true, Some("abc-123")),
             &config(),
             "req-1",
-            None,
+            &jane,
             now,
         );
         assert_eq!(l.instance_type, "t3.micro");
@@ -168,18 +176,13 @@ mod tests {
         assert_eq!(tag(&l, EXPIRES_TAG), Some("2026-11-21T13:30:15Z"));
         assert_eq!(tag(&l, "fleetkeeper:schedule"), Some("office-hours"));
         assert_eq!(tag(&l, LAUNCHED_BY_TAG), Some("instance-launcher"));
-        assert_eq!(l.token, "fk-abc-123");
-        assert_eq!(tag(&l, TOKEN_TAG), Some("fk-abc-123"));
+        assert_eq!(l.token, token(&jane, "abc-123"));
+        assert_eq!(tag(&l, TOKEN_TAG), Some(l.token.as_str()));
 
-        let opted_out = plan(
-            &request(false, None),
-            &config(),
-            "req-1",
-            Some("arn:aws:iam::1:user/jane"),
-            now,
-        );
+        let signed = Who::Caller("arn:aws:iam::1:user/jane".into());
+        let opted_out = plan(&request(false, None), &config(), "req-1", &signed, now);
         assert_eq!(tag(&opted_out, "fleetkeeper:schedule"), None);
-        assert_eq!(opted_out.token, "fk-req-1");
+        assert_eq!(opted_out.token, token(&signed, "req-1"));
         assert_eq!(
             tag(&opted_out, LAUNCHED_BY_TAG),
             Some("arn:aws:iam::1:user/jane")
@@ -189,10 +192,20 @@ mod tests {
     #[test]
     fn the_same_form_gives_the_same_token() {
         let now = Timestamp::UNIX_EPOCH;
-        let a = plan(&request(true, Some("n-1")), &config(), "req-1", None, now);
-        let b = plan(&request(true, Some("n-1")), &config(), "req-2", None, now);
+        let jane = Who::Caller("arn:aws:iam::1:user/jane".into());
+        let a = plan(&request(true, Some("n-1")), &config(), "req-1", &jane, now);
+        let b = plan(&request(true, Some("n-1")), &config(), "req-2", &jane, now);
         assert_eq!(a.token, b.token);
-        assert!(a.token.len() <= 64);
+        assert!(a.token.len() <= 64 && a.token.starts_with("fk-"));
+        // The same nonce from anyone else is another token: a replay finds nothing of Jane's.
+        for other in [
+            Who::Caller("arn:aws:iam::1:user/bob".into()),
+            Who::Owner("arn:aws:iam::1:user/jane".into()),
+            Who::Owner("jane@example.com".into()),
+        ] {
+            let c = plan(&request(true, Some("n-1")), &config(), "req-1", &other, now);
+            assert_ne!(c.token, a.token, "{other:?}");
+        }
         assert!(
             console_url("eu-west-1", "i-1")
                 .contains("region=eu-west-1#InstanceDetails:instanceId=i-1")

@@ -15,6 +15,7 @@ use fleetkeeper::tags::TERMINATED_TAG;
 use crate::config::{Config, Template};
 use crate::lease::{LISTED_STATES, Who};
 use crate::plan::{Launch, TOKEN_TAG};
+use crate::quota::Book;
 
 /// What the caller is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,8 @@ pub trait Instances {
     ) -> impl Future<Output = Result<Option<Launched>, AwsError>> + Send;
     /// The live instances carrying the caller's tag that instance-launcher launched.
     fn mine(&self, who: &Who) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
+    /// The same in every state, terminated ones too (EC2 shows those for about an hour).
+    fn ever(&self, who: &Who) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
     /// One instance by id, in any state (None when EC2 has no such instance).
     fn find(&self, id: &str) -> impl Future<Output = Result<Option<Instance>, AwsError>> + Send;
     /// A new lease: writes `set`, removes `remove`, and starts the instance when asked.
@@ -144,6 +147,16 @@ impl Instances for Ec2 {
         .await
     }
 
+    async fn ever(&self, who: &Who) -> Result<Vec<Instance>, AwsError> {
+        let (key, value) = who.tag();
+        let value: String = value.chars().take(256).collect();
+        describe_instances(
+            &self.client,
+            vec![tag_filter(key, &value), tag_key_filter(TOKEN_TAG)],
+        )
+        .await
+    }
+
     async fn find(&self, id: &str) -> Result<Option<Instance>, AwsError> {
         // A filter, not InstanceIds: an unknown id is simply not found instead of an error.
         let filter = aws_sdk_ec2::types::Filter::builder()
@@ -195,5 +208,105 @@ impl Instances for Ec2 {
     async fn terminate(&self, id: &str, at: &str) -> Result<(), AwsError> {
         create_tag(&self.client, &[id.to_owned()], TERMINATED_TAG, at).await?;
         terminate_instance(&self.client, id).await
+    }
+}
+
+/// The outcome of a conditional write of a claim book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    /// Another launch wrote the book since it was read: read it again.
+    Conflict,
+}
+
+/// Each caller's claim book, rewritten only if nobody else wrote it since it was read.
+pub trait Claims {
+    /// The book and its version (None when the caller has none yet).
+    fn read(
+        &self,
+        who: &Who,
+    ) -> impl Future<Output = Result<(Book, Option<String>), AwsError>> + Send;
+    /// Writes `book` if the stored one is still `version` (None: if there is none).
+    fn write(
+        &self,
+        who: &Who,
+        book: &Book,
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<Written, AwsError>> + Send;
+}
+
+/// The claim books as S3 objects, one per caller, named by a digest of the caller (an e-mail
+/// address or ARN is not an object name to show in a bucket listing).
+pub struct S3Claims {
+    pub client: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
+impl S3Claims {
+    fn key(who: &Who) -> String {
+        format!("launch-claims/{}.json", who.digest("claims"))
+    }
+}
+
+impl Claims for S3Claims {
+    async fn read(&self, who: &Who) -> Result<(Book, Option<String>), AwsError> {
+        let got = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(Self::key(who))
+            .send()
+            .await;
+        let out = match got {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok((Book::default(), None));
+            }
+            Err(e) => return Err(aws_err("s3:GetObject")(e)),
+        };
+        let etag = out.e_tag().map(str::to_owned);
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::service("s3:GetObject", "ReadFailed", &e.to_string()))?
+            .into_bytes();
+        // A damaged book is read as empty: the instances themselves still count, and the
+        // next write replaces it (conditionally, on this version).
+        let book = serde_json::from_slice(&bytes).unwrap_or_default();
+        Ok((book, etag))
+    }
+
+    async fn write(
+        &self,
+        who: &Who,
+        book: &Book,
+        version: Option<&str>,
+    ) -> Result<Written, AwsError> {
+        let body = serde_json::to_vec(book).unwrap_or_default();
+        let put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(Self::key(who))
+            .content_type("application/json")
+            .body(body.into());
+        let put = match version {
+            Some(etag) => put.if_match(etag),
+            None => put.if_none_match("*"),
+        };
+        match put.send().await {
+            Ok(_) => Ok(Written::Done),
+            // 412: another write landed first; 409: one is landing now.
+            Err(e)
+                if matches!(
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    Some(412 | 409)
+                ) =>
+            {
+                Ok(Written::Conflict)
+            }
+            Err(e) => Err(aws_err("s3:PutObject")(e)),
+        }
     }
 }

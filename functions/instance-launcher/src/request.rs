@@ -390,6 +390,7 @@ mod tests {
         let c = Config::from_env(&Env::of(&[
             ("ALLOWED_SIZES", "small=t3.micro"),
             ("LAUNCH_TEMPLATE", "dev-box"),
+            ("QUOTA_BUCKET", "launch-claims"),
             ("OWNER_DOMAINS", "example.com"),
         ]))
         .unwrap();

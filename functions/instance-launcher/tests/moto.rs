@@ -11,6 +11,7 @@ use aws_sdk_ssm::types::ParameterType;
 use fleetkeeper::http::SecretSource;
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::ec2::{any_image, instance_state, instance_tag};
+use fleetkeeper_tests::fault::{Fault, Rule};
 use fleetkeeper_tests::{FaultProxy, Moto};
 use instance_launcher::config::Config;
 use instance_launcher::handler::{Launcher, handle};
@@ -19,6 +20,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 const SECRET: &str = "correct horse battery staple";
+const QUOTA_BUCKET: &str = "fleetkeeper-launch-claims";
 
 struct World {
     moto: Moto,
@@ -28,7 +30,9 @@ struct World {
 }
 
 async fn world() -> World {
-    let moto = Moto::start();
+    // Launches at once race for the quota's conditional writes: moto must answer each
+    // without preemption mid-request, as S3 does atomically (see Moto::start_unpreempted).
+    let moto = Moto::start_unpreempted();
     let proxy = FaultProxy::start(&moto.endpoint());
     let aws = Moto::aws(&moto.env(&[])).await;
     let ec2 = aws.client("EC2", aws_sdk_ec2::Client::new);
@@ -57,6 +61,12 @@ async fn world() -> World {
         .send()
         .await
         .unwrap();
+    aws.client("S3", aws_sdk_s3::Client::new)
+        .create_bucket()
+        .bucket(QUOTA_BUCKET)
+        .send()
+        .await
+        .unwrap();
     World {
         moto,
         proxy,
@@ -72,6 +82,7 @@ impl World {
             ("ALLOWED_SIZES", "small=t3.micro,medium=t3.small"),
             ("LAUNCH_TEMPLATE", self.template_id.as_str()),
             ("MAX_PER_OWNER", "2"),
+            ("QUOTA_BUCKET", QUOTA_BUCKET),
         ];
         pairs.extend_from_slice(settings);
         let env = Moto::env_for(&self.proxy.endpoint(), &pairs);
@@ -91,6 +102,10 @@ impl World {
                 aws.client("SECRETS_MANAGER", aws_sdk_secretsmanager::Client::new),
                 &config.seal_secret,
             )),
+            claims: instance_launcher::ports::S3Claims {
+                client: aws.client("S3", aws_sdk_s3::Client::new),
+                bucket: config.quota_bucket.clone(),
+            },
         };
         (app, config)
     }
@@ -328,6 +343,186 @@ async fn the_owner_quota_holds() {
     let mut bob = event("post-form");
     bob["requestContext"]["authorizer"]["iam"]["userArn"] = BOB.into();
     assert_eq!(send(&app, &config, bob).await.status_code, 201);
+}
+
+/// A launch request from `caller` with its own nonce.
+fn launch_by(caller: &str, nonce: &str) -> Value {
+    let mut e = event("post-json");
+    let mut body = serde_json::from_str::<Value>(e["body"].as_str().unwrap()).unwrap();
+    body["nonce"] = nonce.into();
+    e["body"] = body.to_string().into();
+    e["requestContext"]["authorizer"]["iam"]["userArn"] = caller.into();
+    e["requestContext"]["requestId"] = format!("req-{nonce}").into();
+    e
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_launches_at_once_hold_the_quota() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[]).await;
+    let app = std::sync::Arc::new(app);
+    let config = std::sync::Arc::new(config);
+    // Ten at once from one caller (MAX_PER_OWNER=2): counting and then launching would let
+    // them all count nothing and all launch.
+    let sent: Vec<_> = (0..10)
+        .map(|n| {
+            let (app, config) = (app.clone(), config.clone());
+            tokio::spawn(async move {
+                send(&app, &config, launch_by(JANE, &format!("burst-{n}"))).await
+            })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for s in sent {
+        codes.push(s.await.unwrap().status_code);
+    }
+    codes.sort();
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 2, "{codes:?}");
+    assert!(codes.iter().all(|c| [201, 409].contains(c)), "{codes:?}");
+    assert_eq!(w.live_instances().await.len(), 2);
+    assert_eq!(w.proxy.count("ec2:RunInstances"), 2);
+    // The book holds no claim that outlives its launch: terminating one frees a place.
+    let jane = w.live_instances().await;
+    w.ec2
+        .terminate_instances()
+        .instance_ids(&jane[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        send(&app, &config, launch_by(JANE, "after"))
+            .await
+            .status_code,
+        201
+    );
+    assert_eq!(
+        send(&app, &config, launch_by(JANE, "over"))
+            .await
+            .status_code,
+        409
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_launch_gives_its_place_back() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[("MAX_PER_OWNER", "1")]).await;
+    // EC2 refuses the first launch (moto cannot be made to; the fault proxy answers for it).
+    w.proxy.add(
+        Rule::new(Fault::Status(400))
+            .on("ec2:RunInstances")
+            .first(1),
+    );
+    assert_eq!(
+        send(&app, &config, launch_by(JANE, "refused"))
+            .await
+            .status_code,
+        502
+    );
+    assert!(w.live_instances().await.is_empty());
+    // Its claim was given back: the only place is free.
+    assert_eq!(
+        send(&app, &config, launch_by(JANE, "next"))
+            .await
+            .status_code,
+        201
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_nonce_shows_nobody_elses_instance() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[]).await;
+    let jane = send(&app, &config, launch_by(JANE, "seen-in-a-log")).await;
+    assert_eq!(jane.status_code, 201);
+    let jane_box = body_json(&jane)["instance_id"].as_str().unwrap().to_owned();
+    // Bob sends Jane's nonce: his own launch, not an answer naming Jane's instance.
+    let bob = send(&app, &config, launch_by(BOB, "seen-in-a-log")).await;
+    assert_eq!(bob.status_code, 201, "{:?}", bob.body);
+    let body = bob.body.unwrap();
+    assert!(!body.contains(&jane_box), "{body}");
+    // Jane's own repeat still finds her first launch.
+    let again = send(&app, &config, launch_by(JANE, "seen-in-a-log")).await;
+    assert_eq!(again.status_code, 200);
+    assert!(again.body.unwrap().contains(&jane_box));
+    assert_eq!(w.live_instances().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_name_takes_nobodys_instances() {
+    let w = world().await;
+    let (app, config) = w
+        .launcher(&[
+            ("SESSION_ROLES", "AWSReservedSSO_*"),
+            ("MAX_PER_OWNER", "3"),
+        ])
+        .await;
+    let jane_box = {
+        let r = send(&app, &config, launch_by(JANE, "jane-1")).await;
+        body_json(&r)["instance_id"].as_str().unwrap().to_owned()
+    };
+    // Anyone who may assume "developer" can name the session "jane": they are the role,
+    // and the role has nothing of Jane's to list, extend or terminate.
+    let spoof = "arn:aws:sts::123456789012:assumed-role/developer/jane";
+    let r = send(&app, &config, mine_event("GET", "", None, Some(spoof))).await;
+    assert_eq!(r.status_code, 200);
+    assert!(!r.body.as_deref().unwrap().contains(&jane_box));
+    let terminate =
+        serde_json::json!({"instance_id": jane_box, "action": "terminate", "confirm": true});
+    let r = send(
+        &app,
+        &config,
+        mine_event("POST", "", Some(terminate), Some(spoof)),
+    )
+    .await;
+    assert!(r.status_code >= 400, "{:?}", r.body);
+    assert_eq!(instance_state(&w.ec2, &jane_box).await, "running");
+    // What the role launches is the role's, whatever each session is called.
+    let r = send(&app, &config, launch_by(spoof, "role-1")).await;
+    assert_eq!(
+        body_json(&r)["tags"]["fleetkeeper:launched-by"],
+        "arn:aws:iam::123456789012:role/developer"
+    );
+    let other = "arn:aws:sts::123456789012:assumed-role/developer/bob";
+    let r = send(&app, &config, mine_event("GET", "", None, Some(other))).await;
+    assert_eq!(
+        body_json(&r)["instances"].as_array().unwrap().len(),
+        1,
+        "{:?}",
+        r.body
+    );
+    // An identity provider's role (SESSION_ROLES) keeps its people apart.
+    let sso =
+        |who: &str| format!("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev_0a1b/{who}");
+    assert_eq!(
+        send(&app, &config, launch_by(&sso("ann"), "ann-1"))
+            .await
+            .status_code,
+        201
+    );
+    let r = send(
+        &app,
+        &config,
+        mine_event("GET", "", None, Some(&sso("ben"))),
+    )
+    .await;
+    assert_eq!(
+        body_json(&r)["instances"].as_array().unwrap().len(),
+        0,
+        "{:?}",
+        r.body
+    );
+    // A federated user names itself: refused, nothing launched.
+    let before = w.live_instances().await.len();
+    let r = send(
+        &app,
+        &config,
+        launch_by("arn:aws:sts::123456789012:federated-user/jane", "fed-1"),
+    )
+    .await;
+    assert_eq!(r.status_code, 403);
+    assert!(r.body.unwrap().contains("GetFederationToken"));
+    assert_eq!(w.live_instances().await.len(), before);
 }
 
 #[tokio::test(flavor = "multi_thread")]

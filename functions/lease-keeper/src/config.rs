@@ -30,6 +30,9 @@ pub struct Config {
     pub owner_domains: Vec<String>,
     /// `SEAL_SECRET`: the Secrets Manager secret (name or ARN) holding the seal key.
     pub seal_secret: String,
+    /// `MAX_HOURS`: the longest lease period (instance-launcher's); an expiry further from
+    /// the instance's launch than this (once per extension) counts as that far.
+    pub max_hours: u32,
     pub mode: Mode,
     /// `ACTION_RATE_BURST` / `ACTION_RATE_PER_SECOND`: EC2's mutating calls.
     pub rate: BucketSpec,
@@ -90,6 +93,7 @@ impl Config {
             regions,
             owner_domains,
             seal_secret: env.string("SEAL_SECRET", fleetkeeper::seal::DEFAULT_SECRET),
+            max_hours: env.u64_in("MAX_HOURS", 72, 1, 24 * 90)? as u32,
             warn_hours,
             grace_days,
             max_terminations,

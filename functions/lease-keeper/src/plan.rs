@@ -17,7 +17,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use fleetkeeper::Plan;
 use fleetkeeper::ec2::Instance;
-use fleetkeeper::tags::{ASG_TAG, EXPIRES_TAG, OWNER_TAG, TOKEN_TAG};
+use fleetkeeper::tags::{ASG_TAG, EXPIRES_TAG, EXTENSIONS_TAG, OWNER_TAG, TOKEN_TAG};
 pub use fleetkeeper::tags::{EXPIRED_TAG, WARNED_TAG};
 
 use crate::config::{Config, Notify};
@@ -94,6 +94,21 @@ pub fn may_terminate(i: &Instance, config: &Config, now: Timestamp) -> bool {
     expired + SignedDuration::from_hours(24 * i64::from(config.grace_days)) <= now
 }
 
+/// The latest expiry a lease may have: MAX_HOURS from the instance's launch (EC2's
+/// LaunchTime, which a start after a stop moves), once more for each extension. A sealed
+/// expiry is fleetkeeper's own, but an adopted hand-made lease, or a launcher misconfigured
+/// elsewhere, may say "2099": the lease still ends. None when the launch time is unknown.
+pub fn latest_expiry(i: &Instance, config: &Config) -> Option<Timestamp> {
+    let extensions: i64 = i
+        .tags
+        .get(EXTENSIONS_TAG)
+        .and_then(|n| n.parse::<u32>().ok())
+        .map_or(0, i64::from);
+    let periods = 1 + extensions.min(1000);
+    i.launched_at
+        .map(|t| t + SignedDuration::from_hours(i64::from(config.max_hours) * periods))
+}
+
 /// `protected`: ids with termination protection (DisableApiTermination).
 pub fn plan(
     instances: &[Instance],
@@ -117,11 +132,28 @@ pub fn plan(
             plan.skip(&i.id, format!("already {}", i.state));
             continue;
         }
+        let (expires, capped) = match latest_expiry(i, config) {
+            Some(latest) if expires > latest => (latest, true),
+            _ => (expires, false),
+        };
+        // Said in every reason about this lease: its tag is not what decides.
+        let cap_note = if capped {
+            format!(
+                " ({EXPIRES_TAG} {raw} is more than MAX_HOURS={} per lease period after its launch: it ends at {expires})",
+                config.max_hours
+            )
+        } else {
+            String::new()
+        };
         if now < expires {
             let warn_from = expires - SignedDuration::from_hours(i64::from(config.warn_hours));
-            let warned = i.tags.get(WARNED_TAG).map(String::as_str) == Some(raw);
+            // The expiry warned about, as tagged or (capped) as warned.
+            let warned = i
+                .tags
+                .get(WARNED_TAG)
+                .is_some_and(|w| w == raw || *w == expires.to_string());
             match (now >= warn_from, warned, i.tags.get(OWNER_TAG)) {
-                (false, _, _) => plan.skip(&i.id, format!("leased until {expires}")),
+                (false, _, _) => plan.skip(&i.id, format!("leased until {expires}{cap_note}")),
                 (true, true, _) => {
                     plan.skip(&i.id, format!("owner warned already; expires {expires}"))
                 }
@@ -142,7 +174,10 @@ pub fn plan(
                         expires,
                         owner: owner.clone(),
                     },
-                    format!("expires {expires}, within WARN_HOURS={}", config.warn_hours),
+                    format!(
+                        "expires {expires}, within WARN_HOURS={}{cap_note}",
+                        config.warn_hours
+                    ),
                 ),
             }
             continue;
@@ -156,7 +191,7 @@ pub fn plan(
                     stop: running,
                     mark: true,
                 },
-                format!("the lease ended at {expires}"),
+                format!("the lease ended at {expires}{cap_note}"),
             );
             continue;
         }
@@ -471,5 +506,81 @@ mod tests {
         let mut ok = plan(&fleet[..2], &[], &c, now);
         cap_terminations(&mut [&mut ok], c.max_terminations);
         assert!(ok.refused.is_none());
+    }
+
+    #[test]
+    fn an_expiry_past_max_hours_from_launch_ends_at_max_hours() {
+        let c = config(&[("MAX_HOURS", "72")]);
+        let launched = |i: Instance| Instance {
+            launched_at: Some(ts("2026-11-01T08:00:00Z")),
+            ..i
+        };
+        // An adopted hand-made lease says 2099: it ends 72 hours after its launch.
+        let far = launched(inst(
+            "i-far",
+            "running",
+            &[(EXPIRES_TAG, "2099-01-01T00:00:00Z")],
+        ));
+        let p = plan(
+            std::slice::from_ref(&far),
+            &[],
+            &c,
+            ts("2026-11-04T08:00:01Z"),
+        );
+        assert_eq!(acts(&p), [("i-far".to_owned(), "stop".to_owned())]);
+        assert!(
+            p.actions[0]
+                .reason
+                .contains("ended at 2026-11-04T08:00:00Z")
+                && p.actions[0].reason.contains("MAX_HOURS=72"),
+            "{}",
+            p.actions[0].reason
+        );
+        // Before then it is warned about with the capped time, once.
+        let p = plan(
+            std::slice::from_ref(&far),
+            &[],
+            &c,
+            ts("2026-11-03T09:00:00Z"),
+        );
+        assert!(matches!(
+            &p.actions[0].action,
+            Act::Warn { expires, .. } if *expires == ts("2026-11-04T08:00:00Z")
+        ));
+        let warned = Instance {
+            tags: far
+                .tags
+                .clone()
+                .into_iter()
+                .chain([(WARNED_TAG.to_owned(), "2026-11-04T08:00:00Z".to_owned())])
+                .collect(),
+            ..far.clone()
+        };
+        assert!(
+            plan(&[warned], &[], &c, ts("2026-11-03T10:00:00Z"))
+                .actions
+                .is_empty()
+        );
+        // Each extension (sealed with the lease) allows one more period.
+        let extended = launched(inst(
+            "i-ext",
+            "running",
+            &[(EXPIRES_TAG, "2026-11-06T08:00:00Z"), (EXTENSIONS_TAG, "1")],
+        ));
+        let p = plan(&[extended], &[], &c, ts("2026-11-04T08:00:01Z"));
+        assert!(p.actions.is_empty(), "{:?}", acts(&p));
+        // Within MAX_HOURS the tag decides, as before.
+        let near = launched(inst(
+            "i-near",
+            "running",
+            &[(EXPIRES_TAG, "2026-11-03T08:00:00Z")],
+        ));
+        let p = plan(&[near], &[], &c, ts("2026-11-01T09:00:00Z"));
+        assert!(
+            p.skipped[0]
+                .reason
+                .contains("leased until 2026-11-03T08:00:00Z")
+        );
+        assert!(!p.skipped[0].reason.contains("MAX_HOURS"));
     }
 }

@@ -206,7 +206,8 @@ mod tests {
         };
         let now: Timestamp = "2026-11-21T09:00:00Z".parse().unwrap();
         let config = crate::config::test_config();
-        let launch = crate::plan::plan(&r, &config, "req-1", None, now);
+        let who = crate::lease::Who::Owner(r.owner.clone());
+        let launch = crate::plan::plan(&r, &config, "req-1", &who, now);
         (r, launch)
     }
 
@@ -246,7 +247,7 @@ mod tests {
         let (rep, code) = of(Mode::DryRun, "eu-west-1", &r, &l, Outcome::DryRun);
         assert_eq!((code, rep.status()), (200, Status::DryRun));
         assert_eq!(rep.fields.instance_id, None);
-        assert_eq!(rep.planned[0].target, "fk-n-1");
+        assert_eq!(rep.planned[0].target, l.token);
 
         let quota = Outcome::Refused(409, "over MAX_PER_OWNER".into());
         let (rep, code) = of(Mode::Live, "eu-west-1", &r, &l, quota);
