@@ -246,19 +246,82 @@ def member_role(rows: list[str]) -> list[str]:
     return problems
 
 
+# A function deployed twice from one binary: the second, with CONTROL_ONLY, is dns-failover's
+# URL side. Its role grants exactly these (status reads, its own commands), and nothing that
+# moves a record or writes a state.
+CONTROL_ONLY_GRANTS = {
+    "dns-failover": {"route53:ListHostedZonesByName", "route53:ListResourceRecordSets",
+                     "ssm:GetParameter", "ssm:PutParameter"},
+}
+
+# Parameters only one function's role may write: (template parameter naming the path, writer).
+SOLE_WRITERS = {
+    "FailoverStatePrefix": "DnsFailoverFunction",
+    "FailoverCommandPrefix": "DnsFailoverControlFunction",
+}
+SSM_WRITES = {"ssm:putparameter", "ssm:deleteparameter", "ssm:deleteparameters",
+              "ssm:labelparameterversion", "ssm:*", "*"}
+
+
+def control_only(resource: dict) -> bool:
+    env = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+    return str(env.get("CONTROL_ONLY", "")).lower() == "true"
+
+
+def sole_writers(template: dict) -> list[str]:
+    """Every role and policy in the template: only the named function may write the failover
+    states (and only dns-failover-control the commands); no grant of an SSM write on every
+    parameter could write them either."""
+    problems = []
+    for name, resource in template["Resources"].items():
+        kind = resource.get("Type", "")
+        if kind == "AWS::Serverless::Function":
+            sts = statements(resource)
+        elif kind in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+            props = resource.get("Properties", {})
+            docs = [props.get("PolicyDocument", {})] + [p.get("PolicyDocument", {}) for p in props.get("Policies", [])]
+            sts = [st for d in docs for st in as_list(d.get("Statement", []))]
+        else:
+            continue
+        for st in sts:
+            if st.get("Effect") != "Allow":
+                continue
+            if not {str(a).lower() for a in as_list(st.get("Action", []))} & SSM_WRITES:
+                continue
+            for r in [x for r in as_list(st.get("Resource", [])) for x in branches(r)]:
+                text = str(r)
+                if text == "*" or text.rstrip("'\"}").endswith(":parameter/*"):
+                    problems.append(f"{name}: an SSM write on every parameter (it could write the failover state)")
+                for path, writer in SOLE_WRITERS.items():
+                    if path in text and name != writer:
+                        problems.append(f"{name}: may write {path}, which only {writer} may write")
+    return problems
+
+
 def main() -> int:
     template, matches = decode(str(ROOT / "infra" / "template.yaml"))
     if matches:
         print(f"iam: cannot read the template: {matches}", file=sys.stderr)
         return 1
     functions = {p.parent.parent.name for p in (ROOT / "functions").glob("*/src/main.rs")}
-    by_binary = {
-        r.get("Metadata", {}).get("BuildProperties", {}).get("Binary"): r
-        for r in template["Resources"].values()
-        if r.get("Type") == "AWS::Serverless::Function"
-    }
+    serverless = [r for r in template["Resources"].values() if r.get("Type") == "AWS::Serverless::Function"]
+    binary = lambda r: r.get("Metadata", {}).get("BuildProperties", {}).get("Binary")  # noqa: E731
+    by_binary = {binary(r): r for r in serverless if not control_only(r)}
     problems: list[str] = []
     rows: list[str] = []
+    for r in serverless:
+        if not control_only(r):
+            continue
+        function = binary(r)
+        allowed = CONTROL_ONLY_GRANTS.get(function)
+        if allowed is None:
+            problems.append(f"{function}: deployed with CONTROL_ONLY, which only dns-failover has")
+            continue
+        granted = {a for st in statements(r) if st.get("Effect") == "Allow" for a in as_list(st.get("Action", []))}
+        if granted != allowed:
+            problems.append(f"{function} (CONTROL_ONLY): grants {sorted(granted)}, must be exactly {sorted(allowed)}")
+        rows.append(f"{function + ' control':<18} grants {len(granted):>2}: " + ", ".join(sorted(granted)))
+    problems += sole_writers(template)
     for function in sorted(functions):
         resource = by_binary.get(function)
         if resource is None:

@@ -32,6 +32,8 @@ pub struct Request {
     pub request_id: String,
     /// The signed-in caller's ARN when the URL uses AuthType AWS_IAM.
     pub iam_caller: Option<String>,
+    /// The client's address as Lambda saw it (behind a proxy: the proxy's).
+    pub source_ip: Option<String>,
 }
 
 impl Request {
@@ -76,6 +78,7 @@ impl Request {
                 .as_ref()
                 .and_then(|a| a.iam.as_ref())
                 .and_then(|i| i.user_arn.clone().or_else(|| i.caller_id.clone())),
+            source_ip: ctx.http.source_ip.clone(),
         })
     }
 
@@ -679,6 +682,7 @@ mod tests {
             body: Vec::new(),
             request_id: "r-1".into(),
             iam_caller: None,
+            source_ip: None,
         }
     }
 

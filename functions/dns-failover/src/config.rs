@@ -344,7 +344,32 @@ pub struct Config {
     pub change_wait: Duration,
     pub change_poll: Duration,
     pub auth: AuthMode,
+    /// `COMMAND_PREFIX`: the manual command of group `g` lives in parameter `<prefix>/<g>`,
+    /// written by the URL side only.
+    pub command_prefix: String,
+    /// `CONTROL_ONLY`: this function is the URL side (the template's dns-failover-control): it
+    /// answers status and writes manual commands, never probes, moves records or writes a
+    /// state; the scheduled function applies a command at its next run.
+    pub control_only: bool,
+    /// `CONTROL_PRINCIPALS`: if set, only these IAM identities (ARNs, or prefixes ending in
+    /// `*`) may fail over or back; everyone authenticated may read status.
+    pub control_principals: Vec<String>,
+    /// `SESSION_ROLES`: roles whose session names an identity provider sets.
+    pub session_roles: Vec<String>,
     pub mode: Mode,
+}
+
+/// A parameter path: a leading `/`, no trailing one.
+fn parameter_path(env: &Env, var: &str, default: &str) -> Result<String, ConfigError> {
+    let prefix = env.string(var, default);
+    if !prefix.starts_with('/') || prefix.ends_with('/') {
+        return Err(ConfigError::invalid(
+            var,
+            &prefix,
+            "a parameter path such as /fleetkeeper/dns-failover (leading /, no trailing /)",
+        ));
+    }
+    Ok(prefix)
 }
 
 impl Config {
@@ -366,21 +391,39 @@ impl Config {
                 });
             }
         };
-        let prefix = env.string("STATE_PREFIX", "/fleetkeeper/dns-failover");
-        if !prefix.starts_with('/') || prefix.ends_with('/') {
+        let prefix = parameter_path(env, "STATE_PREFIX", "/fleetkeeper/dns-failover")?;
+        let command_prefix =
+            parameter_path(env, "COMMAND_PREFIX", "/fleetkeeper/dns-failover-commands")?;
+        // Two prefixes, two writers: neither may lie under the other.
+        let nested = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}/"));
+        if nested(&command_prefix, &prefix) || nested(&prefix, &command_prefix) {
             return Err(ConfigError::invalid(
-                "STATE_PREFIX",
-                &prefix,
-                "a parameter path such as /fleetkeeper/dns-failover (leading /, no trailing /)",
+                "COMMAND_PREFIX",
+                &command_prefix,
+                format!(
+                    "a path outside STATE_PREFIX ({prefix}), and not above it: another role writes it"
+                ),
             ));
         }
         let auth = AuthMode::from_env(env)?;
+        let control_principals = env.list("CONTROL_PRINCIPALS");
+        if !control_principals.is_empty() && auth != AuthMode::Iam {
+            return Err(ConfigError::invalid(
+                "CONTROL_PRINCIPALS",
+                &control_principals.join(","),
+                "only with AWS_IAM: behind a shared secret nobody is signed in, so nobody could be matched",
+            ));
+        }
         Ok(Config {
             groups,
             state_prefix: prefix,
             change_wait: Duration::from_secs(env.u64_in("CHANGE_WAIT_SECONDS", 45, 0, 600)?),
             change_poll: Duration::from_millis(env.u64_in("CHANGE_POLL_MS", 2000, 10, 60_000)?),
             auth,
+            command_prefix,
+            control_only: env.bool("CONTROL_ONLY", false)?,
+            control_principals,
+            session_roles: env.list("SESSION_ROLES"),
             mode: Mode::from_env(env)?,
         })
     }
@@ -524,5 +567,48 @@ mod tests {
         ] {
             assert!(Config::from_env(&Env::of(pairs)).is_err(), "{pairs:?}");
         }
+        assert_eq!(c.command_prefix, "/fleetkeeper/dns-failover-commands");
+        assert!(!c.control_only && c.control_principals.is_empty());
+    }
+
+    #[test]
+    fn commands_live_apart_and_principals_need_iam() {
+        let with = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("FAILOVER_GROUPS", WEB)];
+            pairs.extend_from_slice(extra);
+            Config::from_env(&Env::of(&pairs))
+        };
+        // Another role writes the commands: never under the states, nor above them.
+        for prefix in [
+            "/fleetkeeper/dns-failover",
+            "/fleetkeeper/dns-failover/commands",
+            "/fleetkeeper",
+        ] {
+            let err = with(&[("COMMAND_PREFIX", prefix)]).unwrap_err();
+            assert!(
+                err.to_string().contains("COMMAND_PREFIX"),
+                "{prefix}: {err}"
+            );
+        }
+        let c = with(&[
+            ("CONTROL_ONLY", "true"),
+            (
+                "CONTROL_PRINCIPALS",
+                "arn:aws:iam::123456789012:role/oncall",
+            ),
+        ])
+        .unwrap();
+        assert!(c.control_only);
+        assert_eq!(c.control_principals.len(), 1);
+        // Behind a shared secret nobody is signed in: principals could match nobody.
+        let err = with(&[
+            ("SECRET_PARAMETER", "/fk/secret"),
+            (
+                "CONTROL_PRINCIPALS",
+                "arn:aws:iam::123456789012:role/oncall",
+            ),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("CONTROL_PRINCIPALS"), "{err}");
     }
 }

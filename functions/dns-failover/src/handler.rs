@@ -11,8 +11,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use fleetkeeper::Error;
+use fleetkeeper::Mode;
 use fleetkeeper::exec::Budget;
-use fleetkeeper::http::{Response, SecretSource, authenticate};
+use fleetkeeper::http::{Response, SecretSource, authenticate, caller_identity};
 use fleetkeeper::telemetry::Metrics;
 
 use crate::apply::apply;
@@ -21,6 +22,7 @@ use crate::event::{HttpAction, Trigger, http_action, parse};
 use crate::plan::{Input, Observed, inputs_for_alarm, inputs_for_http, plan_group};
 use crate::ports::{Dns, Probe, Prober, Route53, StateStore, States};
 use crate::report::{self, FailoverReport, GroupReport};
+use crate::state::{Command, Side};
 
 pub const RESERVE: Duration = Duration::from_secs(5);
 
@@ -49,7 +51,13 @@ pub async fn run<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
     budget: Budget,
     metrics: &mut Metrics,
 ) -> Result<Answer, Error> {
-    let (name, inputs) = match parse(payload)? {
+    let trigger = parse(payload)?;
+    if config.control_only && !matches!(trigger, Trigger::Http(_)) {
+        return Err(Error::input(
+            "this is dns-failover's URL side (CONTROL_ONLY): schedules and alarms go to the dns-failover function itself",
+        ));
+    }
+    let (name, inputs) = match trigger {
         Trigger::Schedule => (
             "schedule".to_owned(),
             app.groups.iter().map(|g| (g, Input::Probe)).collect(),
@@ -94,6 +102,13 @@ async fn http<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
         denied.log(req);
         return Response::json(denied.status(), &json!({ "error": denied.message() }));
     }
+    let caller = match Caller::of(req, config) {
+        Ok(c) => c,
+        Err(why) => {
+            tracing::info!(caller = ?req.iam_caller, "refused: {why}");
+            return Response::json(403, &json!({ "error": why }));
+        }
+    };
     let action = match http_action(req) {
         Ok(a) => a,
         Err((code, msg)) => return Response::json(code, &json!({ "error": msg })),
@@ -102,12 +117,42 @@ async fn http<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
         Ok(inputs) => inputs,
         Err((code, msg)) => return Response::json(code, &json!({ "error": msg })),
     };
-    let label = match &action {
-        HttpAction::Status(None) => "status".to_owned(),
-        HttpAction::Status(Some(n)) | HttpAction::Failover(n) | HttpAction::Failback(n) => {
-            format!("http {n}")
-        }
+    let (label, to) = match &action {
+        HttpAction::Status(None) => ("status".to_owned(), None),
+        HttpAction::Status(Some(n)) => (format!("http {n}"), None),
+        HttpAction::Failover(n) => (format!("http {n}"), Some(Side::Standby)),
+        HttpAction::Failback(n) => (format!("http {n}"), Some(Side::Primary)),
     };
+    if let (Some(to), Some((group, _))) = (to, inputs.first()) {
+        let command = Command {
+            // Lambda's request ids are unique; the time keeps replayed sample events apart.
+            id: format!("{}@{}", req.request_id, now.as_millisecond()),
+            to,
+            by: caller.recorded.clone(),
+            at: now.to_string(),
+        };
+        if let Some(refusal) = ask(app, config, &caller, group, &command, now).await {
+            return refusal;
+        }
+        if config.control_only {
+            // The scheduled run applies it: the URL side never moves a record itself.
+            return Response::json(
+                202,
+                &json!({
+                    "status": "asked",
+                    "group": group.name,
+                    "action": command.action(),
+                    "by": command.by,
+                    "command_id": command.id,
+                    "message": format!(
+                        "{} of {} asked; dns-failover applies it at its next scheduled run (GET /status shows it)",
+                        command.action(),
+                        group.name
+                    ),
+                }),
+            );
+        }
+    }
     let report = report::new(
         &label,
         config.mode,
@@ -121,6 +166,123 @@ async fn http<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
         200
     };
     Response::json(code, &serde_json::to_value(&report).unwrap_or(Value::Null))
+}
+
+/// Who is calling, as recorded and as matched against CONTROL_PRINCIPALS.
+struct Caller {
+    /// For the state, the report and the log: the signed ARN as IAM gives it (a session name
+    /// included), or the shared secret and the client's address.
+    recorded: String,
+    /// The identity a session name cannot choose (None behind a shared secret).
+    identity: Option<String>,
+}
+
+impl Caller {
+    fn of(req: &fleetkeeper::http::Request, config: &Config) -> Result<Caller, String> {
+        match &req.iam_caller {
+            Some(arn) => Ok(Caller {
+                recorded: arn.clone(),
+                identity: Some(caller_identity(arn, &config.session_roles)?),
+            }),
+            None => Ok(Caller {
+                recorded: format!(
+                    "the shared secret, from {}",
+                    req.source_ip.as_deref().unwrap_or("an unknown address")
+                ),
+                identity: None,
+            }),
+        }
+    }
+
+    fn may_move(&self, principals: &[String]) -> bool {
+        principals.is_empty()
+            || self.identity.as_deref().is_some_and(|id| {
+                principals.iter().any(|p| match p.strip_suffix('*') {
+                    Some(prefix) => id.starts_with(prefix),
+                    None => id == p,
+                })
+            })
+    }
+}
+
+/// While a group's command waits to be applied, another is asked no sooner than this: the URL
+/// side's writes share SSM's rate with the scheduled run's.
+const COMMAND_SPACING: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
+
+/// Writes `command` for `group`, or the answer refusing it (nothing written).
+async fn ask<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
+    app: &App<D, S, P>,
+    config: &Config,
+    caller: &Caller,
+    group: &Group,
+    command: &Command,
+    now: Timestamp,
+) -> Option<LambdaFunctionUrlResponse> {
+    let refuse = |code: u16, why: String| {
+        tracing::info!(group = %group.name, action = command.action(), by = %command.by, "manual command refused: {why}");
+        Some(Response::json(code, &json!({ "error": why })))
+    };
+    if !caller.may_move(&config.control_principals) {
+        return refuse(
+            403,
+            format!(
+                "{} may read status but not move records: not in CONTROL_PRINCIPALS",
+                caller.identity.as_deref().unwrap_or(&caller.recorded)
+            ),
+        );
+    }
+    let (state, last) = match (
+        app.store.load(&group.name).await,
+        app.store.command(&group.name).await,
+    ) {
+        (Ok(state), Ok(last)) => (state, last),
+        (Err(e), _) | (_, Err(e)) => return refuse(502, e.to_string()),
+    };
+    let pending = match &state {
+        Some(s) => s.pending(last.clone()),
+        None => last.clone(),
+    };
+    if let Some(p) = pending.as_ref().filter(|p| p.to == command.to) {
+        return refuse(
+            409,
+            format!(
+                "{} of {} was already asked by {} at {} and is not applied yet",
+                p.action(),
+                group.name,
+                p.by,
+                p.at
+            ),
+        );
+    }
+    // Asked again before the last was applied: spaced, so a flood writes little.
+    let recent = pending
+        .as_ref()
+        .and_then(|l| l.at.parse::<Timestamp>().ok())
+        .is_some_and(|at| now < at + COMMAND_SPACING);
+    if recent {
+        return refuse(
+            429,
+            format!(
+                "another manual command for {} was asked less than {} seconds ago and is not applied yet: try again shortly",
+                group.name,
+                COMMAND_SPACING.as_secs()
+            ),
+        );
+    }
+    if config.mode == Mode::DryRun {
+        return Some(Response::json(
+            200,
+            &json!({
+                "status": "dry-run",
+                "message": format!("dry run: {} of {} by {} would be asked; nothing was written", command.action(), group.name, command.by),
+            }),
+        ));
+    }
+    if let Err(e) = app.store.ask(&group.name, command).await {
+        return refuse(502, format!("the command could not be written: {e}"));
+    }
+    tracing::info!(group = %group.name, action = command.action(), by = %command.by, id = %command.id, "manual command asked");
+    None
 }
 
 /// Observe every group concerned (concurrently), plan each, apply.
@@ -173,11 +335,17 @@ async fn observe_group<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
         .load(&group.name)
         .await
         .map_err(|e| e.to_string())?;
+    let command = app
+        .store
+        .command(&group.name)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Observed {
         zone_id,
         record,
         state,
         probe,
+        command,
     })
 }
 
@@ -239,6 +407,7 @@ mod tests {
     #[derive(Default)]
     struct Memory {
         states: Mutex<HashMap<String, GroupState>>,
+        commands: Mutex<HashMap<String, Command>>,
         refuse_saves: bool,
     }
 
@@ -258,6 +427,16 @@ mod tests {
                 .lock()
                 .unwrap()
                 .insert(group.into(), state.clone());
+            Ok(())
+        }
+        async fn command(&self, group: &str) -> Result<Option<Command>, StateError> {
+            Ok(self.commands.lock().unwrap().get(group).cloned())
+        }
+        async fn ask(&self, group: &str, command: &Command) -> Result<(), AwsError> {
+            self.commands
+                .lock()
+                .unwrap()
+                .insert(group.into(), command.clone());
             Ok(())
         }
     }

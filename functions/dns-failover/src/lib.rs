@@ -58,6 +58,7 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
         store: StateStore {
             ssm: ssm.clone(),
             prefix: config.state_prefix.clone(),
+            command_prefix: config.command_prefix.clone(),
         },
         prober,
         secret: SecretSource::for_mode(&config.auth, ssm),

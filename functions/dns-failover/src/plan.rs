@@ -14,8 +14,8 @@ use crate::event::HttpAction;
 use crate::ports::ProbeResult;
 use crate::ports::{Record, Upsert, normalize};
 use crate::report::GroupReport;
+use crate::state::{Command, GroupState, Side};
 pub use crate::state::{Flip, Observation};
-use crate::state::{GroupState, Side};
 
 /// The next state after one observation of the primary.
 pub fn observe(
@@ -72,8 +72,9 @@ pub enum Input {
     Probe,
     /// A result from an alarm; the key tells a repeated delivery.
     Observed(Observation, String),
-    /// A manual failover (standby) or failback (primary).
-    Manual(Side),
+    /// Apply the group's pending manual command (a failover or failback asked for through the
+    /// URL) and nothing else. Every other input but Status applies one too.
+    Command,
     /// Read only.
     Status,
 }
@@ -126,8 +127,7 @@ pub fn inputs_for_http<'g>(
         ));
     };
     let input = match action {
-        HttpAction::Failover(_) => Input::Manual(Side::Standby),
-        HttpAction::Failback(_) => Input::Manual(Side::Primary),
+        HttpAction::Failover(_) | HttpAction::Failback(_) => Input::Command,
         HttpAction::Status(_) => Input::Status,
     };
     Ok(vec![(group, input)])
@@ -143,6 +143,8 @@ pub struct Observed {
     pub state: Option<GroupState>,
     /// The probe's result, when the input was a probe.
     pub probe: Option<ProbeResult>,
+    /// The group's manual command as last written (applied or not).
+    pub command: Option<Command>,
 }
 
 /// The decision for one group.
@@ -172,7 +174,27 @@ pub fn plan_group(group: &Group, input: &Input, observed: Observed) -> GroupPlan
         })
     });
     report.side_before = Some(state.side);
+    // A manual command not applied yet goes first; a probe in the same run is shown but not
+    // counted (a manual move starts the counts again).
+    let pending = match input {
+        Input::Status => None,
+        _ => state.pending(observed.command.clone()),
+    };
     let (next, flip, save) = match (input, &observed.probe) {
+        _ if pending.is_some() => {
+            let command = pending.clone().unwrap_or_else(|| unreachable!());
+            report.probe = observed.probe.clone();
+            let (mut n, f) = manual(&state, command.to);
+            report.note = Some(format!(
+                "manual {} asked by {} at {}",
+                command.action(),
+                command.by,
+                command.at
+            ));
+            report.by = Some(command.by.clone());
+            n.last_manual = Some(command);
+            (n, f, true)
+        }
         (Input::Probe, Some(p)) => {
             report.probe = Some(p.clone());
             report.observation = Some(p.observation());
@@ -196,16 +218,23 @@ pub fn plan_group(group: &Group, input: &Input, observed: Observed) -> GroupPlan
                 (n, f, true)
             }
         }
-        (Input::Manual(side), _) => {
-            let (n, f) = manual(&state, *side);
-            (n, f, true)
+        (Input::Command, _) => {
+            report.note = Some("no manual command waiting: it was applied already".into());
+            (state.clone(), None, false)
         }
         _ => (state.clone(), None, false),
     };
-    if next.held && !matches!(input, Input::Manual(_)) {
-        report.note =
-            Some("held on the standby by a manual failover: POST failback to release".into());
+    if next.held && pending.is_none() {
+        let by = next
+            .last_manual
+            .as_ref()
+            .map(|m| format!(" (asked by {} at {})", m.by, m.at))
+            .unwrap_or_default();
+        report.note = Some(format!(
+            "held on the standby by a manual failover{by}: POST failback to release"
+        ));
     }
+    report.last_manual = next.last_manual.clone();
     report.flip = flip;
     report.side_after = Some(next.side);
     (report.failures, report.successes, report.held) = (next.failures, next.successes, next.held);
@@ -378,6 +407,7 @@ mod tests {
             record,
             state,
             probe: None,
+            command: None,
         }
     }
 
@@ -414,10 +444,10 @@ mod tests {
         let over = inputs_for_http(&g, &HttpAction::Failover("api".into())).unwrap();
         assert_eq!(
             (over[0].0.name.as_str(), &over[0].1),
-            ("api", &Input::Manual(Side::Standby))
+            ("api", &Input::Command)
         );
         let back = inputs_for_http(&g, &HttpAction::Failback("web".into())).unwrap();
-        assert_eq!(back[0].1, Input::Manual(Side::Primary));
+        assert_eq!(back[0].1, Input::Command);
         let (code, msg) = inputs_for_http(&g, &HttpAction::Failover("db".into())).unwrap_err();
         assert_eq!(code, 404);
         assert!(msg.contains("web, api"), "{msg}");
@@ -463,18 +493,46 @@ mod tests {
             drifted.upsert.unwrap().values,
             vec!["192.0.2.10".to_owned()]
         );
-        // A manual failover flips, holds and changes the record.
-        let manual = plan_group(
-            g,
-            &Input::Manual(Side::Standby),
-            observed(record(&["192.0.2.10"]), Some(GroupState::on(Side::Primary))),
-        );
+        // A manual failover flips, holds, changes the record and says who asked, once.
+        let command = Command {
+            id: "req-1".into(),
+            to: Side::Standby,
+            by: "arn:aws:iam::123456789012:user/oncall".into(),
+            at: "2026-11-21T09:00:00Z".into(),
+        };
+        let mut asked = observed(record(&["192.0.2.10"]), Some(GroupState::on(Side::Primary)));
+        asked.command = Some(command.clone());
+        let manual = plan_group(g, &Input::Command, asked.clone());
         assert_eq!(manual.report.flip, Some(Flip::Failover));
         assert!(manual.next.held && manual.save);
+        assert_eq!(manual.next.last_manual, Some(command.clone()));
+        assert_eq!(manual.report.by.as_deref(), Some(command.by.as_str()));
         assert_eq!(
-            manual.upsert.unwrap().values,
+            manual.upsert.clone().unwrap().values,
             vec!["198.51.100.20".to_owned()]
         );
+        // The schedule's next probe applies it just the same, without counting the probe.
+        let mut probed = asked.clone();
+        probed.probe = Some(crate::ports::ProbeResult {
+            healthy: false,
+            detail: "timed out after 2000 ms".into(),
+            ms: 2000,
+        });
+        let by_probe = plan_group(g, &Input::Probe, probed);
+        assert_eq!(by_probe.report.flip, Some(Flip::Failover));
+        assert_eq!(by_probe.next.failures, 0);
+        // Applied once: the same command against the state it made changes nothing.
+        let mut again = asked;
+        again.state = Some(manual.next.clone());
+        again.record = record(&["198.51.100.20"]);
+        let twice = plan_group(g, &Input::Command, again.clone());
+        assert!(twice.report.flip.is_none() && !twice.save && twice.report.by.is_none());
+        // A status read never applies a command.
+        let mut waiting = again;
+        waiting.state = Some(GroupState::on(Side::Primary));
+        waiting.record = record(&["192.0.2.10"]);
+        let status = plan_group(g, &Input::Status, waiting);
+        assert!(status.report.flip.is_none() && !status.save);
     }
 
     #[test]

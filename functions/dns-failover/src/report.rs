@@ -40,6 +40,12 @@ pub struct GroupReport {
     pub change_status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Who asked for the manual move applied in this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The last manual move applied to the group (action, by whom, when).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_manual: Option<crate::state::Command>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -64,6 +70,8 @@ impl GroupReport {
             change_id: None,
             change_status: None,
             note: None,
+            by: None,
+            last_manual: None,
             error: None,
         }
     }

@@ -35,6 +35,9 @@ pub struct GroupState {
     pub last_alarm: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_change_id: Option<String>,
+    /// The last manual move applied: who asked, when (a command is applied once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_manual: Option<Command>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
@@ -48,7 +51,37 @@ impl GroupState {
             held: false,
             last_alarm: None,
             last_change_id: None,
+            last_manual: None,
             updated_at: None,
+        }
+    }
+
+    /// `command` when it is one this state has not applied yet.
+    pub fn pending(&self, command: Option<Command>) -> Option<Command> {
+        command.filter(|c| self.last_manual.as_ref().map(|m| &m.id) != Some(&c.id))
+    }
+}
+
+/// A manual failover or failback asked for through the URL. The URL side writes it in its own
+/// parameter and nothing else; the run that owns the group's state applies it, once (by id),
+/// so a flood of requests never runs where the probes run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// The request's id.
+    pub id: String,
+    /// `standby` (failover, held there until a failback) or `primary` (failback).
+    pub to: Side,
+    /// Who asked: the signed caller's ARN, or the shared secret and the client's address.
+    pub by: String,
+    /// When, RFC 3339.
+    pub at: String,
+}
+
+impl Command {
+    pub fn action(&self) -> &'static str {
+        match self.to {
+            Side::Standby => "failover",
+            Side::Primary => "failback",
         }
     }
 }

@@ -160,6 +160,7 @@ impl World {
             store: StateStore {
                 ssm: aws.client("SSM", aws_sdk_ssm::Client::new),
                 prefix: config.state_prefix.clone(),
+                command_prefix: config.command_prefix.clone(),
             },
             prober: Prober::new().unwrap(),
             secret: None,
@@ -483,4 +484,168 @@ async fn dry_run_decides_but_changes_nothing() {
         "{r:?}"
     );
     assert_eq!(w.changes(), 0);
+}
+
+/// A URL call from `caller` (an IAM ARN), with a request id of its own.
+fn call_by(name: &str, caller: &str, n: usize) -> Value {
+    let mut e = fleetkeeper_tests::event("dns-failover", name);
+    e["requestContext"]["authorizer"]["iam"]["userArn"] = caller.into();
+    e["requestContext"]["requestId"] = format!("req-{name}-{n}").into();
+    e
+}
+
+async fn http(app: &App, config: &Config, payload: Value) -> (u16, Value) {
+    let Answer::Http(res) = invoke(app, config, payload).await.unwrap() else {
+        panic!("not an HTTP answer")
+    };
+    let body = serde_json::from_str(res.body.as_deref().unwrap_or("null")).unwrap();
+    (res.status_code as u16, body)
+}
+
+const ONCALL: &str = "arn:aws:iam::123456789012:user/oncall";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_url_side_asks_and_the_scheduled_run_moves_saying_who_asked() {
+    let w = world().await;
+    let (worker, worker_config) = w.app(&[]).await;
+    let (control, control_config) = w.app(&[("CONTROL_ONLY", "true")]).await;
+    let control = Arc::new(control);
+    let control_config = Arc::new(control_config);
+    schedule(&worker, &worker_config).await;
+    let puts_before = w.proxy.count("ssm:PutParameter");
+
+    // The URL side writes the command and nothing else: no record, no state.
+    let (code, body) = http(
+        &control,
+        &control_config,
+        call_by("http-failover", ONCALL, 0),
+    )
+    .await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["by"], ONCALL);
+    assert_eq!(w.changes(), 0);
+    assert_eq!(w.proxy.count("ssm:PutParameter"), puts_before + 1);
+    assert_eq!(
+        w.record(&w.public, "www.example.com.").await,
+        ["192.0.2.10"]
+    );
+    // The URL side takes no schedule or alarm: they are the scheduled function's.
+    let err = invoke(&control, &control_config, json!({"trigger": "schedule"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("CONTROL_ONLY"), "{err}");
+
+    // A flood on the URL side while the scheduled function runs: every run probes every
+    // group, and the flood writes nothing more (the same command is waiting; another is
+    // spaced). The two sides share no concurrency; in moto they share only the emulator.
+    let flood: Vec<_> = (1..=120)
+        .map(|n| {
+            let (control, config) = (control.clone(), control_config.clone());
+            let name = ["http-status", "http-failover", "http-failback"][n % 3];
+            tokio::spawn(async move { http(&control, &config, call_by(name, ONCALL, n)).await.0 })
+        })
+        .collect();
+    let run = schedule(&worker, &worker_config).await;
+    let mut codes = Vec::new();
+    for f in flood {
+        codes.push(f.await.unwrap());
+    }
+    assert!(
+        codes.iter().all(|c| [200, 202, 409, 429].contains(c)),
+        "{codes:?}"
+    );
+    assert!(
+        w.proxy.count("ssm:PutParameter") <= puts_before + 1 + 1 + 2,
+        "the flood wrote little"
+    );
+    // The scheduled run applied the waiting command (whichever was last asked) and said who.
+    let web = &run.fields.groups[0];
+    assert!(web.probe.is_some(), "the run probed");
+    assert_eq!(web.by.as_deref(), Some(ONCALL), "{web:?}");
+    assert!(web.note.as_deref().unwrap().contains(ONCALL));
+    let state: Value = serde_json::from_str(
+        w.ssm
+            .get_parameter()
+            .name("/fleetkeeper/dns-failover/web")
+            .send()
+            .await
+            .unwrap()
+            .parameter()
+            .unwrap()
+            .value()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["last_manual"]["by"], ONCALL);
+    // Applied once: the next run moves nothing and names nobody.
+    let changes = w.changes();
+    let next = schedule(&worker, &worker_config).await;
+    assert_eq!(next.fields.groups[0].by, None);
+    assert_eq!(w.changes(), changes);
+    // Status on the URL side shows the last manual move and who asked.
+    let (code, body) = http(
+        &control,
+        &control_config,
+        call_by("http-status", ONCALL, 999),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(body["groups"][0]["last_manual"]["by"], ONCALL, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_control_principals_move_records_and_a_session_name_is_no_one() {
+    let w = world().await;
+    let (app, config) = w
+        .app(&[(
+            "CONTROL_PRINCIPALS",
+            "arn:aws:iam::123456789012:role/oncall",
+        )])
+        .await;
+    schedule(&app, &config).await;
+    let puts = w.proxy.count("ssm:PutParameter");
+    // Someone else, and someone who called their session of another role "oncall": refused,
+    // nothing written or moved; both may read status.
+    for (n, caller) in [
+        ONCALL,
+        "arn:aws:sts::123456789012:assumed-role/developer/oncall",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (code, body) = http(&app, &config, call_by("http-failover", caller, n)).await;
+        assert_eq!(code, 403, "{caller}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("CONTROL_PRINCIPALS")
+        );
+        assert_eq!(
+            http(&app, &config, call_by("http-status", caller, n))
+                .await
+                .0,
+            200
+        );
+    }
+    assert_eq!(w.proxy.count("ssm:PutParameter"), puts);
+    assert_eq!(w.changes(), 0);
+    // Any session of the oncall role may, and is recorded as the session it is.
+    let session = "arn:aws:sts::123456789012:assumed-role/oncall/maria";
+    let (code, body) = http(&app, &config, call_by("http-failover", session, 7)).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["groups"][0]["by"], session);
+    assert_eq!(body["groups"][0]["held"], true);
+    assert_eq!(
+        w.record(&w.public, "www.example.com.").await,
+        ["198.51.100.20"]
+    );
+    // A federated user names itself: refused.
+    let fed = "arn:aws:sts::123456789012:federated-user/oncall";
+    assert_eq!(
+        http(&app, &config, call_by("http-failback", fed, 8))
+            .await
+            .0,
+        403
+    );
 }

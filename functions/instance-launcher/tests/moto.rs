@@ -1048,3 +1048,48 @@ async fn a_short_secret_stops_the_cold_start_and_a_rotation_overlaps() {
         assert!(!s.accepts("neither of them, but long").await.unwrap());
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_elsewhere_cannot_act_on_your_instances() {
+    let w = world().await;
+    let (app, config) = w.launcher(&[]).await;
+    let r = send(&app, &config, launch_by(JANE, "csrf-mine")).await;
+    let id = body_json(&r)["instance_id"].as_str().unwrap().to_owned();
+    let expires = instance_tag(&w.ec2, &id, "fleetkeeper:expires-at").await;
+    // Extend, stop and terminate posted from another site, another function URL (same
+    // site, on.aws) or a foreign origin: refused, nothing changes.
+    for (n, (action, headers)) in [
+        ("extend", vec![("sec-fetch-site", "cross-site")]),
+        ("stop", vec![("sec-fetch-site", "same-site")]),
+        (
+            "terminate",
+            vec![("origin", "https://evil.lambda-url.us-east-1.on.aws")],
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body =
+            serde_json::json!({"instance_id": id, "action": action, "hours": 5, "confirm": true});
+        let mut e = mine_event("POST", "", Some(body), Some(JANE));
+        for (k, v) in headers {
+            e["headers"][k] = v.into();
+        }
+        let r = send(&app, &config, e).await;
+        assert_eq!(r.status_code, 403, "{n} {action}: {:?}", r.body);
+    }
+    assert_eq!(instance_state(&w.ec2, &id).await, "running");
+    assert_eq!(
+        instance_tag(&w.ec2, &id, "fleetkeeper:expires-at").await,
+        expires
+    );
+    // A client that sends neither header (curl, a script) still acts.
+    let body = serde_json::json!({"instance_id": id, "action": "stop"});
+    let r = send(
+        &app,
+        &config,
+        mine_event("POST", "", Some(body), Some(JANE)),
+    )
+    .await;
+    assert_eq!(r.status_code, 200, "{:?}", r.body);
+}

@@ -8,7 +8,7 @@ use fleetkeeper::AwsError;
 use fleetkeeper::exec::Budget;
 
 use crate::config::{Group, HealthCheck};
-use crate::state::GroupState;
+use crate::state::{Command, GroupState};
 
 pub mod probe;
 pub mod route53;
@@ -54,6 +54,17 @@ pub trait States {
         &self,
         group: &str,
         state: &GroupState,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The group's manual command as last written (None: never).
+    fn command(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<Option<Command>, StateError>> + Send;
+    /// Writes the group's manual command (the URL side's only write).
+    fn ask(
+        &self,
+        group: &str,
+        command: &Command,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 

@@ -1,5 +1,6 @@
 //! The group states in SSM Parameter Store, one parameter per group
-//! (`<STATE_PREFIX>/<group>`), so no database is needed.
+//! (`<STATE_PREFIX>/<group>`), so no database is needed; and each group's manual command,
+//! under another prefix (`<COMMAND_PREFIX>/<group>`) that another role writes.
 
 use aws_sdk_ssm::types::ParameterType;
 
@@ -7,43 +8,46 @@ use fleetkeeper::AwsError;
 use fleetkeeper::error::aws_err;
 
 use super::States;
-use crate::state::GroupState;
+use crate::state::{Command, GroupState};
 
 pub struct StateStore {
     pub ssm: aws_sdk_ssm::Client,
     pub prefix: String,
+    pub command_prefix: String,
 }
 
 impl StateStore {
     pub fn parameter(&self, group: &str) -> String {
         format!("{}/{group}", self.prefix)
     }
-}
 
-impl States for StateStore {
-    async fn load(&self, group: &str) -> Result<Option<GroupState>, StateError> {
-        let name = self.parameter(group);
-        let out = match self.ssm.get_parameter().name(&name).send().await {
-            Ok(o) => o,
+    pub fn command_parameter(&self, group: &str) -> String {
+        format!("{}/{group}", self.command_prefix)
+    }
+
+    /// A parameter's value, None when it does not exist.
+    async fn read(&self, name: &str) -> Result<Option<String>, StateError> {
+        match self.ssm.get_parameter().name(name).send().await {
+            Ok(o) => Ok(Some(
+                o.parameter()
+                    .and_then(|p| p.value())
+                    .unwrap_or_default()
+                    .to_owned(),
+            )),
             Err(e) => {
                 let e = aws_err("ssm:GetParameter")(e);
                 if e.code() == Some("ParameterNotFound") {
                     return Ok(None);
                 }
-                return Err(StateError::Aws(e));
+                Err(StateError::Aws(e))
             }
-        };
-        let text = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-        serde_json::from_str(text)
-            .map(Some)
-            .map_err(|e| StateError::Unreadable(format!("parameter {name} is not a group state ({e}); delete it to start again from the record")))
+        }
     }
 
-    async fn save(&self, group: &str, state: &GroupState) -> Result<(), AwsError> {
-        let value = serde_json::to_string(state).unwrap_or_default();
+    async fn write(&self, name: String, value: String) -> Result<(), AwsError> {
         self.ssm
             .put_parameter()
-            .name(self.parameter(group))
+            .name(name)
             .value(value)
             .r#type(ParameterType::String)
             .overwrite(true)
@@ -51,6 +55,40 @@ impl States for StateStore {
             .await
             .map_err(aws_err("ssm:PutParameter"))?;
         Ok(())
+    }
+}
+
+impl States for StateStore {
+    async fn load(&self, group: &str) -> Result<Option<GroupState>, StateError> {
+        let name = self.parameter(group);
+        let Some(text) = self.read(&name).await? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StateError::Unreadable(format!("parameter {name} is not a group state ({e}); delete it to start again from the record")))
+    }
+
+    async fn save(&self, group: &str, state: &GroupState) -> Result<(), AwsError> {
+        let value = serde_json::to_string(state).unwrap_or_default();
+        self.write(self.parameter(group), value).await
+    }
+
+    async fn command(&self, group: &str) -> Result<Option<Command>, StateError> {
+        let name = self.command_parameter(group);
+        let Some(text) = self.read(&name).await? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            StateError::Unreadable(format!(
+                "parameter {name} is not a manual command ({e}); delete it"
+            ))
+        })
+    }
+
+    async fn ask(&self, group: &str, command: &Command) -> Result<(), AwsError> {
+        let value = serde_json::to_string(command).unwrap_or_default();
+        self.write(self.command_parameter(group), value).await
     }
 }
 
