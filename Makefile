@@ -15,11 +15,12 @@ export CARGO_TERM_COLOR ?= never
 # Functions with a Lambda entry point (a package still in progress may be a library only).
 FUNCTIONS := $(patsubst functions/%/src/main.rs,%,$(wildcard functions/*/src/main.rs))
 
-.PHONY: help setup browser build test lint fmt demo e2e org-e2e bench package deploy clean
+.PHONY: help setup browser build check test lint fmt demo e2e org-e2e bench package deploy clean
 
 help:
 	@echo "make setup    install the Python tools (moto, cfn-lint, cargo-lambda, zig) into $(VENV)"
 	@echo "make build    build every crate"
+	@echo "make check    the edit loop: fmt, clippy, the lints and every unit test (no moto, no demo)"
 	@echo "make test     everything CI checks: fmt, clippy, tests (moto included), cfn-lint, the demo"
 	@echo "make demo     run every function as a Lambda against a local AWS emulator"
 	@echo "make e2e      instance-launcher's form in headless Chromium (installs chromium, playwright-core)"
@@ -65,6 +66,11 @@ lint: setup
 	$(VENV)/bin/python scripts/iam_check.py
 	$(VENV)/bin/python scripts/module_check.py
 	$(VENV)/bin/python scripts/date_check.py
+
+# The edit loop: what needs no emulator. `cargo test --lib` runs every crate's unit tests
+# (plans, parsers, reports); the moto, Lambda-binary and browser tests stay in `make test`.
+check: lint
+	cargo test --workspace --lib
 
 # The binaries are built first: tests/tests/lambda_binaries.rs runs each one under a Runtime
 # API stand-in. The demo and the browser test run last: they prove every function works as a
