@@ -7,12 +7,91 @@ use aws_sdk_ec2::types::Filter;
 
 use crate::error::{AwsError, aws_err};
 
+/// EC2's instance states, as EC2 names them (`shutting-down` ...). A state EC2 adds later
+/// is `Unknown`, which no plan acts on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InstanceState {
+    Pending,
+    Running,
+    Stopping,
+    Stopped,
+    ShuttingDown,
+    Terminated,
+    #[default]
+    Unknown,
+}
+
+impl InstanceState {
+    /// Every state an instance can still be started, stopped or terminated from.
+    pub const LIVE: [InstanceState; 4] = [
+        InstanceState::Pending,
+        InstanceState::Running,
+        InstanceState::Stopping,
+        InstanceState::Stopped,
+    ];
+
+    pub fn parse(name: &str) -> InstanceState {
+        match name {
+            "pending" => InstanceState::Pending,
+            "running" => InstanceState::Running,
+            "stopping" => InstanceState::Stopping,
+            "stopped" => InstanceState::Stopped,
+            "shutting-down" => InstanceState::ShuttingDown,
+            "terminated" => InstanceState::Terminated,
+            _ => InstanceState::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Pending => "pending",
+            InstanceState::Running => "running",
+            InstanceState::Stopping => "stopping",
+            InstanceState::Stopped => "stopped",
+            InstanceState::ShuttingDown => "shutting-down",
+            InstanceState::Terminated => "terminated",
+            InstanceState::Unknown => "unknown",
+        }
+    }
+
+    /// Running or on its way there: it bills.
+    pub fn is_up(self) -> bool {
+        matches!(self, InstanceState::Pending | InstanceState::Running)
+    }
+
+    /// Terminated or on its way there: nothing more can be done to it.
+    pub fn is_gone(self) -> bool {
+        matches!(
+            self,
+            InstanceState::ShuttingDown | InstanceState::Terminated
+        )
+    }
+}
+
+impl std::fmt::Display for InstanceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Test fixtures and EC2 filters name states as EC2 does: `"running".into()`.
+impl From<&str> for InstanceState {
+    fn from(name: &str) -> InstanceState {
+        InstanceState::parse(name)
+    }
+}
+
+impl serde::Serialize for InstanceState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// What plans need to know of an instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Instance {
     pub id: String,
-    /// EC2's state name: pending, running, stopping, stopped, shutting-down, terminated.
-    pub state: String,
+    pub state: InstanceState,
     pub tags: BTreeMap<String, String>,
     pub instance_type: String,
     /// When it was last started (EC2's LaunchTime is updated by every start).
@@ -48,8 +127,7 @@ impl Instance {
             state: i
                 .state()
                 .and_then(|s| s.name())
-                .map(|n| n.as_str().to_owned())
-                .unwrap_or_else(|| "unknown".into()),
+                .map_or(InstanceState::Unknown, |n| InstanceState::parse(n.as_str())),
             tags: i
                 .tags()
                 .iter()
@@ -142,4 +220,31 @@ pub fn state_filter(states: &[&str]) -> Filter {
         .name("instance-state-name")
         .set_values(Some(states.iter().map(|s| (*s).to_owned()).collect()))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_read_and_print_as_ec2_names_them() {
+        for name in [
+            "pending",
+            "running",
+            "stopping",
+            "stopped",
+            "shutting-down",
+            "terminated",
+        ] {
+            assert_eq!(InstanceState::parse(name).as_str(), name);
+        }
+        assert_eq!(InstanceState::parse("rebooting"), InstanceState::Unknown);
+        assert_eq!(
+            serde_json::to_value(InstanceState::ShuttingDown).unwrap(),
+            "shutting-down"
+        );
+        assert!(InstanceState::Pending.is_up() && !InstanceState::Stopped.is_up());
+        assert!(InstanceState::ShuttingDown.is_gone() && !InstanceState::Stopping.is_gone());
+        assert!(!InstanceState::LIVE.contains(&InstanceState::Terminated));
+    }
 }

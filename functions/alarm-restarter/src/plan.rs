@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 
-use fleetkeeper::ec2::Instance;
+use fleetkeeper::ec2::{Instance, InstanceState};
 
 use crate::config::Config;
 use crate::history::{EventKey, History};
@@ -16,7 +16,7 @@ use fleetkeeper::alarm::{AlarmChange, AlarmKind};
 pub enum Skip {
     NotAnInstanceId,
     NotFound,
-    NotRunning(String),
+    NotRunning(InstanceState),
     NotOptedIn,
     HistoryUnreadable(String),
     Duplicate,
@@ -175,8 +175,8 @@ fn decide(
     let Some(instance) = instance else {
         return skip(Skip::NotFound);
     };
-    if instance.state != "running" {
-        return skip(Skip::NotRunning(instance.state.clone()));
+    if instance.state != InstanceState::Running {
+        return skip(Skip::NotRunning(instance.state));
     }
     let opted_in = instance
         .tags

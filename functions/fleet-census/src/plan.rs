@@ -27,7 +27,7 @@ pub fn tally(region: &str, instances: &[Instance], config: &Config) -> RegionCen
     let mut by_schedule = BTreeMap::new();
     let (mut opted_in, mut asg) = (0, 0);
     for i in instances {
-        *by_state.entry(i.state.clone()).or_insert(0) += 1;
+        *by_state.entry(i.state.to_string()).or_insert(0) += 1;
         if let Some(schedule) = i.tags.get(&config.schedule_tag.key) {
             opted_in += 1;
             *by_schedule.entry(schedule.clone()).or_insert(0) += 1;

@@ -96,7 +96,7 @@ pub async fn apply<I: Instances>(
     match decision {
         Decision::Earlier(i) => Outcome::Earlier(Launched {
             id: i.id,
-            state: i.state,
+            state: i.state.to_string(),
         }),
         Decision::Refuse(status, message) => Outcome::Refused(status, message),
         Decision::Launch => match ec2.run(launch, config, config.mode == Mode::DryRun).await {

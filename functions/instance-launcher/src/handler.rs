@@ -10,7 +10,7 @@ use aws_lambda_events::http::{HeaderValue, header};
 use jiff::Timestamp;
 use serde_json::Value;
 
-use fleetkeeper::ec2::Instance;
+use fleetkeeper::ec2::{Instance, InstanceState};
 use fleetkeeper::http::{
     Denied, Request, Response, SecretSource, authenticate, caller_identity, foreign_origin,
 };
@@ -22,7 +22,7 @@ use fleetkeeper::http::AuthMode;
 
 use crate::apply;
 use crate::config::Config;
-use crate::lease::{self, ActionRequest, LISTED_STATES, Step, Who};
+use crate::lease::{self, ActionRequest, Step, Who};
 use crate::page;
 use crate::plan::{Decision, Launch, TOKEN_TAG, decide, plan};
 use crate::ports::{Ec2, Instances, S3Claims};
@@ -259,7 +259,7 @@ async fn launch_or_find(
     let seen: BTreeSet<String> = found.iter().filter_map(token).collect();
     let live: Vec<Instance> = found
         .into_iter()
-        .filter(|i| LISTED_STATES.contains(&i.state.as_str()))
+        .filter(|i| InstanceState::LIVE.contains(&i.state))
         .collect();
     let live: BTreeSet<String> = match sealed(app, live).await {
         Ok(ours) => ours.iter().filter_map(token).collect(),

@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
-use fleetkeeper::ec2::Instance;
+use fleetkeeper::ec2::{Instance, InstanceState};
 use fleetkeeper::tags::{
     EXPIRED_TAG, EXPIRES_TAG, EXTENSIONS_TAG, LAUNCHED_BY_TAG, OWNER_TAG, TERMINATED_TAG,
     TOKEN_TAG, WARNED_TAG,
@@ -123,13 +123,13 @@ fn expiry(i: &Instance) -> Option<Timestamp> {
 pub fn leases(instances: &[Instance], who: &Who, config: &Config, now: Timestamp) -> Vec<Lease> {
     let mut out: Vec<Lease> = instances
         .iter()
-        .filter(|i| who.owns(i) && LISTED_STATES.contains(&i.state.as_str()))
+        .filter(|i| who.owns(i) && InstanceState::LIVE.contains(&i.state))
         .map(|i| {
             let used = extensions(i);
             Lease {
                 instance_id: i.id.clone(),
                 name: i.tags.get("Name").cloned().unwrap_or_default(),
-                state: i.state.clone(),
+                state: i.state.to_string(),
                 instance_type: i.instance_type.clone(),
                 expires_at: i.tags.get(EXPIRES_TAG).cloned().unwrap_or_default(),
                 expired: expiry(i).is_some_and(|t| t <= now),
@@ -356,10 +356,10 @@ pub fn decide(
     let Some(i) = instance.filter(|i| who.owns(i)) else {
         return Step::NotFound;
     };
-    let gone = matches!(i.state.as_str(), "shutting-down" | "terminated");
+    let gone = i.state.is_gone();
     match action {
         Action::Terminate { .. } if gone => Step::Already {
-            state: i.state.clone(),
+            state: i.state.to_string(),
             since: i.tags.get(TERMINATED_TAG).cloned(),
         },
         _ if gone => Step::Conflict(format!("{} is {}: its lease has ended", i.id, i.state)),
@@ -378,13 +378,15 @@ pub fn decide(
             Step::Extend {
                 expires_at: Timestamp::from_second(at.as_second()).unwrap_or(at),
                 extensions: used + 1,
-                start: i.tags.contains_key(EXPIRED_TAG) && i.state == "stopped",
+                start: i.tags.contains_key(EXPIRED_TAG) && i.state == InstanceState::Stopped,
             }
         }
-        Action::Stop if matches!(i.state.as_str(), "stopping" | "stopped") => Step::Already {
-            state: i.state.clone(),
-            since: None,
-        },
+        Action::Stop if matches!(i.state, InstanceState::Stopping | InstanceState::Stopped) => {
+            Step::Already {
+                state: i.state.to_string(),
+                since: None,
+            }
+        }
         Action::Stop => Step::Stop,
         Action::Terminate { confirmed: false } => Step::Confirm {
             volumes: i

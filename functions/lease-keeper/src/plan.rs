@@ -128,7 +128,7 @@ pub fn plan(
             );
             continue;
         };
-        if matches!(i.state.as_str(), "terminated" | "shutting-down") {
+        if i.state.is_gone() {
             plan.skip(&i.id, format!("already {}", i.state));
             continue;
         }
@@ -182,7 +182,7 @@ pub fn plan(
             }
             continue;
         }
-        let running = matches!(i.state.as_str(), "running" | "pending");
+        let running = i.state.is_up();
         let marked = i.tags.contains_key(EXPIRED_TAG);
         if !marked {
             plan.act(

@@ -21,10 +21,10 @@ pub enum Action {
 
 impl Action {
     /// The state instances are brought to.
-    pub fn target_state(self) -> &'static str {
+    pub fn target_state(self) -> fleetkeeper::ec2::InstanceState {
         match self {
-            Action::Stop => "stopped",
-            Action::Start => "running",
+            Action::Stop => fleetkeeper::ec2::InstanceState::Stopped,
+            Action::Start => fleetkeeper::ec2::InstanceState::Running,
         }
     }
 }

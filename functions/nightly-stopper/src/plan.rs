@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use fleetkeeper::Plan;
+use fleetkeeper::ec2::InstanceState;
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
@@ -206,7 +207,7 @@ fn decide(
     let ours_since_boundary = last.filter(|l| boundary.is_some_and(|b| l.at > b));
     // A start of ours since the boundary, and the instance is stopped again with a reason
     // that says the start did not hold: reported once (the tag then says start-failed).
-    if i.state == "stopped"
+    if i.state == InstanceState::Stopped
         && let Some(l) = ours_since_boundary.filter(|l| l.started)
         && let Some(reason) = &i.state_reason
         && let Some(explanation) = start_failure(&reason.code, &reason.message, &i.instance_type)
@@ -220,16 +221,16 @@ fn decide(
         return;
     }
     let wanted = match desired {
-        State::Running => "running",
-        State::Stopped => "stopped",
+        State::Running => InstanceState::Running,
+        State::Stopped => InstanceState::Stopped,
     };
-    match i.state.as_str() {
+    match i.state {
         state if state == wanted => {
             plan.skip(&i.id, format!("already {state} ({})", v.reason));
             return;
         }
-        "running" | "stopped" => {}
-        "terminated" => return plan.skip(&i.id, "terminated"),
+        InstanceState::Running | InstanceState::Stopped => {}
+        InstanceState::Terminated => return plan.skip(&i.id, "terminated"),
         state => {
             return plan.skip(
                 &i.id,
@@ -258,7 +259,7 @@ fn decide(
             &i.id,
             format!(
                 "{} by hand since {ours} at {}; left {} until the next boundary of {} (it is not enforced)",
-                if i.state == "running" { "started" } else { "stopped" },
+                if i.state == InstanceState::Running { "started" } else { "stopped" },
                 l.at,
                 i.state,
                 s.name
@@ -270,7 +271,7 @@ fn decide(
     // person's start that the evaluated instant cannot have known of. Respected, and said
     // plainly, so the report never reads as if the start came first.
     if desired == State::Stopped
-        && i.state == "running"
+        && i.state == InstanceState::Running
         && let Some(started) = i.launched_at.filter(|l| *l > at)
     {
         let until = if enforced {
@@ -435,8 +436,8 @@ pub fn manual(
             stopped_until: None,
             instance_type: i.instance_type.clone(),
         };
-        match (action, i.state.as_str()) {
-            (Action::Stop, "running") => {
+        match (action, i.state) {
+            (Action::Stop, InstanceState::Running) => {
                 let hibernate = i
                     .tags
                     .get(HIBERNATE_TAG)
@@ -445,15 +446,15 @@ pub fn manual(
                 plan.act(&i.id, act, "running; a manual stop");
                 out.intents.insert(i.id.clone(), intent);
             }
-            (Action::Start, "stopped") if lease_ended(i, now).is_some() => {
+            (Action::Start, InstanceState::Stopped) if lease_ended(i, now).is_some() => {
                 plan.skip(&i.id, lease_ended(i, now).unwrap_or_default());
             }
-            (Action::Start, "stopped") => {
+            (Action::Start, InstanceState::Stopped) => {
                 plan.act(&i.id, Act::Start, "stopped; a manual start");
                 out.intents.insert(i.id.clone(), intent);
             }
             (_, s) if s == target => plan.skip(&i.id, format!("already {s}")),
-            (_, "terminated") => plan.skip(&i.id, "terminated"),
+            (_, InstanceState::Terminated) => plan.skip(&i.id, "terminated"),
             (_, s) => plan.skip(
                 &i.id,
                 format!("in transition ({s}); the next run will see where it settles"),

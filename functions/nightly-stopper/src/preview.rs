@@ -58,7 +58,8 @@ pub fn preview(
                 })
                 .copied()
                 .collect();
-            let mut states: Vec<String> = members.iter().map(|(_, i)| i.state.clone()).collect();
+            let mut states: Vec<String> =
+                members.iter().map(|(_, i)| i.state.to_string()).collect();
             let first = from.to_zoned(s.tz.clone()).date().yesterday().ok();
             let last = until.to_zoned(s.tz.clone()).date().tomorrow().ok();
             let all = match (first, last) {
