@@ -106,6 +106,28 @@ impl Request {
     }
 }
 
+/// A request refused as a whole: the HTTP status and the sentence the caller is told. Nothing
+/// was changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(status: u16, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// `{"error": message}` with the status.
+    pub fn json(&self) -> LambdaFunctionUrlResponse {
+        Response::json(self.status, &serde_json::json!({ "error": self.message }))
+    }
+}
+
 /// Builds responses with the headers every page needs.
 pub struct Response;
 

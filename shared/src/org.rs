@@ -169,7 +169,7 @@ pub struct Summary {
     pub round: u32,
     /// The report's status (ok, dry-run, partial, failed, refused), or failed when the target
     /// could not be reached at all.
-    pub status: String,
+    pub status: crate::report::Status,
     pub planned: usize,
     /// Planned actions by name (stop, start, delete-snapshot ...): what the cap counts.
     pub planned_by_action: BTreeMap<String, usize>,
@@ -198,7 +198,7 @@ impl Summary {
             region: request.target.region.clone(),
             phase: request.phase,
             round: request.round,
-            status: report.status().to_string(),
+            status: report.status(),
             planned: counts.planned,
             planned_by_action: by_action,
             done: counts.done,
@@ -217,7 +217,7 @@ impl Summary {
             region: request.target.region.clone(),
             phase: request.phase,
             round: request.round,
-            status: "failed".into(),
+            status: crate::report::Status::Failed,
             planned: 0,
             planned_by_action: BTreeMap::new(),
             done: 0,
@@ -433,7 +433,7 @@ mod tests {
         assert_eq!(s.planned_by_action["delete-snapshot"], 2);
         assert_eq!((s.planned, s.done, s.remaining), (3, 1, 1));
         let f = Summary::failed(&request, "role cannot be assumed: AccessDenied");
-        assert_eq!(f.status, "failed");
+        assert_eq!(f.status, crate::report::Status::Failed);
         assert!(
             f.error
                 .unwrap()

@@ -6,7 +6,7 @@ use serde_json::Value;
 use fleetkeeper::Error;
 use fleetkeeper::alarm::{self, AlarmChange, Incoming};
 use fleetkeeper::error::brief;
-use fleetkeeper::http::Request;
+use fleetkeeper::http::{Refusal, Request};
 
 #[derive(Debug)]
 pub enum Trigger {
@@ -64,44 +64,44 @@ pub fn parse(payload: Value) -> Result<Trigger, Error> {
 
 /// Reads an HTTP call: `GET /` or `GET /status` for every group, or a POST of
 /// `{"action": "status" | "failover" | "failback", "group": "<name>"}`.
-pub fn http_action(req: &Request) -> Result<HttpAction, (u16, String)> {
+pub fn http_action(req: &Request) -> Result<HttpAction, Refusal> {
     let path = req.path.trim_end_matches('/');
     match (req.method.as_str(), path) {
         ("GET", "" | "/status") => return Ok(HttpAction::Status(None)),
         ("POST", "") => {}
         (_, "" | "/status") => {
-            return Err((
+            return Err(Refusal::new(
                 405,
-                "use GET for status, POST {\"action\", \"group\"} to act".into(),
+                "use GET for status, POST {\"action\", \"group\"} to act",
             ));
         }
-        _ => return Err((404, "not found".into())),
+        _ => return Err(Refusal::new(404, "not found")),
     }
     if req.content_type() != "application/json" {
-        return Err((415, "send application/json".into()));
+        return Err(Refusal::new(415, "send application/json"));
     }
     if req.body.len() > 4096 {
-        return Err((413, "the body is over 4096 bytes".into()));
+        return Err(Refusal::new(413, "the body is over 4096 bytes"));
     }
     let body: Value = serde_json::from_slice(&req.body)
-        .map_err(|e| (400, format!("the body is not valid JSON: {e}")))?;
+        .map_err(|e| Refusal::new(400, format!("the body is not valid JSON: {e}")))?;
     let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
     let group = field("group");
     match field("action").as_deref() {
         Some("status") => Ok(HttpAction::Status(group)),
         Some("failover") => group
             .map(HttpAction::Failover)
-            .ok_or((400, "\"group\" is required".into())),
+            .ok_or(Refusal::new(400, "\"group\" is required")),
         Some("failback") => group
             .map(HttpAction::Failback)
-            .ok_or((400, "\"group\" is required".into())),
-        Some(other) => Err((
+            .ok_or(Refusal::new(400, "\"group\" is required")),
+        Some(other) => Err(Refusal::new(
             400,
             format!("unknown action {other:?}: status, failover or failback"),
         )),
-        None => Err((
+        None => Err(Refusal::new(
             400,
-            "\"action\" is required: status, failover or failback".into(),
+            "\"action\" is required: status, failover or failback",
         )),
     }
 }
@@ -121,7 +121,7 @@ mod tests {
         })
     }
 
-    fn action(method: &str, path: &str, body: &str) -> Result<HttpAction, (u16, String)> {
+    fn action(method: &str, path: &str, body: &str) -> Result<HttpAction, Refusal> {
         match parse(url(method, path, body)).unwrap() {
             Trigger::Http(req) => http_action(&req),
             other => panic!("{other:?}"),
@@ -164,7 +164,7 @@ mod tests {
             ("DELETE", "/", "", 405),
             ("GET", "/admin", "", 404),
         ] {
-            assert_eq!(action(m, p, b).unwrap_err().0, code, "{m} {p} {b}");
+            assert_eq!(action(m, p, b).unwrap_err().status, code, "{m} {p} {b}");
         }
     }
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use fleetkeeper::Error;
 use fleetkeeper::Mode;
 use fleetkeeper::exec::Budget;
-use fleetkeeper::http::{Response, SecretSource, authenticate, caller_identity};
+use fleetkeeper::http::{Refusal, Response, SecretSource, authenticate, caller_identity};
 use fleetkeeper::telemetry::Metrics;
 
 use crate::apply::apply;
@@ -106,16 +106,16 @@ async fn http<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
         Ok(c) => c,
         Err(why) => {
             tracing::info!(caller = ?req.iam_caller, "refused: {why}");
-            return Response::json(403, &json!({ "error": why }));
+            return Refusal::new(403, why).json();
         }
     };
     let action = match http_action(req) {
         Ok(a) => a,
-        Err((code, msg)) => return Response::json(code, &json!({ "error": msg })),
+        Err(refused) => return refused.json(),
     };
     let inputs = match inputs_for_http(&app.groups, &action) {
         Ok(inputs) => inputs,
-        Err((code, msg)) => return Response::json(code, &json!({ "error": msg })),
+        Err(refused) => return refused.json(),
     };
     let (label, to) = match &action {
         HttpAction::Status(None) => ("status".to_owned(), None),
@@ -220,7 +220,7 @@ async fn ask<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
 ) -> Option<LambdaFunctionUrlResponse> {
     let refuse = |code: u16, why: String| {
         tracing::info!(group = %group.name, action = command.action(), by = %command.by, "manual command refused: {why}");
-        Some(Response::json(code, &json!({ "error": why })))
+        Some(Refusal::new(code, why).json())
     };
     if !caller.may_move(&config.control_principals) {
         return refuse(

@@ -16,6 +16,7 @@ use crate::ports::{Record, Upsert, normalize};
 use crate::report::GroupReport;
 use crate::state::{Command, GroupState, Side};
 pub use crate::state::{Flip, Observation};
+use fleetkeeper::http::Refusal;
 
 /// The next state after one observation of the primary.
 pub fn observe(
@@ -114,14 +115,14 @@ pub fn inputs_for_alarm<'g>(
 pub fn inputs_for_http<'g>(
     groups: &'g [Group],
     action: &HttpAction,
-) -> Result<Vec<(&'g Group, Input)>, (u16, String)> {
+) -> Result<Vec<(&'g Group, Input)>, Refusal> {
     let name = match action {
         HttpAction::Status(None) => return Ok(groups.iter().map(|g| (g, Input::Status)).collect()),
         HttpAction::Status(Some(n)) | HttpAction::Failover(n) | HttpAction::Failback(n) => n,
     };
     let Some(group) = groups.iter().find(|g| &g.name == name) else {
         let known: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
-        return Err((
+        return Err(Refusal::new(
             404,
             format!("no group {name:?}; groups: {}", known.join(", ")),
         ));
@@ -448,9 +449,9 @@ mod tests {
         );
         let back = inputs_for_http(&g, &HttpAction::Failback("web".into())).unwrap();
         assert_eq!(back[0].1, Input::Command);
-        let (code, msg) = inputs_for_http(&g, &HttpAction::Failover("db".into())).unwrap_err();
-        assert_eq!(code, 404);
-        assert!(msg.contains("web, api"), "{msg}");
+        let refused = inputs_for_http(&g, &HttpAction::Failover("db".into())).unwrap_err();
+        assert_eq!(refused.status, 404);
+        assert!(refused.message.contains("web, api"), "{refused:?}");
     }
 
     #[test]

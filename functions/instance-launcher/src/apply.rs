@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use fleetkeeper::http::Refusal;
 use fleetkeeper::seal::{KeyRing, SEAL_TAG, lease_claims};
 use fleetkeeper::{AwsError, Mode};
 
@@ -46,13 +47,13 @@ pub async fn take_place<C: Claims>(
             Written::Conflict => tokio::time::sleep(backoff(attempt, &launch.token)).await,
         }
     }
-    Ok(Decision::Refuse(
+    Ok(Decision::Refuse(Refusal::new(
         503,
         format!(
             "too many launches for {} at once: nothing was launched; try again in a moment",
             who.name()
         ),
-    ))
+    )))
 }
 
 /// A short wait that grows with the attempt, spread by the token so that launches which
@@ -83,8 +84,7 @@ pub async fn give_back<C: Claims>(claims: &C, who: &Who, launch: &Launch) {
 
 /// An EC2 failure as the caller is told it.
 pub fn failed(e: AwsError) -> Outcome {
-    let (status, message) = ec2_refusal(e.code());
-    Outcome::Failed(status, message, e)
+    Outcome::Failed(ec2_refusal(e.code()), e)
 }
 
 pub async fn apply<I: Instances>(
@@ -98,7 +98,7 @@ pub async fn apply<I: Instances>(
             id: i.id,
             state: i.state.to_string(),
         }),
-        Decision::Refuse(status, message) => Outcome::Refused(status, message),
+        Decision::Refuse(refusal) => Outcome::Refused(refusal),
         Decision::Launch => match ec2.run(launch, config, config.mode == Mode::DryRun).await {
             Ok(Some(l)) => Outcome::Launched(l),
             Ok(None) => Outcome::DryRun,

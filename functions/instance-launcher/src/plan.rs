@@ -4,6 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use fleetkeeper::ec2::Instance;
+use fleetkeeper::http::Refusal;
 
 use crate::config::Config;
 use crate::lease::Who;
@@ -90,8 +91,8 @@ pub fn console_url(region: &str, id: &str) -> String {
 pub enum Decision {
     /// The same form was submitted before: answer with that instance, launch nothing.
     Earlier(Instance),
-    /// Refused as a whole: (HTTP status, message), nothing launched.
-    Refuse(u16, String),
+    /// Refused as a whole, nothing launched.
+    Refuse(Refusal),
     Launch,
 }
 
@@ -102,25 +103,25 @@ pub fn decide(earlier: Option<Instance>, owned: usize, owner: &str, config: &Con
         return Decision::Earlier(i);
     }
     if owned >= config.max_per_owner {
-        return Decision::Refuse(
+        return Decision::Refuse(Refusal::new(
             409,
             format!(
                 "{owner} already has {owned} instance(s), running or stopped, the most allowed (MAX_PER_OWNER={}): terminate one first",
                 config.max_per_owner
             ),
-        );
+        ));
     }
     Decision::Launch
 }
 
-/// What the caller is told when EC2 refuses: (HTTP status, message).
-pub fn ec2_refusal(code: Option<&str>) -> (u16, String) {
+/// What the caller is told when EC2 refuses.
+pub fn ec2_refusal(code: Option<&str>) -> Refusal {
     match code {
-        Some("IdempotentParameterMismatch") => (
+        Some("IdempotentParameterMismatch") => Refusal::new(
             409,
-            "this form was already used to launch with other values: reload the page for a new form".into(),
+            "this form was already used to launch with other values: reload the page for a new form",
         ),
-        code => (
+        code => Refusal::new(
             502,
             format!(
                 "EC2 refused the request ({}): nothing was launched",
@@ -231,7 +232,10 @@ mod tests {
             "a repeat answers with the first launch, even at the quota"
         );
         match decide(None, c.max_per_owner, "jane@example.com", &c) {
-            Decision::Refuse(409, msg) => {
+            Decision::Refuse(Refusal {
+                status: 409,
+                message: msg,
+            }) => {
                 assert!(
                     msg.contains("jane@example.com") && msg.contains("MAX_PER_OWNER"),
                     "{msg}"
@@ -247,10 +251,13 @@ mod tests {
 
     #[test]
     fn ec2_refusals_say_nothing_was_launched() {
-        assert_eq!(ec2_refusal(Some("IdempotentParameterMismatch")).0, 409);
-        let (status, msg) = ec2_refusal(Some("UnauthorizedOperation"));
+        assert_eq!(ec2_refusal(Some("IdempotentParameterMismatch")).status, 409);
+        let Refusal {
+            status,
+            message: msg,
+        } = ec2_refusal(Some("UnauthorizedOperation"));
         assert_eq!(status, 502);
         assert!(msg.contains("UnauthorizedOperation") && msg.contains("nothing was launched"));
-        assert!(ec2_refusal(None).1.contains("no code"));
+        assert!(ec2_refusal(None).message.contains("no code"));
     }
 }

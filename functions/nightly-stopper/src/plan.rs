@@ -96,11 +96,19 @@ pub struct RegionPlan {
     pub start_failures: Vec<StartFailure>,
 }
 
+/// Our last action on an instance, as `fleetkeeper:last-action` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Stopped,
+    Started,
+    /// We started it and EC2 stopped it again (reported once).
+    StartFailed,
+}
+
 /// What `fleetkeeper:last-action` says: our last stop or start, and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LastAction {
-    pub started: bool,
-    pub failed_start: bool,
+    pub verb: Verb,
     pub at: Timestamp,
 }
 
@@ -108,17 +116,20 @@ impl LastAction {
     /// `stopped <time>`, `started <time>`, `start-failed <time>`; anything else is no action.
     pub fn parse(raw: &str) -> Option<LastAction> {
         let (verb, at) = raw.split_once(' ')?;
-        let (started, failed_start) = match verb {
-            "stopped" => (false, false),
-            "started" => (true, false),
-            "start-failed" => (false, true),
+        let verb = match verb {
+            "stopped" => Verb::Stopped,
+            "started" => Verb::Started,
+            "start-failed" => Verb::StartFailed,
             _ => return None,
         };
         Some(LastAction {
-            started,
-            failed_start,
+            verb,
             at: at.trim().parse().ok()?,
         })
+    }
+
+    pub fn started(&self) -> bool {
+        self.verb == Verb::Started
     }
 }
 
@@ -208,7 +219,7 @@ fn decide(
     // A start of ours since the boundary, and the instance is stopped again with a reason
     // that says the start did not hold: reported once (the tag then says start-failed).
     if i.state == InstanceState::Stopped
-        && let Some(l) = ours_since_boundary.filter(|l| l.started)
+        && let Some(l) = ours_since_boundary.filter(|l| l.started())
         && let Some(reason) = &i.state_reason
         && let Some(explanation) = start_failure(&reason.code, &reason.message, &i.instance_type)
     {
@@ -240,7 +251,7 @@ fn decide(
     }
     let enforced = s.enforced || s.hold.is_some();
     if !enforced && let Some(l) = ours_since_boundary {
-        if l.failed_start {
+        if l.verb == Verb::StartFailed {
             plan.skip(
                 &i.id,
                 format!(
@@ -250,7 +261,7 @@ fn decide(
             );
             return;
         }
-        let ours = if l.started {
+        let ours = if l.started() {
             "we started it"
         } else {
             "we stopped it"
@@ -371,7 +382,7 @@ fn kept_running(i: &Instance, s: &Schedule, v: &Verdict, at: Timestamp) -> Optio
         .tags
         .get(LAST_ACTION_TAG)
         .and_then(|t| LastAction::parse(t))
-        .is_some_and(|l| l.started && l.at >= opened);
+        .is_some_and(|l| l.started() && l.at >= opened);
     let before = i.launched_at.is_some_and(|l| l < opened);
     (s.retain_running && before && !started_by_us).then(|| {
         format!(

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use fleetkeeper::org::Phase;
-use fleetkeeper::report::{Entry, Failure};
+use fleetkeeper::report::{Entry, Failure, Status};
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{AwsError, Error, Mode, Report};
 
@@ -170,7 +170,10 @@ async fn tally<O, S: Store + Sync>(
         .map_err(|e| read_failed("reading the plan failed", e))?;
     let outcomes = plan::outcomes(&manifest, &summaries, Phase::Plan);
     let tally = plan::tally(&summaries, plan::cap_of(function, config));
-    let failed: Vec<&TargetOutcome> = outcomes.iter().filter(|o| o.status == "failed").collect();
+    let failed: Vec<&TargetOutcome> = outcomes
+        .iter()
+        .filter(|o| o.status == Status::Failed)
+        .collect();
     // The apply phase reads this list, not the manifest: a target whose plan did not report
     // was never counted, so it is never applied in this run.
     let (cleared, held) = plan::cleared(&manifest, &outcomes);
@@ -254,11 +257,11 @@ async fn summary<O, S: Store + Sync>(
     .map_err(|e| read_failed("writing the summary failed", e))?;
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     for o in &outcomes {
-        *by_status.entry(o.status.clone()).or_insert(0) += 1;
+        *by_status.entry(o.status.to_string()).or_insert(0) += 1;
     }
     let failed: Vec<&TargetOutcome> = outcomes
         .iter()
-        .filter(|o| o.status == "failed" || o.failed > 0)
+        .filter(|o| o.status == Status::Failed || o.failed > 0)
         .collect();
     let done: usize = outcomes.iter().map(|o| o.done).sum();
     let mut planned_by_action: BTreeMap<String, usize> = BTreeMap::new();
@@ -270,8 +273,8 @@ async fn summary<O, S: Store + Sync>(
     let actions_planned: usize = planned_by_action.values().sum();
     let dry = outcomes
         .iter()
-        .all(|o| o.status == "dry-run" || o.status == "failed")
-        && outcomes.iter().any(|o| o.status == "dry-run");
+        .all(|o| matches!(o.status, Status::DryRun | Status::Failed))
+        && outcomes.iter().any(|o| o.status == Status::DryRun);
     let mut report = report::new(
         if dry { Mode::DryRun } else { Mode::Live },
         SummaryFields {
@@ -298,7 +301,7 @@ async fn summary<O, S: Store + Sync>(
         // A dry run shows what it would do, and where: each target's planned actions.
         for o in outcomes
             .iter()
-            .filter(|o| o.planned > 0 && o.status != "failed")
+            .filter(|o| o.planned > 0 && o.status != Status::Failed)
             .take(LISTED)
         {
             let what = o

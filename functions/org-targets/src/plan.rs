@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use fleetkeeper::org::{Phase, Summary, Target};
+use fleetkeeper::report::Status;
 
 use crate::config::Config;
 use crate::event::Function;
@@ -77,7 +78,7 @@ pub struct TargetOutcome {
     pub account_id: String,
     pub region: String,
     /// The last round's status, or failed.
-    pub status: String,
+    pub status: Status,
     pub rounds: u32,
     pub planned: usize,
     /// The first round's planned actions by name.
@@ -107,7 +108,7 @@ pub fn outcomes(manifest: &[Target], summaries: &[Summary], phase: Phase) -> Vec
                 return TargetOutcome {
                     account_id: t.account_id.clone(),
                     region: t.region.clone(),
-                    status: "failed".into(),
+                    status: Status::Failed,
                     rounds: 0,
                     planned: 0,
                     planned_by_action: BTreeMap::new(),
@@ -125,7 +126,7 @@ pub fn outcomes(manifest: &[Target], summaries: &[Summary], phase: Phase) -> Vec
             TargetOutcome {
                 account_id: t.account_id.clone(),
                 region: t.region.clone(),
-                status: last.status.clone(),
+                status: last.status,
                 rounds: rounds.len() as u32,
                 // The first round planned the work; later rounds continue it.
                 planned: rounds[0].planned,
@@ -147,7 +148,7 @@ pub fn cleared(manifest: &[Target], plan: &[TargetOutcome]) -> (Vec<Target>, Vec
     let mut apply = Vec::new();
     let mut held = Vec::new();
     for (t, o) in manifest.iter().zip(plan) {
-        if o.status == "failed" {
+        if o.status == Status::Failed {
             held.push(held_back(o));
         } else {
             apply.push(t.clone());
@@ -163,7 +164,7 @@ pub fn held_back(plan: &TargetOutcome) -> TargetOutcome {
         .clone()
         .unwrap_or_else(|| format!("{} action(s) failed", plan.failed));
     TargetOutcome {
-        status: "failed".into(),
+        status: Status::Failed,
         failed: plan.failed.max(1),
         error: Some(format!(
             "not applied in this run: its plan did not succeed ({why}); the next run tries it again"
@@ -263,7 +264,7 @@ pub fn by_account(outcomes: &[TargetOutcome]) -> ByAccount {
     for o in outcomes {
         *out.entry(o.account_id.clone())
             .or_default()
-            .entry(o.status.clone())
+            .entry(o.status.to_string())
             .or_insert(0) += 1;
     }
     out
@@ -350,9 +351,9 @@ mod tests {
             phase,
             round,
             status: if remaining > 0 {
-                "partial".into()
+                Status::Partial
             } else {
-                "ok".into()
+                Status::Ok
             },
             planned: deletes + 1,
             planned_by_action: [
@@ -427,8 +428,8 @@ mod tests {
         );
         assert_eq!(held.len(), 1);
         assert_eq!(
-            (held[0].region.as_str(), held[0].status.as_str()),
-            ("eu-west-1", "failed")
+            (held[0].region.as_str(), held[0].status),
+            ("eu-west-1", Status::Failed)
         );
         let why = held[0].error.as_deref().unwrap();
         assert!(
@@ -453,8 +454,8 @@ mod tests {
             (o[0].rounds, o[0].planned, o[0].done, o[0].remaining),
             (2, 101, 100, 0)
         );
-        assert_eq!(o[0].status, "ok");
-        assert_eq!(o[1].status, "failed");
+        assert_eq!(o[0].status, Status::Ok);
+        assert_eq!(o[1].status, Status::Failed);
         assert!(
             o[1].error
                 .as_ref()

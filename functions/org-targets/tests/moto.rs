@@ -301,11 +301,11 @@ fn summary(
         phase,
         round,
         status: if phase == Phase::Plan {
-            "dry-run".into()
+            fleetkeeper::report::Status::DryRun
         } else if remaining > 0 {
-            "partial".into()
+            fleetkeeper::report::Status::Partial
         } else {
-            "ok".into()
+            fleetkeeper::report::Status::Ok
         },
         planned: deletes,
         planned_by_action: [("delete-snapshot".to_owned(), deletes)].into(),
@@ -339,7 +339,7 @@ async fn the_cap_and_the_summary_read_what_the_targets_wrote() {
             .await;
     }
     let mut failed = summary(b, "eu-west-1", Phase::Plan, 0, 0, 0, 0);
-    failed.status = "failed".into();
+    failed.status = fleetkeeper::report::Status::Failed;
     failed.error = Some(format!(
         "account {b} region eu-west-1: arn:aws:iam::{b}:role/fleetkeeper-member cannot be assumed"
     ));

@@ -150,11 +150,19 @@ pub async fn apply_archive<E: Ebs + Sync>(
 /// EC2's answer when too many copies are in flight to one region: retried next run.
 const COPIES_IN_FLIGHT: &[&str] = &["ResourceLimitExceeded", "SnapshotCopyLimitExceeded"];
 
+/// One copy EC2 accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedCopy {
+    pub source_id: String,
+    pub copy_id: String,
+    /// Why it was copied (the plan's reason).
+    pub reason: String,
+}
+
 /// What copying into one destination did.
 #[derive(Debug, Default)]
 pub struct CopyOutcome {
-    /// (source snapshot id, copy id, reason).
-    pub started: Vec<(String, String, String)>,
+    pub started: Vec<StartedCopy>,
     pub failed: Vec<Failed>,
     /// Not started: EC2 has too many copies in flight there, or the time budget ran out.
     pub deferred: Vec<String>,
@@ -195,8 +203,11 @@ pub async fn apply_copies<E: Ebs + Sync>(
             Ok(copy_id) => {
                 out.unsealed
                     .extend(seal(destination, ring, &copy_id, &c.tags).await);
-                out.started
-                    .push((c.source_id.clone(), copy_id, c.reason.clone()))
+                out.started.push(StartedCopy {
+                    source_id: c.source_id.clone(),
+                    copy_id,
+                    reason: c.reason.clone(),
+                })
             }
             Err(e)
                 if e.code()

@@ -264,9 +264,9 @@ pub fn add_copies(
     for p in pending {
         report.skip(entry(&p.source_id, &p.reason));
     }
-    for (source, copy_id, reason) in &out.started {
-        let detail = serde_json::json!({ "copy_id": copy_id });
-        report.done(entry(source, reason).with_detail(detail));
+    for c in &out.started {
+        let detail = serde_json::json!({ "copy_id": c.copy_id });
+        report.done(entry(&c.source_id, &c.reason).with_detail(detail));
     }
     for f in &out.failed {
         report.fail(Failure::aws(&f.id, action, &f.error).in_region(destination));

@@ -952,7 +952,7 @@ async fn serves_one_organisation_target_in_its_member_account() {
         panic!("a target request is answered with a summary")
     };
     assert_eq!(
-        (plan.status.as_str(), plan.account_id.as_str()),
+        (plan.status.to_string().as_str(), plan.account_id.as_str()),
         ("dry-run", MEMBER)
     );
     assert_eq!(
@@ -966,7 +966,7 @@ async fn serves_one_organisation_target_in_its_member_account() {
         panic!("a target request is answered with a summary")
     };
     assert_eq!(
-        (applied.status.as_str(), applied.done),
+        (applied.status.to_string().as_str(), applied.done),
         ("ok", 1),
         "{applied:?}"
     );

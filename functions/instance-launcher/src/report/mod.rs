@@ -7,7 +7,7 @@ use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse as
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use fleetkeeper::http::{Request, Response};
+use fleetkeeper::http::{Refusal, Request, Response};
 use fleetkeeper::report::{Entry, Failure, Report};
 use fleetkeeper::{AwsError, Mode};
 
@@ -48,10 +48,10 @@ pub enum Outcome {
     Earlier(Launched),
     /// EC2 accepted the request with DryRun: nothing launched.
     DryRun,
-    /// Refused by a rule (the owner's quota): HTTP status and message.
-    Refused(u16, String),
-    /// EC2 refused or failed: HTTP status, message for the caller, the AWS error.
-    Failed(u16, String, AwsError),
+    /// Refused by a rule (the owner's quota).
+    Refused(Refusal),
+    /// EC2 refused or failed: what the caller is told, and the AWS error.
+    Failed(Refusal, AwsError),
 }
 
 /// The report of one launch request, and the HTTP status it is answered with.
@@ -110,17 +110,17 @@ pub fn of(
             report.planned.push(planned);
             200
         }
-        Outcome::Refused(status, message) => {
+        Outcome::Refused(refusal) => {
             report.planned.push(planned);
-            report.refused = Some(message.clone());
-            report.fields.error = Some(message);
-            status
+            report.refused = Some(refusal.message.clone());
+            report.fields.error = Some(refusal.message);
+            refusal.status
         }
-        Outcome::Failed(status, message, e) => {
+        Outcome::Failed(refusal, e) => {
             report.planned.push(planned);
             report.fail(Failure::aws(&launch.token, LAUNCH, &e));
-            report.fields.error = Some(message);
-            status
+            report.fields.error = Some(refusal.message);
+            refusal.status
         }
     };
     (report, status)
@@ -249,7 +249,7 @@ mod tests {
         assert_eq!(rep.fields.instance_id, None);
         assert_eq!(rep.planned[0].target, l.token);
 
-        let quota = Outcome::Refused(409, "over MAX_PER_OWNER".into());
+        let quota = Outcome::Refused(Refusal::new(409, "over MAX_PER_OWNER"));
         let (rep, code) = of(Mode::Live, "eu-west-1", &r, &l, quota);
         assert_eq!((code, rep.status()), (409, Status::Refused));
         let json = serde_json::to_value(&rep).unwrap();
@@ -262,7 +262,7 @@ mod tests {
             "eu-west-1",
             &r,
             &l,
-            Outcome::Failed(502, "EC2 refused".into(), e),
+            Outcome::Failed(Refusal::new(502, "EC2 refused"), e),
         );
         assert_eq!((code, rep.status()), (502, Status::Failed));
         let json = serde_json::to_value(&rep).unwrap();
