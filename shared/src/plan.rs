@@ -120,18 +120,40 @@ pub fn cap_together<'a, A: 'a>(
     setting: &str,
 ) {
     let mut plans: Vec<&mut Plan<A>> = plans.into_iter().collect();
-    let total: usize = plans.iter().map(|p| p.actions.len()).sum();
-    if total <= max {
-        return;
-    }
     let where_ = if plans.len() > 1 {
         " over all regions"
     } else {
         ""
     };
-    let why = format!(
-        "plan has {total} actions{where_}, more than {setting}={max}; nothing was done (raise {setting} if this is intended)"
+    cap_counted(
+        plans.iter_mut().map(|p| &mut **p),
+        max,
+        |_| true,
+        |total| {
+            format!(
+                "plan has {total} actions{where_}, more than {setting}={max}; nothing was done (raise {setting} if this is intended)"
+            )
+        },
     );
+}
+
+/// The run-wide cap over only the actions `counted` picks (a run's terminations, say): more
+/// than `max` of them over all `plans` refuses every plan, with `why(total)` as the reason.
+pub fn cap_counted<'a, A: 'a>(
+    plans: impl IntoIterator<Item = &'a mut Plan<A>>,
+    max: usize,
+    counted: impl Fn(&A) -> bool,
+    why: impl FnOnce(usize) -> String,
+) {
+    let mut plans: Vec<&mut Plan<A>> = plans.into_iter().collect();
+    let total: usize = plans
+        .iter()
+        .map(|p| p.actions.iter().filter(|a| counted(&a.action)).count())
+        .sum();
+    if total <= max {
+        return;
+    }
+    let why = why(total);
     for p in &mut plans {
         p.refused = Some(why.clone());
     }

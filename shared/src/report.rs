@@ -272,6 +272,12 @@ impl<F> Report<F> {
         self.failed.push(failure);
     }
 
+    /// A place (region, or account and region) whose resources could not be read: one failed
+    /// entry for all of them, target `*`, and nothing there was planned or changed.
+    pub fn place_unreadable(&mut self, place: &str, e: &AwsError) {
+        self.fail(Failure::aws("*", "describe", e).in_region(place));
+    }
+
     /// Records that `count` more planned items were not started and are left for the next
     /// run; the first reason given is kept.
     pub fn leave_for_next_run(&mut self, count: usize, reason: &str) {

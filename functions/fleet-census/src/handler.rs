@@ -59,7 +59,7 @@ pub async fn run<F: Fleet + Sync>(
             }
             Err(e) => {
                 tracing::warn!(region, error = %e, "region could not be read");
-                report::region_failed(&mut report, region, &e);
+                report.place_unreadable(region, &e);
             }
         }
     }

@@ -4,9 +4,8 @@
 
 use serde::Serialize;
 
-use fleetkeeper::report::Failure;
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper::{AwsError, Mode, Report};
+use fleetkeeper::{Mode, Report};
 
 use crate::plan::RegionCensus;
 
@@ -21,10 +20,6 @@ pub type CensusReport = Report<CensusFields>;
 pub fn new(function: &str) -> CensusReport {
     // A census changes nothing: a live run and a dry run are the same.
     Report::with_fields(function, Mode::Live, CensusFields::default())
-}
-
-pub fn region_failed(report: &mut CensusReport, region: &str, e: &AwsError) {
-    report.fail(Failure::aws("*", "describe", e).in_region(region));
 }
 
 pub fn metrics_into(report: &CensusReport, metrics: &mut Metrics) {

@@ -48,7 +48,7 @@ pub async fn run<I: Instances + Sync>(
                 let proof = ring.check(&i.id, &i.tags, &lease_claims(&i.tags));
                 (t, i, proof)
             })),
-            Err(e) => report::region_failed(&mut report, t.port.region(), e),
+            Err(e) => report.place_unreadable(t.port.region(), e),
         }
     }
     match adopt {

@@ -128,7 +128,7 @@ pub async fn run<I: Instances + Sync, N: Notifier + Sync>(
         .zip(plans.iter().zip(&outcomes))
     {
         match (o, p, out) {
-            (Err(e), _, _) => report::region_failed(&mut report, t.port.region(), e),
+            (Err(e), _, _) => report.place_unreadable(t.port.region(), e),
             (Ok(_), Some(plan), Some(out)) => {
                 report::add_region(&mut report, t.port.region(), plan, out)
             }

@@ -254,22 +254,16 @@ pub fn plan(
 
 /// MAX_TERMINATIONS is one limit for the run: above it, the whole run changes nothing.
 pub fn cap_terminations(plans: &mut [&mut Plan<Act>], max: usize) {
-    let count: usize = plans
-        .iter()
-        .map(|p| {
-            p.actions
-                .iter()
-                .filter(|a| matches!(a.action, Act::Terminate { .. }))
-                .count()
-        })
-        .sum();
-    if count > max {
-        for p in plans.iter_mut() {
-            p.refused = Some(format!(
+    fleetkeeper::plan::cap_counted(
+        plans.iter_mut().map(|p| &mut **p),
+        max,
+        |a| matches!(a, Act::Terminate { .. }),
+        |count| {
+            format!(
                 "{count} terminations planned, more than MAX_TERMINATIONS={max}: nothing was changed; check the leases, or raise the limit"
-            ));
-        }
-    }
+            )
+        },
+    );
 }
 
 #[cfg(test)]

@@ -88,10 +88,6 @@ pub fn new(mode: Mode, time: String) -> LeaseReport {
     )
 }
 
-pub fn region_failed(report: &mut LeaseReport, region: &str, e: &AwsError) {
-    report.fail(Failure::aws("*", "describe", e).in_region(region));
-}
-
 pub fn add_region(report: &mut LeaseReport, region: &str, plan: &Plan<Act>, out: &Outcome) {
     report.add_plan(Some(region), plan);
     let reason_of = |id: &str| plan.reason_of(id);

@@ -164,7 +164,7 @@ pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
         let mut report = report::new(request, at, config.mode);
         for (t, o) in targets.iter().zip(&observed) {
             if let Err(e) = o {
-                report::region_failed(&mut report, t.port.name(), e);
+                report::add_unreadable_region(&mut report, t.port.name(), e);
             }
         }
         report.fields.preview = Some(preview);
@@ -215,7 +215,7 @@ pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
         .zip(plans.iter().zip(&outcomes))
     {
         match (observed, p, out) {
-            (Err(e), _, _) => report::region_failed(&mut report, t.port.name(), e),
+            (Err(e), _, _) => report::add_unreadable_region(&mut report, t.port.name(), e),
             (Ok(_), Some((matched, plan)), Some(out)) => {
                 report::add_region(&mut report, t.port.name(), *matched, plan, out, at)
             }

@@ -79,8 +79,8 @@ fn stop_hours(at: Timestamp, until: Timestamp) -> f64 {
 }
 
 /// A region that could not be read at all.
-pub fn region_failed(report: &mut StopperReport, region: &str, err: &AwsError) {
-    report.fail(Failure::aws("*", "describe", err).in_region(region));
+pub fn add_unreadable_region(report: &mut StopperReport, region: &str, err: &AwsError) {
+    report.place_unreadable(region, err);
     report.fields.regions.push(RegionSummary {
         region: region.into(),
         matched: 0,

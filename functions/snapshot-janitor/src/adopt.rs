@@ -49,7 +49,7 @@ pub async fn run<E: Ebs + Sync>(
                 let proof = ring.check(&s.id, &s.tags, &fleetkeeper_claims(&s.tags));
                 (t.port.region(), s, proof)
             })),
-            Err(e) => report::region_failed(&mut report, t.port.region(), e),
+            Err(e) => report.place_unreadable(t.port.region(), e),
         }
     }
     match adopt {

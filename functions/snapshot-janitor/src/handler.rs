@@ -241,7 +241,7 @@ pub async fn run<E: Ebs + Sync>(
                 report::add_not_ours(&mut report, region, &s.not_ours);
                 report::add_unsealed(&mut report, region, &out.unsealed);
             }
-            (Err(e), _) => report::region_failed(&mut report, t.port.region(), e),
+            (Err(e), _) => report.place_unreadable(t.port.region(), e),
             (Ok(_), None) => unreachable!("a region that was read was applied"),
         }
     }
@@ -261,7 +261,7 @@ pub async fn run<E: Ebs + Sync>(
                     pruned,
                 )
             }
-            (Err(e), _) => report::region_failed(&mut report, t.port.region(), e),
+            (Err(e), _) => report.place_unreadable(t.port.region(), e),
             (Ok(_), None) => unreachable!("a region that was read was applied"),
         }
     }

@@ -158,10 +158,6 @@ pub fn new(mode: Mode) -> JanitorReport {
 }
 
 /// A region that could not be read at all.
-pub fn region_failed(report: &mut JanitorReport, region: &str, e: &AwsError) {
-    report.fail(Failure::aws("*", "describe", e).in_region(region));
-}
-
 pub fn add_region(
     report: &mut JanitorReport,
     region: &str,
