@@ -31,7 +31,7 @@ use crate::request::{FieldError, Rejection, parse_form, parse_json};
 
 pub const RESERVE: Duration = Duration::from_secs(3);
 
-pub struct Launcher {
+pub struct App {
     pub ec2: Ec2,
     pub secret: Option<SecretSource>,
     pub region: String,
@@ -41,8 +41,8 @@ pub struct Launcher {
     pub claims: S3Claims,
 }
 
-pub async fn handle(
-    app: &Launcher,
+pub async fn run(
+    app: &App,
     config: &Config,
     payload: Value,
     now: Timestamp,
@@ -148,7 +148,7 @@ fn body_of<T>(
 }
 
 async fn post(
-    app: &Launcher,
+    app: &App,
     config: &Config,
     req: &Request,
     now: Timestamp,
@@ -207,7 +207,7 @@ async fn post(
 }
 
 /// Seals a new instance's lease over the tags it was launched with.
-async fn seal_launch(app: &Launcher, id: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+async fn seal_launch(app: &App, id: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
     let ring = app.keys.ring(&Default::default()).await?;
     let tags: BTreeMap<String, String> = tags.iter().cloned().collect();
     let seal = ring.seal(id, &lease_claims(&tags))?;
@@ -216,7 +216,7 @@ async fn seal_launch(app: &Launcher, id: &str, tags: &[(String, String)]) -> Res
 
 /// The caller's instances whose lease seal verifies: a lease tag is anyone's to write, or to
 /// copy from a genuine lease onto another instance.
-async fn sealed(app: &Launcher, found: Vec<Instance>) -> Result<Vec<Instance>, AwsError> {
+async fn sealed(app: &App, found: Vec<Instance>) -> Result<Vec<Instance>, AwsError> {
     let ring = app.keys.ring_for(found.iter().map(|i| &i.tags)).await?;
     Ok(found
         .into_iter()
@@ -230,7 +230,7 @@ async fn sealed(app: &Launcher, found: Vec<Instance>) -> Result<Vec<Instance>, A
 /// Observe (an earlier launch of this form, the caller's instances), take a place in their
 /// quota, apply.
 async fn launch_or_find(
-    app: &Launcher,
+    app: &App,
     config: &Config,
     who: &Who,
     launch: &Launch,
@@ -278,7 +278,7 @@ async fn launch_or_find(
 
 /// `/mine`: GET lists the caller's instances, POST carries out one step on one of them.
 async fn mine_route(
-    app: &Launcher,
+    app: &App,
     config: &Config,
     req: &Request,
     now: Timestamp,
@@ -350,7 +350,7 @@ fn refused_owner(
 
 /// The list (JSON or the page), with the result of a step on top.
 async fn listed(
-    app: &Launcher,
+    app: &App,
     config: &Config,
     req: &Request,
     who: &Who,
@@ -383,7 +383,7 @@ async fn listed(
 }
 
 async fn mine_post(
-    app: &Launcher,
+    app: &App,
     config: &Config,
     req: &Request,
     now: Timestamp,
@@ -517,7 +517,7 @@ async fn mine_post(
 
 /// 400 naming the fields: JSON, or the list again with the messages on top.
 async fn refused_fields(
-    app: &Launcher,
+    app: &App,
     config: &Config,
     req: &Request,
     errors: &[FieldError],

@@ -23,20 +23,20 @@ use fleetkeeper::lambda::{Boot, Invocation};
 use fleetkeeper::seal::{Keys, SecretKeys};
 
 use config::Config;
-pub use handler::{Launcher, RESERVE};
+pub use handler::{App, RESERVE};
 use ports::{Ec2, S3Claims};
 
 /// What one cold start builds: the settings and the clients.
 pub struct Lambda {
     pub config: Config,
-    pub launcher: Launcher,
+    pub app: App,
 }
 
 /// The wiring of `main`.
 pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     let config = Config::from_env(&boot.env)?;
     let ssm = boot.aws.client("SSM", aws_sdk_ssm::Client::new);
-    let launcher = Launcher {
+    let app = App {
         ec2: Ec2 {
             client: boot.aws.client("EC2", aws_sdk_ec2::Client::new),
         },
@@ -53,10 +53,10 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
         },
     };
     // A shared secret that cannot be read, or is too short, stops the cold start.
-    if let Some(secret) = &launcher.secret {
+    if let Some(secret) = &app.secret {
         secret.check().await?;
     }
-    Ok(Lambda { config, launcher })
+    Ok(Lambda { config, app })
 }
 
 /// One invocation: one HTTP request.
@@ -64,8 +64,8 @@ pub async fn handle(
     lambda: &Lambda,
     inv: Invocation<'_>,
 ) -> Result<aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse, Error> {
-    handler::handle(
-        &lambda.launcher,
+    handler::run(
+        &lambda.app,
         &lambda.config,
         inv.payload,
         inv.now,

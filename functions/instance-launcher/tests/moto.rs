@@ -14,7 +14,7 @@ use fleetkeeper_tests::ec2::{any_image, instance_state, instance_tag};
 use fleetkeeper_tests::fault::{Fault, Rule};
 use fleetkeeper_tests::{FaultProxy, Moto};
 use instance_launcher::config::Config;
-use instance_launcher::handler::{Launcher, handle};
+use instance_launcher::handler::{App, run};
 use instance_launcher::ports::Ec2;
 use jiff::Timestamp;
 use serde_json::Value;
@@ -77,7 +77,7 @@ async fn world() -> World {
 
 impl World {
     /// The function as main.rs wires it, through the counting proxy.
-    async fn launcher(&self, settings: &[(&str, &str)]) -> (Launcher, Config) {
+    async fn launcher(&self, settings: &[(&str, &str)]) -> (App, Config) {
         let mut pairs = vec![
             ("ALLOWED_SIZES", "small=t3.micro,medium=t3.small"),
             ("LAUNCH_TEMPLATE", self.template_id.as_str()),
@@ -92,7 +92,7 @@ impl World {
         let secret = SecretSource::for_mode(&config.auth, ssm);
         // The seal key, as the template creates it (once per moto).
         fleetkeeper_tests::seal::create_key(&env).await;
-        let app = Launcher {
+        let app = App {
             ec2: Ec2 {
                 client: aws.client("EC2", aws_sdk_ec2::Client::new),
             },
@@ -121,9 +121,9 @@ impl World {
     }
 }
 
-async fn send(app: &Launcher, config: &Config, event: Value) -> LambdaFunctionUrlResponse {
+async fn send(app: &App, config: &Config, event: Value) -> LambdaFunctionUrlResponse {
     let mut metrics = Metrics::for_function("instance-launcher");
-    handle(app, config, event, Timestamp::now(), &mut metrics)
+    run(app, config, event, Timestamp::now(), &mut metrics)
         .await
         .unwrap()
 }
@@ -611,7 +611,7 @@ async fn refusals_launch_nothing() {
     assert_eq!(send(&app, &config, other_path).await.status_code, 404);
 
     let mut metrics = Metrics::for_function("instance-launcher");
-    let err = handle(
+    let err = run(
         &app,
         &config,
         event("bad-input"),

@@ -65,16 +65,16 @@ pub async fn targets(aws: &Aws, config: &Config) -> Vec<Target<Ec2Fleet>> {
 }
 
 /// What a warm function keeps: a target per place, and the schedules document's source.
-pub struct Stopper<F, D> {
+pub struct App<F, D> {
     pub targets: Vec<Target<F>>,
     pub documents: D,
     /// What SCHEDULES_PARAMETER held, read again after five minutes.
     pub schedules: Cached<Schedules>,
 }
 
-impl<F, D> Stopper<F, D> {
+impl<F, D> App<F, D> {
     pub fn new(targets: Vec<Target<F>>, documents: D) -> Self {
-        Stopper {
+        App {
             targets,
             documents,
             schedules: Cached::new(REREAD_AFTER),
@@ -85,7 +85,7 @@ impl<F, D> Stopper<F, D> {
 /// The schedules in force: given in the configuration, or read from the parameter (a bad
 /// document fails the run, naming the parameter, and changes nothing).
 pub async fn schedules<F, D: Documents>(
-    app: &Stopper<F, D>,
+    app: &App<F, D>,
     config: &Config,
 ) -> Result<Arc<Schedules>, Error> {
     let name = match &config.schedules {
@@ -105,7 +105,7 @@ pub async fn schedules<F, D: Documents>(
 }
 
 pub async fn run<F: Fleet + Sync, D: Documents + Sync>(
-    app: &Stopper<F, D>,
+    app: &App<F, D>,
     config: &Config,
     payload: &Value,
     now: Timestamp,
@@ -118,7 +118,7 @@ pub async fn run<F: Fleet + Sync, D: Documents + Sync>(
 /// One run over the given places: the function's own (ROLE_ARNS x REGIONS), or one
 /// organisation target.
 pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
-    app: &Stopper<F, D>,
+    app: &App<F, D>,
     targets: &[Target<F>],
     config: &Config,
     payload: &Value,

@@ -22,14 +22,14 @@ use fleetkeeper::lambda::{Boot, Invocation};
 use fleetkeeper::org::{self, Answer, Reach, TargetRequest};
 
 use config::{Config, SchedulesSource};
-pub use handler::{RESERVE, Stopper, Target};
+pub use handler::{App, RESERVE, Target};
 use ports::Ec2Fleet;
 
 /// What one cold start builds: the settings, a target per account and region, and the
 /// schedules parameter's reader; and what serving an organisation target needs.
 pub struct Lambda {
     pub config: Config,
-    pub stopper: Stopper<Ec2Fleet, aws_sdk_ssm::Client>,
+    pub app: App<Ec2Fleet, aws_sdk_ssm::Client>,
     pub reach: Reach,
 }
 
@@ -39,13 +39,13 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     let config = Config::from_env(&boot.env)?;
     let targets = handler::targets(&boot.aws, &config).await;
     let ssm = boot.aws.client("SSM", aws_sdk_ssm::Client::new);
-    let stopper = Stopper::new(targets, ssm);
+    let app = App::new(targets, ssm);
     if let SchedulesSource::Parameter(_) = &config.schedules {
-        handler::schedules(&stopper, &config).await?;
+        handler::schedules(&app, &config).await?;
     }
     Ok(Lambda {
         config,
-        stopper,
+        app,
         reach: Reach::new(&boot.aws, "nightly-stopper"),
     })
 }
@@ -59,7 +59,7 @@ pub async fn handle(
     let own = async |inv: Invocation<'_>| {
         let payload = &inv.payload;
         handler::run(
-            &lambda.stopper,
+            &lambda.app,
             config,
             payload,
             inv.now,
@@ -80,7 +80,7 @@ pub async fn handle(
         };
         let payload = &request.event;
         handler::run_in(
-            &lambda.stopper,
+            &lambda.app,
             &[place],
             &config,
             payload,

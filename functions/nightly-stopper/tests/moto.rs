@@ -13,7 +13,7 @@ use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
 use jiff::civil::Weekday;
 use nightly_stopper::config::Config;
-use nightly_stopper::handler::{Stopper, run, targets};
+use nightly_stopper::handler::{App, run, targets};
 use nightly_stopper::report::StopperReport;
 use serde_json::json;
 
@@ -123,7 +123,7 @@ async fn try_invoke(
     let config = Config::from_env(&env).unwrap();
     let aws = Moto::aws(&env).await;
     let targets = targets(&aws, &config).await;
-    let stopper = Stopper::new(targets, aws.client("SSM", aws_sdk_ssm::Client::new));
+    let stopper = App::new(targets, aws.client("SSM", aws_sdk_ssm::Client::new));
     // A manual stop or start has no time: the run uses the clock.
     let now = clock::now();
     let mut metrics = Metrics::for_function("nightly-stopper");
@@ -369,7 +369,7 @@ async fn at_time(
     let env = Moto::env_for(endpoint, &[("REGIONS", "eu-west-1"), ("SCHEDULES", TEAMS)]);
     let config = Config::from_env(&env).unwrap();
     let aws = Moto::aws(&env).await;
-    let stopper = Stopper::new(
+    let stopper = App::new(
         targets(&aws, &config).await,
         aws.client("SSM", aws_sdk_ssm::Client::new),
     );
@@ -639,7 +639,7 @@ async fn schedules_from_a_parameter_are_read_again_and_a_bad_one_changes_nothing
     let london = launch(&west, 1, &[("fleetkeeper:schedule", "uk-support")]).await;
 
     let config = Config::from_env(&env).unwrap();
-    let stopper = Stopper::new(targets(&aws, &config).await, ssm.clone());
+    let stopper = App::new(targets(&aws, &config).await, ssm.clone());
     let e = evening();
     let run_at = |at: Timestamp| {
         let stopper = &stopper;
@@ -667,7 +667,7 @@ async fn schedules_from_a_parameter_are_read_again_and_a_bad_one_changes_nothing
     put(r#"{"uk-support": {"periods": [{"days": "mon-fry", "start": "08:00"}]}}"#)
         .await
         .unwrap();
-    let fresh = Stopper::new(targets(&aws, &config).await, ssm.clone());
+    let fresh = App::new(targets(&aws, &config).await, ssm.clone());
     let mut metrics = Metrics::for_function("nightly-stopper");
     let err = run(
         &fresh,

@@ -17,11 +17,11 @@ use fleetkeeper::telemetry::Metrics;
 use crate::config::Config;
 use crate::event::Adopt;
 use crate::plan::retention::Snapshot;
-use crate::ports::{Ebs, Places};
+use crate::ports::{App, Ebs};
 use crate::report::{self, JanitorReport, SnapshotAction};
 
 pub async fn run<E: Ebs + Sync>(
-    places: &Places<E>,
+    places: &App<E>,
     config: &Config,
     adopt: Adopt,
     now: Timestamp,
@@ -109,7 +109,7 @@ fn list(report: &mut JanitorReport, found: &[(&str, &Snapshot, Proof)]) {
 fn choose<'a, E: Ebs>(
     found: &'a [(&'a str, &'a Snapshot, Proof)],
     ids: &[String],
-    places: &Places<E>,
+    places: &App<E>,
 ) -> Result<Vec<(&'a str, &'a Snapshot)>, Error> {
     let mut chosen = Vec::new();
     let mut refused = Vec::new();
@@ -145,7 +145,7 @@ fn choose<'a, E: Ebs>(
 
 async fn seal<E: Ebs + Sync>(
     report: &mut JanitorReport,
-    places: &Places<E>,
+    places: &App<E>,
     ring: &fleetkeeper::seal::KeyRing,
     region: &str,
     s: &Snapshot,

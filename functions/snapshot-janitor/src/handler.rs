@@ -25,7 +25,7 @@ use crate::plan::{
     plan_create, share_deletes, sort_by_seal,
 };
 use crate::ports::Ebs;
-pub use crate::ports::{Places, Target};
+pub use crate::ports::{App, Target};
 use crate::report::{self, JanitorReport};
 use crate::{adopt, event};
 
@@ -52,7 +52,7 @@ struct Destination {
 }
 
 pub async fn run<E: Ebs + Sync>(
-    places: &Places<E>,
+    places: &App<E>,
     config: &Config,
     payload: &Value,
     clock: Timestamp,

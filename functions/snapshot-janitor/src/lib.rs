@@ -22,13 +22,13 @@ use fleetkeeper::org::{self, Answer, Reach, TargetRequest};
 use fleetkeeper::seal::{Keys, SecretKeys};
 
 use config::Config;
-pub use handler::{Places, RESERVE, Target};
+pub use handler::{App, RESERVE, Target};
 use ports::Ec2Ebs;
 
 /// What one cold start builds: the settings, a target per region, one per copy destination.
 pub struct Lambda {
     pub config: Config,
-    pub places: Places<Ec2Ebs>,
+    pub app: App<Ec2Ebs>,
     /// What serving an organisation target needs (the member roles, the reports bucket).
     pub reach: Reach,
 }
@@ -36,10 +36,10 @@ pub struct Lambda {
 /// The wiring of `main`.
 pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     let config = Config::from_env(&boot.env)?;
-    let places = places(&boot.aws, keys(&boot.aws, &config), &config);
+    let app = places(&boot.aws, keys(&boot.aws, &config), &config);
     Ok(Lambda {
         config,
-        places,
+        app,
         reach: Reach::new(&boot.aws, "snapshot-janitor"),
     })
 }
@@ -54,7 +54,7 @@ pub fn keys(aws: &Aws, config: &Config) -> Keys {
 }
 
 /// A target per source region (REGIONS), and one per copy destination (COPY_TO).
-pub fn places(aws: &Aws, keys: Keys, config: &Config) -> Places<Ec2Ebs> {
+pub fn places(aws: &Aws, keys: Keys, config: &Config) -> App<Ec2Ebs> {
     let targets = |regions: &[String]| -> Vec<Target<Ec2Ebs>> {
         aws.regional("EC2", regions, aws_sdk_ec2::Client::new)
             .into_iter()
@@ -64,7 +64,7 @@ pub fn places(aws: &Aws, keys: Keys, config: &Config) -> Places<Ec2Ebs> {
             })
             .collect()
     };
-    Places {
+    App {
         sources: targets(&config.regions),
         // An empty list would mean the function's own region: no copies, no destinations.
         destinations: if config.copies.to.is_empty() {
@@ -86,7 +86,7 @@ pub async fn handle(
     let own = async |inv: Invocation<'_>| {
         let payload = &inv.payload;
         handler::run(
-            &lambda.places,
+            &lambda.app,
             config,
             payload,
             inv.now,
@@ -102,7 +102,7 @@ pub async fn handle(
             regions,
             ..config.clone()
         };
-        let places = places(&reached, lambda.places.keys.clone(), &config);
+        let places = places(&reached, lambda.app.keys.clone(), &config);
         handler::run(
             &places,
             &config,

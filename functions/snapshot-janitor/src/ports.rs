@@ -84,13 +84,13 @@ pub type Target<E> = fleetkeeper::exec::Target<E, RateLimiter>;
 
 /// Where snapshots are taken, where they are copied to (COPY_TO), and the seal key that
 /// proves which are ours.
-pub struct Places<E> {
+pub struct App<E> {
     pub sources: Vec<Target<E>>,
     pub destinations: Vec<Target<E>>,
     pub keys: Keys,
 }
 
-impl<E: Ebs> Places<E> {
+impl<E: Ebs> App<E> {
     /// Every region once: the sources, then the destinations that are not also sources.
     pub fn regions(&self) -> Vec<&Target<E>> {
         let mut out: Vec<&Target<E>> = self.sources.iter().collect();

@@ -122,7 +122,7 @@ mod run {
     use jiff::Timestamp;
     use serde_json::json;
     use snapshot_janitor::config::Config;
-    use snapshot_janitor::handler::{Places, Target, run};
+    use snapshot_janitor::handler::{App, Target, run};
     use snapshot_janitor::ports::{Ebs, Ec2Ebs};
     use snapshot_janitor::report::JanitorReport;
 
@@ -496,7 +496,7 @@ mod run {
         let config = Config::from_env(&env).unwrap();
         let aws = Moto::aws(&env).await;
         let clients = aws.regional("EC2", &config.regions, aws_sdk_ec2::Client::new);
-        let places = Places {
+        let places = App {
             sources: clients
                 .iter()
                 .map(|(region, client)| Target {
