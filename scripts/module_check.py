@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """No module imports one that imports it back: for each crate (the shared crate and every
 function), the graph of its top-level modules by their `crate::<module>` references, checked
-for cycles. Part of `make lint`."""
+for cycles. And in every function the imports point one way: model <- plan <- apply <-
+handler, the ports depend on the model (and the settings), never on a plan or a report, so
+a newcomer finds the same direction everywhere. Part of `make lint`."""
 
 from __future__ import annotations
 
@@ -44,6 +46,27 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+# In a function crate, what each layer must not import. Modules not named here (event, lease,
+# page, schedule ...) are free, cycles aside.
+LAYERS = ("plan", "ports", "apply", "report", "handler")
+FORBIDDEN = {
+    "model": {"plan", "ports", "apply", "report", "handler", "event"},
+    "config": set(LAYERS),
+    "plan": {"ports", "apply", "report", "handler"},
+    "ports": {"plan", "apply", "report", "handler"},
+    "apply": {"handler"},
+    "report": {"handler"},
+}
+
+
+def direction(crate: str, graph: dict[str, set[str]]) -> list[str]:
+    return [
+        f"modules: {crate}: {name} imports {dep} (the direction is model <- plan <- apply <- handler; ports depend on the model)"
+        for name, deps in sorted(graph.items())
+        for dep in sorted(deps & FORBIDDEN.get(name, set()))
+    ]
+
+
 def main() -> int:
     crates = [ROOT / "shared" / "src"] + sorted((ROOT / "functions").glob("*/src"))
     bad = 0
@@ -57,10 +80,14 @@ def main() -> int:
         for cycle in cycles(graph):
             bad += 1
             print(f"modules: {crate}: {' -> '.join(cycle)}", file=sys.stderr)
+        if src.parent.parent.name == "functions":
+            for problem in direction(crate, graph):
+                bad += 1
+                print(problem, file=sys.stderr)
     if bad:
-        print(f"modules: {bad} import cycles", file=sys.stderr)
+        print(f"modules: {bad} import cycles or imports against the direction", file=sys.stderr)
         return 1
-    print(f"modules: {len(crates)} crates, no module imports one that imports it back")
+    print(f"modules: {len(crates)} crates, no module imports one that imports it back; every function's imports point one way")
     return 0
 
 

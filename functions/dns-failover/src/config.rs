@@ -130,16 +130,6 @@ fn fqdn(name: &str) -> Option<String> {
     ok.then(|| format!("{name}."))
 }
 
-impl Group {
-    /// The record values a side stands for.
-    pub fn values(&self, side: crate::state::Side) -> &[String] {
-        match side {
-            crate::state::Side::Primary => &self.primary,
-            crate::state::Side::Standby => &self.standby,
-        }
-    }
-}
-
 /// Reads the groups' JSON (a list of groups). `source` names where it came from in errors.
 pub fn parse_groups(text: &str, source: &str) -> Result<Vec<Group>, ConfigError> {
     let bad = |what: String| ConfigError::invalid(source, &clip(text), what);

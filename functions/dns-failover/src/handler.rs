@@ -19,10 +19,10 @@ use fleetkeeper::telemetry::Metrics;
 use crate::apply::apply;
 use crate::config::{Config, Group};
 use crate::event::{HttpAction, Trigger, http_action, parse};
+use crate::model::{Command, Side};
 use crate::plan::{Input, Observed, inputs_for_alarm, inputs_for_http, plan_group};
 use crate::ports::{Dns, Probe, Prober, Route53, StateStore, States};
 use crate::report::{self, FailoverReport, GroupReport};
-use crate::state::{Command, Side};
 
 pub const RESERVE: Duration = Duration::from_secs(5);
 
@@ -362,8 +362,8 @@ mod tests {
 
     use super::*;
     use crate::config::{GroupsSource, HealthCheck};
+    use crate::model::{GroupState, Side};
     use crate::ports::{ProbeResult, Record, StateError, Submitted, Upsert};
-    use crate::state::{GroupState, Side};
 
     #[derive(Default)]
     struct Zone {

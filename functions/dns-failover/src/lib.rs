@@ -11,10 +11,10 @@ pub mod apply;
 pub mod config;
 pub mod event;
 pub mod handler;
+pub mod model;
 pub mod plan;
 pub mod ports;
 pub mod report;
-pub mod state;
 
 use std::time::Duration;
 

@@ -11,11 +11,10 @@ use fleetkeeper::alarm::{AlarmChange, State as AlarmState};
 
 use crate::config::Group;
 use crate::event::HttpAction;
-use crate::ports::ProbeResult;
-use crate::ports::{Record, Upsert, normalize};
-use crate::report::GroupReport;
-use crate::state::{Command, GroupState, Side};
-pub use crate::state::{Flip, Observation};
+use crate::model::{
+    Command, GroupReport, GroupState, ProbeResult, Record, Side, Upsert, normalize,
+};
+pub use crate::model::{Flip, Observation};
 use fleetkeeper::http::Refusal;
 
 /// The next state after one observation of the primary.
@@ -239,7 +238,7 @@ pub fn plan_group(group: &Group, input: &Input, observed: Observed) -> GroupPlan
     report.flip = flip;
     report.side_after = Some(next.side);
     (report.failures, report.successes, report.held) = (next.failures, next.successes, next.held);
-    let desired = normalize(group.record_type, group.values(next.side));
+    let desired = normalize(group.record_type, next.side.values(group));
     report.record_after = Some(desired.clone());
     // Status only reads; everything else makes the record match the side, also when it had
     // drifted (an earlier change failed, or someone edited it).
@@ -514,7 +513,7 @@ mod tests {
         );
         // The schedule's next probe applies it just the same, without counting the probe.
         let mut probed = asked.clone();
-        probed.probe = Some(crate::ports::ProbeResult {
+        probed.probe = Some(ProbeResult {
             healthy: false,
             detail: "timed out after 2000 ms".into(),
             ms: 2000,

@@ -8,74 +8,8 @@ use fleetkeeper::report::{Entry, Failure};
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{Mode, Report};
 
-use crate::ports::ProbeResult;
-use crate::state::Side;
-use crate::state::{Flip, Observation};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct GroupReport {
-    pub group: String,
-    pub record: String,
-    #[serde(rename = "type")]
-    pub record_type: &'static str,
-    pub side_before: Option<Side>,
-    pub side_after: Option<Side>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub probe: Option<ProbeResult>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub observation: Option<Observation>,
-    pub failures: u32,
-    pub successes: u32,
-    pub held: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub flip: Option<Flip>,
-    pub record_before: Option<Vec<String>>,
-    pub record_after: Option<Vec<String>>,
-    /// `none` (the record is right), `upsert`, or `would-upsert` in a dry run.
-    pub action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub change_id: Option<String>,
-    /// INSYNC, or PENDING when the bounded wait ran out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub change_status: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// Who asked for the manual move applied in this run.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub by: Option<String>,
-    /// The last manual move applied to the group (action, by whom, when).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_manual: Option<crate::state::Command>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl GroupReport {
-    pub fn new(group: &crate::config::Group) -> Self {
-        GroupReport {
-            group: group.name.clone(),
-            record: group.record.clone(),
-            record_type: group.record_type.as_str(),
-            side_before: None,
-            side_after: None,
-            probe: None,
-            observation: None,
-            failures: 0,
-            successes: 0,
-            held: false,
-            flip: None,
-            record_before: None,
-            record_after: None,
-            action: "none",
-            change_id: None,
-            change_status: None,
-            note: None,
-            by: None,
-            last_manual: None,
-            error: None,
-        }
-    }
-}
+pub use crate::model::GroupReport;
+use crate::model::{Flip, Observation, Side};
 
 /// dns-failover's own fields, beside the shared report's.
 #[derive(Debug, Clone, Serialize)]

@@ -237,7 +237,7 @@ async fn fails_over_in_one_batch_reruns_idempotently_and_fails_back() {
 
     // Healthy: nothing changes.
     let r = schedule(&app, &config).await;
-    assert!(r.fields.groups.iter().all(|g| g.action == "none" && g.side_after == Some(dns_failover::state::Side::Primary)), "{r:?}");
+    assert!(r.fields.groups.iter().all(|g| g.action == "none" && g.side_after == Some(dns_failover::model::Side::Primary)), "{r:?}");
     assert_eq!(w.changes(), 0);
 
     // Down once: counted, not yet moved (FAIL_AFTER=2).

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::ports::Instance;
+use fleetkeeper::ec2::Instance;
 
 pub use fleetkeeper::tags::ASG_TAG;
 

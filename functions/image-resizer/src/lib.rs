@@ -21,6 +21,7 @@ pub mod exif;
 pub mod geometry;
 pub mod handler;
 pub mod jpeg;
+pub mod model;
 pub mod pipeline;
 pub mod pixels;
 pub mod plan;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::event::Object;
-use crate::ports::{Head, META_RENDITION, META_SOURCE_ETAG};
+use crate::model::{Head, META_RENDITION, META_SOURCE_ETAG};
 
 /// One rendition to write, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]

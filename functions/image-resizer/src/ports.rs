@@ -8,17 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use fleetkeeper::AwsError;
 use fleetkeeper::error::aws_err;
 
-/// Metadata every rendition carries (S3 stores it as x-amz-meta-*).
-pub const META_SOURCE_KEY: &str = "fleetkeeper-source-key";
-pub const META_SOURCE_ETAG: &str = "fleetkeeper-source-etag";
-pub const META_RENDITION: &str = "fleetkeeper-rendition";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Head {
-    pub size: u64,
-    pub etag: String,
-    pub metadata: HashMap<String, String>,
-}
+pub use crate::model::{Head, META_RENDITION, META_SOURCE_ETAG, META_SOURCE_KEY};
 
 pub struct Store {
     pub s3: aws_sdk_s3::Client,

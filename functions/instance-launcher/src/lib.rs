@@ -10,6 +10,7 @@ pub mod apply;
 pub mod config;
 pub mod handler;
 pub mod lease;
+pub mod model;
 pub mod page;
 pub mod plan;
 pub mod ports;

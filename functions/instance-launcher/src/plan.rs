@@ -13,16 +13,7 @@ use crate::request::LaunchRequest;
 /// The token tag holds the form's token, so a second submit finds the first launch.
 pub use fleetkeeper::tags::{EXPIRES_TAG, LAUNCHED_BY_TAG, OWNER_TAG, PURPOSE_TAG, TOKEN_TAG};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Launch {
-    pub instance_type: String,
-    /// RunInstances' ClientToken (EC2 keeps it for a while and answers a repeat with the same
-    /// instance), also kept as a tag for the check before launching.
-    pub token: String,
-    /// On the instance and on its volumes.
-    pub tags: Vec<(String, String)>,
-    pub expires_at: Timestamp,
-}
+pub use crate::model::Launch;
 
 /// `request_id` makes a token for requests without a nonce (scripts that send none): those
 /// are not deduplicated, which the docs say. `who` owns the launch: the token is theirs alone.

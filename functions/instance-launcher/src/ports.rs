@@ -14,8 +14,9 @@ use fleetkeeper::tags::TERMINATED_TAG;
 
 use crate::config::{Config, Template};
 use crate::lease::{LISTED_STATES, Who};
-use crate::plan::{Launch, TOKEN_TAG};
+use crate::model::Launch;
 use crate::quota::Book;
+use fleetkeeper::tags::TOKEN_TAG;
 
 /// What the caller is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use jiff::tz::TimeZone;
 
 use crate::config::Config;
 use crate::event::Action;
-use crate::ports::Instance;
 use crate::schedule::{Schedule, Schedules, State, Verdict};
+use fleetkeeper::ec2::Instance;
 
 pub use fleetkeeper::tags::ASG_TAG;
 use fleetkeeper::tags::{EXPIRED_TAG, EXPIRES_TAG};

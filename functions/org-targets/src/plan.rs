@@ -11,14 +11,7 @@ use fleetkeeper::report::Status;
 use crate::config::Config;
 use crate::event::Function;
 
-/// An account as Organizations (or ACCOUNT_IDS) gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    pub id: String,
-    pub name: String,
-    /// ACTIVE, SUSPENDED, PENDING_CLOSURE ...
-    pub status: String,
-}
+pub use crate::model::Account;
 
 /// The run's targets, and the accounts left out with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use fleetkeeper::AwsError;
 use fleetkeeper::error::aws_err;
 
-use crate::plan::Account;
+use crate::model::Account;
 
 pub trait Organization {
     /// Every account below `unit` (an OU or the root), at any depth.

@@ -6,8 +6,7 @@ use jiff::tz::TimeZone;
 
 use std::collections::BTreeMap;
 
-use crate::plan::archive::MIN_ARCHIVE_DAYS;
-use crate::plan::retention::Rules;
+use crate::model::{MIN_ARCHIVE_DAYS, Rules};
 
 /// DLM's limit, and AWS's: at most this many destination regions.
 pub const MAX_COPY_REGIONS: usize = 3;

@@ -15,11 +15,11 @@ use fleetkeeper::seal::SEAL_TAG;
 use fleetkeeper::tagging::{create_tag, snapshot_tags};
 use jiff::Timestamp;
 
-use crate::plan::create::{
+use crate::model::{
     BACKUP_TAG, COPY_OF_TAG, INSTANCE_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, SET_TAG,
     SOURCE_TIME_TAG, VOLUME_TAG, Volume,
 };
-use crate::plan::retention::{Snapshot, State};
+use crate::model::{Snapshot, State};
 
 /// How a delete ended when AWS did not simply accept it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use fleetkeeper::AwsError;
 use fleetkeeper::exec::Budget;
 
 use crate::config::{Group, HealthCheck};
-use crate::state::{Command, GroupState};
+use crate::model::{Command, GroupState};
 
 pub mod probe;
 pub mod route53;

@@ -9,32 +9,13 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde::Serialize;
 
 use super::Probe;
 use crate::config::{Check, HealthCheck};
-use crate::state::Observation;
+pub use crate::model::ProbeResult;
 
 /// Bodies are read up to this much when a substring is wanted.
 const BODY_LIMIT: usize = 64 * 1024;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProbeResult {
-    pub healthy: bool,
-    /// What was seen: `HTTP 200`, `HTTP 500 (expected 200-399)`, `timed out after 2000 ms` ...
-    pub detail: String,
-    pub ms: u64,
-}
-
-impl ProbeResult {
-    pub fn observation(&self) -> Observation {
-        if self.healthy {
-            Observation::Healthy
-        } else {
-            Observation::Unhealthy
-        }
-    }
-}
 
 /// One HTTP(S) client for the process: connections are reused between runs.
 #[derive(Clone)]

@@ -17,6 +17,7 @@ use fleetkeeper::exec::Budget;
 
 use super::Dns;
 use crate::config::{Group, RecordType};
+pub use crate::model::{Record, Upsert, normalize};
 
 pub struct Route53 {
     pub client: aws_sdk_route53::Client,
@@ -26,24 +27,6 @@ pub struct Route53 {
 
 /// Times a change batch is sent again after throttling (each send has the SDK's own retries).
 const CHANGE_RETRIES: u32 = 5;
-
-/// A record as Route 53 holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub ttl: Option<i64>,
-    /// Sorted; CNAME targets with their trailing dot, lowercased.
-    pub values: Vec<String>,
-}
-
-/// One UPSERT, for one group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upsert {
-    pub group: String,
-    pub name: String,
-    pub record_type: RecordType,
-    pub ttl: i64,
-    pub values: Vec<String>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
@@ -58,20 +41,6 @@ fn rr_type(t: RecordType) -> RrType {
         RecordType::AAAA => RrType::Aaaa,
         RecordType::CNAME => RrType::Cname,
     }
-}
-
-/// Values compared the way DNS does: case-insensitive names, order ignored.
-pub fn normalize(t: RecordType, values: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = values
-        .iter()
-        .map(|v| match t {
-            RecordType::CNAME => format!("{}.", v.trim_end_matches('.').to_ascii_lowercase()),
-            _ => v.trim().to_owned(),
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 impl Dns for Route53 {

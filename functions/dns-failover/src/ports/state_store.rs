@@ -8,7 +8,7 @@ use fleetkeeper::AwsError;
 use fleetkeeper::error::aws_err;
 
 use super::States;
-use crate::state::{Command, GroupState};
+use crate::model::{Command, GroupState};
 
 pub struct StateStore {
     pub ssm: aws_sdk_ssm::Client,

@@ -10,8 +10,7 @@ use serde::Serialize;
 
 use crate::plan::retention::{Decision, Snapshot, State};
 
-/// AWS bills an archived snapshot for at least 90 days.
-pub const MIN_ARCHIVE_DAYS: u64 = 90;
+pub use crate::model::MIN_ARCHIVE_DAYS;
 
 /// One ModifySnapshotTier to `archive`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

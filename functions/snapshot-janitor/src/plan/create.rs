@@ -14,25 +14,10 @@ use crate::plan::retention::{Snapshot, State};
 
 pub use fleetkeeper::ec2::Instance;
 
-pub const BACKUP_TAG: &str = "fleetkeeper:backup";
-pub const MANAGED_BY_TAG: &str = "fleetkeeper:managed-by";
-pub const MANAGED_BY: &str = "snapshot-janitor";
-pub const POLICY_TAG: &str = "fleetkeeper:policy";
-pub const VOLUME_TAG: &str = "fleetkeeper:volume-id";
-/// The snapshots of one CreateSnapshots call (an instance's volumes at one instant) share it.
-pub const SET_TAG: &str = "fleetkeeper:set-id";
-pub const INSTANCE_TAG: &str = "fleetkeeper:instance-id";
-/// On a copy in another region: the source snapshot's id, its region and when it was taken.
-pub const COPY_OF_TAG: &str = "fleetkeeper:copy-of";
-pub const SOURCE_REGION_TAG: &str = "fleetkeeper:source-region";
-pub const SOURCE_TIME_TAG: &str = "fleetkeeper:source-time";
-/// The policy period a snapshot was taken for (`2026-11-21`, `2026-W47`, `2026-11`). The run
-/// judges periods at its event's time, which can differ from the snapshot's own start time
-/// (a run scheduled for 23:59:59 that starts a second later): the tag, not the start time,
-/// says which period is covered. Snapshots without it fall back to their start time.
-pub const PERIOD_TAG: &str = "fleetkeeper:period";
-/// `false` on an instance leaves its boot volume out of its sets.
-pub const BACKUP_BOOT_TAG: &str = "fleetkeeper:backup-boot";
+pub use crate::model::{
+    BACKUP_BOOT_TAG, BACKUP_TAG, COPY_OF_TAG, INSTANCE_TAG, MANAGED_BY, MANAGED_BY_TAG, PERIOD_TAG,
+    POLICY_TAG, SET_TAG, SOURCE_REGION_TAG, SOURCE_TIME_TAG, VOLUME_TAG, Volume,
+};
 
 /// A policy's period: one snapshot per day, ISO week or month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,14 +52,6 @@ impl Policy {
             Policy::Monthly => format!("{}-{:02}", z.year(), z.month()),
         }
     }
-}
-
-/// What the create plan needs to know of a volume.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Volume {
-    pub id: String,
-    pub instance_id: Option<String>,
-    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -13,97 +13,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fleetkeeper::ConfigError;
-use fleetkeeper::Env;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Pending,
-    #[default]
-    Completed,
-    Error,
-}
-
-/// What retention needs to know of a snapshot.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    pub id: String,
-    pub volume_id: String,
-    pub policy: String,
-    pub state: State,
-    pub started: Timestamp,
-    /// Carries `fleetkeeper:managed-by = snapshot-janitor`.
-    pub managed: bool,
-    /// `fleetkeeper:set-id`: taken with the instance's other volumes at one instant; the set
-    /// is kept or deleted whole.
-    pub set_id: Option<String>,
-    /// `fleetkeeper:instance-id`: the instance a set was taken of.
-    pub instance_id: Option<String>,
-    /// `fleetkeeper:copy-of`: a copy (in another region) of this source snapshot.
-    pub copy_of: Option<String>,
-    /// `fleetkeeper:source-time`: when the source of a copy was taken.
-    pub source_started: Option<Timestamp>,
-    /// Every tag it carries (a copy takes them along).
-    pub tags: BTreeMap<String, String>,
-    /// Its volume's size.
-    pub size_gib: u64,
-    /// Already in the archive tier.
-    pub archived: bool,
-    /// EC2's description, set at creation and never changed: what adoption shows.
-    pub description: String,
-}
-
-/// How many of each to keep (KEEP_LAST, KEEP_DAILY, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rules {
-    pub keep_last: u32,
-    pub daily: u32,
-    pub weekly: u32,
-    pub monthly: u32,
-    pub yearly: u32,
-    /// ORPHAN_GRACE_DAYS: None keeps a gone volume's newest snapshot for ever.
-    pub orphan_grace_days: Option<u32>,
-}
-
-impl Rules {
-    pub fn from_env(env: &Env) -> Result<Rules, ConfigError> {
-        let defaults = Rules {
-            keep_last: 7,
-            daily: 0,
-            weekly: 0,
-            monthly: 0,
-            yearly: 0,
-            orphan_grace_days: None,
-        };
-        Rules::from_env_with(env, "", &defaults)
-    }
-
-    /// The rules under `prefix` (`COPY_` reads COPY_KEEP_LAST ...), each defaulting to
-    /// `defaults`' value.
-    pub fn from_env_with(env: &Env, prefix: &str, defaults: &Rules) -> Result<Rules, ConfigError> {
-        let n = |var: &str, default: u32| {
-            env.u64_in(&format!("{prefix}{var}"), u64::from(default), 0, 10_000)
-                .map(|v| v as u32)
-        };
-        let grace = env.parse_with(
-            &format!("{prefix}ORPHAN_GRACE_DAYS"),
-            "a whole number of days from 1 to 36500",
-            |s| s.parse::<u32>().ok().filter(|d| (1..=36_500).contains(d)),
-        )?;
-        Ok(Rules {
-            keep_last: n("KEEP_LAST", defaults.keep_last)?,
-            daily: n("KEEP_DAILY", defaults.daily)?,
-            weekly: n("KEEP_WEEKLY", defaults.weekly)?,
-            monthly: n("KEEP_MONTHLY", defaults.monthly)?,
-            yearly: n("KEEP_YEARLY", defaults.yearly)?,
-            orphan_grace_days: grace.or(defaults.orphan_grace_days),
-        })
-    }
-}
+pub use crate::model::{Rules, Snapshot, State};
 
 /// The calendar period (day, ISO week, month or year) a local time falls in.
 type PeriodOf = fn(&jiff::Zoned) -> (i32, i32, i32);
@@ -285,6 +199,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fleetkeeper::Env;
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
