@@ -102,7 +102,7 @@ bench: setup
 	@command -v vipsthumbnail >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends libvips-tools; }
-	cargo build --release -q -p image-resizer --bin resize-file --bin image-resizer
+	cargo build --release -q -p fleetkeeper-imaging --bin resize-file -p image-resizer --bin image-resizer
 	$(VENV)/bin/python scripts/bench_images.py
 
 # Lambda runs these on Graviton (arm64); cargo-lambda cross-links with the pinned zig.

@@ -224,7 +224,7 @@ def main() -> int:
     if not vips:
         raise SystemExit("bench: vipsthumbnail missing (Debian package libvips-tools; `make bench` installs it)")
     if not RESIZE_FILE.exists():
-        raise SystemExit("bench: build resize-file first: cargo build --release -p image-resizer --bin resize-file")
+        raise SystemExit("bench: build resize-file first: cargo build --release -p fleetkeeper-imaging --bin resize-file")
     one_thread = {**os.environ, "VIPS_CONCURRENCY": "1", "OMP_NUM_THREADS": "1"}
     rows = []
     floors = []

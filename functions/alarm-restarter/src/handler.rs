@@ -1,5 +1,11 @@
 //! One invocation: parse the alarm change, read its instances, plan the guard rails, restart
 //! what passes them, report.
+//!
+//! The one function that plans at the invocation's clock, not the event's time: a restart
+//! happens now, and its cooldown and window must run from when it happened. A delivery Lambda
+//! retried minutes after the alarm fired would otherwise record the restart in the past and
+//! let the next one through early. Which alarm change it was is still the event's own (its
+//! name and state timestamp key the history, so a repeated delivery restarts nothing).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

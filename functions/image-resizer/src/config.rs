@@ -4,14 +4,7 @@ use fleetkeeper::{ConfigError, Env, Mode};
 
 use crate::rendition::Rendition;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// The input's own format (GIF becomes PNG: only its first frame is kept).
-    Keep,
-    Jpeg,
-    Png,
-    Webp,
-}
+pub use imaging::Format;
 
 #[derive(Debug, Clone)]
 pub struct Config {

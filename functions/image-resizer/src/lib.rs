@@ -6,31 +6,18 @@
 //! verified replace of an original) -> [`report`]; [`handler`] runs one notification, record
 //! by record. [`config`] holds the settings and [`rendition`] the specs.
 //!
-//! Rendering: [`pipeline`] (decode once, then resize, crop or pad, encode per rendition) over
-//! [`decode`] (format sniffing, limits from the header, shrink-on-load, orientation from
-//! [`exif`]) with [`jpeg`] (libjpeg-turbo), [`resample`] (Lanczos3, whole images or streamed
-//! rows), [`colour`] (embedded profiles to sRGB), [`geometry`] (the pure layout of each fit)
-//! and [`pixels`] (the types they share).
+//! Rendering is its own crate, `fleetkeeper-imaging` (`imaging/`), with no AWS in it; its
+//! modules are re-exported here under their own names.
 
 pub mod apply;
-pub mod colour;
+pub use imaging::{colour, decode, exif, geometry, jpeg, pipeline, pixels, rendition, resample};
 pub mod config;
-pub mod decode;
 pub mod event;
-pub mod exif;
-pub mod geometry;
 pub mod handler;
-pub mod jpeg;
 pub mod model;
-pub mod pipeline;
-pub mod pixels;
 pub mod plan;
 pub mod ports;
-pub mod rendition;
 pub mod report;
-pub mod resample;
-#[cfg(test)]
-mod testdata;
 
 use std::time::Duration;
 

@@ -8,9 +8,9 @@
 
 use std::process::ExitCode;
 
-use image_resizer::config::Format;
-use image_resizer::pipeline::{Settings, render};
-use image_resizer::rendition::Rendition;
+use imaging::Format;
+use imaging::pipeline::{Settings, render};
+use imaging::rendition::Rendition;
 
 const USAGE: &str = "usage: resize-file <in> <out> --rendition name=WxH:fit [--quality 1-100] [--format keep|jpeg|png|webp] [--lossless] [--max-pixels N]";
 

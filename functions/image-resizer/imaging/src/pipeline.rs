@@ -2,7 +2,7 @@
 //! SIMD), crop or pad as the fit says, encode. Metadata is not carried over: the output holds
 //! pixels only.
 
-use crate::config::Format;
+use crate::Format;
 use crate::decode::{Decoded, Kind, Limits, decode_within};
 use crate::geometry::{Layout, layout};
 use crate::pixels::{Pixels, Refusal};

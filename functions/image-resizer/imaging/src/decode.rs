@@ -337,3 +337,131 @@ pub fn orient(p: Pixels, orientation: u8) -> Pixels {
         data: out,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PNG of `w`x`h` RGB pixels, each byte `fill`.
+    fn png(w: u32, h: u32, fill: u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc.write_header().unwrap();
+        writer
+            .write_image_data(&vec![fill; (w * h * 3) as usize])
+            .unwrap();
+        writer.finish().unwrap();
+        out
+    }
+
+    fn jpeg(w: u16, h: u16) -> Vec<u8> {
+        let mut out = Vec::new();
+        jpeg_encoder::Encoder::new(&mut out, 90)
+            .encode(
+                &vec![128u8; usize::from(w) * usize::from(h) * 3],
+                w,
+                h,
+                jpeg_encoder::ColorType::Rgb,
+            )
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn the_format_comes_from_the_bytes() {
+        assert_eq!(Kind::sniff(&png(1, 1, 0)), Some(Kind::Png));
+        assert_eq!(Kind::sniff(&jpeg(8, 8)), Some(Kind::Jpeg));
+        assert_eq!(Kind::sniff(b"GIF89a...."), Some(Kind::Gif));
+        assert_eq!(Kind::sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(Kind::Webp));
+        assert_eq!(Kind::sniff(b"RIFF\0\0\0\0WAVEfmt "), None);
+        assert_eq!(Kind::sniff(b"%PDF-1.7"), None);
+        assert_eq!(
+            decode(b"hello, I am text", 1_000_000, |s| s).unwrap_err(),
+            Refusal::NotAnImage
+        );
+    }
+
+    #[test]
+    fn a_small_image_decodes_whole_and_upright() {
+        let d = decode(&png(30, 20, 200), 1_000_000, |s| s).unwrap();
+        assert_eq!(
+            (d.kind, d.stored, d.upright),
+            (Kind::Png, (30, 20), (30, 20))
+        );
+        assert_eq!(
+            (d.pixels.width, d.pixels.height, d.pixels.channels),
+            (30, 20, 3)
+        );
+        assert!(d.pixels.data.iter().all(|b| *b == 200));
+        let j = decode(&jpeg(64, 48), 1_000_000, |s| s).unwrap();
+        assert_eq!((j.kind, j.upright), (Kind::Jpeg, (64, 48)));
+    }
+
+    #[test]
+    fn a_bomb_is_refused_from_its_header() {
+        // 30x20 is 600 pixels: over a limit of 500, refused before any pixel is decoded.
+        match decode(&png(30, 20, 0), 500, |s| s).unwrap_err() {
+            Refusal::TooManyPixels { width, height, max } => {
+                assert_eq!((width, height, max), (30, 20, 500))
+            }
+            other => panic!("{other:?}"),
+        }
+        // Decoding that would take more memory than allowed is refused the same way.
+        let limits = Limits {
+            max_pixels: 1_000_000,
+            max_decode_bytes: 100,
+        };
+        assert!(matches!(
+            decode_within(&jpeg(64, 48), limits, |s| s).unwrap_err(),
+            Refusal::TooMuchMemory { .. }
+        ));
+    }
+
+    #[test]
+    fn a_truncated_file_is_corrupt_not_a_crash() {
+        let whole = png(30, 20, 9);
+        let cut = &whole[..whole.len() / 2];
+        assert!(matches!(
+            decode(cut, 1_000_000, |s| s).unwrap_err(),
+            Refusal::Corrupt(_)
+        ));
+        let j = jpeg(64, 48);
+        assert!(decode(&j[..40], 1_000_000, |s| s).is_err());
+    }
+
+    #[test]
+    fn every_exif_orientation_lands_upright() {
+        // A 2x1 image: left pixel 1, right pixel 2 (one channel's worth repeated in 3).
+        let p = Pixels {
+            width: 2,
+            height: 1,
+            channels: 3,
+            data: vec![1, 1, 1, 2, 2, 2],
+        };
+        let firsts = |q: &Pixels| q.data.chunks(3).map(|c| c[0]).collect::<Vec<u8>>();
+        assert_eq!(firsts(&orient(p.clone(), 1)), [1, 2]);
+        assert_eq!(firsts(&orient(p.clone(), 2)), [2, 1], "mirrored");
+        assert_eq!(firsts(&orient(p.clone(), 3)), [2, 1], "rotated 180");
+        for o in 5..=8 {
+            let q = orient(p.clone(), o);
+            assert_eq!(
+                (q.width, q.height),
+                (1, 2),
+                "orientation {o} swaps the sides"
+            );
+        }
+        assert_eq!(
+            firsts(&orient(p.clone(), 6)),
+            [1, 2],
+            "rotated 90 clockwise"
+        );
+        assert_eq!(
+            firsts(&orient(p.clone(), 8)),
+            [2, 1],
+            "rotated 90 anticlockwise"
+        );
+        assert_eq!(orient(p.clone(), 9), p, "out of range: left as stored");
+    }
+}
