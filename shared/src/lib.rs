@@ -16,6 +16,7 @@ pub mod exec;
 #[cfg(feature = "function-url")]
 pub mod http;
 pub mod lambda;
+pub mod lease;
 #[cfg(feature = "ec2")]
 pub mod lifecycle;
 pub mod org;

@@ -6,9 +6,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use fleetkeeper::ec2::{Instance, InstanceState};
+use fleetkeeper::lease::Lease as Tagged;
 use fleetkeeper::tags::{
-    EXPIRED_TAG, EXPIRES_TAG, EXTENSIONS_TAG, LAUNCHED_BY_TAG, OWNER_TAG, TERMINATED_TAG,
-    TOKEN_TAG, WARNED_TAG,
+    EXPIRED_TAG, EXPIRES_TAG, LAUNCHED_BY_TAG, OWNER_TAG, TERMINATED_TAG, TOKEN_TAG,
 };
 
 use crate::config::Config;
@@ -109,14 +109,7 @@ pub struct Lease {
 }
 
 pub fn extensions(i: &Instance) -> u32 {
-    i.tags
-        .get(EXTENSIONS_TAG)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-fn expiry(i: &Instance) -> Option<Timestamp> {
-    i.tags.get(EXPIRES_TAG).and_then(|t| t.parse().ok())
+    Tagged::of(&i.tags).map_or(0, |l| l.extensions)
 }
 
 /// The caller's instances, soonest expiry first.
@@ -132,7 +125,7 @@ pub fn leases(instances: &[Instance], who: &Who, config: &Config, now: Timestamp
                 state: i.state.to_string(),
                 instance_type: i.instance_type.clone(),
                 expires_at: i.tags.get(EXPIRES_TAG).cloned().unwrap_or_default(),
-                expired: expiry(i).is_some_and(|t| t <= now),
+                expired: Tagged::of(&i.tags).is_some_and(|l| l.expires_at <= now),
                 extensions: used,
                 extensions_left: config.max_extensions.saturating_sub(used),
             }
@@ -400,24 +393,14 @@ pub fn decide(
     }
 }
 
-/// The tags an extension writes and the ones it removes so that lease-keeper starts over.
-pub fn extension_tags(
-    expires_at: Timestamp,
-    extensions: u32,
-) -> ([(String, String); 2], [&'static str; 2]) {
-    (
-        [
-            (EXPIRES_TAG.to_owned(), expires_at.to_string()),
-            (EXTENSIONS_TAG.to_owned(), extensions.to_string()),
-        ],
-        [WARNED_TAG, EXPIRED_TAG],
-    )
-}
+/// The tags an extension writes and the ones it removes, as the shared lease contract says.
+pub use fleetkeeper::lease::extension_tags;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use fleetkeeper::ec2::AttachedVolume;
+    use fleetkeeper::tags::{EXTENSIONS_TAG, WARNED_TAG};
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()

@@ -17,7 +17,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use fleetkeeper::Plan;
 use fleetkeeper::ec2::Instance;
-use fleetkeeper::tags::{ASG_TAG, EXPIRES_TAG, EXTENSIONS_TAG, OWNER_TAG, TOKEN_TAG};
+use fleetkeeper::lease::{Lease, Read};
+use fleetkeeper::tags::{ASG_TAG, EXPIRES_TAG, OWNER_TAG, TOKEN_TAG};
 pub use fleetkeeper::tags::{EXPIRED_TAG, WARNED_TAG};
 
 use crate::config::{Config, Notify};
@@ -84,29 +85,11 @@ pub fn sort_by_seal(instances: Vec<Instance>, ring: &KeyRing) -> Sorted {
 /// What the plan needs beyond what DescribeInstances says: termination protection, read
 /// only for the instances that could be terminated.
 pub fn may_terminate(i: &Instance, config: &Config, now: Timestamp) -> bool {
-    let Some(expired) = i
-        .tags
-        .get(EXPIRED_TAG)
-        .and_then(|t| t.parse::<Timestamp>().ok())
-    else {
-        return false;
-    };
-    expired + SignedDuration::from_hours(24 * i64::from(config.grace_days)) <= now
+    Lease::of(&i.tags).is_some_and(|l| l.grace_over(config.grace_days, now))
 }
 
-/// The latest expiry a lease may have: MAX_HOURS from the instance's launch (EC2's
-/// LaunchTime, which a start after a stop moves), once more for each extension. A sealed
-/// expiry is fleetkeeper's own, but an adopted hand-made lease, or a launcher misconfigured
-/// elsewhere, may say "2099": the lease still ends. None when the launch time is unknown.
-pub fn latest_expiry(i: &Instance, config: &Config) -> Option<Timestamp> {
-    let extensions: i64 = i
-        .tags
-        .get(EXTENSIONS_TAG)
-        .and_then(|n| n.parse::<u32>().ok())
-        .map_or(0, i64::from);
-    let periods = 1 + extensions.min(1000);
-    i.launched_at
-        .map(|t| t + SignedDuration::from_hours(i64::from(config.max_hours) * periods))
+fn unreadable(raw: &str) -> String {
+    format!("{EXPIRES_TAG} {raw:?} is not an RFC 3339 time (2026-12-01T18:00:00Z): never acted on")
 }
 
 /// `protected`: ids with termination protection (DisableApiTermination).
@@ -118,21 +101,23 @@ pub fn plan(
 ) -> Plan<Act> {
     let mut plan = Plan::new();
     for i in instances {
-        let raw = i.tags.get(EXPIRES_TAG).map(String::as_str).unwrap_or("");
-        let Ok(expires) = raw.parse::<Timestamp>() else {
-            plan.skip(
-                &i.id,
-                format!(
-                    "{EXPIRES_TAG} {raw:?} is not an RFC 3339 time (2026-12-01T18:00:00Z): never acted on"
-                ),
-            );
-            continue;
+        let lease = match Lease::read(&i.tags) {
+            Read::Lease(lease) => lease,
+            Read::Unreadable(raw) => {
+                plan.skip(&i.id, unreadable(&raw));
+                continue;
+            }
+            Read::None => {
+                plan.skip(&i.id, unreadable(""));
+                continue;
+            }
         };
+        let (expires, raw) = (lease.expires_at, lease.raw.as_str());
         if i.state.is_gone() {
             plan.skip(&i.id, format!("already {}", i.state));
             continue;
         }
-        let (expires, capped) = match latest_expiry(i, config) {
+        let (expires, capped) = match lease.latest_expiry(i.launched_at, config.max_hours) {
             Some(latest) if expires > latest => (latest, true),
             _ => (expires, false),
         };
@@ -148,10 +133,7 @@ pub fn plan(
         if now < expires {
             let warn_from = expires - SignedDuration::from_hours(i64::from(config.warn_hours));
             // The expiry warned about, as tagged or (capped) as warned.
-            let warned = i
-                .tags
-                .get(WARNED_TAG)
-                .is_some_and(|w| w == raw || *w == expires.to_string());
+            let warned = lease.warned_about(expires);
             match (now >= warn_from, warned, i.tags.get(OWNER_TAG)) {
                 (false, _, _) => plan.skip(&i.id, format!("leased until {expires}{cap_note}")),
                 (true, true, _) => {
@@ -183,7 +165,7 @@ pub fn plan(
             continue;
         }
         let running = i.state.is_up();
-        let marked = i.tags.contains_key(EXPIRED_TAG);
+        let marked = lease.ended.is_some();
         if !marked {
             plan.act(
                 &i.id,
@@ -271,6 +253,7 @@ mod tests {
     use super::*;
     use fleetkeeper::Env;
     use fleetkeeper::ec2::AttachedVolume;
+    use fleetkeeper::tags::EXTENSIONS_TAG;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         let mut all = vec![

@@ -7,6 +7,7 @@ use std::fmt;
 
 use fleetkeeper::Plan;
 use fleetkeeper::ec2::InstanceState;
+use fleetkeeper::lease::Lease;
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
@@ -348,15 +349,17 @@ fn decide(
 /// bill an instance its owner let go; extending the lease (the "your instances" page) is the
 /// way back.
 fn lease_ended(i: &Instance, at: Timestamp) -> Option<String> {
+    // lease-keeper's mark alone says ended, whatever the expiry tag says.
     if let Some(when) = i.tags.get(EXPIRED_TAG) {
         return Some(format!(
             "its lease ended ({EXPIRED_TAG} {when}): a schedule never starts it again; extend the lease first"
         ));
     }
-    let expires: Timestamp = i.tags.get(EXPIRES_TAG)?.parse().ok()?;
-    (expires <= at).then(|| {
+    let lease = Lease::of(&i.tags)?;
+    lease.has_ended(at).then(|| {
         format!(
-            "its lease ended at {expires} ({EXPIRES_TAG}): a schedule never starts it again; extend the lease first"
+            "its lease ended at {} ({EXPIRES_TAG}): a schedule never starts it again; extend the lease first",
+            lease.expires_at
         )
     })
 }
