@@ -45,16 +45,21 @@ pub async fn create_key(env: &Env) -> KeyRing {
         .expect("the seal key reads back")
 }
 
-/// Writes the seal `ring` makes for snapshot `id` over the fleetkeeper tags it carries.
-pub async fn seal_snapshot(ec2: &aws_sdk_ec2::Client, ring: &KeyRing, id: &str) {
+/// Every tag snapshot `id` carries, as EC2 lists them.
+async fn snapshot_tags(ec2: &aws_sdk_ec2::Client, id: &str) -> Vec<aws_sdk_ec2::types::Tag> {
     let out = ec2
         .describe_snapshots()
         .snapshot_ids(id)
         .send()
         .await
         .unwrap();
-    let tags: BTreeMap<String, String> = out.snapshots()[0]
-        .tags()
+    out.snapshots()[0].tags().to_vec()
+}
+
+/// Writes the seal `ring` makes for snapshot `id` over the fleetkeeper tags it carries.
+pub async fn seal_snapshot(ec2: &aws_sdk_ec2::Client, ring: &KeyRing, id: &str) {
+    let tags: BTreeMap<String, String> = snapshot_tags(ec2, id)
+        .await
         .iter()
         .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
         .collect();
@@ -67,13 +72,7 @@ pub async fn seal_snapshot(ec2: &aws_sdk_ec2::Client, ring: &KeyRing, id: &str) 
 /// Every tag of snapshot `from` (its seal included) written onto snapshot `onto`: the
 /// strongest forgery someone with ec2:CreateTags can make.
 pub async fn copy_every_tag(ec2: &aws_sdk_ec2::Client, from: &str, onto: &str) {
-    let out = ec2
-        .describe_snapshots()
-        .snapshot_ids(from)
-        .send()
-        .await
-        .unwrap();
-    let tags = out.snapshots()[0].tags().to_vec();
+    let tags = snapshot_tags(ec2, from).await;
     ec2.create_tags()
         .resources(onto)
         .set_tags(Some(tags))

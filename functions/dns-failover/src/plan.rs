@@ -180,9 +180,8 @@ pub fn plan_group(group: &Group, input: &Input, observed: Observed) -> GroupPlan
         Input::Status => None,
         _ => state.pending(observed.command.clone()),
     };
-    let (next, flip, save) = match (input, &observed.probe) {
-        _ if pending.is_some() => {
-            let command = pending.clone().unwrap_or_else(|| unreachable!());
+    let (next, flip, save) = match (input, &observed.probe, pending.clone()) {
+        (_, _, Some(command)) => {
             report.probe = observed.probe.clone();
             let (mut n, f) = manual(&state, command.to);
             report.note = Some(format!(
@@ -195,7 +194,7 @@ pub fn plan_group(group: &Group, input: &Input, observed: Observed) -> GroupPlan
             n.last_manual = Some(command);
             (n, f, true)
         }
-        (Input::Probe, Some(p)) => {
+        (Input::Probe, Some(p), None) => {
             report.probe = Some(p.clone());
             report.observation = Some(p.observation());
             let (n, f) = observe(
@@ -206,7 +205,7 @@ pub fn plan_group(group: &Group, input: &Input, observed: Observed) -> GroupPlan
             );
             (n, f, true)
         }
-        (Input::Observed(obs, key), _) => {
+        (Input::Observed(obs, key), _, None) => {
             if state.last_alarm.as_deref() == Some(key.as_str()) {
                 report.note =
                     Some("this alarm change was already counted (a repeated delivery)".into());
@@ -218,7 +217,7 @@ pub fn plan_group(group: &Group, input: &Input, observed: Observed) -> GroupPlan
                 (n, f, true)
             }
         }
-        (Input::Command, _) => {
+        (Input::Command, _, None) => {
             report.note = Some("no manual command waiting: it was applied already".into());
             (state.clone(), None, false)
         }
