@@ -6,6 +6,7 @@
 //! with a time budget ([`exec`]) and the error type ([`error`]).
 
 pub mod alarm;
+pub mod applied;
 pub mod aws;
 pub mod clock;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod org;
 pub mod parameter;
 pub mod plan;
 pub mod report;
+pub mod run;
 #[cfg(feature = "seal")]
 pub mod seal;
 #[cfg(feature = "ec2")]
@@ -31,6 +33,7 @@ pub mod tagging;
 pub mod tags;
 pub mod telemetry;
 
+pub use applied::Applied;
 pub use config::{ConfigError, Env};
 pub use error::{AwsError, Error};
 pub use plan::{Mode, Plan, Planned, Skip};

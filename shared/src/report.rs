@@ -6,9 +6,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::applied::Applied;
 use crate::error::{AwsError, Error};
 use crate::plan::{Mode, Plan};
 use crate::telemetry::Metrics;
+
+/// Why planned work was left: the invocation's time budget ran out.
+pub const BUDGET_SPENT: &str = "the time budget was spent; the next run goes on";
 
 /// One action or target in a report: what, where, which action, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,6 +245,29 @@ impl<F> Report<F> {
         }
     }
 
+    /// Adds what a plan's apply did: each done action (with the plan's reason and AWS's
+    /// detail), each failure, and what was left for the next run when time ran out. In a dry
+    /// run nothing is done, so the plan alone says what would be.
+    pub fn add_applied<A: fmt::Display>(
+        &mut self,
+        region: Option<&str>,
+        plan: &Plan<A>,
+        applied: &Applied<A>,
+    ) {
+        for d in &applied.done {
+            let mut e = Entry::new(&d.target, &d.action, plan.reason_of(&d.target));
+            e.region = region.map(str::to_owned);
+            e.detail = d.detail.clone();
+            self.done(e);
+        }
+        for f in &applied.failed {
+            let mut failure = Failure::aws(&f.target, &f.action, &f.error);
+            failure.region = region.map(str::to_owned);
+            self.fail(failure);
+        }
+        self.leave_for_next_run(applied.not_started.len(), BUDGET_SPENT);
+    }
+
     pub fn counts(&self) -> Counts {
         Counts {
             planned: self.planned.len(),
@@ -455,5 +482,31 @@ mod tests {
                 .map(|e| e.code().map(str::to_owned)),
             Some(Some("UnauthorizedOperation".to_owned()))
         );
+    }
+
+    #[test]
+    fn an_apply_result_is_what_the_report_says_was_done() {
+        let mut plan = plan();
+        plan.act("i-3", Stop, "idle");
+        let mut applied = crate::Applied::default();
+        applied.done("i-1", Stop, Some(serde_json::json!({"was": "running"})));
+        applied.failed(
+            "i-2",
+            Stop,
+            AwsError::service("ec2:StopInstances", "IncorrectInstanceState", "no"),
+        );
+        applied.not_started("i-3");
+        let mut r = Report::new("f", Mode::Live);
+        r.add_applied(Some("eu-west-1"), &plan, &applied);
+        assert_eq!(r.done.len(), 1);
+        assert_eq!(r.done[0].reason, plan.reason_of("i-1"));
+        assert_eq!(r.done[0].region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            r.done[0].detail,
+            Some(serde_json::json!({"was": "running"}))
+        );
+        assert_eq!(r.failed[0].code.as_deref(), Some("IncorrectInstanceState"));
+        assert_eq!(r.remaining_count(), 1);
+        assert_eq!(r.status(), Status::Partial);
     }
 }

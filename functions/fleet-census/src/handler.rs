@@ -1,6 +1,5 @@
 //! One invocation: check the event, observe every region concurrently, tally, report.
 
-use futures_util::future::join_all;
 use serde_json::Value;
 
 use fleetkeeper::Error;
@@ -10,7 +9,8 @@ use crate::config::Config;
 use crate::plan::tally;
 use crate::ports::Fleet;
 use crate::report::{self, CensusReport};
-use fleetkeeper::report::{Entry, all_failed};
+use fleetkeeper::report::Entry;
+use fleetkeeper::run::Places;
 
 /// Accepts an EventBridge scheduled event, `{}`, or any JSON object; anything else is refused.
 pub fn check_event(event: &Value) -> Result<(), Error> {
@@ -38,31 +38,19 @@ pub async fn run<F: Fleet + Sync>(
     metrics: &mut Metrics,
 ) -> Result<CensusReport, Error> {
     check_event(&event)?;
-    let observed = join_all(
-        fleets
-            .iter()
-            .map(|f| async move { (f.region(), f.instances().await) }),
-    )
-    .await;
-    if let Some(e) = all_failed(observed.iter().map(|(_, r)| r)) {
+    let observed = Places::observe(fleets, |f| f.region(), |f| f.instances()).await;
+    if let Some(e) = observed.all_failed() {
         // Nothing could be read at all: fail the invocation so Lambda's Errors metric sees it.
         return Err(e.into());
     }
     let mut report = report::new(function);
-    for (region, result) in observed {
-        match result {
-            Ok(instances) => {
-                let census = tally(region, &instances, config);
-                let counted = format!("{} instances, {} opted in", census.total, census.opted_in);
-                report.done(Entry::new("*", "census", counted).in_region(region));
-                report.fields.regions.push(census);
-            }
-            Err(e) => {
-                tracing::warn!(region, error = %e, "region could not be read");
-                report.place_unreadable(region, &e);
-            }
-        }
-    }
+    observed
+        .map(|f, instances| tally(f.region(), &instances, config))
+        .record(&mut report, |report, region, census| {
+            let counted = format!("{} instances, {} opted in", census.total, census.opted_in);
+            report.done(Entry::new("*", "census", counted).in_region(region));
+            report.fields.regions.push(census);
+        });
     report::metrics_into(&report, metrics);
     report.log();
     Ok(report)

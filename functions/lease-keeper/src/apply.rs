@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use fleetkeeper::exec::{Budget, RateLimiter};
 use fleetkeeper::seal::{KeyRing, SEAL_TAG, lease_claims};
 use fleetkeeper::tags::{EXPIRES_TAG, OWNER_TAG};
-use fleetkeeper::{AwsError, Mode, Plan};
+use fleetkeeper::{Applied, AwsError, Mode, Plan};
 
 use crate::plan::{Act, EXPIRED_TAG, FINAL_SNAPSHOT_TAG, WARNED_TAG};
 use crate::ports::{Instances, Notifier};
@@ -19,28 +19,6 @@ use crate::ports::{Instances, Notifier};
 pub struct Wording<'a> {
     pub grace_days: u32,
     pub extend_url: Option<&'a str>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Done {
-    pub id: String,
-    pub act: String,
-    pub detail: Option<Value>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Failed {
-    pub id: String,
-    pub act: String,
-    pub error: AwsError,
-}
-
-#[derive(Debug, Default)]
-pub struct Outcome {
-    pub done: Vec<Done>,
-    pub failed: Vec<Failed>,
-    /// Not started: the time budget ran out.
-    pub not_started: Vec<String>,
 }
 
 /// How this run acts: live or dry, at what time, at what pace, until when, and the seal key
@@ -60,7 +38,7 @@ pub async fn apply<I: Instances + Sync, N: Notifier + Sync>(
     tags: &BTreeMap<String, BTreeMap<String, String>>,
     wording: &Wording<'_>,
     run: &Run<'_>,
-) -> Outcome {
+) -> Applied<Act> {
     let Run {
         mode,
         now,
@@ -68,17 +46,16 @@ pub async fn apply<I: Instances + Sync, N: Notifier + Sync>(
         budget,
         ring,
     } = *run;
-    let mut out = Outcome::default();
+    let mut out = Applied::default();
     if mode.is_dry_run() {
         return out;
     }
     for p in plan.runnable() {
         if budget.is_spent() {
-            out.not_started.push(p.target.clone());
+            out.not_started(&p.target);
             continue;
         }
         let id = p.target.as_str();
-        let act = p.action.to_string();
         let result = match &p.action {
             Act::Warn { expires, owner } => {
                 let name = tags
@@ -122,18 +99,7 @@ pub async fn apply<I: Instances + Sync, N: Notifier + Sync>(
             }
             Act::Terminate { volumes, owner } => terminate(ec2, id, volumes, owner, limiter).await,
         };
-        match result {
-            Ok(detail) => out.done.push(Done {
-                id: id.to_owned(),
-                act,
-                detail,
-            }),
-            Err(error) => out.failed.push(Failed {
-                id: id.to_owned(),
-                act,
-                error,
-            }),
-        }
+        out.record(id, p.action.clone(), result);
     }
     out
 }

@@ -235,9 +235,9 @@ pub fn plan(
 }
 
 /// MAX_TERMINATIONS is one limit for the run: above it, the whole run changes nothing.
-pub fn cap_terminations(plans: &mut [&mut Plan<Act>], max: usize) {
+pub fn cap_terminations<'a>(plans: impl IntoIterator<Item = &'a mut Plan<Act>>, max: usize) {
     fleetkeeper::plan::cap_counted(
-        plans.iter_mut().map(|p| &mut **p),
+        plans,
         max,
         |a| matches!(a, Act::Terminate { .. }),
         |count| {
@@ -472,7 +472,7 @@ mod tests {
         let now = ts("2026-12-20T00:00:00Z");
         let mut a = plan(&fleet[..2], &[], &c, now);
         let mut b = plan(&fleet[2..], &[], &c, now);
-        cap_terminations(&mut [&mut a, &mut b], c.max_terminations);
+        cap_terminations([&mut a, &mut b], c.max_terminations);
         assert!(
             a.refused
                 .as_deref()
@@ -481,7 +481,7 @@ mod tests {
         );
         assert!(b.runnable().is_empty());
         let mut ok = plan(&fleet[..2], &[], &c, now);
-        cap_terminations(&mut [&mut ok], c.max_terminations);
+        cap_terminations([&mut ok], c.max_terminations);
         assert!(ok.refused.is_none());
     }
 

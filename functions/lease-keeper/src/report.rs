@@ -7,10 +7,7 @@ use serde::Serialize;
 use fleetkeeper::report::{Entry, Failure};
 use fleetkeeper::seal::Proof;
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper::{AwsError, Mode, Plan, Report};
-
-use crate::apply::Outcome;
-use crate::plan::Act;
+use fleetkeeper::{AwsError, Mode, Report};
 
 pub const FUNCTION: &str = "lease-keeper";
 
@@ -86,25 +83,6 @@ pub fn new(mode: Mode, time: String) -> LeaseReport {
             unsealed: 0,
         },
     )
-}
-
-pub fn add_region(report: &mut LeaseReport, region: &str, plan: &Plan<Act>, out: &Outcome) {
-    report.add_plan(Some(region), plan);
-    let reason_of = |id: &str| plan.reason_of(id);
-    for d in &out.done {
-        let mut e = Entry::new(&d.id, &d.act, reason_of(&d.id)).in_region(region);
-        if let Some(detail) = &d.detail {
-            e = e.with_detail(detail.clone());
-        }
-        report.done(e);
-    }
-    for f in &out.failed {
-        report.fail(Failure::aws(&f.id, &f.act, &f.error).in_region(region));
-    }
-    report.leave_for_next_run(
-        out.not_started.len(),
-        "the time budget was spent; the next run goes on",
-    );
 }
 
 pub fn metrics_into(report: &LeaseReport, m: &mut Metrics) {

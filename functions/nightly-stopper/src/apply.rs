@@ -2,7 +2,9 @@
 //! fails because of some of its ids so one bad instance never blocks the others.
 
 use fleetkeeper::exec::{Budget, RateLimiter};
-use fleetkeeper::{AwsError, Mode};
+use serde_json::json;
+
+use fleetkeeper::{Applied, AwsError, Mode};
 
 use crate::plan::{Act, LAST_ACTION_TAG, RegionPlan};
 use crate::ports::Fleet;
@@ -27,31 +29,20 @@ const HIBERNATION_REFUSED: &[&str] = &[
     "UnsupportedOperation",
 ];
 
-/// One instance acted on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Done {
-    pub id: String,
-    pub act: Act,
-    /// Why it differs from the plan (a hibernation refused, stopped instead).
-    pub note: Option<String>,
-}
-
-/// One instance whose call failed.
-#[derive(Debug, Clone)]
-pub struct Failed {
-    pub id: String,
-    pub act: Act,
-    pub error: AwsError,
-}
-
+/// What one region's apply did: the starts and stops (with a note where it differs from the
+/// plan: a hibernation refused, stopped instead), and where the last-action tag could not be
+/// written after the instance was acted on.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    pub done: Vec<Done>,
-    pub failed: Vec<Failed>,
-    /// Not attempted because the time budget ran out.
-    pub not_started: Vec<String>,
-    /// Acted on, but the last-action tag could not be written.
-    pub untagged: Vec<(String, AwsError)>,
+    pub applied: Applied<Act>,
+    pub untagged: Vec<Untagged>,
+}
+
+/// Acted on, but `fleetkeeper:last-action` could not be written.
+#[derive(Debug, Clone)]
+pub struct Untagged {
+    pub id: String,
+    pub error: AwsError,
 }
 
 struct Batch {
@@ -95,7 +86,7 @@ pub async fn apply<F: Fleet>(
     let mut out = Outcome::default();
     while let Some(batch) = queue.pop() {
         if limits.budget.is_spent() {
-            out.not_started.extend(batch.ids);
+            out.applied.not_started.extend(batch.ids);
             continue;
         }
         let result = match batch.act {
@@ -112,12 +103,10 @@ pub async fn apply<F: Fleet>(
         };
         match result {
             Ok(()) => {
-                let note = batch.note;
-                out.done.extend(batch.ids.into_iter().map(|id| Done {
-                    id,
-                    act: batch.act,
-                    note: note.clone(),
-                }));
+                let detail = batch.note.map(|note| json!({ "note": note }));
+                for id in batch.ids {
+                    out.applied.done(id, batch.act, detail.clone());
+                }
             }
             Err(e)
                 if batch.ids.len() > 1 && e.code().is_some_and(|c| PER_ID_ERRORS.contains(&c)) =>
@@ -148,11 +137,11 @@ pub async fn apply<F: Fleet>(
                     )),
                 });
             }
-            Err(e) => out.failed.extend(batch.ids.into_iter().map(|id| Failed {
-                id,
-                act: batch.act,
-                error: e.clone(),
-            })),
+            Err(e) => {
+                for id in batch.ids {
+                    out.applied.failed(id, batch.act, e.clone());
+                }
+            }
         }
     }
     if !dry_run {
@@ -182,10 +171,11 @@ async fn tag_done<F: Fleet>(fleet: &F, out: &mut Outcome, limits: &Limits<'_>, s
         ("started", &[Act::Start][..]),
     ] {
         let ids: Vec<String> = out
+            .applied
             .done
             .iter()
-            .filter(|d| acts.contains(&d.act))
-            .map(|d| d.id.clone())
+            .filter(|d| acts.contains(&d.action))
+            .map(|d| d.target.clone())
             .collect();
         tag(fleet, out, limits, &ids, &format!("{verb} {stamp}")).await;
     }
@@ -202,8 +192,10 @@ async fn tag<F: Fleet>(
         // CreateTags has its own bucket, larger than the stop one; pacing with it is safe.
         limits.stop.acquire().await;
         if let Err(e) = fleet.tag(chunk, LAST_ACTION_TAG, value).await {
-            out.untagged
-                .extend(chunk.iter().map(|id| (id.clone(), e.clone())));
+            out.untagged.extend(chunk.iter().map(|id| Untagged {
+                id: id.clone(),
+                error: e.clone(),
+            }));
         }
     }
 }
@@ -322,11 +314,11 @@ mod tests {
             p.act(format!("i-{i:04}"), Act::Start, "test");
         }
         let out = run(&fake, &p, Mode::Live, Budget::unlimited()).await;
-        assert_eq!(out.done.len(), 7);
-        assert_eq!(out.failed.len(), 1);
-        assert_eq!(out.failed[0].id, "i-0003");
+        assert_eq!(out.applied.done.len(), 7);
+        assert_eq!(out.applied.failed.len(), 1);
+        assert_eq!(out.applied.failed[0].target, "i-0003");
         assert!(
-            out.failed[0].error.is_retryable(),
+            out.applied.failed[0].error.is_retryable(),
             "the next run tries again"
         );
     }
@@ -344,11 +336,11 @@ mod tests {
             Budget::unlimited(),
         )
         .await;
-        assert_eq!(out.done.len(), 2499);
-        assert_eq!(out.failed.len(), 1);
-        assert_eq!(out.failed[0].id, "i-1234");
+        assert_eq!(out.applied.done.len(), 2499);
+        assert_eq!(out.applied.failed.len(), 1);
+        assert_eq!(out.applied.failed[0].target, "i-1234");
         assert_eq!(
-            out.failed[0].error.code(),
+            out.applied.failed[0].error.code(),
             Some("InvalidInstanceID.NotFound")
         );
         let calls = fake.calls.lock().unwrap();
@@ -378,29 +370,33 @@ mod tests {
             Budget::unlimited(),
         )
         .await;
-        assert!(out.failed.is_empty());
+        assert!(out.applied.failed.is_empty());
         let stopped = fake.stopped.lock().unwrap();
         assert!(stopped.contains(&("i-0000".into(), true)), "hibernated");
         assert!(
             stopped.contains(&("i-0001".into(), false)),
             "stopped plainly"
         );
-        let fallback = out.done.iter().find(|d| d.id == "i-0001").unwrap();
-        assert_eq!(fallback.act, Act::Stop);
-        assert!(
-            fallback
-                .note
-                .as_deref()
-                .unwrap()
-                .contains("hibernation refused")
-        );
+        let fallback = out
+            .applied
+            .done
+            .iter()
+            .find(|d| d.target == "i-0001")
+            .unwrap();
+        assert_eq!(fallback.action, Act::Stop);
+        let note = fallback.detail.as_ref().and_then(|d| d["note"].as_str());
+        assert!(note.unwrap().contains("hibernation refused"), "{note:?}");
     }
 
     #[tokio::test]
     async fn dry_run_changes_nothing_and_tags_nothing() {
         let fake = Fake::default();
         let out = run(&fake, &stop_plan(3, &[]), Mode::DryRun, Budget::unlimited()).await;
-        assert_eq!(out.done.len(), 3, "EC2's DryRun said it would succeed");
+        assert_eq!(
+            out.applied.done.len(),
+            3,
+            "EC2's DryRun said it would succeed"
+        );
         assert!(fake.stopped.lock().unwrap().is_empty());
         assert!(fake.tagged.lock().unwrap().is_empty());
     }
@@ -410,7 +406,7 @@ mod tests {
         let fake = Fake::default();
         let spent = Budget::until(std::time::SystemTime::now(), std::time::Duration::ZERO);
         let out = run(&fake, &stop_plan(1500, &[]), Mode::Live, spent).await;
-        assert_eq!(out.not_started.len(), 1500);
+        assert_eq!(out.applied.not_started.len(), 1500);
         assert!(fake.calls.lock().unwrap().is_empty());
     }
 
@@ -419,7 +415,7 @@ mod tests {
         let fake = Fake::default();
         let plan = stop_plan(10, &[]).cap(5, "MAX_ACTIONS");
         let out = run(&fake, &plan, Mode::Live, Budget::unlimited()).await;
-        assert!(out.done.is_empty() && out.failed.is_empty());
+        assert!(out.applied.done.is_empty() && out.applied.failed.is_empty());
         assert!(fake.calls.lock().unwrap().is_empty());
     }
 }

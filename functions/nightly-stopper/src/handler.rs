@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::join_all;
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -12,14 +11,14 @@ use fleetkeeper::aws::Aws;
 use fleetkeeper::exec::{Budget, RateLimiter};
 use fleetkeeper::parameter::{Cached, REREAD_AFTER};
 use fleetkeeper::plan::cap_together;
-use fleetkeeper::report::all_failed;
+use fleetkeeper::run::Places;
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{ConfigError, Error};
 
 use crate::apply::{Limits, apply};
 use crate::config::{Config, DOCUMENT, SchedulesSource};
 use crate::event::{self, Request};
-use crate::plan::{self, RegionPlan};
+use crate::plan;
 use crate::ports::{Documents, Ec2Fleet, Fleet, Instance};
 use crate::preview;
 use crate::report::{self, StopperReport};
@@ -132,61 +131,55 @@ pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
         budget_ms = budget.remaining().map(|d| d.as_millis() as u64),
         "run started"
     );
-    // Manual stops and starts need no schedule: a broken document must not block them.
-    let schedules = match request {
-        Request::Manual(_) => None,
-        _ => Some(schedules(app, config).await?),
-    };
-    let observed = join_all(
-        targets
-            .iter()
-            .map(|t| t.port.scheduled(&config.schedule_tag.key)),
+    let observed = Places::observe(
+        targets,
+        |t| t.port.name(),
+        |t| t.port.scheduled(&config.schedule_tag.key),
     )
     .await;
-    if let Some(e) = all_failed(&observed) {
+    if let Some(e) = observed.all_failed() {
         // Nothing could be read anywhere: fail the invocation so Lambda's Errors metric sees it.
         return Err(e.into());
     }
-    let at = match request {
-        Request::Evaluate { at } | Request::Preview { at, .. } => at.unwrap_or(now),
-        Request::Manual(_) => now,
-    };
-    let verdicts = schedules.as_deref().map(|s| s.verdicts(at));
-
-    if let (Request::Preview { hours, .. }, Some(schedules)) = (request, &schedules) {
-        let fleet: Vec<(&str, &Instance)> = targets
-            .iter()
-            .zip(&observed)
-            .filter_map(|(t, o)| Some((t.port.name(), o.as_ref().ok()?)))
-            .flat_map(|(place, list)| list.iter().map(move |i| (place, i)))
-            .collect();
-        let preview = preview::preview(&fleet, schedules, &config.schedule_tag.key, at, hours);
-        let mut report = report::new(request, at, config.mode);
-        for (t, o) in targets.iter().zip(&observed) {
-            if let Err(e) = o {
-                report::add_unreadable_region(&mut report, t.port.name(), e);
-            }
+    // Manual stops and starts need no schedule: a broken document must not block them.
+    let (at, planned) = match request {
+        Request::Manual(action) => {
+            let plans = observed.map(|_, i| (i.len(), plan::manual(action, &i, config, now)));
+            (now, plans)
         }
-        report.fields.preview = Some(preview);
-        report.log();
-        return Ok(report);
-    }
-
-    let mut plans: Vec<Option<(usize, RegionPlan)>> = observed
-        .iter()
-        .map(|o| {
-            let instances = o.as_ref().ok()?;
-            let plan = match (request, &schedules, &verdicts) {
-                (Request::Manual(action), _, _) => plan::manual(action, instances, config, now),
-                (_, Some(s), Some(v)) => plan::evaluate(instances, s, v, config, at),
-                _ => unreachable!("schedules are read for every request but a manual one"),
-            };
-            Some((instances.len(), plan))
-        })
-        .collect();
+        Request::Preview { at, hours } => {
+            let at = at.unwrap_or(now);
+            let schedules = schedules(app, config).await?;
+            let fleet: Vec<(&str, &Instance)> = observed
+                .read()
+                .flat_map(|(_, place, list)| list.iter().map(move |i| (place, i)))
+                .collect();
+            let preview = preview::preview(&fleet, &schedules, &config.schedule_tag.key, at, hours);
+            let mut report = report::new(request, at, config.mode);
+            for (place, e) in observed.unreadable() {
+                report::add_unreadable_region(&mut report, place, e);
+            }
+            report.fields.preview = Some(preview);
+            report.log();
+            return Ok(report);
+        }
+        Request::Evaluate { at } => {
+            let at = at.unwrap_or(now);
+            let schedules = schedules(app, config).await?;
+            let verdicts = schedules.verdicts(at);
+            let plans = observed.map(|_, i| {
+                (
+                    i.len(),
+                    plan::evaluate(&i, &schedules, &verdicts, config, at),
+                )
+            });
+            (at, plans)
+        }
+    };
+    let mut planned = planned;
     // MAX_ACTIONS counts every region and account of the run.
     cap_together(
-        plans.iter_mut().flatten().map(|(_, p)| &mut p.plan),
+        planned.read_mut().map(|(_, p)| &mut p.plan),
         config.max_actions,
         "MAX_ACTIONS",
     );
@@ -194,34 +187,27 @@ pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
     // When we acted: the clock, but never before the time evaluated for (an event replayed
     // for a later time must read as acted on after that time's boundaries).
     let stamp = now.max(at).strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let outcomes = join_all(targets.iter().zip(&plans).map(|(t, p)| {
-        let stamp = stamp.as_str();
-        async move {
-            let (_, region_plan) = p.as_ref()?;
+    let stamp = stamp.as_str();
+    let applied = planned
+        .apply(|t, (matched, region_plan)| async move {
             let limits = Limits {
                 stop: &t.limits.stop,
                 start: &t.limits.start,
                 budget,
             };
-            Some(apply(&t.port, region_plan, config.mode, &limits, stamp).await)
-        }
-    }))
-    .await;
+            let out = apply(&t.port, &region_plan, config.mode, &limits, stamp).await;
+            (matched, region_plan, out)
+        })
+        .await;
 
     let mut report = report::new(request, at, config.mode);
-    for ((t, observed), (p, out)) in targets
-        .iter()
-        .zip(&observed)
-        .zip(plans.iter().zip(&outcomes))
-    {
-        match (observed, p, out) {
-            (Err(e), _, _) => report::add_unreadable_region(&mut report, t.port.name(), e),
-            (Ok(_), Some((matched, plan)), Some(out)) => {
-                report::add_region(&mut report, t.port.name(), *matched, plan, out, at)
-            }
-            _ => unreachable!("a region that was read has a plan and an outcome"),
-        }
-    }
+    applied.record_with(
+        &mut report,
+        |report, place, (matched, plan, out)| {
+            report::add_region(report, place, matched, &plan, &out, at)
+        },
+        report::add_unreadable_region,
+    );
     report::metrics_into(&report, metrics);
     report.log();
     Ok(report)

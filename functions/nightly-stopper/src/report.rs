@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use fleetkeeper::report::{Entry, Failure};
+use fleetkeeper::report::{BUDGET_SPENT, Entry, Failure};
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{AwsError, Mode, Report};
 
@@ -110,12 +110,12 @@ pub fn add_region(
     let mut done = 0;
     // In a dry run, what EC2's DryRun check said would succeed stays in `planned`.
     if !report.mode.is_dry_run() {
-        for d in &out.done {
+        for d in &out.applied.done {
             done += 1;
-            let mut entry = Entry::new(&d.id, d.act, reason_of(&d.id)).in_region(region);
-            let mut shown = detail(intents.get(&d.id), at).unwrap_or_else(|| json!({}));
-            if let Some(note) = &d.note {
-                shown["note"] = note.clone().into();
+            let mut entry = Entry::new(&d.target, d.action, reason_of(&d.target)).in_region(region);
+            let mut shown = detail(intents.get(&d.target), at).unwrap_or_else(|| json!({}));
+            if let Some(note) = d.detail.as_ref().and_then(|d| d.get("note")) {
+                shown["note"] = note.clone();
             }
             if shown.as_object().is_some_and(|o| !o.is_empty()) {
                 entry = entry.with_detail(shown);
@@ -124,13 +124,13 @@ pub fn add_region(
         }
     }
     let mut failed = 0;
-    for f in &out.failed {
+    for f in &out.applied.failed {
         failed += 1;
-        report.fail(Failure::aws(&f.id, f.act, &f.error).in_region(region));
+        report.fail(Failure::aws(&f.target, f.action, &f.error).in_region(region));
     }
-    for (id, e) in &out.untagged {
+    for u in &out.untagged {
         failed += 1;
-        report.fail(Failure::aws(id, "tag", e).in_region(region));
+        report.fail(Failure::aws(&u.id, "tag", &u.error).in_region(region));
     }
     for f in &region_plan.start_failures {
         failed += 1;
@@ -143,10 +143,7 @@ pub fn add_region(
             retryable: false,
         });
     }
-    report.leave_for_next_run(
-        out.not_started.len(),
-        "the time budget was spent; the next run goes on",
-    );
+    report.leave_for_next_run(out.applied.not_started.len(), BUDGET_SPENT);
     report.fields.regions.push(RegionSummary {
         region: region.to_owned(),
         matched,

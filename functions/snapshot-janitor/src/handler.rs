@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use futures_util::future::join_all;
 use jiff::Timestamp;
 use serde_json::Value;
 
 use fleetkeeper::Error;
 use fleetkeeper::exec::Budget;
-use fleetkeeper::report::all_failed;
+use fleetkeeper::run::Places;
 use fleetkeeper::telemetry::Metrics;
 
 use std::collections::BTreeSet;
@@ -41,6 +40,8 @@ struct Source {
     /// Snapshots with our tags but no valid seal: left alone, reported.
     not_ours: Vec<NotOurs>,
     live: BTreeSet<String>,
+    /// This region's share of MAX_DELETES.
+    quota: usize,
 }
 
 /// A destination region: its copies' retention, and the copies to start there.
@@ -49,6 +50,13 @@ struct Destination {
     copies: Vec<Copy>,
     pending: Vec<Pending>,
     not_ours: Vec<NotOurs>,
+    /// This region's share of MAX_DELETES.
+    quota: usize,
+}
+
+/// How the report names a place.
+fn region<E: Ebs>(t: &Target<E>) -> &str {
+    t.port.region()
 }
 
 pub async fn run<E: Ebs + Sync>(
@@ -69,25 +77,24 @@ pub async fn run<E: Ebs + Sync>(
     let tz = &config.time_zone;
     // Observe every region first: the seals met name the key versions to fetch, and
     // MAX_DELETES is shared over the whole run.
-    let observed = join_all(places.sources.iter().map(|t| async move {
+    let observed = Places::observe(&places.sources, region, |t| async move {
         let (volumes, instances, snapshots) = futures_util::join!(
             t.port.tagged_volumes(),
             t.port.tagged_instances(),
             t.port.our_snapshots()
         );
         Ok::<_, AwsError>((volumes?, instances?, snapshots?))
-    }))
+    })
     .await;
-    if let Some(e) = all_failed(&observed) {
+    if let Some(e) = observed.all_failed() {
         // Nothing could be read anywhere: fail the invocation so Lambda's Errors metric sees it.
-        return Err(e.clone().into());
+        return Err(e.into());
     }
-    let held = join_all(places.destinations.iter().map(|d| d.port.our_snapshots())).await;
+    let held = Places::observe(&places.destinations, region, |d| d.port.our_snapshots()).await;
     let seals = observed
-        .iter()
-        .flatten()
-        .flat_map(|(_, _, snapshots)| snapshots)
-        .chain(held.iter().flatten().flatten())
+        .read()
+        .flat_map(|(_, _, (_, _, snapshots))| snapshots)
+        .chain(held.read().flat_map(|(_, _, h)| h))
         .map(|s| &s.tags);
     let ring = match places.keys.ring_for(seals).await {
         Ok(ring) => ring,
@@ -102,169 +109,140 @@ pub async fn run<E: Ebs + Sync>(
         }
     };
     let ring = &ring;
-    let sources: Vec<Result<Source, AwsError>> = observed
-        .into_iter()
-        .map(|o| {
-            let (volumes, instances, snapshots) = o?;
-            // Copies held here (were this region once a destination) are not sources.
-            let snapshots: Vec<Snapshot> = snapshots
-                .into_iter()
-                .filter(|s| s.copy_of.is_none())
-                .collect();
-            // Only what its seal proves ours is planned for; the rest is left alone.
-            let Trusted {
-                ours: snapshots,
-                not_ours,
-            } = sort_by_seal(snapshots, ring);
-            let create = plan_create(&volumes, &instances, &snapshots, tz, now)
-                .without_tags(&config.copy_tags_exclude);
-            // What still exists: a gone volume's (or instance's) newest snapshot has a grace.
-            let live: BTreeSet<String> = volumes
-                .iter()
-                .map(|v| v.id.clone())
-                .chain(instances.iter().map(|i| i.id.clone()))
-                .collect();
-            let decisions = decide(&snapshots, &live, &config.rules, tz, now);
-            let archive = plan_archive(&snapshots, &decisions, config.archive_after_days, now);
-            Ok(Source {
-                create,
-                decisions,
-                archive,
-                snapshots,
-                not_ours,
-                live,
-            })
-        })
-        .collect();
+    let mut sources = observed.map(|_, (volumes, instances, snapshots)| {
+        // Copies held here (were this region once a destination) are not sources.
+        let snapshots: Vec<Snapshot> = snapshots
+            .into_iter()
+            .filter(|s| s.copy_of.is_none())
+            .collect();
+        // Only what its seal proves ours is planned for; the rest is left alone.
+        let Trusted {
+            ours: snapshots,
+            not_ours,
+        } = sort_by_seal(snapshots, ring);
+        let create = plan_create(&volumes, &instances, &snapshots, tz, now)
+            .without_tags(&config.copy_tags_exclude);
+        // What still exists: a gone volume's (or instance's) newest snapshot has a grace.
+        let live: BTreeSet<String> = volumes
+            .iter()
+            .map(|v| v.id.clone())
+            .chain(instances.iter().map(|i| i.id.clone()))
+            .collect();
+        let decisions = decide(&snapshots, &live, &config.rules, tz, now);
+        let archive = plan_archive(&snapshots, &decisions, config.archive_after_days, now);
+        Source {
+            create,
+            decisions,
+            archive,
+            snapshots,
+            not_ours,
+            live,
+            quota: 0,
+        }
+    });
     let live: BTreeSet<String> = sources
-        .iter()
-        .flatten()
-        .flat_map(|s| s.live.clone())
+        .read()
+        .flat_map(|(_, _, s)| s.live.iter().cloned())
         .collect();
-    let destinations: Vec<Result<Destination, AwsError>> = places
-        .destinations
-        .iter()
-        .zip(held)
-        .map(|(d, held)| {
-            let copies: Vec<Snapshot> = held?.into_iter().filter(|s| s.copy_of.is_some()).collect();
-            let Trusted {
-                ours: copies,
-                not_ours,
-            } = sort_by_seal(copies, ring);
-            let decisions = decide(&copies, &live, &config.copies.rules, tz, now);
-            let key = config
-                .copies
-                .kms_keys
-                .get(d.port.region())
-                .map(String::as_str);
-            let mut plan = Destination {
-                decisions,
-                copies: Vec::new(),
-                pending: Vec::new(),
-                not_ours,
-            };
-            for (t, s) in places.sources.iter().zip(&sources) {
-                let Ok(s) = s else { continue };
-                let p = plan_copies(
-                    t.port.region(),
-                    &s.snapshots,
-                    &s.decisions,
-                    d.port.region(),
-                    &copies,
-                    key,
-                );
-                plan.copies.extend(p.copy);
-                plan.pending.extend(p.pending);
-            }
-            Ok(plan)
-        })
-        .collect();
+    let mut destinations = held.map(|d, held| {
+        let copies: Vec<Snapshot> = held.into_iter().filter(|s| s.copy_of.is_some()).collect();
+        let Trusted {
+            ours: copies,
+            not_ours,
+        } = sort_by_seal(copies, ring);
+        let decisions = decide(&copies, &live, &config.copies.rules, tz, now);
+        let key = config
+            .copies
+            .kms_keys
+            .get(d.port.region())
+            .map(String::as_str);
+        let mut plan = Destination {
+            decisions,
+            copies: Vec::new(),
+            pending: Vec::new(),
+            not_ours,
+            quota: 0,
+        };
+        for (t, _, s) in sources.read() {
+            let p = plan_copies(
+                t.port.region(),
+                &s.snapshots,
+                &s.decisions,
+                d.port.region(),
+                &copies,
+                key,
+            );
+            plan.copies.extend(p.copy);
+            plan.pending.extend(p.pending);
+        }
+        plan
+    });
 
+    // MAX_DELETES is shared over every region of the run, sources first.
+    let deletes = |decisions: &[Decision]| decisions.iter().filter(|d| d.delete).count();
     let doomed: Vec<usize> = sources
-        .iter()
-        .map(|p| {
-            p.as_ref()
-                .map_or(0, |s| s.decisions.iter().filter(|d| d.delete).count())
-        })
-        .chain(destinations.iter().map(|p| {
-            p.as_ref()
-                .map_or(0, |d| d.decisions.iter().filter(|d| d.delete).count())
-        }))
+        .read()
+        .map(|(_, _, s)| deletes(&s.decisions))
+        .chain(destinations.read().map(|(_, _, d)| deletes(&d.decisions)))
         .collect();
     let mut quotas = share_deletes(&doomed, config.max_deletes).into_iter();
-    let source_quotas: Vec<usize> = quotas.by_ref().take(sources.len()).collect();
-    let destination_quotas: Vec<usize> = quotas.collect();
+    for (quota, share) in sources
+        .read_mut()
+        .map(|s| &mut s.quota)
+        .chain(destinations.read_mut().map(|d| &mut d.quota))
+        .zip(quotas.by_ref())
+    {
+        *quota = share;
+    }
 
-    let applied = join_all(places.sources.iter().zip(&sources).zip(source_quotas).map(
-        |((t, s), quota)| async move {
-            let s = s.as_ref().ok()?;
+    let mode = config.mode;
+    let applied = sources
+        .apply(|t, s| async move {
             let limits = Limits {
                 snapshots: &t.limits,
                 budget,
-                max_deletes: quota,
+                max_deletes: s.quota,
             };
-            let out = apply(&t.port, &s.create, &s.decisions, ring, config.mode, &limits).await;
-            let archived = apply_archive(&t.port, &s.archive, config.mode, &limits).await;
-            Some((out, archived))
-        },
-    ))
-    .await;
-    let copied = join_all(
-        places
-            .destinations
-            .iter()
-            .zip(&destinations)
-            .zip(destination_quotas)
-            .map(|((t, d), quota)| async move {
-                let d = d.as_ref().ok()?;
-                let limits = Limits {
-                    snapshots: &t.limits,
-                    budget,
-                    max_deletes: quota,
-                };
-                let copies = apply_copies(&t.port, &d.copies, ring, config.mode, &limits).await;
-                let none = CreatePlan::default();
-                let pruned = apply(&t.port, &none, &d.decisions, ring, config.mode, &limits).await;
-                Some((copies, pruned))
-            }),
-    )
-    .await;
+            let out = apply(&t.port, &s.create, &s.decisions, ring, mode, &limits).await;
+            let archived = apply_archive(&t.port, &s.archive, mode, &limits).await;
+            (s, out, archived)
+        })
+        .await;
+    let copied = destinations
+        .apply(|t, d| async move {
+            let limits = Limits {
+                snapshots: &t.limits,
+                budget,
+                max_deletes: d.quota,
+            };
+            let copies = apply_copies(&t.port, &d.copies, ring, mode, &limits).await;
+            let none = CreatePlan::default();
+            let pruned = apply(&t.port, &none, &d.decisions, ring, mode, &limits).await;
+            (d, copies, pruned)
+        })
+        .await;
 
     let mut report = report::new(config.mode);
     report.fields.time = now.to_string();
-    for ((t, s), out) in places.sources.iter().zip(&sources).zip(&applied) {
-        match (s, out) {
-            (Ok(s), Some((out, archived))) => {
-                let region = t.port.region();
-                report::add_region(&mut report, region, &s.create, &s.decisions, out);
-                report::add_archive(&mut report, region, &s.archive, archived);
-                report::add_not_ours(&mut report, region, &s.not_ours);
-                report::add_unsealed(&mut report, region, &out.unsealed);
-            }
-            (Err(e), _) => report.place_unreadable(t.port.region(), e),
-            (Ok(_), None) => unreachable!("a region that was read was applied"),
-        }
-    }
-    for ((t, d), out) in places.destinations.iter().zip(&destinations).zip(&copied) {
-        match (d, out) {
-            (Ok(d), Some((copies, pruned))) => {
-                let region = t.port.region();
-                report::add_copies(&mut report, region, &d.copies, &d.pending, copies);
-                report::add_not_ours(&mut report, region, &d.not_ours);
-                report::add_unsealed(&mut report, region, &copies.unsealed);
-                report::add_unsealed(&mut report, region, &pruned.unsealed);
-                report::add_region(
-                    &mut report,
-                    region,
-                    &CreatePlan::default(),
-                    &d.decisions,
-                    pruned,
-                )
-            }
-            (Err(e), _) => report.place_unreadable(t.port.region(), e),
-            (Ok(_), None) => unreachable!("a region that was read was applied"),
-        }
-    }
+    applied.record(&mut report, |report, region, (s, out, archived)| {
+        report::add_region(report, region, &s.create, &s.decisions, &out);
+        report::add_archive(report, region, &s.archive, &archived);
+        report::add_not_ours(report, region, &s.not_ours);
+        report::add_unsealed(report, region, &out.unsealed);
+    });
+    copied.record(&mut report, |report, region, (d, copies, pruned)| {
+        report::add_copies(report, region, &d.copies, &d.pending, &copies);
+        report::add_not_ours(report, region, &d.not_ours);
+        report::add_unsealed(report, region, &copies.unsealed);
+        report::add_unsealed(report, region, &pruned.unsealed);
+        report::add_region(
+            report,
+            region,
+            &CreatePlan::default(),
+            &d.decisions,
+            &pruned,
+        );
+    });
     report::metrics_into(&report, metrics);
     report.log();
     Ok(report)
