@@ -175,3 +175,110 @@ fn build_err(e: aws_sdk_sesv2::error::BuildError) -> AwsError {
         http_status: None,
     }
 }
+
+/// In-memory ports for unit tests: a region holding leased instances, and a mailbox.
+#[cfg(test)]
+pub mod fake {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Mutex;
+
+    use fleetkeeper::AwsError;
+    use fleetkeeper::ec2::Instance;
+
+    use super::{Instances, Notifier};
+
+    #[derive(Default)]
+    pub struct FakeInstances {
+        pub region: String,
+        pub instances: Vec<Instance>,
+        /// Set: DescribeInstances fails with it.
+        pub unreadable: Option<AwsError>,
+        /// Ids with termination protection on.
+        pub protected: BTreeSet<String>,
+        /// Every change, in order: `stop i-1`, `terminate i-1`, `tag i-1 key=value`,
+        /// `snapshot vol-1`.
+        pub changes: Mutex<Vec<String>>,
+    }
+
+    impl FakeInstances {
+        pub fn holding(region: &str, instances: Vec<Instance>) -> Self {
+            FakeInstances {
+                region: region.to_owned(),
+                instances,
+                ..FakeInstances::default()
+            }
+        }
+
+        pub fn changes(&self) -> Vec<String> {
+            self.changes.lock().unwrap().clone()
+        }
+
+        /// The changes made to one instance (its snapshots are not named by it).
+        pub fn changes_to(&self, id: &str) -> Vec<String> {
+            self.changes()
+                .into_iter()
+                .filter(|c| c.split(' ').nth(1) == Some(id))
+                .collect()
+        }
+
+        fn change(&self, what: String) -> Result<(), AwsError> {
+            self.changes.lock().unwrap().push(what);
+            Ok(())
+        }
+    }
+
+    impl Instances for FakeInstances {
+        fn region(&self) -> &str {
+            &self.region
+        }
+
+        async fn leased(&self) -> Result<Vec<Instance>, AwsError> {
+            match &self.unreadable {
+                Some(e) => Err(e.clone()),
+                None => Ok(self.instances.clone()),
+            }
+        }
+
+        async fn protected(&self, id: &str) -> Result<bool, AwsError> {
+            Ok(self.protected.contains(id))
+        }
+
+        async fn stop(&self, id: &str) -> Result<(), AwsError> {
+            self.change(format!("stop {id}"))
+        }
+
+        async fn terminate(&self, id: &str) -> Result<(), AwsError> {
+            self.change(format!("terminate {id}"))
+        }
+
+        async fn tag(&self, id: &str, key: &str, value: &str) -> Result<(), AwsError> {
+            self.change(format!("tag {id} {key}={value}"))
+        }
+
+        async fn snapshot(
+            &self,
+            volume_id: &str,
+            _: &str,
+            _: &BTreeMap<String, String>,
+        ) -> Result<String, AwsError> {
+            self.change(format!("snapshot {volume_id}"))?;
+            Ok(format!("snap-{volume_id}"))
+        }
+    }
+
+    /// Every message sent: to, subject.
+    #[derive(Default)]
+    pub struct FakeNotifier {
+        pub sent: Mutex<Vec<(String, String)>>,
+    }
+
+    impl Notifier for FakeNotifier {
+        async fn send(&self, to: &str, subject: &str, _: &str) -> Result<(), AwsError> {
+            self.sent
+                .lock()
+                .unwrap()
+                .push((to.to_owned(), subject.to_owned()));
+            Ok(())
+        }
+    }
+}

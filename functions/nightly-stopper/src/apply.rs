@@ -203,78 +203,9 @@ async fn tag<F: Fleet>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::Instance;
+    use crate::ports::fake::FakeFleet as Fake;
     use fleetkeeper::Plan;
     use fleetkeeper::exec::BucketSpec;
-    use std::collections::BTreeSet;
-    use std::sync::Mutex;
-
-    /// An in-memory fleet that refuses some ids the way EC2 does: the whole call fails.
-    #[derive(Default)]
-    struct Fake {
-        missing: BTreeSet<String>,
-        no_hibernation: BTreeSet<String>,
-        no_capacity: BTreeSet<String>,
-        calls: Mutex<Vec<(String, usize)>>,
-        stopped: Mutex<Vec<(String, bool)>>,
-        tagged: Mutex<Vec<(String, String)>>,
-    }
-
-    impl Fleet for Fake {
-        fn name(&self) -> &str {
-            "test"
-        }
-        async fn scheduled(&self, _: &str) -> Result<Vec<Instance>, AwsError> {
-            Ok(vec![])
-        }
-        async fn stop(
-            &self,
-            ids: &[String],
-            hibernate: bool,
-            dry_run: bool,
-        ) -> Result<(), AwsError> {
-            self.calls.lock().unwrap().push(("stop".into(), ids.len()));
-            if let Some(bad) = ids.iter().find(|i| self.missing.contains(*i)) {
-                return Err(AwsError::service(
-                    "ec2:StopInstances",
-                    "InvalidInstanceID.NotFound",
-                    &format!("{bad} not found"),
-                ));
-            }
-            if hibernate && ids.iter().any(|i| self.no_hibernation.contains(i)) {
-                return Err(AwsError::service(
-                    "ec2:StopInstances",
-                    "UnsupportedHibernationConfiguration",
-                    "not enabled",
-                ));
-            }
-            if !dry_run {
-                self.stopped
-                    .lock()
-                    .unwrap()
-                    .extend(ids.iter().map(|i| (i.clone(), hibernate)));
-            }
-            Ok(())
-        }
-        async fn start(&self, ids: &[String], _: bool) -> Result<(), AwsError> {
-            self.calls.lock().unwrap().push(("start".into(), ids.len()));
-            if let Some(bad) = ids.iter().find(|i| self.no_capacity.contains(*i)) {
-                return Err(AwsError::service(
-                    "ec2:StartInstances",
-                    "InsufficientInstanceCapacity",
-                    &format!("no t3.micro capacity for {bad}"),
-                ));
-            }
-            Ok(())
-        }
-        async fn tag(&self, ids: &[String], _: &str, value: &str) -> Result<(), AwsError> {
-            self.tagged
-                .lock()
-                .unwrap()
-                .extend(ids.iter().map(|i| (i.clone(), value.to_owned())));
-            Ok(())
-        }
-    }
 
     fn stop_plan(n: usize, hibernate: &[usize]) -> Plan<Act> {
         let mut p = Plan::new();

@@ -1,107 +1,28 @@
 //! One invocation: parse the payload, read the schedules, observe every region concurrently,
 //! plan (or preview), apply the cap over all regions, act, report.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::Value;
 
-use fleetkeeper::aws::Aws;
-use fleetkeeper::exec::{Budget, RateLimiter};
-use fleetkeeper::parameter::{Cached, REREAD_AFTER};
+use fleetkeeper::Error;
+use fleetkeeper::exec::Budget;
 use fleetkeeper::plan::cap_together;
 use fleetkeeper::run::Places;
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper::{ConfigError, Error};
 
 use crate::apply::{Limits, apply};
-use crate::config::{Config, DOCUMENT, SchedulesSource};
+use crate::config::Config;
 use crate::event::{self, Request};
 use crate::plan;
-use crate::ports::{Documents, Ec2Fleet, Fleet, Instance};
+use crate::ports::{App, Target, schedules};
+use crate::ports::{Documents, Fleet, Instance};
 use crate::preview;
 use crate::report::{self, StopperReport};
-use crate::schedule::{self, Schedules};
 
 /// Time kept back from the invocation deadline to finish tagging and return the report.
 pub const RESERVE: Duration = Duration::from_secs(10);
-
-/// StopInstances (and CreateTags) and StartInstances have buckets of their own.
-pub struct StartStop {
-    pub stop: RateLimiter,
-    pub start: RateLimiter,
-}
-
-impl StartStop {
-    pub fn new(config: &Config) -> Self {
-        StartStop {
-            stop: RateLimiter::new(config.stop_rate),
-            start: RateLimiter::new(config.start_rate),
-        }
-    }
-}
-
-/// One region of one account, with its own limiters.
-pub type Target<F> = fleetkeeper::exec::Target<F, StartStop>;
-
-/// Every region (REGIONS) of the function's own account, or of each account in ROLE_ARNS.
-pub async fn targets(aws: &Aws, config: &Config) -> Vec<Target<Ec2Fleet>> {
-    aws.places(
-        &config.role_arns,
-        "fleetkeeper-nightly-stopper",
-        "EC2",
-        &config.regions,
-        aws_sdk_ec2::Client::new,
-    )
-    .await
-    .into_iter()
-    .map(|(name, client)| Target {
-        port: Ec2Fleet::new(name, client),
-        limits: StartStop::new(config),
-    })
-    .collect()
-}
-
-/// What a warm function keeps: a target per place, and the schedules document's source.
-pub struct App<F, D> {
-    pub targets: Vec<Target<F>>,
-    pub documents: D,
-    /// What SCHEDULES_PARAMETER held, read again after five minutes.
-    pub schedules: Cached<Schedules>,
-}
-
-impl<F, D> App<F, D> {
-    pub fn new(targets: Vec<Target<F>>, documents: D) -> Self {
-        App {
-            targets,
-            documents,
-            schedules: Cached::new(REREAD_AFTER),
-        }
-    }
-}
-
-/// The schedules in force: given in the configuration, or read from the parameter (a bad
-/// document fails the run, naming the parameter, and changes nothing).
-pub async fn schedules<F, D: Documents>(
-    app: &App<F, D>,
-    config: &Config,
-) -> Result<Arc<Schedules>, Error> {
-    let name = match &config.schedules {
-        SchedulesSource::Given(s) => return Ok(Arc::clone(s)),
-        SchedulesSource::Parameter(name) => name,
-    };
-    if let Some(s) = app.schedules.fresh() {
-        return Ok(s);
-    }
-    let text = app.documents.read(name).await?;
-    let parsed =
-        schedule::parse(&text, (&config.time_zone, &config.time_zone_name)).map_err(|e| {
-            let origin = format!("SSM parameter {name} (SCHEDULES_PARAMETER)");
-            ConfigError::document(origin, DOCUMENT, e)
-        })?;
-    Ok(app.schedules.store(parsed))
-}
 
 pub async fn run<F: Fleet + Sync, D: Documents + Sync>(
     app: &App<F, D>,
@@ -211,4 +132,168 @@ pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
     report::metrics_into(&report, metrics);
     report.log();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::StartStop;
+    use crate::ports::fake::{FakeDocuments, FakeFleet};
+    use fleetkeeper::report::Status;
+    use fleetkeeper::{AwsError, Env};
+    use serde_json::json;
+
+    const OFFICE: &str = r#"{"office-hours": {"timezone": "Europe/London",
+        "periods": [{"days": "mon-fri", "start": "08:00", "stop": "18:00"}]}}"#;
+
+    /// A Tuesday, 22:00 in London: outside office-hours.
+    fn night() -> Timestamp {
+        "2026-12-01T22:00:00Z".parse().unwrap()
+    }
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut pairs = vec![("SCHEDULES_PARAMETER", "/fleetkeeper/schedules")];
+        pairs.extend_from_slice(extra);
+        Config::from_env(&Env::of(&pairs)).unwrap()
+    }
+
+    fn running(id: &str) -> Instance {
+        Instance {
+            id: id.into(),
+            state: "running".into(),
+            tags: [("fleetkeeper:schedule".to_owned(), "office-hours".to_owned())].into(),
+            ..Default::default()
+        }
+    }
+
+    fn denied() -> AwsError {
+        AwsError::service("ec2:DescribeInstances", "UnauthorizedOperation", "denied")
+    }
+
+    fn app(
+        config: &Config,
+        fleets: Vec<FakeFleet>,
+        document: &str,
+    ) -> App<FakeFleet, FakeDocuments> {
+        let targets = fleets
+            .into_iter()
+            .map(|port| Target {
+                port,
+                limits: StartStop::new(config),
+            })
+            .collect();
+        App::new(targets, FakeDocuments(Ok(document.to_owned())))
+    }
+
+    async fn invoke(
+        app: &App<FakeFleet, FakeDocuments>,
+        config: &Config,
+        payload: Value,
+    ) -> Result<StopperReport, Error> {
+        let mut metrics = Metrics::for_function("nightly-stopper");
+        run(
+            app,
+            config,
+            &payload,
+            night(),
+            Budget::unlimited(),
+            &mut metrics,
+        )
+        .await
+    }
+
+    fn fleets() -> Vec<FakeFleet> {
+        vec![
+            FakeFleet::holding("eu-west-1", vec![running("i-1")]),
+            FakeFleet {
+                unreadable: Some(denied()),
+                ..FakeFleet::holding("us-east-1", vec![running("i-2")])
+            },
+            FakeFleet::holding("eu-central-1", vec![running("i-3")]),
+        ]
+    }
+
+    #[tokio::test]
+    async fn every_region_read_is_stopped_and_the_unreadable_one_is_reported() {
+        let config = config(&[]);
+        let app = app(&config, fleets(), OFFICE);
+        let r = invoke(&app, &config, json!({"action": "evaluate"}))
+            .await
+            .unwrap();
+        assert_eq!(app.targets[0].port.stopped_ids(), ["i-1"]);
+        assert_eq!(app.targets[2].port.stopped_ids(), ["i-3"]);
+        assert!(app.targets[1].port.changed_nothing());
+        assert_eq!(r.done.len(), 2);
+        assert_eq!(r.failed.len(), 1);
+        assert_eq!(r.failed[0].region.as_deref(), Some("us-east-1"));
+        assert_eq!(r.failed[0].code.as_deref(), Some("UnauthorizedOperation"));
+        let summaries: Vec<&str> = r.fields.regions.iter().map(|s| s.region.as_str()).collect();
+        assert_eq!(summaries, ["eu-west-1", "us-east-1", "eu-central-1"]);
+        assert_eq!(r.status(), Status::Partial);
+    }
+
+    #[tokio::test]
+    async fn max_actions_counts_every_region_of_the_run() {
+        let config = config(&[("MAX_ACTIONS", "1")]);
+        let app = app(&config, fleets(), OFFICE);
+        let r = invoke(&app, &config, json!({"action": "evaluate"}))
+            .await
+            .unwrap();
+        assert!(app.targets.iter().all(|t| t.port.changed_nothing()));
+        assert!(
+            r.refused.as_deref().unwrap().contains("MAX_ACTIONS=1"),
+            "{r:?}"
+        );
+        assert_eq!(
+            r.planned.len(),
+            2,
+            "the refused plan still shows what it would do"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_broken_document_fails_the_run_but_not_a_manual_stop() {
+        let config = config(&[]);
+        let app = app(&config, fleets(), r#"{"office-hours": {"periods": "#);
+        let err = invoke(&app, &config, json!({"action": "evaluate"}))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("/fleetkeeper/schedules"), "{err}");
+        assert!(app.targets.iter().all(|t| t.port.changed_nothing()));
+        let r = invoke(&app, &config, json!({"action": "stop"}))
+            .await
+            .unwrap();
+        assert_eq!(r.done.len(), 2, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_preview_changes_nothing() {
+        let config = config(&[]);
+        let app = app(&config, fleets(), OFFICE);
+        let r = invoke(&app, &config, json!({"action": "preview", "hours": 24}))
+            .await
+            .unwrap();
+        assert!(app.targets.iter().all(|t| t.port.changed_nothing()));
+        assert!(r.fields.preview.is_some());
+        assert_eq!(r.failed[0].region.as_deref(), Some("us-east-1"));
+    }
+
+    #[tokio::test]
+    async fn bad_input_and_no_region_read_fail_the_invocation() {
+        let config = config(&[]);
+        let live = app(&config, fleets(), OFFICE);
+        let err = invoke(&live, &config, json!({"action": "halt"}))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Input(_)), "{err}");
+        let dark = vec![FakeFleet {
+            unreadable: Some(denied()),
+            ..FakeFleet::holding("eu-west-1", vec![running("i-1")])
+        }];
+        let dark = app(&config, dark, OFFICE);
+        let err = invoke(&dark, &config, json!({"action": "evaluate"}))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("UnauthorizedOperation"), "{err}");
+    }
 }

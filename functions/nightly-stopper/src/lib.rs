@@ -22,8 +22,9 @@ use fleetkeeper::lambda::{Boot, Invocation};
 use fleetkeeper::org::{self, Answer, Reach, TargetRequest};
 
 use config::{Config, SchedulesSource};
-pub use handler::{App, RESERVE, Target};
+pub use handler::RESERVE;
 use ports::Ec2Fleet;
+pub use ports::{App, Target};
 
 /// What one cold start builds: the settings, a target per account and region, and the
 /// schedules parameter's reader; and what serving an organisation target needs.
@@ -37,11 +38,11 @@ pub struct Lambda {
 /// read once here too, so a bad one fails the cold start with its reason.
 pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     let config = Config::from_env(&boot.env)?;
-    let targets = handler::targets(&boot.aws, &config).await;
+    let targets = ports::targets(&boot.aws, &config).await;
     let ssm = boot.aws.client("SSM", aws_sdk_ssm::Client::new);
     let app = App::new(targets, ssm);
     if let SchedulesSource::Parameter(_) = &config.schedules {
-        handler::schedules(&app, &config).await?;
+        ports::schedules(&app, &config).await?;
     }
     Ok(Lambda {
         config,
@@ -72,7 +73,7 @@ pub async fn handle(
         let client = reached.client("EC2", aws_sdk_ec2::Client::new);
         let place = Target {
             port: Ec2Fleet::new(request.target.label(), client),
-            limits: handler::StartStop::new(config),
+            limits: ports::StartStop::new(config),
         };
         let config = Config {
             mode,

@@ -1,6 +1,15 @@
 //! Observe and act: the EC2 calls nightly-stopper needs, behind one narrow trait.
 
 use std::future::Future;
+use std::sync::Arc;
+
+use fleetkeeper::aws::Aws;
+use fleetkeeper::exec::RateLimiter;
+use fleetkeeper::parameter::{Cached, REREAD_AFTER};
+use fleetkeeper::{ConfigError, Error};
+
+use crate::config::{Config, DOCUMENT, SchedulesSource};
+use crate::schedule::{self, Schedules};
 
 use fleetkeeper::AwsError;
 use fleetkeeper::ec2::{describe_instances, dry_run_ok, state_filter, tag_key_filter};
@@ -100,5 +109,215 @@ pub trait Documents {
 impl Documents for aws_sdk_ssm::Client {
     async fn read(&self, name: &str) -> Result<String, AwsError> {
         fleetkeeper::parameter::read(self, name).await
+    }
+}
+
+/// StopInstances (and CreateTags) and StartInstances have buckets of their own.
+pub struct StartStop {
+    pub stop: RateLimiter,
+    pub start: RateLimiter,
+}
+
+impl StartStop {
+    pub fn new(config: &Config) -> Self {
+        StartStop {
+            stop: RateLimiter::new(config.stop_rate),
+            start: RateLimiter::new(config.start_rate),
+        }
+    }
+}
+
+/// One region of one account, with its own limiters.
+pub type Target<F> = fleetkeeper::exec::Target<F, StartStop>;
+
+/// Every region (REGIONS) of the function's own account, or of each account in ROLE_ARNS.
+pub async fn targets(aws: &Aws, config: &Config) -> Vec<Target<Ec2Fleet>> {
+    aws.places(
+        &config.role_arns,
+        "fleetkeeper-nightly-stopper",
+        "EC2",
+        &config.regions,
+        aws_sdk_ec2::Client::new,
+    )
+    .await
+    .into_iter()
+    .map(|(name, client)| Target {
+        port: Ec2Fleet::new(name, client),
+        limits: StartStop::new(config),
+    })
+    .collect()
+}
+
+/// What a warm function keeps: a target per place, and the schedules document's source.
+pub struct App<F, D> {
+    pub targets: Vec<Target<F>>,
+    pub documents: D,
+    /// What SCHEDULES_PARAMETER held, read again after five minutes.
+    pub schedules: Cached<Schedules>,
+}
+
+impl<F, D> App<F, D> {
+    pub fn new(targets: Vec<Target<F>>, documents: D) -> Self {
+        App {
+            targets,
+            documents,
+            schedules: Cached::new(REREAD_AFTER),
+        }
+    }
+}
+
+/// The schedules in force: given in the configuration, or read from the parameter (a bad
+/// document fails the run, naming the parameter, and changes nothing).
+pub async fn schedules<F, D: Documents>(
+    app: &App<F, D>,
+    config: &Config,
+) -> Result<Arc<Schedules>, Error> {
+    let name = match &config.schedules {
+        SchedulesSource::Given(s) => return Ok(Arc::clone(s)),
+        SchedulesSource::Parameter(name) => name,
+    };
+    if let Some(s) = app.schedules.fresh() {
+        return Ok(s);
+    }
+    let text = app.documents.read(name).await?;
+    let parsed =
+        schedule::parse(&text, (&config.time_zone, &config.time_zone_name)).map_err(|e| {
+            let origin = format!("SSM parameter {name} (SCHEDULES_PARAMETER)");
+            ConfigError::document(origin, DOCUMENT, e)
+        })?;
+    Ok(app.schedules.store(parsed))
+}
+
+/// In-memory ports for unit tests: a region that holds instances and refuses some ids the way
+/// EC2 does (the whole call fails), and a schedules document.
+#[cfg(test)]
+pub mod fake {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use fleetkeeper::AwsError;
+
+    use super::{Documents, Fleet, Instance};
+
+    #[derive(Default)]
+    pub struct FakeFleet {
+        pub name: String,
+        pub instances: Vec<Instance>,
+        /// Set: DescribeInstances fails with it.
+        pub unreadable: Option<AwsError>,
+        pub missing: BTreeSet<String>,
+        pub no_hibernation: BTreeSet<String>,
+        pub no_capacity: BTreeSet<String>,
+        /// Every call: its verb and how many ids.
+        pub calls: Mutex<Vec<(String, usize)>>,
+        /// Stopped for real (not a dry run): the id, and whether it hibernated.
+        pub stopped: Mutex<Vec<(String, bool)>>,
+        pub started: Mutex<Vec<String>>,
+        pub tagged: Mutex<Vec<(String, String)>>,
+    }
+
+    impl FakeFleet {
+        pub fn holding(name: &str, instances: Vec<Instance>) -> Self {
+            FakeFleet {
+                name: name.to_owned(),
+                instances,
+                ..FakeFleet::default()
+            }
+        }
+
+        pub fn stopped_ids(&self) -> Vec<String> {
+            self.stopped
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(id, _)| id.clone())
+                .collect()
+        }
+
+        pub fn changed_nothing(&self) -> bool {
+            self.stopped.lock().unwrap().is_empty()
+                && self.started.lock().unwrap().is_empty()
+                && self.tagged.lock().unwrap().is_empty()
+        }
+    }
+
+    impl Fleet for FakeFleet {
+        fn name(&self) -> &str {
+            &self.name
+        }
+
+        async fn scheduled(&self, key: &str) -> Result<Vec<Instance>, AwsError> {
+            match &self.unreadable {
+                Some(e) => Err(e.clone()),
+                None => Ok(self
+                    .instances
+                    .iter()
+                    .filter(|i| i.tags.contains_key(key))
+                    .cloned()
+                    .collect()),
+            }
+        }
+
+        async fn stop(
+            &self,
+            ids: &[String],
+            hibernate: bool,
+            dry_run: bool,
+        ) -> Result<(), AwsError> {
+            self.calls.lock().unwrap().push(("stop".into(), ids.len()));
+            if let Some(bad) = ids.iter().find(|i| self.missing.contains(*i)) {
+                return Err(AwsError::service(
+                    "ec2:StopInstances",
+                    "InvalidInstanceID.NotFound",
+                    &format!("{bad} not found"),
+                ));
+            }
+            if hibernate && ids.iter().any(|i| self.no_hibernation.contains(i)) {
+                return Err(AwsError::service(
+                    "ec2:StopInstances",
+                    "UnsupportedHibernationConfiguration",
+                    "not enabled",
+                ));
+            }
+            if !dry_run {
+                self.stopped
+                    .lock()
+                    .unwrap()
+                    .extend(ids.iter().map(|i| (i.clone(), hibernate)));
+            }
+            Ok(())
+        }
+
+        async fn start(&self, ids: &[String], dry_run: bool) -> Result<(), AwsError> {
+            self.calls.lock().unwrap().push(("start".into(), ids.len()));
+            if let Some(bad) = ids.iter().find(|i| self.no_capacity.contains(*i)) {
+                return Err(AwsError::service(
+                    "ec2:StartInstances",
+                    "InsufficientInstanceCapacity",
+                    &format!("no t3.micro capacity for {bad}"),
+                ));
+            }
+            if !dry_run {
+                self.started.lock().unwrap().extend(ids.iter().cloned());
+            }
+            Ok(())
+        }
+
+        async fn tag(&self, ids: &[String], _: &str, value: &str) -> Result<(), AwsError> {
+            self.tagged
+                .lock()
+                .unwrap()
+                .extend(ids.iter().map(|i| (i.clone(), value.to_owned())));
+            Ok(())
+        }
+    }
+
+    /// The schedules document in SSM, or the error reading it gives.
+    pub struct FakeDocuments(pub Result<String, AwsError>);
+
+    impl Documents for FakeDocuments {
+        async fn read(&self, _: &str) -> Result<String, AwsError> {
+            self.0.clone()
+        }
     }
 }

@@ -13,7 +13,8 @@ use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
 use jiff::civil::Weekday;
 use nightly_stopper::config::Config;
-use nightly_stopper::handler::{App, run, targets};
+use nightly_stopper::handler::run;
+use nightly_stopper::ports::{App, targets};
 use nightly_stopper::report::StopperReport;
 use serde_json::json;
 

@@ -361,103 +361,11 @@ pub async fn apply<E: Ebs + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::create::{Create, Volume};
-    use crate::plan::retention::Snapshot;
+    use crate::plan::create::Create;
+    use crate::ports::fake::FakeEbs as Fake;
     use fleetkeeper::exec::BucketSpec;
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::BTreeMap;
     use std::sync::Mutex;
-
-    #[derive(Default)]
-    struct Fake {
-        in_use: BTreeSet<String>,
-        gone: BTreeSet<String>,
-        deleted: Mutex<Vec<String>>,
-        created: Mutex<Vec<String>>,
-        copied: Mutex<Vec<String>>,
-        archived: Mutex<Vec<String>>,
-        /// (snapshot id, seal) written.
-        sealed: Mutex<Vec<(String, String)>>,
-        /// Copies accepted before EC2 says too many are in flight (None: no limit).
-        copy_limit: Mutex<Option<usize>>,
-    }
-
-    impl Ebs for Fake {
-        fn region(&self) -> &str {
-            "test"
-        }
-        async fn tagged_volumes(&self) -> Result<Vec<Volume>, AwsError> {
-            Ok(vec![])
-        }
-        async fn tagged_instances(&self) -> Result<Vec<fleetkeeper::ec2::Instance>, AwsError> {
-            Ok(vec![])
-        }
-        async fn our_snapshots(&self) -> Result<Vec<Snapshot>, AwsError> {
-            Ok(vec![])
-        }
-        async fn create_set(
-            &self,
-            instance_id: &str,
-            _: bool,
-            _: &str,
-            _: &BTreeMap<String, String>,
-        ) -> Result<Vec<(String, String)>, AwsError> {
-            self.created.lock().unwrap().push(instance_id.to_owned());
-            Ok(vec![(format!("snap-{instance_id}-a"), "vol-a".into())])
-        }
-        async fn create(
-            &self,
-            volume_id: &str,
-            _: &str,
-            _: &BTreeMap<String, String>,
-        ) -> Result<String, AwsError> {
-            self.created.lock().unwrap().push(volume_id.to_owned());
-            Ok(format!("snap-new-{volume_id}"))
-        }
-        async fn copy(
-            &self,
-            _: &str,
-            source_id: &str,
-            _: &str,
-            _: &BTreeMap<String, String>,
-            _: Option<&str>,
-        ) -> Result<String, AwsError> {
-            let mut limit = self.copy_limit.lock().unwrap();
-            if let Some(left) = limit.as_mut() {
-                if *left == 0 {
-                    return Err(AwsError::service(
-                        "ec2:CopySnapshot",
-                        "ResourceLimitExceeded",
-                        "too many snapshot copies in progress",
-                    ));
-                }
-                *left -= 1;
-            }
-            drop(limit);
-            self.copied.lock().unwrap().push(source_id.to_owned());
-            Ok(format!("snap-copy-{source_id}"))
-        }
-        async fn archive(&self, id: &str) -> Result<(), AwsError> {
-            self.archived.lock().unwrap().push(id.to_owned());
-            Ok(())
-        }
-        async fn seal(&self, id: &str, value: &str) -> Result<(), AwsError> {
-            self.sealed
-                .lock()
-                .unwrap()
-                .push((id.to_owned(), value.to_owned()));
-            Ok(())
-        }
-        async fn delete(&self, id: &str) -> Result<Deleted, AwsError> {
-            if self.in_use.contains(id) {
-                return Ok(Deleted::InUse("used by ami-1".into()));
-            }
-            if self.gone.contains(id) {
-                return Ok(Deleted::AlreadyGone);
-            }
-            self.deleted.lock().unwrap().push(id.to_owned());
-            Ok(Deleted::Done)
-        }
-    }
 
     fn doomed(n: usize) -> Vec<Decision> {
         (0..n)

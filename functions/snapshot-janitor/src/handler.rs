@@ -247,3 +247,154 @@ pub async fn run<E: Ebs + Sync>(
     report.log();
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::model::{BACKUP_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, State, Volume};
+    use crate::ports::fake::FakeEbs;
+    use fleetkeeper::exec::RateLimiter;
+    use fleetkeeper::seal::{Key, KeyRing, Keys, SEAL_TAG, fleetkeeper_claims};
+    use fleetkeeper::{AwsError, Env};
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn ring() -> KeyRing {
+        KeyRing::new(Key::new("v1", vec![3; 32]).unwrap())
+    }
+
+    fn now() -> Timestamp {
+        "2026-12-10T02:00:00Z".parse().unwrap()
+    }
+
+    fn volume(id: &str) -> Volume {
+        Volume {
+            id: id.into(),
+            instance_id: None,
+            tags: [(BACKUP_TAG.to_owned(), "daily".to_owned())].into(),
+        }
+    }
+
+    /// A daily snapshot the janitor took (sealed) `days_ago` days before now.
+    fn ours(id: &str, volume_id: &str, days_ago: i64) -> Snapshot {
+        let mut tags: BTreeMap<String, String> = [
+            (MANAGED_BY_TAG, MANAGED_BY),
+            (POLICY_TAG, "daily"),
+            ("fleetkeeper:volume-id", volume_id),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let seal = ring().seal(id, &fleetkeeper_claims(&tags)).unwrap();
+        tags.insert(SEAL_TAG.to_owned(), seal);
+        Snapshot {
+            id: id.into(),
+            volume_id: volume_id.into(),
+            policy: "daily".into(),
+            state: State::Completed,
+            started: now() - jiff::SignedDuration::from_hours(24 * days_ago),
+            managed: true,
+            tags,
+            ..Default::default()
+        }
+    }
+
+    fn app(config: &Config, sources: Vec<FakeEbs>) -> App<FakeEbs> {
+        App {
+            sources: sources
+                .into_iter()
+                .map(|port| Target {
+                    port,
+                    limits: RateLimiter::new(config.rate),
+                })
+                .collect(),
+            destinations: Vec::new(),
+            keys: Keys::Fixed(ring()),
+        }
+    }
+
+    async fn invoke(
+        app: &App<FakeEbs>,
+        config: &Config,
+        payload: Value,
+    ) -> Result<JanitorReport, Error> {
+        let mut metrics = Metrics::for_function("snapshot-janitor");
+        run(
+            app,
+            config,
+            &payload,
+            now(),
+            Budget::unlimited(),
+            &mut metrics,
+        )
+        .await
+    }
+
+    fn denied() -> AwsError {
+        AwsError::service("ec2:DescribeVolumes", "UnauthorizedOperation", "denied")
+    }
+
+    /// Three old daily snapshots of `volume_id` in a region (two past KEEP_LAST=1).
+    fn region(name: &str, volume_id: &str) -> FakeEbs {
+        let snapshots = (1..=3)
+            .map(|d| ours(&format!("snap-{volume_id}-{d}"), volume_id, d))
+            .collect();
+        FakeEbs::holding(name, vec![volume(volume_id)], snapshots)
+    }
+
+    #[tokio::test]
+    async fn max_deletes_is_shared_by_every_region_and_a_forged_copy_is_kept() {
+        let config =
+            Config::from_env(&Env::of(&[("KEEP_LAST", "1"), ("MAX_DELETES", "3")])).unwrap();
+        let mut west = region("eu-west-1", "vol-1");
+        // Every tag of the oldest genuine snapshot, seal included, on one it never took.
+        let forged = Snapshot {
+            id: "snap-forged".into(),
+            ..west.snapshots[2].clone()
+        };
+        west.snapshots.push(forged);
+        let app = app(&config, vec![west, region("us-east-1", "vol-2")]);
+        let r = invoke(&app, &config, json!({})).await.unwrap();
+        let (west, east) = (&app.sources[0].port, &app.sources[1].port);
+        assert_eq!(west.deleted(), ["snap-vol-1-2", "snap-vol-1-3"]);
+        assert_eq!(east.deleted().len(), 1, "MAX_DELETES=3 over both regions");
+        assert_eq!(west.created(), ["vol-1"], "today's snapshot is taken first");
+        assert!(!west.deleted().contains(&"snap-forged".to_owned()));
+        assert_eq!(r.remaining_count(), 1, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_region_is_reported_and_the_others_go_on() {
+        let config = Config::from_env(&Env::of(&[("KEEP_LAST", "1")])).unwrap();
+        let dark = FakeEbs {
+            unreadable: Some(denied()),
+            ..region("us-east-1", "vol-2")
+        };
+        let app = app(&config, vec![region("eu-west-1", "vol-1"), dark]);
+        let r = invoke(&app, &config, json!({})).await.unwrap();
+        assert_eq!(app.sources[0].port.deleted().len(), 2);
+        assert!(app.sources[1].port.deleted().is_empty());
+        assert!(app.sources[1].port.created().is_empty());
+        assert_eq!(r.failed.len(), 1, "{r:?}");
+        assert_eq!(r.failed[0].region.as_deref(), Some("us-east-1"));
+    }
+
+    #[tokio::test]
+    async fn bad_input_and_no_region_read_fail_the_invocation() {
+        let config = Config::from_env(&Env::of(&[])).unwrap();
+        let app = app(&config, vec![region("eu-west-1", "vol-1")]);
+        let err = invoke(&app, &config, json!("snapshot now"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Input(_)), "{err}");
+        assert!(app.sources[0].port.created().is_empty());
+        let dark = FakeEbs {
+            unreadable: Some(denied()),
+            ..region("eu-west-1", "vol-1")
+        };
+        let dark = self::app(&config, vec![dark]);
+        let err = invoke(&dark, &config, json!({})).await.unwrap_err();
+        assert!(err.to_string().contains("UnauthorizedOperation"), "{err}");
+    }
+}

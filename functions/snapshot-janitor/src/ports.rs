@@ -323,3 +323,141 @@ impl Ebs for Ec2Ebs {
         }
     }
 }
+
+/// In-memory ports for unit tests: a region holding volumes, instances and snapshots, and
+/// refusing what EC2 refuses (a snapshot in use by an AMI, too many copies in flight).
+#[cfg(test)]
+pub mod fake {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Mutex;
+
+    use fleetkeeper::AwsError;
+    use fleetkeeper::ec2::Instance;
+
+    use super::{Deleted, Ebs};
+    use crate::model::{Snapshot, Volume};
+
+    #[derive(Default)]
+    pub struct FakeEbs {
+        pub region: String,
+        pub volumes: Vec<Volume>,
+        pub instances: Vec<Instance>,
+        pub snapshots: Vec<Snapshot>,
+        /// Set: every read fails with it.
+        pub unreadable: Option<AwsError>,
+        pub in_use: BTreeSet<String>,
+        pub gone: BTreeSet<String>,
+        pub deleted: Mutex<Vec<String>>,
+        pub created: Mutex<Vec<String>>,
+        pub copied: Mutex<Vec<String>>,
+        pub archived: Mutex<Vec<String>>,
+        /// (snapshot id, seal) written.
+        pub sealed: Mutex<Vec<(String, String)>>,
+        /// Copies accepted before EC2 says too many are in flight (None: no limit).
+        pub copy_limit: Mutex<Option<usize>>,
+    }
+
+    impl Ebs for FakeEbs {
+        fn region(&self) -> &str {
+            &self.region
+        }
+        async fn tagged_volumes(&self) -> Result<Vec<Volume>, AwsError> {
+            self.read(&self.volumes)
+        }
+        async fn tagged_instances(&self) -> Result<Vec<Instance>, AwsError> {
+            self.read(&self.instances)
+        }
+        async fn our_snapshots(&self) -> Result<Vec<Snapshot>, AwsError> {
+            self.read(&self.snapshots)
+        }
+        async fn create_set(
+            &self,
+            instance_id: &str,
+            _: bool,
+            _: &str,
+            _: &BTreeMap<String, String>,
+        ) -> Result<Vec<(String, String)>, AwsError> {
+            self.created.lock().unwrap().push(instance_id.to_owned());
+            Ok(vec![(format!("snap-{instance_id}-a"), "vol-a".into())])
+        }
+        async fn create(
+            &self,
+            volume_id: &str,
+            _: &str,
+            _: &BTreeMap<String, String>,
+        ) -> Result<String, AwsError> {
+            self.created.lock().unwrap().push(volume_id.to_owned());
+            Ok(format!("snap-new-{volume_id}"))
+        }
+        async fn copy(
+            &self,
+            _: &str,
+            source_id: &str,
+            _: &str,
+            _: &BTreeMap<String, String>,
+            _: Option<&str>,
+        ) -> Result<String, AwsError> {
+            let mut limit = self.copy_limit.lock().unwrap();
+            if let Some(left) = limit.as_mut() {
+                if *left == 0 {
+                    return Err(AwsError::service(
+                        "ec2:CopySnapshot",
+                        "ResourceLimitExceeded",
+                        "too many snapshot copies in progress",
+                    ));
+                }
+                *left -= 1;
+            }
+            drop(limit);
+            self.copied.lock().unwrap().push(source_id.to_owned());
+            Ok(format!("snap-copy-{source_id}"))
+        }
+        async fn archive(&self, id: &str) -> Result<(), AwsError> {
+            self.archived.lock().unwrap().push(id.to_owned());
+            Ok(())
+        }
+        async fn seal(&self, id: &str, value: &str) -> Result<(), AwsError> {
+            self.sealed
+                .lock()
+                .unwrap()
+                .push((id.to_owned(), value.to_owned()));
+            Ok(())
+        }
+        async fn delete(&self, id: &str) -> Result<Deleted, AwsError> {
+            if self.in_use.contains(id) {
+                return Ok(Deleted::InUse("used by ami-1".into()));
+            }
+            if self.gone.contains(id) {
+                return Ok(Deleted::AlreadyGone);
+            }
+            self.deleted.lock().unwrap().push(id.to_owned());
+            Ok(Deleted::Done)
+        }
+    }
+
+    impl FakeEbs {
+        pub fn holding(region: &str, volumes: Vec<Volume>, snapshots: Vec<Snapshot>) -> Self {
+            FakeEbs {
+                region: region.to_owned(),
+                volumes,
+                snapshots,
+                ..FakeEbs::default()
+            }
+        }
+
+        fn read<T: Clone>(&self, what: &[T]) -> Result<Vec<T>, AwsError> {
+            match &self.unreadable {
+                Some(e) => Err(e.clone()),
+                None => Ok(what.to_vec()),
+            }
+        }
+
+        pub fn deleted(&self) -> Vec<String> {
+            self.deleted.lock().unwrap().clone()
+        }
+
+        pub fn created(&self) -> Vec<String> {
+            self.created.lock().unwrap().clone()
+        }
+    }
+}
