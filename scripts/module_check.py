@@ -67,6 +67,22 @@ def direction(crate: str, graph: dict[str, set[str]]) -> list[str]:
     ]
 
 
+def features(src: Path) -> dict[str, dict[str, set[str]]]:
+    """A function's feature folders (instance-launcher's `launch/`, `mine/`), each with the graph
+    of its own layers: `mod.rs` routes (the feature's handler), its files are the layers."""
+    out = {}
+    for folder in sorted(p for p in src.iterdir() if p.is_dir() and (p / "mod.rs").exists()):
+        files = {f.stem: f.read_text() for f in folder.glob("*.rs") if f.stem != "mod"}
+        if not set(files) & set(LAYERS):
+            continue
+        ref = re.compile(rf"\b(?:crate::{folder.name}::|super::)([a-z_][a-z0-9_]*)")
+        out[folder.name] = {
+            name: {m for m in ref.findall(text) if m in files and m != name}
+            for name, text in files.items()
+        }
+    return out
+
+
 def main() -> int:
     crates = [ROOT / "shared" / "src"] + sorted((ROOT / "functions").glob("*/src"))
     bad = 0
@@ -84,6 +100,13 @@ def main() -> int:
             for problem in direction(crate, graph):
                 bad += 1
                 print(problem, file=sys.stderr)
+            for feature, layers in features(src).items():
+                for cycle in cycles(layers):
+                    bad += 1
+                    print(f"modules: {crate}/{feature}: {' -> '.join(cycle)}", file=sys.stderr)
+                for problem in direction(f"{crate}/{feature}", layers):
+                    bad += 1
+                    print(problem, file=sys.stderr)
     if bad:
         print(f"modules: {bad} import cycles or imports against the direction", file=sys.stderr)
         return 1

@@ -1,22 +1,21 @@
-//! instance-launcher: a function URL that serves a launch form (GET /) and launches an EC2
-//! instance from a launch template when it is posted (POST /, form or JSON).
+//! instance-launcher: a function URL with two features, each in its own folder with its own
+//! request, plan, apply, page and report:
+//! - [`launch`] (`/`): the launch form, and a launch from it (form or JSON) from a launch
+//!   template, within the caller's quota;
+//! - [`mine`] (`/mine`): "your instances": the caller's sealed instances, and the extend,
+//!   stop and terminate of one of them.
 //!
-//! parse and validate ([`request`], pure) -> observe ([`ports`]: an earlier launch of the same
-//! form, the owner's instances) -> plan ([`plan`], pure: whether to launch, the type, tags and
-//! token) -> apply ([`apply`] over [`ports`]: RunInstances) -> answer ([`report`]: JSON for scripts, [`page`]
-//! for browsers), routed by [`handler`].
+//! [`handler`] authenticates, pins the caller's identity, refuses cross-site POSTs and routes
+//! by path; [`model`] holds what both features speak of, [`web`] what both pages share, and
+//! [`ports`] the EC2 and S3 calls (with in-memory fakes beside them for tests).
 
-pub mod apply;
 pub mod config;
 pub mod handler;
-pub mod lease;
+pub mod launch;
+pub mod mine;
 pub mod model;
-pub mod page;
-pub mod plan;
 pub mod ports;
-pub mod quota;
-pub mod report;
-pub mod request;
+pub mod web;
 
 use fleetkeeper::Error;
 use fleetkeeper::http::SecretSource;
@@ -24,7 +23,8 @@ use fleetkeeper::lambda::{Boot, Invocation};
 use fleetkeeper::seal::{Keys, SecretKeys};
 
 use config::Config;
-pub use handler::{App, RESERVE};
+pub use handler::RESERVE;
+pub use ports::App;
 use ports::{Ec2, S3Claims};
 
 /// What one cold start builds: the settings and the clients.

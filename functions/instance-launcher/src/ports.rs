@@ -12,11 +12,39 @@ use fleetkeeper::seal::SEAL_TAG;
 use fleetkeeper::tagging::create_tag;
 use fleetkeeper::tags::TERMINATED_TAG;
 
+use fleetkeeper::http::SecretSource;
+use fleetkeeper::seal::{Keys, lease_claims};
+
 use crate::config::{Config, Template};
-use crate::lease::{LISTED_STATES, Who};
-use crate::model::Launch;
-use crate::quota::Book;
+use crate::model::{Book, LISTED_STATES, Launch, Who};
 use fleetkeeper::tags::TOKEN_TAG;
+
+/// What a warm function keeps: EC2, the shared secret's source, the seal key and the claim
+/// books. Generic over the ports, so the routes also run over in-memory ones.
+pub struct App<I = Ec2, C = S3Claims> {
+    pub ec2: I,
+    pub secret: Option<SecretSource>,
+    pub region: String,
+    /// The seal key: what it launches it seals, and "your instances" acts only on sealed ones.
+    pub keys: Keys,
+    /// Each caller's claim book: the quota's conditional writes.
+    pub claims: C,
+}
+
+impl<I, C> App<I, C> {
+    /// The instances whose lease seal verifies: a lease tag is anyone's to write, or to copy
+    /// from a genuine lease onto another instance.
+    pub async fn sealed(&self, found: Vec<Instance>) -> Result<Vec<Instance>, AwsError> {
+        let ring = self.keys.ring_for(found.iter().map(|i| &i.tags)).await?;
+        Ok(found
+            .into_iter()
+            .filter(|i| {
+                ring.check(&i.id, &i.tags, &lease_claims(&i.tags))
+                    .is_valid()
+            })
+            .collect())
+    }
+}
 
 /// What the caller is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,6 +336,174 @@ impl Claims for S3Claims {
                 Ok(Written::Conflict)
             }
             Err(e) => Err(aws_err("s3:PutObject")(e)),
+        }
+    }
+}
+
+/// In-memory ports for unit tests: EC2 holding instances (RunInstances makes one from the
+/// launch's tags), and claim books written only by a compare-and-set on their version.
+#[cfg(test)]
+pub mod fake {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use fleetkeeper::AwsError;
+    use fleetkeeper::ec2::{Instance, InstanceState};
+    use fleetkeeper::seal::SEAL_TAG;
+    use fleetkeeper::tags::{TERMINATED_TAG, TOKEN_TAG};
+
+    use super::{Claims, Instances, Launched, Written};
+    use crate::config::Config;
+    use crate::model::{Book, Launch, Who};
+
+    #[derive(Default)]
+    pub struct FakeEc2 {
+        pub instances: Mutex<Vec<Instance>>,
+    }
+
+    impl FakeEc2 {
+        pub fn all(&self) -> Vec<Instance> {
+            self.instances.lock().unwrap().clone()
+        }
+
+        pub fn get(&self, id: &str) -> Option<Instance> {
+            self.all().into_iter().find(|i| i.id == id)
+        }
+
+        pub fn add(&self, i: Instance) {
+            self.instances.lock().unwrap().push(i);
+        }
+
+        fn change(&self, id: &str, f: impl FnOnce(&mut Instance)) -> Result<(), AwsError> {
+            let mut all = self.instances.lock().unwrap();
+            match all.iter_mut().find(|i| i.id == id) {
+                Some(i) => {
+                    f(i);
+                    Ok(())
+                }
+                None => Err(AwsError::service(
+                    "ec2:CreateTags",
+                    "InvalidInstanceID.NotFound",
+                    &format!("{id} not found"),
+                )),
+            }
+        }
+    }
+
+    impl Instances for FakeEc2 {
+        async fn launched_with(&self, token: &str) -> Result<Option<Instance>, AwsError> {
+            Ok(self.all().into_iter().find(|i| {
+                i.tags.get(TOKEN_TAG).map(String::as_str) == Some(token)
+                    && InstanceState::LIVE.contains(&i.state)
+            }))
+        }
+
+        async fn run(
+            &self,
+            launch: &Launch,
+            _: &Config,
+            dry_run: bool,
+        ) -> Result<Option<Launched>, AwsError> {
+            if dry_run {
+                return Ok(None);
+            }
+            let mut all = self.instances.lock().unwrap();
+            let id = format!("i-{:017x}", all.len() + 1);
+            all.push(Instance {
+                id: id.clone(),
+                state: "pending".into(),
+                instance_type: launch.instance_type.clone(),
+                tags: launch.tags.iter().cloned().collect(),
+                ..Default::default()
+            });
+            Ok(Some(Launched {
+                id,
+                state: "pending".into(),
+            }))
+        }
+
+        async fn mine(&self, who: &Who) -> Result<Vec<Instance>, AwsError> {
+            let live = |i: &Instance| InstanceState::LIVE.contains(&i.state);
+            Ok(self
+                .all()
+                .into_iter()
+                .filter(|i| who.owns(i) && live(i))
+                .collect())
+        }
+
+        async fn ever(&self, who: &Who) -> Result<Vec<Instance>, AwsError> {
+            Ok(self.all().into_iter().filter(|i| who.owns(i)).collect())
+        }
+
+        async fn find(&self, id: &str) -> Result<Option<Instance>, AwsError> {
+            Ok(self.get(id))
+        }
+
+        async fn extend(
+            &self,
+            id: &str,
+            set: &[(String, String)],
+            remove: &[&str],
+            start: bool,
+        ) -> Result<(), AwsError> {
+            self.change(id, |i| {
+                for k in remove {
+                    i.tags.remove(*k);
+                }
+                i.tags.extend(set.iter().cloned());
+                if start {
+                    i.state = "pending".into();
+                }
+            })
+        }
+
+        async fn stop(&self, id: &str) -> Result<(), AwsError> {
+            self.change(id, |i| i.state = "stopping".into())
+        }
+
+        async fn seal(&self, id: &str, seal: &str) -> Result<(), AwsError> {
+            self.change(id, |i| {
+                i.tags.insert(SEAL_TAG.to_owned(), seal.to_owned());
+            })
+        }
+
+        async fn terminate(&self, id: &str, at: &str) -> Result<(), AwsError> {
+            self.change(id, |i| {
+                i.tags.insert(TERMINATED_TAG.to_owned(), at.to_owned());
+                i.state = "shutting-down".into();
+            })
+        }
+    }
+
+    /// Each caller's book and its version number.
+    #[derive(Default)]
+    pub struct FakeClaims {
+        pub books: Mutex<BTreeMap<String, (Book, u64)>>,
+    }
+
+    impl Claims for FakeClaims {
+        async fn read(&self, who: &Who) -> Result<(Book, Option<String>), AwsError> {
+            let books = self.books.lock().unwrap();
+            Ok(match books.get(who.name()) {
+                Some((book, v)) => (book.clone(), Some(v.to_string())),
+                None => (Book::default(), None),
+            })
+        }
+
+        async fn write(
+            &self,
+            who: &Who,
+            book: &Book,
+            version: Option<&str>,
+        ) -> Result<Written, AwsError> {
+            let mut books = self.books.lock().unwrap();
+            let stored = books.get(who.name()).map(|(_, v)| v.to_string());
+            if stored.as_deref() != version {
+                return Ok(Written::Conflict);
+            }
+            let next = stored.map_or(1, |v| v.parse::<u64>().unwrap_or(0) + 1);
+            books.insert(who.name().to_owned(), (book.clone(), next));
+            Ok(Written::Done)
         }
     }
 }

@@ -12,12 +12,12 @@ use fleetkeeper::report::{Entry, Failure, Report};
 use fleetkeeper::{AwsError, Mode};
 
 use crate::config::Config;
-use crate::page;
-use crate::plan::{Launch, console_url};
+use crate::launch::page;
+use crate::launch::plan::console_url;
+use crate::launch::request::LaunchRequest;
+use crate::model::{FUNCTION, Launch, Raw};
 use crate::ports::Launched;
-use crate::request::{FieldError, LaunchRequest};
 
-pub const FUNCTION: &str = "instance-launcher";
 const LAUNCH: &str = "launch";
 
 pub type LaunchReport = Report<LaunchFields>;
@@ -162,20 +162,9 @@ pub fn answer(
     )
 }
 
-pub mod lease;
-
-/// A 400 for scripts: each field with its message, and what was not done.
-pub fn fields_json(errors: &[FieldError], not_done: &str) -> Value {
-    let fields: serde_json::Map<String, Value> = errors
-        .iter()
-        .map(|e| (e.field.clone(), e.message.clone().into()))
-        .collect();
-    json!({ "error": format!("invalid fields: {not_done}"), "fields": fields })
-}
-
 /// The values to show again when a valid request was refused as a whole (quota, EC2).
-fn raw_of(r: &LaunchRequest) -> crate::request::Raw {
-    let mut raw = crate::request::Raw::new();
+fn raw_of(r: &LaunchRequest) -> Raw {
+    let mut raw = Raw::new();
     raw.insert("size".into(), r.size.clone());
     raw.insert("name".into(), r.name.clone());
     raw.insert("owner".into(), r.owner.clone());
@@ -206,8 +195,8 @@ mod tests {
         };
         let now: Timestamp = "2026-11-21T09:00:00Z".parse().unwrap();
         let config = crate::config::test_config();
-        let who = crate::lease::Who::Owner(r.owner.clone());
-        let launch = crate::plan::plan(&r, &config, "req-1", &who, now);
+        let who = crate::model::Who::Owner(r.owner.clone());
+        let launch = crate::launch::plan::plan(&r, &config, "req-1", &who, now);
         (r, launch)
     }
 

@@ -7,8 +7,8 @@ use fleetkeeper::ec2::Instance;
 use fleetkeeper::http::Refusal;
 
 use crate::config::Config;
-use crate::lease::Who;
-use crate::request::LaunchRequest;
+use crate::launch::request::LaunchRequest;
+use crate::model::Who;
 
 /// The token tag holds the form's token, so a second submit finds the first launch.
 pub use fleetkeeper::tags::{EXPIRES_TAG, LAUNCHED_BY_TAG, OWNER_TAG, PURPOSE_TAG, TOKEN_TAG};

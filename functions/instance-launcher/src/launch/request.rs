@@ -1,11 +1,10 @@
 //! A launch request from the form (application/x-www-form-urlencoded) or a script
 //! (application/json), validated field by field. Pure: no I/O.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::model::{FieldError, OWNER_MAX, Raw, Rejection, is_email};
 
 /// The fields, in the order the form shows them.
 pub const FIELDS: [&str; 6] = ["size", "name", "owner", "purpose", "hours", "nightly_stop"];
@@ -13,7 +12,6 @@ pub const FIELDS: [&str; 6] = ["size", "name", "owner", "purpose", "hours", "nig
 pub const NONCE: &str = "nonce";
 
 pub const NAME_MAX: usize = 64;
-pub const OWNER_MAX: usize = 254;
 pub const PURPOSE_MAX: usize = 200;
 
 /// A valid request.
@@ -32,30 +30,6 @@ pub struct LaunchRequest {
     pub nonce: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-/// The raw values as sent, kept to fill the form again beside its errors.
-pub type Raw = BTreeMap<String, String>;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rejection {
-    /// One message per bad field.
-    Fields(Vec<FieldError>, Raw),
-    /// The body as a whole (not JSON, not an object, not UTF-8).
-    Body(String),
-}
-
-fn err(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.to_owned(),
-        message: message.into(),
-    }
-}
-
 /// Reads a form body. Repeated fields are refused rather than guessed at.
 pub fn parse_form(body: &[u8], config: &Config) -> Result<LaunchRequest, Rejection> {
     let mut raw = Raw::new();
@@ -63,11 +37,11 @@ pub fn parse_form(body: &[u8], config: &Config) -> Result<LaunchRequest, Rejecti
     for (k, v) in form_urlencoded::parse(body) {
         let key = k.into_owned();
         if !FIELDS.contains(&key.as_str()) && key != NONCE {
-            errors.push(err(&key, format!("unknown field {key:?}")));
+            errors.push(FieldError::new(&key, format!("unknown field {key:?}")));
             continue;
         }
         if raw.insert(key.clone(), v.into_owned()).is_some() {
-            errors.push(err(&key, "given more than once"));
+            errors.push(FieldError::new(&key, "given more than once"));
         }
     }
     // An unticked checkbox is simply absent from a form body.
@@ -75,7 +49,7 @@ pub fn parse_form(body: &[u8], config: &Config) -> Result<LaunchRequest, Rejecti
         None => Ok(false),
         Some("on" | "true" | "1" | "yes") => Ok(true),
         Some("false" | "0" | "no" | "off") => Ok(false),
-        Some(other) => Err(err(
+        Some(other) => Err(FieldError::new(
             "nightly_stop",
             format!("{:?} is not a yes/no value", clip(other)),
         )),
@@ -97,12 +71,14 @@ pub fn parse_json(body: &[u8], config: &Config) -> Result<LaunchRequest, Rejecti
     let mut nightly = Ok(true);
     for (key, v) in obj {
         if !FIELDS.contains(&key.as_str()) && key != NONCE {
-            errors.push(err(&key, format!("unknown field {key:?}")));
+            errors.push(FieldError::new(&key, format!("unknown field {key:?}")));
             continue;
         }
         match (key.as_str(), v) {
             ("nightly_stop", Value::Bool(b)) => nightly = Ok(b),
-            ("nightly_stop", _) => nightly = Err(err("nightly_stop", "must be true or false")),
+            ("nightly_stop", _) => {
+                nightly = Err(FieldError::new("nightly_stop", "must be true or false"))
+            }
             ("hours", Value::Number(n)) => {
                 raw.insert(key, n.to_string());
             }
@@ -110,7 +86,7 @@ pub fn parse_json(body: &[u8], config: &Config) -> Result<LaunchRequest, Rejecti
                 raw.insert(key, s);
             }
             (_, Value::Null) => {}
-            (_, other) => errors.push(err(
+            (_, other) => errors.push(FieldError::new(
                 &key,
                 format!(
                     "must be a string, got {}",
@@ -132,10 +108,10 @@ fn validate(
     let size = get("size");
     let instance_type = config.instance_type(size);
     if size.is_empty() {
-        errors.push(err("size", "choose a size"));
+        errors.push(FieldError::new("size", "choose a size"));
     } else if instance_type.is_none() {
         let allowed: Vec<&str> = config.sizes.iter().map(|(l, _)| l.as_str()).collect();
-        errors.push(err(
+        errors.push(FieldError::new(
             "size",
             format!(
                 "{:?} is not offered; choose one of: {}",
@@ -146,23 +122,26 @@ fn validate(
     }
     let name = get("name");
     if name.is_empty() {
-        errors.push(err("name", "give the instance a name"));
+        errors.push(FieldError::new("name", "give the instance a name"));
     } else if name.chars().count() > NAME_MAX {
-        errors.push(err("name", format!("at most {NAME_MAX} characters")));
+        errors.push(FieldError::new(
+            "name",
+            format!("at most {NAME_MAX} characters"),
+        ));
     } else if !name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-'))
     {
-        errors.push(err(
+        errors.push(FieldError::new(
             "name",
             "use letters, digits, spaces, dots, dashes and underscores only",
         ));
     }
     let owner = get("owner").to_ascii_lowercase();
     if owner.is_empty() {
-        errors.push(err("owner", "give the owner's e-mail address"));
+        errors.push(FieldError::new("owner", "give the owner's e-mail address"));
     } else if owner.len() > OWNER_MAX || !is_email(&owner) {
-        errors.push(err(
+        errors.push(FieldError::new(
             "owner",
             "not an e-mail address such as jane@example.com",
         ));
@@ -172,7 +151,7 @@ fn validate(
             .iter()
             .any(|d| owner.rsplit_once('@').is_some_and(|(_, dom)| dom == d))
     {
-        errors.push(err(
+        errors.push(FieldError::new(
             "owner",
             format!(
                 "must be an address at {}",
@@ -182,18 +161,24 @@ fn validate(
     }
     let purpose = get("purpose");
     if purpose.is_empty() {
-        errors.push(err("purpose", "say what the instance is for"));
+        errors.push(FieldError::new("purpose", "say what the instance is for"));
     } else if purpose.chars().count() > PURPOSE_MAX {
-        errors.push(err("purpose", format!("at most {PURPOSE_MAX} characters")));
+        errors.push(FieldError::new(
+            "purpose",
+            format!("at most {PURPOSE_MAX} characters"),
+        ));
     } else if purpose.chars().any(char::is_control) {
-        errors.push(err("purpose", "no control characters or line breaks"));
+        errors.push(FieldError::new(
+            "purpose",
+            "no control characters or line breaks",
+        ));
     }
     let hours = match get("hours") {
         "" => Some(config.default_hours),
         h => match h.parse::<u32>() {
             Ok(n) if (1..=config.max_hours).contains(&n) => Some(n),
             _ => {
-                errors.push(err(
+                errors.push(FieldError::new(
                     "hours",
                     format!("a whole number of hours from 1 to {}", config.max_hours),
                 ));
@@ -207,7 +192,10 @@ fn validate(
             Some(n.to_owned())
         }
         _ => {
-            errors.push(err(NONCE, "the form is damaged: reload the page"));
+            errors.push(FieldError::new(
+                NONCE,
+                "the form is damaged: reload the page",
+            ));
             None
         }
     };
@@ -238,27 +226,6 @@ fn validate(
         nightly_stop,
         nonce,
     })
-}
-
-/// A deliberately plain check: one @, a dotted domain, no spaces or markup characters.
-pub fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    let local_ok = !local.is_empty()
-        && local.len() <= 64
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._%+-'".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    local_ok && domain_ok
 }
 
 /// Quoted user input in messages is cut short.

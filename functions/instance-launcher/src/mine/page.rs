@@ -4,20 +4,10 @@
 
 use fleetkeeper::http::escape;
 
-use super::page;
 use crate::config::Config;
-use crate::lease::{Lease, Who};
-
-/// `mine?owner=...` for links back to the list.
-pub fn list_href(who: Option<&Who>) -> String {
-    match who.and_then(Who::owner) {
-        Some(owner) => {
-            let q: String = form_urlencoded::byte_serialize(owner.as_bytes()).collect();
-            format!("mine?owner={q}")
-        }
-        None => "mine".into(),
-    }
-}
+use crate::mine::plan::Lease;
+use crate::model::Who;
+use crate::web::{list_href, page};
 
 fn owner_input(who: &Who) -> String {
     who.owner().map_or(String::new(), |o| {

@@ -1,97 +1,15 @@
-//! The "your instances" page, pure: who the caller is, their instances as leases, what they ask
-//! for (extend, stop, terminate) read and validated, and what that means for one instance.
-//! No I/O: apply carries a [`Step`] out.
+//! "Your instances", pure: the caller's instances as leases, and what an action asked for
+//! means for one instance as it is now. No I/O: apply carries a [`Step`] out.
 
 use jiff::{SignedDuration, Timestamp};
-use serde_json::Value;
 
 use fleetkeeper::ec2::{Instance, InstanceState};
 use fleetkeeper::lease::Lease as Tagged;
-use fleetkeeper::tags::{
-    EXPIRED_TAG, EXPIRES_TAG, LAUNCHED_BY_TAG, OWNER_TAG, TERMINATED_TAG, TOKEN_TAG,
-};
+use fleetkeeper::tags::{EXPIRED_TAG, EXPIRES_TAG, TERMINATED_TAG};
 
 use crate::config::Config;
-use crate::request::{FieldError, OWNER_MAX, Rejection, is_email};
-
-/// The states a listed instance may be in: the ones that still bill or can be started.
-pub const LISTED_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
-
-/// Whose instances: the IAM caller (matched on `fleetkeeper:launched-by`) or, behind a
-/// shared-secret proxy that signs nobody in, the owner e-mail given on the page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Who {
-    Caller(String),
-    Owner(String),
-}
-
-impl Who {
-    /// The tag an instance of theirs carries: (key, value).
-    pub fn tag(&self) -> (&'static str, &str) {
-        match self {
-            Who::Caller(arn) => (LAUNCHED_BY_TAG, arn),
-            Who::Owner(email) => (OWNER_TAG, email),
-        }
-    }
-
-    /// A digest (hex SHA-256) of who they are and `salt`: a name for them that can be shown
-    /// or used as a key, and that no other caller's gives.
-    pub fn digest(&self, salt: &str) -> String {
-        use sha2::{Digest, Sha256};
-        let (kind, name) = self.tag();
-        Sha256::new()
-            .chain_update(kind.as_bytes())
-            .chain_update(b"=")
-            .chain_update(name.as_bytes())
-            .chain_update(b"\n")
-            .chain_update(salt.as_bytes())
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
-    /// Who, as a message names them: the caller's ARN, or the owner e-mail.
-    pub fn name(&self) -> &str {
-        self.tag().1
-    }
-
-    /// Theirs, and launched by instance-launcher (others are not this page's to touch).
-    pub fn owns(&self, i: &Instance) -> bool {
-        let (key, value) = self.tag();
-        // launched-by is cut to 256 characters at launch, as tag values must be.
-        let value: String = value.chars().take(256).collect();
-        i.tags.contains_key(TOKEN_TAG) && i.tags.get(key).map(String::as_str) == Some(&value)
-    }
-
-    /// The owner e-mail to carry in links and forms (none for an IAM caller).
-    pub fn owner(&self) -> Option<&str> {
-        match self {
-            Who::Owner(e) => Some(e),
-            Who::Caller(_) => None,
-        }
-    }
-}
-
-/// Reads the owner e-mail given on the page (shared-secret mode): lowercased, checked as the
-/// launch form checks it.
-pub fn owner_of(given: Option<&str>) -> Result<Who, FieldError> {
-    let given = given.map(str::trim).unwrap_or_default();
-    if given.is_empty() {
-        return Err(field(
-            "owner",
-            "give the owner e-mail the instances were launched for",
-        ));
-    }
-    let owner = given.to_ascii_lowercase();
-    if owner.len() > OWNER_MAX || !is_email(&owner) {
-        return Err(field(
-            "owner",
-            "must be an e-mail address such as jane@example.com",
-        ));
-    }
-    Ok(Who::Owner(owner))
-}
+use crate::mine::request::Action;
+use crate::model::{FieldError, Who};
 
 /// One of the caller's instances as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -133,181 +51,6 @@ pub fn leases(instances: &[Instance], who: &Who, config: &Config, now: Timestamp
         .collect();
     out.sort_by(|a, b| (&a.expires_at, &a.instance_id).cmp(&(&b.expires_at, &b.instance_id)));
     out
-}
-
-/// What the caller asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// A new expiry `hours` from now.
-    Extend {
-        hours: u32,
-    },
-    Stop,
-    /// Without `confirmed`, the page asks first.
-    Terminate {
-        confirmed: bool,
-    },
-}
-
-impl Action {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Action::Extend { .. } => "extend",
-            Action::Stop => "stop",
-            Action::Terminate { .. } => "terminate",
-        }
-    }
-}
-
-/// A valid request from the page or a script.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionRequest {
-    pub instance_id: String,
-    pub action: Action,
-    /// The owner e-mail, in shared-secret mode.
-    pub owner: Option<String>,
-}
-
-const ACTION_FIELDS: [&str; 5] = ["instance_id", "action", "hours", "confirm", "owner"];
-
-fn field(name: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: name.to_owned(),
-        message: message.into(),
-    }
-}
-
-/// `i-` and 8 or 17 hex digits.
-pub fn valid_instance_id(s: &str) -> bool {
-    s.strip_prefix("i-").is_some_and(|hex| {
-        matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    })
-}
-
-/// A form body (the page's buttons).
-pub fn parse_action_form(body: &[u8], config: &Config) -> Result<ActionRequest, Rejection> {
-    let mut raw = crate::request::Raw::new();
-    let mut errors = Vec::new();
-    for (k, v) in form_urlencoded::parse(body) {
-        let key = k.into_owned();
-        if !ACTION_FIELDS.contains(&key.as_str()) {
-            errors.push(field(&key, format!("unknown field {key:?}")));
-        } else if raw.insert(key.clone(), v.into_owned()).is_some() {
-            errors.push(field(&key, "given more than once"));
-        }
-    }
-    validate_action(raw, errors, config)
-}
-
-/// A JSON body: `{"instance_id": "i-...", "action": "extend", "hours": 24}`; a terminate
-/// needs `"confirm": true`, as the page's second step.
-pub fn parse_action_json(body: &[u8], config: &Config) -> Result<ActionRequest, Rejection> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Rejection::Body(format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(obj) = value else {
-        return Err(Rejection::Body(
-            "the body must be a JSON object such as {\"instance_id\": \"i-...\", \"action\": \"extend\", \"hours\": 24}".into(),
-        ));
-    };
-    let mut raw = crate::request::Raw::new();
-    let mut errors = Vec::new();
-    for (key, v) in obj {
-        if !ACTION_FIELDS.contains(&key.as_str()) {
-            errors.push(field(&key, format!("unknown field {key:?}")));
-            continue;
-        }
-        match (key.as_str(), v) {
-            ("confirm", Value::Bool(b)) => {
-                raw.insert(key, if b { "yes" } else { "no" }.into());
-            }
-            ("hours", Value::Number(n)) => {
-                raw.insert(key, n.to_string());
-            }
-            (_, Value::String(s)) => {
-                raw.insert(key, s);
-            }
-            (_, Value::Null) => {}
-            (_, other) => errors.push(field(
-                &key,
-                format!(
-                    "must be a string, got {}",
-                    fleetkeeper::error::brief(&other)
-                ),
-            )),
-        }
-    }
-    validate_action(raw, errors, config)
-}
-
-fn validate_action(
-    raw: crate::request::Raw,
-    mut errors: Vec<FieldError>,
-    config: &Config,
-) -> Result<ActionRequest, Rejection> {
-    let get = |k: &str| raw.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let instance_id = match get("instance_id") {
-        Some(id) if valid_instance_id(id) => id.to_owned(),
-        Some(_) => {
-            errors.push(field(
-                "instance_id",
-                "must be an instance id such as i-0123456789abcdef0",
-            ));
-            String::new()
-        }
-        None => {
-            if !errors.iter().any(|e| e.field == "instance_id") {
-                errors.push(field("instance_id", "required"));
-            }
-            String::new()
-        }
-    };
-    let action = match get("action") {
-        Some("extend") => match get("hours").map(str::parse::<u32>) {
-            Some(Ok(h)) if (1..=config.max_hours).contains(&h) => Some(Action::Extend { hours: h }),
-            Some(_) => {
-                errors.push(field(
-                    "hours",
-                    format!(
-                        "a whole number of hours from 1 to {} (MAX_HOURS), counted from now",
-                        config.max_hours
-                    ),
-                ));
-                None
-            }
-            None => Some(Action::Extend {
-                hours: config.default_hours,
-            }),
-        },
-        Some("stop") => Some(Action::Stop),
-        Some("terminate") => match get("confirm") {
-            None | Some("no") => Some(Action::Terminate { confirmed: false }),
-            Some("yes") => Some(Action::Terminate { confirmed: true }),
-            Some(_) => {
-                errors.push(field("confirm", "yes or no (true or false in JSON)"));
-                None
-            }
-        },
-        Some(other) => {
-            let shown: String = other.chars().take(40).collect();
-            errors.push(field(
-                "action",
-                format!("{shown:?} is not one of extend, stop, terminate"),
-            ));
-            None
-        }
-        None => {
-            errors.push(field("action", "required: extend, stop or terminate"));
-            None
-        }
-    };
-    match action {
-        Some(action) if errors.is_empty() => Ok(ActionRequest {
-            instance_id,
-            action,
-            owner: get("owner").map(str::to_owned),
-        }),
-        _ => Err(Rejection::Fields(errors, raw)),
-    }
 }
 
 /// What one action means for the instance as it is now.
@@ -359,7 +102,7 @@ pub fn decide(
         Action::Extend { hours } => {
             let used = extensions(i);
             if used >= config.max_extensions {
-                return Step::Invalid(field(
+                return Step::Invalid(FieldError::new(
                     "action",
                     format!(
                         "{} was extended {used} time(s), the most allowed (MAX_EXTENSIONS={}): launch a new one",
@@ -399,8 +142,10 @@ pub use fleetkeeper::lease::extension_tags;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::owner_of;
     use fleetkeeper::ec2::AttachedVolume;
     use fleetkeeper::tags::{EXTENSIONS_TAG, WARNED_TAG};
+    use fleetkeeper::tags::{LAUNCHED_BY_TAG, OWNER_TAG, TOKEN_TAG};
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -630,99 +375,6 @@ mod tests {
                 at(NOW)
             ),
             Step::Conflict(_)
-        ));
-    }
-
-    fn fields(r: Result<ActionRequest, Rejection>) -> Vec<String> {
-        match r {
-            Err(Rejection::Fields(errors, _)) => errors.into_iter().map(|e| e.field).collect(),
-            other => panic!("expected field errors, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn requests_from_the_page_and_from_scripts() {
-        let c = config();
-        let r = parse_action_form(
-            b"instance_id=i-0123456789abcdef0&action=extend&hours=24&owner=Jane%40example.com",
-            &c,
-        )
-        .unwrap();
-        assert_eq!(r.action, Action::Extend { hours: 24 });
-        assert_eq!(r.owner.as_deref(), Some("Jane@example.com"));
-        let r = parse_action_form(b"instance_id=i-0123456789abcdef0&action=terminate", &c).unwrap();
-        assert_eq!(r.action, Action::Terminate { confirmed: false });
-        let r = parse_action_json(
-            br#"{"instance_id":"i-0123abcd","action":"terminate","confirm":true}"#,
-            &c,
-        )
-        .unwrap();
-        assert_eq!(r.action, Action::Terminate { confirmed: true });
-        let r =
-            parse_action_json(br#"{"instance_id":"i-0123abcd","action":"extend"}"#, &c).unwrap();
-        assert_eq!(
-            r.action,
-            Action::Extend {
-                hours: c.default_hours
-            }
-        );
-
-        assert_eq!(
-            fields(parse_action_form(
-                b"instance_id=i-0123abcd&action=extend&hours=73",
-                &c
-            )),
-            ["hours"]
-        );
-        assert_eq!(
-            fields(parse_action_form(
-                b"instance_id=i-0123abcd&action=extend&hours=0",
-                &c
-            )),
-            ["hours"]
-        );
-        assert_eq!(
-            fields(parse_action_form(b"instance_id=i-xyz&action=stop", &c)),
-            ["instance_id"]
-        );
-        assert_eq!(
-            fields(parse_action_form(
-                b"instance_id=i-0123abcd&action=reboot",
-                &c
-            )),
-            ["action"]
-        );
-        assert_eq!(
-            fields(parse_action_form(
-                b"instance_id=i-0123abcd&action=stop&action=stop",
-                &c
-            )),
-            ["action"]
-        );
-        assert_eq!(
-            fields(parse_action_form(
-                b"instance_id=i-0123abcd&action=stop&x=1",
-                &c
-            )),
-            ["x"]
-        );
-        assert_eq!(
-            fields(parse_action_json(
-                br#"{"instance_id":"i-0123abcd","action":"extend","hours":"many"}"#,
-                &c
-            )),
-            ["hours"]
-        );
-        assert_eq!(
-            fields(parse_action_json(
-                br#"{"instance_id":5,"action":"stop"}"#,
-                &c
-            )),
-            ["instance_id"]
-        );
-        assert!(matches!(
-            parse_action_json(b"[1]", &c),
-            Err(Rejection::Body(_))
         ));
     }
 

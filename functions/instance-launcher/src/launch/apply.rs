@@ -1,22 +1,21 @@
 //! Apply: carry a launch decision out. Only a `Launch` reaches EC2 (RunInstances with the
 //! form's token, so a repeat is answered with the same instance); every EC2 error becomes the
-//! caller's answer with nothing launched. And the steps of the "your instances" page.
+//! caller's answer with nothing launched.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
 use fleetkeeper::http::Refusal;
-use fleetkeeper::seal::{KeyRing, SEAL_TAG, lease_claims};
 use fleetkeeper::{AwsError, Mode};
 
 use crate::config::Config;
-use crate::lease::{Step, Who, extension_tags};
-use crate::plan::{Decision, Launch, decide, ec2_refusal};
+use crate::launch::plan::{Decision, decide, ec2_refusal};
+use crate::launch::quota::{self, Slot};
+use crate::launch::report::Outcome;
+use crate::model::{Launch, Who};
 use crate::ports::{Claims, Instances, Launched, Written};
-use crate::quota::{self, Slot};
-use crate::report::Outcome;
 
 /// Conditional writes a launch tries before it gives up: each lost write means another
 /// launch of the same caller's took a place, so a caller's own burst settles within these.
@@ -104,47 +103,5 @@ pub async fn apply<I: Instances>(
             Ok(None) => Outcome::DryRun,
             Err(e) => failed(e),
         },
-    }
-}
-
-/// Carry out one step of the "your instances" page. None when nothing is to be called: a dry
-/// run, or a step that changes nothing (a confirmation, an instance already stopped).
-/// `tags` are the instance's as observed; an extension changes lease claims, so it is sealed
-/// again (in the same CreateTags) over the tags as they will be.
-pub async fn apply_step<I: Instances>(
-    ec2: &I,
-    id: &str,
-    step: &Step,
-    mode: Mode,
-    at: &str,
-    tags: &BTreeMap<String, String>,
-    ring: &KeyRing,
-) -> Option<Result<(), AwsError>> {
-    if mode == Mode::DryRun {
-        return None;
-    }
-    match step {
-        Step::Extend {
-            expires_at,
-            extensions,
-            start,
-        } => {
-            let (set, remove) = extension_tags(*expires_at, *extensions);
-            let mut after = tags.clone();
-            for k in &remove {
-                after.remove(*k);
-            }
-            after.extend(set.iter().cloned());
-            let seal = match ring.seal(id, &lease_claims(&after)) {
-                Ok(seal) => seal,
-                Err(e) => return Some(Err(e)),
-            };
-            let mut set = set.to_vec();
-            set.push((SEAL_TAG.to_owned(), seal));
-            Some(ec2.extend(id, &set, &remove, *start).await)
-        }
-        Step::Stop => Some(ec2.stop(id).await),
-        Step::Terminate => Some(ec2.terminate(id, at).await),
-        _ => None,
     }
 }

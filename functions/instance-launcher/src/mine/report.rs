@@ -10,8 +10,9 @@ use fleetkeeper::http::{Request, Response};
 use fleetkeeper::report::{Entry, Failure, Report};
 use fleetkeeper::{AwsError, Mode};
 
-use crate::lease::{ActionRequest, Step};
-use crate::report::FUNCTION;
+use crate::mine::plan::Step;
+use crate::mine::request::ActionRequest;
+use crate::model::FUNCTION;
 
 pub type ActionReport = Report<ActionFields>;
 
@@ -151,7 +152,7 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lease::Action;
+    use crate::mine::request::Action;
     use fleetkeeper::report::Status;
 
     fn req(action: Action) -> ActionRequest {

@@ -1,38 +1,12 @@
-//! The pages: the launch form (with each error beside its field and the values kept) and the
+//! The launch pages: the form (with each error beside its field and the values kept) and the
 //! result. Plain HTML and inline CSS, no script; every value from a request is escaped.
-
-pub mod lease;
 
 use fleetkeeper::http::escape;
 
 use crate::config::Config;
-use crate::request::{FieldError, NAME_MAX, OWNER_MAX, PURPOSE_MAX, Raw};
-
-const STYLE: &str = "\
-body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f4f5f7;color:#1d2430}\
-main{max-width:34rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 3px #0002}\
-h1{font-size:1.4rem;margin:0 0 .25rem}p.lead{margin:0 0 1.25rem;color:#4a5568}\
-label{display:block;font-weight:600;margin-top:1rem}\
-input[type=text],input[type=email],input[type=number],select{width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #a0aec0;border-radius:4px;font:inherit}\
-.check{display:flex;gap:.5rem;align-items:center;font-weight:400}.check input{width:auto}\
-.hint{font-size:.85rem;color:#4a5568;margin:.15rem 0 0}\
-.error{color:#b42318;font-size:.9rem;margin:.25rem 0 0}[aria-invalid=true]{border-color:#b42318}\
-.banner{background:#fef3f2;border:1px solid #b42318;color:#7a271a;padding:.75rem;border-radius:4px}\
-.ok{background:#ecfdf3;border:1px solid #067647;color:#05603a;padding:.75rem;border-radius:4px}\
-button{margin-top:1.5rem;padding:.6rem 1.2rem;font:inherit;font-weight:600;background:#1f4fd1;color:#fff;border:0;border-radius:4px;cursor:pointer}\
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}dt{font-weight:600}dd{margin:0;word-break:break-all}\
-h2{font-size:1.1rem;margin:0 0 .5rem}.lease{border-top:1px solid #e2e8f0;padding:1rem 0}\
-form.inline{display:inline-block;margin-right:.75rem}form.inline label{display:inline;margin-right:.5rem}form.inline input[type=number]{width:5rem}\
-button.danger{background:#b42318}nav{margin-bottom:1rem;font-size:.9rem}";
-
-pub(crate) fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head>\n<body><main>\n{body}</main></body></html>\n",
-        escape(title)
-    )
-}
+use crate::launch::request::{FIELDS, NAME_MAX, PURPOSE_MAX};
+use crate::model::{FieldError, OWNER_MAX, Raw, Who};
+use crate::web::{list_href, page};
 
 /// The form. `values` and `errors` come from a refused submit, `banner` is a message about
 /// the whole request (a quota, an AWS error).
@@ -102,7 +76,7 @@ pub fn form(
     }
     let unknown: Vec<&FieldError> = errors
         .iter()
-        .filter(|e| !crate::request::FIELDS.contains(&e.field.as_str()))
+        .filter(|e| !FIELDS.contains(&e.field.as_str()))
         .collect();
     for e in unknown {
         body.push_str(&format!("<p class=\"error\">{}</p>\n", escape(&e.message)));
@@ -201,9 +175,7 @@ pub fn result(o: &Outcome) -> String {
             "Instance launched"
         },
         escape(&headline),
-        mine = escape(&lease::list_href(Some(&crate::lease::Who::Owner(
-            o.owner.to_owned()
-        )))),
+        mine = escape(&list_href(Some(&Who::Owner(o.owner.to_owned())))),
     );
     page("Instance launched", &body)
 }

@@ -11,26 +11,13 @@
 use std::collections::BTreeSet;
 
 use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
+
+use crate::model::{Book, Claim};
 
 /// How long a claim holds a place before its instance is seen. Far longer than a launch
 /// (the function's timeout is 30 s), so a claim never lapses while its launch may still land;
 /// a claim whose launch failed and could not be released frees itself after it.
 pub const CLAIM_TTL: SignedDuration = SignedDuration::from_mins(5);
-
-/// The caller's claims, as the object holds them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Book {
-    pub claims: Vec<Claim>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claim {
-    /// The launch token: the instance it becomes carries it as a tag.
-    pub token: String,
-    /// When it was claimed, in Unix seconds.
-    pub at: i64,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Slot {
