@@ -17,12 +17,7 @@ use fleetkeeper::AwsError;
 
 use crate::apply::{Limits, apply, apply_archive, apply_copies};
 use crate::config::Config;
-use crate::plan::copy::{Copy, Pending};
-use crate::plan::retention::Snapshot;
-use crate::plan::{
-    Archive, CreatePlan, Decision, NotOurs, Trusted, decide, plan_archive, plan_copies,
-    plan_create, share_deletes, sort_by_seal,
-};
+use crate::plan::{CreatePlan, Destination, Source, share_run_deletes};
 use crate::ports::Ebs;
 pub use crate::ports::{App, Target};
 use crate::report::{self, JanitorReport};
@@ -30,29 +25,6 @@ use crate::{adopt, event};
 
 /// Time kept back from the invocation deadline to return the report.
 pub const RESERVE: Duration = Duration::from_secs(20);
-
-/// What a source region holds and what its plan is.
-struct Source {
-    create: CreatePlan,
-    decisions: Vec<Decision>,
-    archive: Vec<Archive>,
-    snapshots: Vec<Snapshot>,
-    /// Snapshots with our tags but no valid seal: left alone, reported.
-    not_ours: Vec<NotOurs>,
-    live: BTreeSet<String>,
-    /// This region's share of MAX_DELETES.
-    quota: usize,
-}
-
-/// A destination region: its copies' retention, and the copies to start there.
-struct Destination {
-    decisions: Vec<Decision>,
-    copies: Vec<Copy>,
-    pending: Vec<Pending>,
-    not_ours: Vec<NotOurs>,
-    /// This region's share of MAX_DELETES.
-    quota: usize,
-}
 
 /// How the report names a place.
 fn region<E: Ebs>(t: &Target<E>) -> &str {
@@ -74,7 +46,6 @@ pub async fn run<E: Ebs + Sync>(
     if let Some(ids) = request.adopt {
         return adopt::run(places, config, ids, now, metrics).await;
     }
-    let tz = &config.time_zone;
     // Observe every region first: the seals met name the key versions to fetch, and
     // MAX_DELETES is shared over the whole run.
     let observed = Places::observe(&places.sources, region, |t| async move {
@@ -110,90 +81,23 @@ pub async fn run<E: Ebs + Sync>(
     };
     let ring = &ring;
     let mut sources = observed.map(|_, (volumes, instances, snapshots)| {
-        // Copies held here (were this region once a destination) are not sources.
-        let snapshots: Vec<Snapshot> = snapshots
-            .into_iter()
-            .filter(|s| s.copy_of.is_none())
-            .collect();
-        // Only what its seal proves ours is planned for; the rest is left alone.
-        let Trusted {
-            ours: snapshots,
-            not_ours,
-        } = sort_by_seal(snapshots, ring);
-        let create = plan_create(&volumes, &instances, &snapshots, tz, now)
-            .without_tags(&config.copy_tags_exclude);
-        // What still exists: a gone volume's (or instance's) newest snapshot has a grace.
-        let live: BTreeSet<String> = volumes
-            .iter()
-            .map(|v| v.id.clone())
-            .chain(instances.iter().map(|i| i.id.clone()))
-            .collect();
-        let decisions = decide(&snapshots, &live, &config.rules, tz, now);
-        let archive = plan_archive(&snapshots, &decisions, config.archive_after_days, now);
-        Source {
-            create,
-            decisions,
-            archive,
-            snapshots,
-            not_ours,
-            live,
-            quota: 0,
-        }
+        Source::plan(volumes, instances, snapshots, ring, config, now)
     });
     let live: BTreeSet<String> = sources
         .read()
         .flat_map(|(_, _, s)| s.live.iter().cloned())
         .collect();
     let mut destinations = held.map(|d, held| {
-        let copies: Vec<Snapshot> = held.into_iter().filter(|s| s.copy_of.is_some()).collect();
-        let Trusted {
-            ours: copies,
-            not_ours,
-        } = sort_by_seal(copies, ring);
-        let decisions = decide(&copies, &live, &config.copies.rules, tz, now);
-        let key = config
-            .copies
-            .kms_keys
-            .get(d.port.region())
-            .map(String::as_str);
-        let mut plan = Destination {
-            decisions,
-            copies: Vec::new(),
-            pending: Vec::new(),
-            not_ours,
-            quota: 0,
-        };
-        for (t, _, s) in sources.read() {
-            let p = plan_copies(
-                t.port.region(),
-                &s.snapshots,
-                &s.decisions,
-                d.port.region(),
-                &copies,
-                key,
-            );
-            plan.copies.extend(p.copy);
-            plan.pending.extend(p.pending);
-        }
-        plan
+        let sources = sources.read().map(|(t, _, s)| (t.port.region(), s));
+        Destination::plan(d.port.region(), held, sources, &live, ring, config, now)
     });
 
     // MAX_DELETES is shared over every region of the run, sources first.
-    let deletes = |decisions: &[Decision]| decisions.iter().filter(|d| d.delete).count();
-    let doomed: Vec<usize> = sources
-        .read()
-        .map(|(_, _, s)| deletes(&s.decisions))
-        .chain(destinations.read().map(|(_, _, d)| deletes(&d.decisions)))
-        .collect();
-    let mut quotas = share_deletes(&doomed, config.max_deletes).into_iter();
-    for (quota, share) in sources
-        .read_mut()
-        .map(|s| &mut s.quota)
-        .chain(destinations.read_mut().map(|d| &mut d.quota))
-        .zip(quotas.by_ref())
-    {
-        *quota = share;
-    }
+    share_run_deletes(
+        sources.read_mut(),
+        destinations.read_mut(),
+        config.max_deletes,
+    );
 
     let mode = config.mode;
     let applied = sources
@@ -252,7 +156,9 @@ pub async fn run<E: Ebs + Sync>(
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::model::{BACKUP_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, State, Volume};
+    use crate::model::{
+        BACKUP_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, Snapshot, State, Volume,
+    };
     use crate::ports::fake::FakeEbs;
     use fleetkeeper::exec::RateLimiter;
     use fleetkeeper::seal::{Key, KeyRing, Keys, SEAL_TAG, fleetkeeper_claims};

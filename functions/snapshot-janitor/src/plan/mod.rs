@@ -4,11 +4,13 @@
 pub mod archive;
 pub mod copy;
 pub mod create;
+pub mod region;
 pub mod retention;
 pub mod trust;
 
 pub use archive::{Archive, plan_archive};
 pub use copy::{CopyPlan, plan_copies};
 pub use create::{CreatePlan, plan_create};
+pub use region::{Destination, Source, share_run_deletes};
 pub use retention::{Decision, decide, share_deletes};
 pub use trust::{NotOurs, Trusted, sort_by_seal};
