@@ -4,8 +4,8 @@
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
 
-use fleetkeeper::AwsError;
 use fleetkeeper::org::{Phase, Summary, Target};
+use fleetkeeper::{AwsError, Error};
 
 use crate::ports::Store;
 
@@ -34,54 +34,112 @@ pub async fn write_json<S: Store, T: Serialize>(
     store.put(key, body).await
 }
 
-/// A list of targets (the run's manifest, or its apply list). None when it is not there (a
-/// run id that never ran).
-pub async fn read_targets<S: Store>(
-    store: &S,
-    key: &str,
-) -> Result<Option<Result<Vec<Target>, String>>, AwsError> {
-    let Some(body) = store.get(key).await? else {
-        return Ok(None);
-    };
-    Ok(Some(
-        serde_json::from_slice(&body).map_err(|e| format!("{key}: {e}")),
-    ))
+/// What a key of the store holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored<T> {
+    /// Not there (a run id that never ran, a step that never wrote).
+    Missing,
+    /// There, but not what it should be: why, naming the key.
+    Unreadable(String),
+    Found(T),
+}
+
+/// A list of targets (the run's manifest, or its apply list).
+pub async fn read_targets<S: Store>(store: &S, key: &str) -> Result<Stored<Vec<Target>>, AwsError> {
+    Ok(match store.get(key).await? {
+        None => Stored::Missing,
+        Some(body) => match serde_json::from_slice(&body) {
+            Ok(targets) => Stored::Found(targets),
+            Err(e) => Stored::Unreadable(format!("{key}: {e}")),
+        },
+    })
+}
+
+/// Every summary the targets wrote for one phase, and the objects that did not read, named.
+#[derive(Debug, Clone, Default)]
+pub struct Gathered {
+    pub summaries: Vec<Summary>,
+    pub unreadable: Vec<String>,
 }
 
 /// A key and what reading it gave.
-type ObjectRead = (String, Result<Option<Vec<u8>>, AwsError>);
+struct ObjectRead {
+    key: String,
+    body: Result<Option<Vec<u8>>, AwsError>,
+}
 
-/// Every summary the targets wrote for one phase; an object that does not read is named.
+/// Every summary the targets wrote for one phase.
 pub async fn read_summaries<S: Store + Sync>(
     store: &S,
     run: &str,
     phase: Phase,
-) -> Result<(Vec<Summary>, Vec<String>), AwsError> {
+) -> Result<Gathered, AwsError> {
     let keys = store
         .list(&format!("runs/{run}/{}/", phase.as_str()))
         .await?;
     let read: Vec<ObjectRead> = stream::iter(keys)
         .map(|key| async move {
             let body = store.get(&key).await;
-            (key, body)
+            ObjectRead { key, body }
         })
         .buffer_unordered(READS_AT_ONCE)
         .collect()
         .await;
-    let mut summaries = Vec::new();
-    let mut unreadable = Vec::new();
+    let mut gathered = Gathered::default();
     #[derive(serde::Deserialize)]
     struct Written {
         summary: Summary,
     }
-    for (key, body) in read {
+    for ObjectRead { key, body } in read {
         match body? {
             Some(bytes) => match serde_json::from_slice::<Written>(&bytes) {
-                Ok(w) => summaries.push(w.summary),
-                Err(e) => unreadable.push(format!("{key}: {e}")),
+                Ok(w) => gathered.summaries.push(w.summary),
+                Err(e) => gathered.unreadable.push(format!("{key}: {e}")),
             },
-            None => unreadable.push(format!("{key}: gone while reading")),
+            None => gathered
+                .unreadable
+                .push(format!("{key}: gone while reading")),
         }
     }
-    Ok((summaries, unreadable))
+    Ok(gathered)
+}
+
+/// A store call that failed: logged, and the step fails as a whole.
+pub fn failed_to(what: &str, e: AwsError) -> Error {
+    tracing::error!(error = %e, "{what}");
+    Error::from(e)
+}
+
+/// Every summary one phase of the run wrote.
+pub async fn gathered<S: Store + Sync>(
+    store: &S,
+    run: &str,
+    phase: Phase,
+) -> Result<Gathered, Error> {
+    read_summaries(store, run, phase)
+        .await
+        .map_err(|e| failed_to("reading the targets' summaries failed", e))
+}
+
+pub async fn manifest_of<S: Store>(store: &S, run: &str) -> Result<Vec<Target>, Error> {
+    targets_at(store, &manifest_key(run)).await?.ok_or_else(|| {
+        Error::input(format!(
+            "run {run} has no manifest ({}): was the targets step run?",
+            manifest_key(run)
+        ))
+    })
+}
+
+/// A list of targets in the store; None when it is not there.
+pub async fn targets_at<S: Store>(store: &S, key: &str) -> Result<Option<Vec<Target>>, Error> {
+    match read_targets(store, key)
+        .await
+        .map_err(|e| failed_to("reading a list of targets failed", e))?
+    {
+        Stored::Found(targets) => Ok(Some(targets)),
+        Stored::Unreadable(why) => Err(Error::input(format!(
+            "a list of targets does not read: {why}"
+        ))),
+        Stored::Missing => Ok(None),
+    }
 }

@@ -3,29 +3,23 @@
 //! summary. Each fails as a whole when it cannot do its one job, which stops the execution
 //! before anything is applied.
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
-use serde_json::Value;
+use serde_json::{Value, to_value};
 
 use fleetkeeper::org::Phase;
-use fleetkeeper::report::{Entry, Failure, Status};
+use fleetkeeper::report::Status;
 use fleetkeeper::telemetry::Metrics;
-use fleetkeeper::{AwsError, Error, Mode, Report};
+use fleetkeeper::{Error, Mode, Report};
 
 use crate::apply::{
-    apply_key, manifest_key, read_summaries, read_targets, summary_key, write_json,
+    apply_key, failed_to, gathered, manifest_key, manifest_of, summary_key, targets_at, write_json,
 };
-use crate::config::{Accounts, Config};
+use crate::config::Config;
 use crate::event::{self, Function, Request, run_id};
-use crate::plan::{self, Account, TargetOutcome};
-use crate::ports::{Organization, Store};
+use crate::plan::{self, TargetOutcome};
+pub use crate::ports::App;
+use crate::ports::{Organization, Store, accounts};
 use crate::report::{self, FullSummary, LISTED, SummaryFields, TallyFields, TargetsFields};
-
-pub struct App<O, S> {
-    pub organization: O,
-    pub store: S,
-}
 
 pub async fn run<O: Organization + Sync, S: Store + Sync>(
     app: &App<O, S>,
@@ -34,74 +28,26 @@ pub async fn run<O: Organization + Sync, S: Store + Sync>(
     now: Timestamp,
     metrics: &mut Metrics,
 ) -> Result<Value, Error> {
-    let answer = match event::parse(payload)? {
+    let json = |report: Result<Value, serde_json::Error>| report.expect("reports serialize");
+    Ok(match event::parse(payload)? {
         Request::Targets {
             function,
             event,
             at,
             dry_run,
-        } => serde_json::to_value(
-            targets(
-                app,
-                config,
-                function,
-                event,
-                at.unwrap_or(now),
-                dry_run,
-                metrics,
-            )
-            .await?,
-        ),
+        } => {
+            let at = at.unwrap_or(now);
+            json(to_value(
+                targets(app, config, function, event, at, dry_run, metrics).await?,
+            ))
+        }
         Request::Tally { function, run } => {
-            serde_json::to_value(tally(app, config, function, &run, metrics).await?)
+            json(to_value(tally(app, config, function, &run, metrics).await?))
         }
         Request::Summary { function, run } => {
-            serde_json::to_value(summary(app, &run, function, metrics).await?)
+            json(to_value(summary(app, &run, function, metrics).await?))
         }
-    };
-    Ok(answer.expect("reports serialize"))
-}
-
-fn read_failed(what: &str, e: AwsError) -> Error {
-    tracing::error!(error = %e, "{what}");
-    Error::from(e)
-}
-
-async fn accounts<O: Organization + Sync>(
-    app: &App<O, impl Store>,
-    config: &Config,
-) -> Result<Vec<Account>, Error> {
-    match &config.accounts {
-        Accounts::Listed(ids) => Ok(ids
-            .iter()
-            .map(|id| Account {
-                id: id.clone(),
-                name: String::new(),
-                status: "ACTIVE".into(),
-            })
-            .collect()),
-        Accounts::Units(units) => {
-            let mut all = Vec::new();
-            for unit in units {
-                match app.organization.accounts_below(unit).await {
-                    Ok(found) => all.extend(found),
-                    Err(e)
-                        if matches!(
-                            e.code(),
-                            Some("ParentNotFoundException" | "OrganizationalUnitNotFoundException")
-                        ) =>
-                    {
-                        return Err(Error::input(format!(
-                            "ORGANIZATION_UNITS: {unit} is not an OU or root of this organisation ({}): nothing was started",
-                            e.code().unwrap_or_default()
-                        )));
-                    }
-                    Err(e) => return Err(read_failed("listing the organisation failed", e)),
-                }
-            }
-            Ok(all)
-        }
-    }
+    })
 }
 
 async fn targets<O: Organization + Sync, S: Store + Sync>(
@@ -113,45 +59,18 @@ async fn targets<O: Organization + Sync, S: Store + Sync>(
     dry_run: bool,
     metrics: &mut Metrics,
 ) -> Result<Report<TargetsFields>, Error> {
-    let accounts = accounts(app, config).await?;
+    let accounts = accounts(&app.organization, config).await?;
     let planned = plan::targets(&accounts, config)
         .map_err(|e| Error::input(format!("{e}: nothing was started")))?;
     let run = run_id(function, at);
     let key = manifest_key(&run);
     write_json(&app.store, &key, &planned.targets)
         .await
-        .map_err(|e| read_failed("writing the manifest failed", e))?;
+        .map_err(|e| failed_to("writing the manifest failed", e))?;
     let count = planned.targets.len();
-    let account_count = count / config.regions.len();
-    let mut report = report::new(
-        if dry_run { Mode::DryRun } else { Mode::Live },
-        TargetsFields {
-            run,
-            bucket: config.bucket.clone(),
-            key: key.clone(),
-            count,
-            accounts: account_count,
-            regions: config.regions.clone(),
-            max_concurrency: config.max_concurrency,
-            tolerated_failure_percentage: config.tolerated_failure_percentage,
-            max_rounds: config.max_rounds,
-            apply_dry_run: dry_run,
-            event,
-        },
-    );
-    let why = format!(
-        "{count} targets: {account_count} accounts x {} regions, for {}",
-        config.regions.len(),
-        function.name()
-    );
-    report.done(Entry::new(
-        format!("s3://{}/{key}", config.bucket),
-        "write-manifest",
-        why,
-    ));
-    for (id, reason) in planned.left_out.iter().take(LISTED) {
-        report.skip(Entry::new(id, "none", reason));
-    }
+    let fields = TargetsFields::new(config, run, key, count, event, dry_run);
+    let mode = if dry_run { Mode::DryRun } else { Mode::Live };
+    let report = report::targets_written(mode, fields, function, &planned.left_out);
     metrics.count("OrgTargets", count as u64);
     report.log();
     Ok(report)
@@ -165,11 +84,9 @@ async fn tally<O, S: Store + Sync>(
     metrics: &mut Metrics,
 ) -> Result<Report<TallyFields>, Error> {
     let manifest = manifest_of(&app.store, run).await?;
-    let (summaries, unreadable) = read_summaries(&app.store, run, Phase::Plan)
-        .await
-        .map_err(|e| read_failed("reading the plan failed", e))?;
-    let outcomes = plan::outcomes(&manifest, &summaries, Phase::Plan);
-    let tally = plan::tally(&summaries, plan::cap_of(function, config));
+    let plans = gathered(&app.store, run, Phase::Plan).await?;
+    let outcomes = plan::outcomes(&manifest, &plans.summaries, Phase::Plan);
+    let tally = plan::tally(&plans.summaries, plan::cap_of(function, config));
     let failed: Vec<&TargetOutcome> = outcomes
         .iter()
         .filter(|o| o.status == Status::Failed)
@@ -180,34 +97,20 @@ async fn tally<O, S: Store + Sync>(
     let key = apply_key(run);
     write_json(&app.store, &key, &cleared)
         .await
-        .map_err(|e| read_failed("writing the apply list failed", e))?;
-    let mut report = report::new(
-        Mode::DryRun,
-        TallyFields {
-            run: run.to_owned(),
-            targets: manifest.len(),
-            counted: tally.counted,
-            cap: tally.cap.clone(),
-            by_account: tally.by_account.iter().take(LISTED).cloned().collect(),
-            failed_targets: failed.len(),
-            apply_key: key,
-            apply_targets: cleared.len(),
-            held_back: held.len(),
-        },
-    );
-    let counted = format!(
-        "{} counted by {} over {} targets",
-        tally.counted,
-        tally.cap.setting,
-        manifest.len()
-    );
-    report.planned.push(Entry::new(run, "apply", counted));
-    fail_targets(&mut report, &failed, "plan");
-    for u in unreadable.iter().take(LISTED) {
-        report.fail(unreadable_summary(run, u));
-    }
-    if let Some(why) = &tally.refused {
-        report.refused = Some(why.clone());
+        .map_err(|e| failed_to("writing the apply list failed", e))?;
+    let fields = TallyFields {
+        run: run.to_owned(),
+        targets: manifest.len(),
+        counted: tally.counted,
+        cap: tally.cap.clone(),
+        by_account: tally.by_account.iter().take(LISTED).cloned().collect(),
+        failed_targets: failed.len(),
+        apply_key: key,
+        apply_targets: cleared.len(),
+        held_back: held.len(),
+    };
+    let report = report::tallied(fields, &failed, &plans.unreadable, tally.refused.clone());
+    if report.refused.is_some() {
         metrics.count("OrgRunsRefused", 1);
     }
     metrics.count("OrgPlannedActions", tally.counted as u64);
@@ -222,182 +125,175 @@ async fn summary<O, S: Store + Sync>(
     metrics: &mut Metrics,
 ) -> Result<Report<SummaryFields>, Error> {
     let manifest = manifest_of(&app.store, run).await?;
-    let (summaries, unreadable) = read_summaries(&app.store, run, Phase::Apply)
-        .await
-        .map_err(|e| read_failed("reading the results failed", e))?;
-    let mut outcomes = plan::outcomes(&manifest, &summaries, Phase::Apply);
-    // Targets the tally held back were never applied: failed with their plan's reason, not
-    // "no report" of an apply that was never meant to run.
+    let results = gathered(&app.store, run, Phase::Apply).await?;
+    let mut outcomes = plan::outcomes(&manifest, &results.summaries, Phase::Apply);
     if let Some(applied) = targets_at(&app.store, &apply_key(run)).await? {
-        let (plans, _) = read_summaries(&app.store, run, Phase::Plan)
-            .await
-            .map_err(|e| read_failed("reading the plan failed", e))?;
-        let plan_outcomes = plan::outcomes(&manifest, &plans, Phase::Plan);
-        for (o, p) in outcomes.iter_mut().zip(&plan_outcomes) {
-            let was_applied = applied
-                .iter()
-                .any(|t| t.account_id == o.account_id && t.region == o.region);
-            if !was_applied {
-                *o = plan::held_back(p);
-            }
-        }
+        let plans = gathered(&app.store, run, Phase::Plan).await?;
+        let plan_outcomes = plan::outcomes(&manifest, &plans.summaries, Phase::Plan);
+        plan::hold_back_unapplied(&mut outcomes, &plan_outcomes, &applied);
     }
     let by_account = plan::by_account(&outcomes);
     let key = summary_key(run);
-    write_json(
-        &app.store,
-        &key,
-        &FullSummary {
-            run,
-            by_account: &by_account,
-            targets: &outcomes,
-        },
-    )
-    .await
-    .map_err(|e| read_failed("writing the summary failed", e))?;
-    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
-    for o in &outcomes {
-        *by_status.entry(o.status.to_string()).or_insert(0) += 1;
-    }
-    let failed: Vec<&TargetOutcome> = outcomes
-        .iter()
-        .filter(|o| o.status == Status::Failed || o.failed > 0)
-        .collect();
-    let done: usize = outcomes.iter().map(|o| o.done).sum();
-    let mut planned_by_action: BTreeMap<String, usize> = BTreeMap::new();
-    for o in &outcomes {
-        for (action, n) in &o.planned_by_action {
-            *planned_by_action.entry(action.clone()).or_insert(0) += n;
-        }
-    }
-    let actions_planned: usize = planned_by_action.values().sum();
-    let dry = outcomes
-        .iter()
-        .all(|o| matches!(o.status, Status::DryRun | Status::Failed))
-        && outcomes.iter().any(|o| o.status == Status::DryRun);
-    let mut report = report::new(
-        if dry { Mode::DryRun } else { Mode::Live },
-        SummaryFields {
-            run: run.to_owned(),
-            targets: outcomes.len(),
-            by_status,
-            accounts: by_account.len(),
-            by_account: by_account.into_iter().take(LISTED).collect(),
-            actions_planned,
-            planned_by_action: planned_by_action.clone(),
-            actions_done: done,
-            failed_targets: failed.len(),
-            continued_targets: outcomes.iter().filter(|o| o.rounds > 1).count(),
-            summary_key: key,
-        },
+    let full = FullSummary {
+        run,
+        by_account: &by_account,
+        targets: &outcomes,
+    };
+    write_json(&app.store, &key, &full)
+        .await
+        .map_err(|e| failed_to("writing the summary failed", e))?;
+    let totals = plan::sum_up(&outcomes);
+    let report = report::summed_up(
+        function,
+        run,
+        key,
+        &outcomes,
+        &totals,
+        by_account,
+        &results.unreadable,
     );
-    let ok = outcomes.len() - failed.len();
-    let by_action = planned_by_action
-        .iter()
-        .map(|(a, n)| format!("{a} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if dry {
-        // A dry run shows what it would do, and where: each target's planned actions.
-        for o in outcomes
-            .iter()
-            .filter(|o| o.planned > 0 && o.status != Status::Failed)
-            .take(LISTED)
-        {
-            let what = o
-                .planned_by_action
-                .iter()
-                .map(|(a, n)| format!("{a} {n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            report.planned.push(
-                Entry::new(&o.account_id, function.name(), format!("would do: {what}"))
-                    .in_region(&o.region),
-            );
-        }
-        report.skip(Entry::new(
-            run,
-            function.name(),
-            format!(
-                "dry run: {actions_planned} actions planned ({by_action}) over {ok} of {} targets; nothing changed",
-                outcomes.len()
-            ),
-        ));
-    } else {
-        report.done(Entry::new(
-            run,
-            function.name(),
-            format!(
-                "{ok} of {} targets without failures, {done} actions done",
-                outcomes.len()
-            ),
-        ));
-    }
-    fail_targets(&mut report, &failed, function.name());
-    for u in unreadable.iter().take(LISTED) {
-        report.fail(unreadable_summary(run, u));
-    }
-    metrics.count("OrgTargetsFailed", failed.len() as u64);
-    metrics.count("OrgActionsDone", done as u64);
+    metrics.count("OrgTargetsFailed", totals.failed.len() as u64);
+    metrics.count("OrgActionsDone", totals.done as u64);
     report.log();
     Ok(report)
 }
 
-async fn manifest_of<S: Store>(
-    store: &S,
-    run: &str,
-) -> Result<Vec<fleetkeeper::org::Target>, Error> {
-    targets_at(store, &manifest_key(run)).await?.ok_or_else(|| {
-        Error::input(format!(
-            "run {run} has no manifest ({}): was the targets step run?",
-            manifest_key(run)
-        ))
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Account;
+    use crate::ports::fake::{FakeOrganization, FakeStore};
+    use fleetkeeper::Env;
+    use fleetkeeper::org::{Summary, Target, report_key};
+    use serde_json::json;
 
-/// A list of targets in the store; None when it is not there.
-async fn targets_at<S: Store>(
-    store: &S,
-    key: &str,
-) -> Result<Option<Vec<fleetkeeper::org::Target>>, Error> {
-    match read_targets(store, key)
-        .await
-        .map_err(|e| read_failed("reading a list of targets failed", e))?
-    {
-        Some(Ok(m)) => Ok(Some(m)),
-        Some(Err(e)) => Err(Error::input(format!(
-            "a list of targets does not read: {e}"
-        ))),
-        None => Ok(None),
+    type Fake = App<FakeOrganization, FakeStore>;
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut pairs = vec![
+            ("ORGANIZATION_UNITS", "ou-dev"),
+            ("REGIONS", "eu-west-1,us-east-1"),
+            ("BUCKET", "org-runs"),
+        ];
+        pairs.extend_from_slice(extra);
+        Config::from_env(&Env::of(&pairs)).unwrap()
     }
-}
 
-/// Failed targets as failures (the first few; the count is in the fields).
-fn fail_targets<F>(report: &mut Report<F>, failed: &[&TargetOutcome], action: &str) {
-    for o in failed.iter().take(LISTED) {
-        let why = o
-            .error
-            .clone()
-            .unwrap_or_else(|| format!("{} action(s) failed", o.failed));
-        report.fail(Failure {
-            target: o.account_id.clone(),
-            region: Some(o.region.clone()),
-            action: action.to_owned(),
-            error: why,
-            code: None,
-            // The next run tries the target again.
-            retryable: true,
-        });
+    fn account(id: &str, status: &str) -> Account {
+        Account {
+            id: id.into(),
+            name: format!("team-{id}"),
+            status: status.into(),
+        }
     }
-}
 
-fn unreadable_summary(run: &str, what: &str) -> Failure {
-    Failure {
-        target: run.to_owned(),
-        region: None,
-        action: "read-summary".into(),
-        error: format!("a target's summary does not read: {what}"),
-        code: None,
-        retryable: false,
+    fn app() -> Fake {
+        let dev = vec![
+            account("111111111111", "ACTIVE"),
+            account("222222222222", "ACTIVE"),
+            account("333333333333", "SUSPENDED"),
+        ];
+        App {
+            organization: FakeOrganization {
+                units: [("ou-dev".to_owned(), dev)].into(),
+            },
+            store: FakeStore::default(),
+        }
+    }
+
+    async fn invoke(app: &Fake, config: &Config, payload: Value) -> Result<Value, Error> {
+        let now: Timestamp = "2026-12-01T18:00:00Z".parse().unwrap();
+        let mut metrics = Metrics::for_function("org-targets");
+        run(app, config, &payload, now, &mut metrics).await
+    }
+
+    fn targets_event() -> Value {
+        json!({"action": "targets", "function": "nightly-stopper",
+               "event": {"action": "evaluate"}})
+    }
+
+    /// What a target's plan wrote: `stops` planned stops.
+    fn planned(run: &str, t: &Target, stops: usize) -> (String, Vec<u8>) {
+        let summary = Summary {
+            account_id: t.account_id.clone(),
+            region: t.region.clone(),
+            phase: Phase::Plan,
+            round: 0,
+            status: Status::DryRun,
+            planned: stops,
+            planned_by_action: [("stop".to_owned(), stops)].into(),
+            done: 0,
+            skipped: 0,
+            failed: 0,
+            remaining: 0,
+            error: None,
+            ms: 5,
+        };
+        let body = serde_json::to_vec(&json!({ "summary": summary })).unwrap();
+        (report_key(run, Phase::Plan, t, 0), body)
+    }
+
+    #[tokio::test]
+    async fn targets_cross_the_active_accounts_with_the_regions() {
+        let (app, config) = (app(), config(&[]));
+        let out = invoke(&app, &config, targets_event()).await.unwrap();
+        assert_eq!(out["count"], 4, "{out}");
+        assert_eq!(out["accounts"], 2);
+        let key = out["key"].as_str().unwrap();
+        let manifest = app.store.json(key).unwrap();
+        assert_eq!(manifest.as_array().unwrap().len(), 4);
+        assert!(
+            !manifest.to_string().contains("333333333333"),
+            "suspended: left out"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_unit_starts_nothing() {
+        let (app, config) = (app(), config(&[("ORGANIZATION_UNITS", "ou-gone")]));
+        let err = invoke(&app, &config, targets_event()).await.unwrap_err();
+        assert!(matches!(err, Error::Input(_)), "{err}");
+        assert!(err.to_string().contains("ou-gone"), "{err}");
+        assert!(app.store.keys().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_tally_refuses_over_the_cap_and_clears_only_reported_targets() {
+        let (app, config) = (app(), config(&[("ORG_MAX_ACTIONS", "5")]));
+        let out = invoke(&app, &config, targets_event()).await.unwrap();
+        let run = out["run"].as_str().unwrap().to_owned();
+        let manifest: Vec<Target> =
+            serde_json::from_value(app.store.json(out["key"].as_str().unwrap()).unwrap()).unwrap();
+        // Three of the four targets report a plan; the fourth never did.
+        for t in &manifest[..3] {
+            let (key, body) = planned(&run, t, 2);
+            app.store.put(&key, body).await.unwrap();
+        }
+        let tally = json!({"action": "tally", "function": "nightly-stopper", "run": run});
+        let out = invoke(&app, &config, tally.clone()).await.unwrap();
+        assert_eq!(out["counted"], 6, "{out}");
+        assert!(
+            out["refused"].as_str().unwrap().contains("ORG_MAX_ACTIONS"),
+            "{out}"
+        );
+        assert_eq!(out["apply_targets"], 3);
+        assert_eq!(out["held_back"], 1);
+        let lifted = self::config(&[("ORG_MAX_ACTIONS", "6")]);
+        let out = invoke(&app, &lifted, tally).await.unwrap();
+        assert!(out.get("refused").is_none(), "{out}");
+    }
+
+    #[tokio::test]
+    async fn a_run_without_a_manifest_and_bad_input_are_refused() {
+        let (app, config) = (app(), config(&[]));
+        let summary = json!({"action": "summary", "function": "nightly-stopper",
+                             "run": "nightly-stopper/2026-12-01T18-00-00Z"});
+        let err = invoke(&app, &config, summary).await.unwrap_err();
+        assert!(err.to_string().contains("no manifest"), "{err}");
+        let err = invoke(&app, &config, json!({"action": "launch"}))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Input(_)), "{err}");
+        assert!(app.store.keys().is_empty());
     }
 }

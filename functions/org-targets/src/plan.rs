@@ -252,6 +252,67 @@ pub fn tally(summaries: &[Summary], cap: Cap) -> Tally {
 /// Per account: how many targets ended in each status.
 pub type ByAccount = BTreeMap<String, BTreeMap<String, usize>>;
 
+/// Targets the tally held back were never applied: each is failed with its plan's reason,
+/// not "no report" of an apply that was never meant to run. `plan` is the plan phase's
+/// outcome of each target, in the same (manifest) order; `applied` the apply list.
+pub fn hold_back_unapplied(
+    outcomes: &mut [TargetOutcome],
+    plan: &[TargetOutcome],
+    applied: &[Target],
+) {
+    for (o, p) in outcomes.iter_mut().zip(plan) {
+        let was_applied = applied
+            .iter()
+            .any(|t| t.account_id == o.account_id && t.region == o.region);
+        if !was_applied {
+            *o = held_back(p);
+        }
+    }
+}
+
+/// The organisation's run summed up from its targets' outcomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totals {
+    /// Targets per final status.
+    pub by_status: BTreeMap<String, usize>,
+    /// The targets that failed, or had an action fail.
+    pub failed: Vec<TargetOutcome>,
+    pub done: usize,
+    pub planned_by_action: BTreeMap<String, usize>,
+    pub actions_planned: usize,
+    /// Every target that reported was a dry run (and one did).
+    pub dry_run: bool,
+    /// Targets invoked more than once because work remained.
+    pub continued: usize,
+}
+
+pub fn sum_up(outcomes: &[TargetOutcome]) -> Totals {
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    let mut planned_by_action: BTreeMap<String, usize> = BTreeMap::new();
+    for o in outcomes {
+        *by_status.entry(o.status.to_string()).or_insert(0) += 1;
+        for (action, n) in &o.planned_by_action {
+            *planned_by_action.entry(action.clone()).or_insert(0) += n;
+        }
+    }
+    Totals {
+        by_status,
+        failed: outcomes
+            .iter()
+            .filter(|o| o.status == Status::Failed || o.failed > 0)
+            .cloned()
+            .collect(),
+        done: outcomes.iter().map(|o| o.done).sum(),
+        actions_planned: planned_by_action.values().sum(),
+        planned_by_action,
+        dry_run: outcomes
+            .iter()
+            .all(|o| matches!(o.status, Status::DryRun | Status::Failed))
+            && outcomes.iter().any(|o| o.status == Status::DryRun),
+        continued: outcomes.iter().filter(|o| o.rounds > 1).count(),
+    }
+}
+
 pub fn by_account(outcomes: &[TargetOutcome]) -> ByAccount {
     let mut out = ByAccount::new();
     for o in outcomes {

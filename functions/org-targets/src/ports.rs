@@ -3,10 +3,17 @@
 
 use std::collections::VecDeque;
 
-use fleetkeeper::AwsError;
 use fleetkeeper::error::aws_err;
+use fleetkeeper::{AwsError, Error};
 
+use crate::config::{Accounts, Config};
 use crate::model::Account;
+
+/// What a warm function keeps: the organisation it lists and the store runs are written to.
+pub struct App<O, S> {
+    pub organization: O,
+    pub store: S,
+}
 
 pub trait Organization {
     /// Every account below `unit` (an OU or the root), at any depth.
@@ -140,5 +147,112 @@ impl Store for Bucket {
             );
         }
         Ok(keys)
+    }
+}
+
+/// The accounts a run reaches: ACCOUNT_IDS as given, or every account below
+/// ORGANIZATION_UNITS. A unit that is not in the organisation is the caller's error.
+pub async fn accounts<O: Organization + Sync>(
+    organization: &O,
+    config: &Config,
+) -> Result<Vec<Account>, Error> {
+    match &config.accounts {
+        Accounts::Listed(ids) => Ok(ids
+            .iter()
+            .map(|id| Account {
+                id: id.clone(),
+                name: String::new(),
+                status: "ACTIVE".into(),
+            })
+            .collect()),
+        Accounts::Units(units) => {
+            let mut all = Vec::new();
+            for unit in units {
+                match organization.accounts_below(unit).await {
+                    Ok(found) => all.extend(found),
+                    Err(e)
+                        if matches!(
+                            e.code(),
+                            Some("ParentNotFoundException" | "OrganizationalUnitNotFoundException")
+                        ) =>
+                    {
+                        return Err(Error::input(format!(
+                            "ORGANIZATION_UNITS: {unit} is not an OU or root of this organisation ({}): nothing was started",
+                            e.code().unwrap_or_default()
+                        )));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "listing the organisation failed");
+                        return Err(e.into());
+                    }
+                }
+            }
+            Ok(all)
+        }
+    }
+}
+
+/// In-memory ports for unit tests: an organisation of units and their accounts, and a store
+/// of objects by key.
+#[cfg(test)]
+pub mod fake {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use fleetkeeper::AwsError;
+
+    use super::{Organization, Store};
+    use crate::model::Account;
+
+    #[derive(Default)]
+    pub struct FakeOrganization {
+        pub units: BTreeMap<String, Vec<Account>>,
+    }
+
+    impl Organization for FakeOrganization {
+        async fn accounts_below(&self, unit: &str) -> Result<Vec<Account>, AwsError> {
+            self.units.get(unit).cloned().ok_or_else(|| {
+                AwsError::service(
+                    "organizations:ListChildren",
+                    "ParentNotFoundException",
+                    &format!("{unit} not found"),
+                )
+            })
+        }
+    }
+
+    #[derive(Default)]
+    pub struct FakeStore {
+        pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    }
+
+    impl FakeStore {
+        pub fn keys(&self) -> Vec<String> {
+            self.objects.lock().unwrap().keys().cloned().collect()
+        }
+
+        pub fn json(&self, key: &str) -> Option<serde_json::Value> {
+            let objects = self.objects.lock().unwrap();
+            objects.get(key).map(|b| serde_json::from_slice(b).unwrap())
+        }
+    }
+
+    impl Store for FakeStore {
+        async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
+            self.objects.lock().unwrap().insert(key.to_owned(), body);
+            Ok(())
+        }
+
+        async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
+            Ok(self.objects.lock().unwrap().get(key).cloned())
+        }
+
+        async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+            Ok(self
+                .keys()
+                .into_iter()
+                .filter(|k| k.starts_with(prefix))
+                .collect())
+        }
     }
 }

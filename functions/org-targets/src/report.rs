@@ -6,9 +6,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use fleetkeeper::Mode;
-use fleetkeeper::report::Report;
+use fleetkeeper::report::{Entry, Failure, Report, Status};
 
-use crate::plan::{ByAccount, Cap, TargetOutcome};
+use crate::config::Config;
+use crate::event::Function;
+use crate::plan::{ByAccount, Cap, TargetOutcome, Totals};
 
 pub const FUNCTION: &str = "org-targets";
 /// The most targets or accounts a step's output lists (Step Functions passes at most 256 KB).
@@ -30,6 +32,31 @@ pub struct TargetsFields {
     pub apply_dry_run: bool,
     /// Passed to every target.
     pub event: Value,
+}
+
+impl TargetsFields {
+    pub fn new(
+        config: &Config,
+        run: String,
+        key: String,
+        count: usize,
+        event: Value,
+        dry_run: bool,
+    ) -> Self {
+        TargetsFields {
+            run,
+            bucket: config.bucket.clone(),
+            key,
+            count,
+            accounts: count / config.regions.len().max(1),
+            regions: config.regions.clone(),
+            max_concurrency: config.max_concurrency,
+            tolerated_failure_percentage: config.tolerated_failure_percentage,
+            max_rounds: config.max_rounds,
+            apply_dry_run: dry_run,
+            event,
+        }
+    }
 }
 
 /// The cap step.
@@ -81,4 +108,159 @@ pub struct FullSummary<'a> {
 
 pub fn new<F>(mode: Mode, fields: F) -> Report<F> {
     Report::with_fields(FUNCTION, mode, fields)
+}
+
+/// The targets step: the manifest written, and the first accounts left out, with why.
+pub fn targets_written(
+    mode: Mode,
+    fields: TargetsFields,
+    function: Function,
+    left_out: &[(String, String)],
+) -> Report<TargetsFields> {
+    let why = format!(
+        "{} targets: {} accounts x {} regions, for {}",
+        fields.count,
+        fields.accounts,
+        fields.regions.len(),
+        function.name()
+    );
+    let manifest = format!("s3://{}/{}", fields.bucket, fields.key);
+    let mut report = new(mode, fields);
+    report.done(Entry::new(manifest, "write-manifest", why));
+    for (id, reason) in left_out.iter().take(LISTED) {
+        report.skip(Entry::new(id, "none", reason));
+    }
+    report
+}
+
+/// The cap step: what the plans count against the cap, the targets whose plan failed, and
+/// the refusal of the whole run when the count is over the cap.
+pub fn tallied(
+    fields: TallyFields,
+    failed: &[&TargetOutcome],
+    unreadable: &[String],
+    refused: Option<String>,
+) -> Report<TallyFields> {
+    let counted = format!(
+        "{} counted by {} over {} targets",
+        fields.counted, fields.cap.setting, fields.targets
+    );
+    let run = fields.run.clone();
+    let mut report = new(Mode::DryRun, fields);
+    report.planned.push(Entry::new(&run, "apply", counted));
+    fail_targets(&mut report, failed, "plan");
+    for u in unreadable.iter().take(LISTED) {
+        report.fail(unreadable_summary(&run, u));
+    }
+    report.refused = refused;
+    report
+}
+
+/// The summary step: what the organisation's run did (or, dry, would do, and where).
+pub fn summed_up(
+    function: Function,
+    run: &str,
+    summary_key: String,
+    outcomes: &[TargetOutcome],
+    totals: &Totals,
+    by_account: ByAccount,
+    unreadable: &[String],
+) -> Report<SummaryFields> {
+    let fields = SummaryFields {
+        run: run.to_owned(),
+        targets: outcomes.len(),
+        by_status: totals.by_status.clone(),
+        accounts: by_account.len(),
+        by_account: by_account.into_iter().take(LISTED).collect(),
+        actions_planned: totals.actions_planned,
+        planned_by_action: totals.planned_by_action.clone(),
+        actions_done: totals.done,
+        failed_targets: totals.failed.len(),
+        continued_targets: totals.continued,
+        summary_key,
+    };
+    let mode = if totals.dry_run {
+        Mode::DryRun
+    } else {
+        Mode::Live
+    };
+    let mut report = new(mode, fields);
+    let ok = outcomes.len() - totals.failed.len();
+    let listed = |by_action: &std::collections::BTreeMap<String, usize>| {
+        by_action
+            .iter()
+            .map(|(a, n)| format!("{a} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if totals.dry_run {
+        // A dry run shows what it would do, and where: each target's planned actions.
+        for o in outcomes
+            .iter()
+            .filter(|o| o.planned > 0 && o.status != Status::Failed)
+            .take(LISTED)
+        {
+            let what = listed(&o.planned_by_action);
+            report.planned.push(
+                Entry::new(&o.account_id, function.name(), format!("would do: {what}"))
+                    .in_region(&o.region),
+            );
+        }
+        report.skip(Entry::new(
+            run,
+            function.name(),
+            format!(
+                "dry run: {} actions planned ({}) over {ok} of {} targets; nothing changed",
+                totals.actions_planned,
+                listed(&totals.planned_by_action),
+                outcomes.len()
+            ),
+        ));
+    } else {
+        report.done(Entry::new(
+            run,
+            function.name(),
+            format!(
+                "{ok} of {} targets without failures, {} actions done",
+                outcomes.len(),
+                totals.done
+            ),
+        ));
+    }
+    let failed: Vec<&TargetOutcome> = totals.failed.iter().collect();
+    fail_targets(&mut report, &failed, function.name());
+    for u in unreadable.iter().take(LISTED) {
+        report.fail(unreadable_summary(run, u));
+    }
+    report
+}
+
+/// Failed targets as failures (the first few; the count is in the fields).
+fn fail_targets<F>(report: &mut Report<F>, failed: &[&TargetOutcome], action: &str) {
+    for o in failed.iter().take(LISTED) {
+        let why = o
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("{} action(s) failed", o.failed));
+        report.fail(Failure {
+            target: o.account_id.clone(),
+            region: Some(o.region.clone()),
+            action: action.to_owned(),
+            error: why,
+            code: None,
+            // The next run tries the target again.
+            retryable: true,
+        });
+    }
+}
+
+fn unreadable_summary(run: &str, what: &str) -> Failure {
+    Failure {
+        target: run.to_owned(),
+        region: None,
+        action: "read-summary".into(),
+        error: format!("a target's summary does not read: {what}"),
+        code: None,
+        retryable: false,
+    }
 }

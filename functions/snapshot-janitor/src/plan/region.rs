@@ -182,6 +182,9 @@ mod tests {
             quota: 0,
         };
         share_run_deletes(sources.iter_mut(), [&mut destination].into_iter(), 6);
-        assert_eq!([sources[0].quota, sources[1].quota, destination.quota], [2, 3, 1]);
+        assert_eq!(
+            [sources[0].quota, sources[1].quota, destination.quota],
+            [2, 3, 1]
+        );
     }
 }
