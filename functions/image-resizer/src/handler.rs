@@ -3,7 +3,6 @@
 //! that ETag, render each rendition, PUT it with its metadata; or, with REPLACE_ORIGINAL,
 //! write and verify the new object before it replaces the original.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -11,16 +10,14 @@ use serde_json::Value;
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{Error, Mode};
 
-use crate::apply::replace;
+use crate::apply::write;
 use crate::config::Config;
 use crate::event::{Object, parse};
-use crate::pipeline::{Settings, decode_for, render_decoded};
-use crate::plan::{
-    Decision, Output, already_made, decide, decode_budget, source_refused, staging_key,
-};
-use crate::ports::{META_RENDITION, META_SOURCE_ETAG, META_SOURCE_KEY, Objects, Put};
+use crate::pipeline::decode_for;
+use crate::plan::{Decision, Output, already_made, decide, settings, source_refused};
+use crate::ports::Objects;
 use crate::rendition::Rendition;
-use crate::report::{self, Action, RecordReport, ResizerReport, Written};
+use crate::report::{self, Action, RecordReport, ResizerReport};
 
 pub async fn run<O: Objects + Sync>(
     store: &O,
@@ -99,15 +96,7 @@ async fn one<O: Objects + Sync>(
         Err(e) => return report.fail(Action::Read, &e.into()),
     };
     report.source().bytes_in = bytes.len() as u64;
-    let settings = Settings {
-        format: config.format,
-        jpeg_quality: config.jpeg_quality,
-        webp_quality: config.webp_quality,
-        webp_lossless: config.webp_lossless,
-        pad: config.pad,
-        max_pixels: config.max_pixels,
-        max_decode_bytes: decode_budget(config.memory_mib, bytes.len()),
-    };
+    let settings = settings(config, bytes.len());
     // Decoded once, large enough for every pending rendition; the encoded bytes go first.
     let started = Instant::now();
     let wanted: Vec<&Rendition> = pending.iter().map(|(r, _)| *r).collect();
@@ -125,52 +114,121 @@ async fn one<O: Objects + Sync>(
     };
     report.source().decode_ms = started.elapsed().as_millis() as u64;
     report.source().size = Some([decoded.upright.0, decoded.upright.1]);
-    for (r, out) in pending {
-        let started = Instant::now();
-        let rendered = match render_decoded(&decoded, r, &settings) {
-            Ok(rendered) => rendered,
-            Err(refusal) => {
-                report.skip(&r.name, refusal.to_string());
-                continue;
-            }
-        };
-        let metadata = HashMap::from([
-            (META_SOURCE_KEY.to_owned(), o.key.clone()),
-            (META_SOURCE_ETAG.to_owned(), head.etag.clone()),
-            (META_RENDITION.to_owned(), r.name.clone()),
-        ]);
-        let (width, height, size) = (rendered.width, rendered.height, rendered.bytes.len());
-        let content_type = rendered.format.content_type();
-        let staging = staging_key(config, &o.key);
-        let put = Put {
-            bucket: &out.bucket,
-            key: if config.replace_original {
-                &staging
-            } else {
-                &out.key
-            },
-            body: rendered.bytes,
-            content_type,
-            cache_control: config.cache_control.as_deref(),
-            metadata,
-        };
-        let result = if config.replace_original {
-            replace(store, o, put, size).await
-        } else {
-            store.put(put).await.map_err(Error::from)
-        };
-        match result {
-            Ok(()) => {
-                let written = Written {
-                    bytes: size,
-                    width,
-                    height,
-                    content_type,
-                    ms: started.elapsed().as_millis() as u64,
-                };
-                report.done(action, &out, &written);
-            }
-            Err(e) => report.fail(action, &e),
+    write(
+        store, config, o, &head.etag, &decoded, pending, &settings, action, report,
+    )
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::META_SOURCE_ETAG;
+    use crate::ports::fake::FakeObjects;
+    use fleetkeeper::Env;
+    use serde_json::json;
+
+    const BUCKET: &str = "fleetkeeper-images";
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        Config::from_env(&Env::of(extra)).unwrap()
+    }
+
+    fn photo(w: u16, h: u16) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..u32::from(w) * u32::from(h))
+            .flat_map(|i| [(i % 251) as u8, (i % 241) as u8, 90])
+            .collect();
+        let mut out = Vec::new();
+        jpeg_encoder::Encoder::new(&mut out, 90)
+            .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        out
+    }
+
+    /// An S3 notification of `key` in the bucket.
+    fn uploaded(key: &str) -> Value {
+        json!({"Records": [{
+            "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put",
+            "awsRegion": "us-east-1",
+            "s3": {"bucket": {"name": BUCKET}, "object": {"key": key, "size": 1000}}
+        }]})
+    }
+
+    async fn invoke(
+        store: &FakeObjects,
+        config: &Config,
+        event: Value,
+    ) -> Result<ResizerReport, Error> {
+        let mut metrics = Metrics::for_function("image-resizer");
+        run(store, config, &event, &mut metrics).await
+    }
+
+    #[tokio::test]
+    async fn each_rendition_is_written_once_per_source_etag() {
+        let (store, config) = (FakeObjects::default(), config(&[]));
+        store.upload(BUCKET, "uploads/beach.jpg", photo(640, 480));
+        let r = invoke(&store, &config, uploaded("uploads/beach.jpg"))
+            .await
+            .unwrap();
+        assert_eq!(r.done.len(), 2, "{r:?}");
+        let etag = store.get_stored(BUCKET, "uploads/beach.jpg").unwrap().etag;
+        for key in [
+            "resized/thumb/uploads/beach.jpg",
+            "resized/medium/uploads/beach.jpg",
+        ] {
+            let out = store
+                .get_stored(BUCKET, key)
+                .unwrap_or_else(|| panic!("{key}: {:?}", store.keys()));
+            assert_eq!(out.metadata.get(META_SOURCE_ETAG), Some(&etag));
+            assert!(out.body.starts_with(&[0xff, 0xd8]), "{key} is a JPEG");
         }
+        let again = invoke(&store, &config, uploaded("uploads/beach.jpg"))
+            .await
+            .unwrap();
+        assert!(again.done.is_empty(), "{again:?}");
+        assert_eq!(again.skipped.len(), 2);
+        assert_eq!(store.puts(), 2, "a repeated event writes nothing");
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_and_a_file_that_is_no_image_write_nothing() {
+        let store = FakeObjects::default();
+        store.upload(BUCKET, "uploads/beach.jpg", photo(64, 48));
+        let dry = config(&[("DRY_RUN", "true")]);
+        let r = invoke(&store, &dry, uploaded("uploads/beach.jpg"))
+            .await
+            .unwrap();
+        assert_eq!(r.planned.len(), 2, "{r:?}");
+        store.upload(
+            BUCKET,
+            "uploads/notes.jpg",
+            b"meeting notes, not a photo".to_vec(),
+        );
+        let r = invoke(&store, &config(&[]), uploaded("uploads/notes.jpg"))
+            .await
+            .unwrap();
+        assert!(r.done.is_empty() && r.failed.is_empty(), "{r:?}");
+        assert_eq!(r.skipped.len(), 2, "each rendition skipped with the reason");
+        assert_eq!(store.puts(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_bad_event_is_refused_and_a_bad_record_spares_the_others() {
+        let (store, config) = (FakeObjects::default(), config(&[]));
+        let err = invoke(&store, &config, json!({"detail": "no records"}))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Input(_)), "{err}");
+        store.upload(BUCKET, "uploads/beach.jpg", photo(64, 48));
+        let mut two = uploaded("uploads/beach.jpg");
+        let bad = json!({"eventSource": "aws:s3", "s3": {}});
+        two["Records"].as_array_mut().unwrap().insert(0, bad);
+        let r = invoke(&store, &config, two).await.unwrap();
+        assert_eq!(r.done.len(), 2, "{r:?}");
+        assert!(
+            r.skipped.iter().any(|s| s.target.starts_with("record 0")),
+            "{r:?}"
+        );
     }
 }

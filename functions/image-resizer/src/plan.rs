@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use crate::config::Config;
 use crate::event::Object;
 use crate::model::{Head, META_RENDITION, META_SOURCE_ETAG};
+use crate::pipeline::Settings;
 
 /// One rendition to write, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +101,20 @@ pub fn decode_budget(memory_mib: Option<u64>, input: usize) -> u64 {
 /// Where a replacement is staged: under the output prefix, so it is never processed.
 pub fn staging_key(config: &Config, key: &str) -> String {
     format!("{}.replacing/{key}", config.output_prefix)
+}
+
+/// How to render: the configured formats and limits, and what this invocation's memory
+/// leaves for decoding a source of `source_bytes`.
+pub fn settings(config: &Config, source_bytes: usize) -> Settings {
+    Settings {
+        format: config.format,
+        jpeg_quality: config.jpeg_quality,
+        webp_quality: config.webp_quality,
+        webp_lossless: config.webp_lossless,
+        pad: config.pad,
+        max_pixels: config.max_pixels,
+        max_decode_bytes: decode_budget(config.memory_mib, source_bytes),
+    }
 }
 
 #[cfg(test)]

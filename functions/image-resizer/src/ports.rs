@@ -154,3 +154,104 @@ mod tests {
         assert_eq!(super::encode_path("café.png"), "caf%C3%A9.png");
     }
 }
+
+/// In-memory S3 for unit tests: objects by bucket and key, each with its ETag and metadata.
+#[cfg(test)]
+pub mod fake {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::Mutex;
+
+    use fleetkeeper::AwsError;
+
+    use super::{Objects, Put};
+    use crate::model::Head;
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Stored {
+        pub body: Vec<u8>,
+        pub etag: String,
+        pub metadata: HashMap<String, String>,
+    }
+
+    #[derive(Default)]
+    pub struct FakeObjects {
+        pub objects: Mutex<BTreeMap<(String, String), Stored>>,
+        /// How many PUTs were made.
+        pub puts: Mutex<usize>,
+    }
+
+    impl FakeObjects {
+        pub fn upload(&self, bucket: &str, key: &str, body: Vec<u8>) {
+            let etag = format!("{:x}", body.len() * 31 + key.len());
+            let stored = Stored {
+                body,
+                etag,
+                metadata: HashMap::new(),
+            };
+            let mut objects = self.objects.lock().unwrap();
+            objects.insert((bucket.to_owned(), key.to_owned()), stored);
+        }
+
+        pub fn get_stored(&self, bucket: &str, key: &str) -> Option<Stored> {
+            let objects = self.objects.lock().unwrap();
+            objects.get(&(bucket.to_owned(), key.to_owned())).cloned()
+        }
+
+        pub fn keys(&self) -> Vec<String> {
+            let objects = self.objects.lock().unwrap();
+            objects.keys().map(|(_, k)| k.clone()).collect()
+        }
+
+        pub fn puts(&self) -> usize {
+            *self.puts.lock().unwrap()
+        }
+    }
+
+    impl Objects for FakeObjects {
+        async fn head(&self, bucket: &str, key: &str) -> Result<Option<Head>, AwsError> {
+            Ok(self.get_stored(bucket, key).map(|s| Head {
+                size: s.body.len() as u64,
+                etag: s.etag,
+                metadata: s.metadata,
+            }))
+        }
+
+        async fn get(&self, bucket: &str, key: &str, etag: &str) -> Result<Vec<u8>, AwsError> {
+            match self.get_stored(bucket, key) {
+                Some(s) if s.etag == etag => Ok(s.body),
+                _ => Err(AwsError::service(
+                    "s3:GetObject",
+                    "PreconditionFailed",
+                    "etag",
+                )),
+            }
+        }
+
+        async fn put(&self, p: Put<'_>) -> Result<(), AwsError> {
+            *self.puts.lock().unwrap() += 1;
+            let stored = Stored {
+                etag: format!("put-{}", p.body.len()),
+                body: p.body,
+                metadata: p.metadata,
+            };
+            let mut objects = self.objects.lock().unwrap();
+            objects.insert((p.bucket.to_owned(), p.key.to_owned()), stored);
+            Ok(())
+        }
+
+        async fn copy_over(&self, bucket: &str, from: &str, to: &str) -> Result<(), AwsError> {
+            let from = self
+                .get_stored(bucket, from)
+                .ok_or_else(|| AwsError::service("s3:CopyObject", "NoSuchKey", "gone"))?;
+            let mut objects = self.objects.lock().unwrap();
+            objects.insert((bucket.to_owned(), to.to_owned()), from);
+            Ok(())
+        }
+
+        async fn delete(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+            let mut objects = self.objects.lock().unwrap();
+            objects.remove(&(bucket.to_owned(), key.to_owned()));
+            Ok(())
+        }
+    }
+}
