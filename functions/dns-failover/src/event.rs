@@ -8,6 +8,8 @@ use fleetkeeper::alarm::{self, AlarmChange, Incoming};
 use fleetkeeper::error::brief;
 use fleetkeeper::http::{Refusal, Request};
 
+use crate::model::Side;
+
 #[derive(Debug)]
 pub enum Trigger {
     /// Probe every group.
@@ -25,6 +27,27 @@ pub enum HttpAction {
     Status(Option<String>),
     Failover(String),
     Failback(String),
+}
+
+impl HttpAction {
+    /// What the report calls the request.
+    pub fn label(&self) -> String {
+        match self {
+            HttpAction::Status(None) => "status".to_owned(),
+            HttpAction::Status(Some(n)) | HttpAction::Failover(n) | HttpAction::Failback(n) => {
+                format!("http {n}")
+            }
+        }
+    }
+
+    /// Where a manual move sends the group's record (None: a status read).
+    pub fn moves_to(&self) -> Option<Side> {
+        match self {
+            HttpAction::Status(_) => None,
+            HttpAction::Failover(_) => Some(Side::Standby),
+            HttpAction::Failback(_) => Some(Side::Primary),
+        }
+    }
 }
 
 pub fn parse(payload: Value) -> Result<Trigger, Error> {

@@ -11,29 +11,19 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use fleetkeeper::Error;
-use fleetkeeper::Mode;
 use fleetkeeper::exec::Budget;
-use fleetkeeper::http::{Refusal, Response, SecretSource, authenticate, caller_identity};
+use fleetkeeper::http::{Refusal, Response, authenticate};
 use fleetkeeper::telemetry::Metrics;
 
 use crate::apply::apply;
 use crate::config::{Config, Group};
-use crate::event::{HttpAction, Trigger, http_action, parse};
-use crate::model::{Command, Side};
-use crate::plan::{Input, Observed, inputs_for_alarm, inputs_for_http, plan_group};
-use crate::ports::{Dns, Probe, Prober, Route53, StateStore, States};
+use crate::control::{self, Caller};
+use crate::event::{Trigger, http_action, parse};
+use crate::plan::{Input, inputs_for_alarm, inputs_for_http, plan_group};
+use crate::ports::{App, Dns, Probe, States};
 use crate::report::{self, FailoverReport, GroupReport};
 
 pub const RESERVE: Duration = Duration::from_secs(5);
-
-/// What an invocation works with; generic over the ports so tests can answer in memory.
-pub struct App<D = Route53, S = StateStore, P = Prober> {
-    pub route53: D,
-    pub store: S,
-    pub prober: P,
-    pub secret: Option<SecretSource>,
-    pub groups: Vec<Group>,
-}
 
 /// The reply: a report for the schedule and alarms, an HTTP response for the function URL.
 #[derive(Debug, Serialize)]
@@ -80,13 +70,7 @@ pub async fn run<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
             ));
         }
     };
-    let report = report::new(
-        &name,
-        config.mode,
-        process(app, config, inputs, now, budget).await,
-    );
-    report::log(&report);
-    report::metrics_into(&report, metrics);
+    let report = process(app, config, &name, inputs, now, budget, metrics).await;
     Ok(Answer::Report(report))
 }
 
@@ -117,49 +101,12 @@ async fn http<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
         Ok(inputs) => inputs,
         Err(refused) => return refused.json(),
     };
-    let (label, to) = match &action {
-        HttpAction::Status(None) => ("status".to_owned(), None),
-        HttpAction::Status(Some(n)) => (format!("http {n}"), None),
-        HttpAction::Failover(n) => (format!("http {n}"), Some(Side::Standby)),
-        HttpAction::Failback(n) => (format!("http {n}"), Some(Side::Primary)),
-    };
-    if let (Some(to), Some((group, _))) = (to, inputs.first()) {
-        let command = Command {
-            // Lambda's request ids are unique; the time keeps replayed sample events apart.
-            id: format!("{}@{}", req.request_id, now.as_millisecond()),
-            to,
-            by: caller.recorded.clone(),
-            at: now.to_string(),
-        };
-        if let Some(refusal) = ask(app, config, &caller, group, &command, now).await {
-            return refusal;
-        }
-        if config.control_only {
-            // The scheduled run applies it: the URL side never moves a record itself.
-            return Response::json(
-                202,
-                &json!({
-                    "status": "asked",
-                    "group": group.name,
-                    "action": command.action(),
-                    "by": command.by,
-                    "command_id": command.id,
-                    "message": format!(
-                        "{} of {} asked; dns-failover applies it at its next scheduled run (GET /status shows it)",
-                        command.action(),
-                        group.name
-                    ),
-                }),
-            );
-        }
+    if let (Some(to), Some((group, _))) = (action.moves_to(), inputs.first())
+        && let Some(answer) = control::asked(app, config, req, &caller, group, to, now).await
+    {
+        return answer;
     }
-    let report = report::new(
-        &label,
-        config.mode,
-        process(app, config, inputs, now, budget).await,
-    );
-    report::log(&report);
-    report::metrics_into(&report, metrics);
+    let report = process(app, config, &action.label(), inputs, now, budget, metrics).await;
     let code = if report.fields.groups.iter().any(|g| g.error.is_some()) {
         502
     } else {
@@ -168,132 +115,22 @@ async fn http<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
     Response::json(code, &serde_json::to_value(&report).unwrap_or(Value::Null))
 }
 
-/// Who is calling, as recorded and as matched against CONTROL_PRINCIPALS.
-struct Caller {
-    /// For the state, the report and the log: the signed ARN as IAM gives it (a session name
-    /// included), or the shared secret and the client's address.
-    recorded: String,
-    /// The identity a session name cannot choose (None behind a shared secret).
-    identity: Option<String>,
-}
-
-impl Caller {
-    fn of(req: &fleetkeeper::http::Request, config: &Config) -> Result<Caller, String> {
-        match &req.iam_caller {
-            Some(arn) => Ok(Caller {
-                recorded: arn.clone(),
-                identity: Some(caller_identity(arn, &config.session_roles)?),
-            }),
-            None => Ok(Caller {
-                recorded: format!(
-                    "the shared secret, from {}",
-                    req.source_ip.as_deref().unwrap_or("an unknown address")
-                ),
-                identity: None,
-            }),
-        }
-    }
-
-    fn may_move(&self, principals: &[String]) -> bool {
-        principals.is_empty()
-            || self.identity.as_deref().is_some_and(|id| {
-                principals.iter().any(|p| match p.strip_suffix('*') {
-                    Some(prefix) => id.starts_with(prefix),
-                    None => id == p,
-                })
-            })
-    }
-}
-
-/// While a group's command waits to be applied, another is asked no sooner than this: the URL
-/// side's writes share SSM's rate with the scheduled run's.
-const COMMAND_SPACING: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
-
-/// Writes `command` for `group`, or the answer refusing it (nothing written).
-async fn ask<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
-    app: &App<D, S, P>,
-    config: &Config,
-    caller: &Caller,
-    group: &Group,
-    command: &Command,
-    now: Timestamp,
-) -> Option<LambdaFunctionUrlResponse> {
-    let refuse = |code: u16, why: String| {
-        tracing::info!(group = %group.name, action = command.action(), by = %command.by, "manual command refused: {why}");
-        Some(Refusal::new(code, why).json())
-    };
-    if !caller.may_move(&config.control_principals) {
-        return refuse(
-            403,
-            format!(
-                "{} may read status but not move records: not in CONTROL_PRINCIPALS",
-                caller.identity.as_deref().unwrap_or(&caller.recorded)
-            ),
-        );
-    }
-    let (state, last) = match (
-        app.store.load(&group.name).await,
-        app.store.command(&group.name).await,
-    ) {
-        (Ok(state), Ok(last)) => (state, last),
-        (Err(e), _) | (_, Err(e)) => return refuse(502, e.to_string()),
-    };
-    let pending = match &state {
-        Some(s) => s.pending(last.clone()),
-        None => last.clone(),
-    };
-    if let Some(p) = pending.as_ref().filter(|p| p.to == command.to) {
-        return refuse(
-            409,
-            format!(
-                "{} of {} was already asked by {} at {} and is not applied yet",
-                p.action(),
-                group.name,
-                p.by,
-                p.at
-            ),
-        );
-    }
-    // Asked again before the last was applied: spaced, so a flood writes little.
-    let recent = pending
-        .as_ref()
-        .and_then(|l| l.at.parse::<Timestamp>().ok())
-        .is_some_and(|at| now < at + COMMAND_SPACING);
-    if recent {
-        return refuse(
-            429,
-            format!(
-                "another manual command for {} was asked less than {} seconds ago and is not applied yet: try again shortly",
-                group.name,
-                COMMAND_SPACING.as_secs()
-            ),
-        );
-    }
-    if config.mode == Mode::DryRun {
-        return Some(Response::json(
-            200,
-            &json!({
-                "status": "dry-run",
-                "message": format!("dry run: {} of {} by {} would be asked; nothing was written", command.action(), group.name, command.by),
-            }),
-        ));
-    }
-    if let Err(e) = app.store.ask(&group.name, command).await {
-        return refuse(502, format!("the command could not be written: {e}"));
-    }
-    tracing::info!(group = %group.name, action = command.action(), by = %command.by, id = %command.id, "manual command asked");
-    None
-}
-
-/// Observe every group concerned (concurrently), plan each, apply.
+/// Observe every group concerned (concurrently), plan each, apply, report.
 async fn process<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
     app: &App<D, S, P>,
     config: &Config,
+    label: &str,
     inputs: Vec<(&Group, Input)>,
     now: Timestamp,
     budget: Budget,
-) -> Vec<GroupReport> {
-    let observed = join_all(inputs.iter().map(|(g, input)| observe_group(app, g, input))).await;
+    metrics: &mut Metrics,
+) -> FailoverReport {
+    let observed = join_all(
+        inputs
+            .iter()
+            .map(|(g, input)| app.observe(g, matches!(input, Input::Probe))),
+    )
+    .await;
     let mut unreadable = Vec::new();
     let mut plans = Vec::new();
     for ((group, input), observed) in inputs.iter().zip(observed) {
@@ -310,43 +147,10 @@ async fn process<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
     reports.extend(unreadable);
     // In the order the groups were asked about.
     reports.sort_by_key(|r| inputs.iter().position(|(g, _)| g.name == r.group));
-    reports
-}
-
-/// What one group's decision needs: its zone, its record, its saved state, and a probe of the
-/// primary when the input asks for one.
-async fn observe_group<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
-    app: &App<D, S, P>,
-    group: &Group,
-    input: &Input,
-) -> Result<Observed, String> {
-    let probe = match input {
-        Input::Probe => Some(app.prober.probe(&group.health_check).await),
-        _ => None,
-    };
-    let zone_id = app.route53.zone_id(group).await?;
-    let record = app
-        .route53
-        .record(&zone_id, group)
-        .await
-        .map_err(|e| e.to_string())?;
-    let state = app
-        .store
-        .load(&group.name)
-        .await
-        .map_err(|e| e.to_string())?;
-    let command = app
-        .store
-        .command(&group.name)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(Observed {
-        zone_id,
-        record,
-        state,
-        probe,
-        command,
-    })
+    let report = report::new(label, config.mode, reports);
+    report::log(&report);
+    report::metrics_into(&report, metrics);
+    report
 }
 
 #[cfg(test)]
@@ -354,104 +158,14 @@ mod tests {
     //! The handler over in-memory ports: the whole observe -> plan -> apply path, including a
     //! state save that fails after the record changed, which moto cannot be made to do.
 
-    use std::collections::HashMap;
     use std::sync::Mutex;
 
-    use fleetkeeper::AwsError;
     use fleetkeeper::report::Status;
 
     use super::*;
-    use crate::config::{GroupsSource, HealthCheck};
-    use crate::model::{GroupState, Side};
-    use crate::ports::{ProbeResult, Record, StateError, Submitted, Upsert};
-
-    #[derive(Default)]
-    struct Zone {
-        values: Mutex<Vec<String>>,
-        batches: Mutex<Vec<Vec<Upsert>>>,
-    }
-
-    impl Dns for Zone {
-        async fn zone_id(&self, _: &Group) -> Result<String, String> {
-            Ok("Z1".into())
-        }
-        async fn record(&self, _: &str, _: &Group) -> Result<Option<Record>, AwsError> {
-            let values = self.values.lock().unwrap().clone();
-            Ok(Some(Record {
-                ttl: Some(60),
-                values,
-            }))
-        }
-        async fn submit(&self, _: &str, ups: &[Upsert], _: &str) -> Result<Submitted, AwsError> {
-            *self.values.lock().unwrap() = ups[0].values.clone();
-            self.batches.lock().unwrap().push(ups.to_vec());
-            Ok(Submitted {
-                change_id: "C1".into(),
-                status: "PENDING".into(),
-            })
-        }
-        async fn wait_insync(
-            &self,
-            s: Submitted,
-            _: Duration,
-            _: Duration,
-            _: Budget,
-        ) -> Result<Submitted, AwsError> {
-            Ok(Submitted {
-                status: "INSYNC".into(),
-                ..s
-            })
-        }
-    }
-
-    #[derive(Default)]
-    struct Memory {
-        states: Mutex<HashMap<String, GroupState>>,
-        commands: Mutex<HashMap<String, Command>>,
-        refuse_saves: bool,
-    }
-
-    impl States for Memory {
-        async fn load(&self, group: &str) -> Result<Option<GroupState>, StateError> {
-            Ok(self.states.lock().unwrap().get(group).cloned())
-        }
-        async fn save(&self, group: &str, state: &GroupState) -> Result<(), AwsError> {
-            if self.refuse_saves {
-                return Err(AwsError::service(
-                    "ssm:PutParameter",
-                    "ThrottlingException",
-                    "slow down",
-                ));
-            }
-            self.states
-                .lock()
-                .unwrap()
-                .insert(group.into(), state.clone());
-            Ok(())
-        }
-        async fn command(&self, group: &str) -> Result<Option<Command>, StateError> {
-            Ok(self.commands.lock().unwrap().get(group).cloned())
-        }
-        async fn ask(&self, group: &str, command: &Command) -> Result<(), AwsError> {
-            self.commands
-                .lock()
-                .unwrap()
-                .insert(group.into(), command.clone());
-            Ok(())
-        }
-    }
-
-    struct Down;
-
-    impl Probe for Down {
-        async fn probe(&self, _: &HealthCheck) -> ProbeResult {
-            ProbeResult {
-                healthy: false,
-                detail: "HTTP 503 (expected 200-399)".into(),
-                ms: 3,
-            }
-        }
-    }
+    use crate::config::GroupsSource;
+    use crate::model::Side;
+    use crate::ports::fake::{Down, Memory, Zone};
 
     const GROUPS: &str = r#"[{"name": "web", "zone": "example.com", "record": "www.example.com",
         "type": "A", "primary": ["192.0.2.10"], "standby": ["198.51.100.20"],

@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod config;
+pub mod control;
 pub mod event;
 pub mod handler;
 pub mod model;
@@ -24,7 +25,8 @@ use fleetkeeper::lambda::{Boot, Invocation};
 use fleetkeeper::parameter;
 
 use config::{Config, GroupsSource, parse_groups};
-pub use handler::{App, RESERVE};
+pub use handler::RESERVE;
+pub use ports::App;
 use ports::{Prober, Route53, StateStore};
 
 /// What one cold start builds: the settings, the groups and the clients.

@@ -237,3 +237,17 @@ impl GroupReport {
         }
     }
 }
+
+/// What was read for one group before deciding.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub zone_id: String,
+    /// The record as Route 53 has it (None: there is none).
+    pub record: Option<Record>,
+    /// The saved state (None: never saved).
+    pub state: Option<GroupState>,
+    /// The probe's result, when the input was a probe.
+    pub probe: Option<ProbeResult>,
+    /// The group's manual command as last written (applied or not).
+    pub command: Option<Command>,
+}

@@ -11,10 +11,8 @@ use fleetkeeper::alarm::{AlarmChange, State as AlarmState};
 
 use crate::config::Group;
 use crate::event::HttpAction;
-use crate::model::{
-    Command, GroupReport, GroupState, ProbeResult, Record, Side, Upsert, normalize,
-};
-pub use crate::model::{Flip, Observation};
+pub use crate::model::{Flip, Observation, Observed};
+use crate::model::{GroupReport, GroupState, Side, Upsert, normalize};
 use fleetkeeper::http::Refusal;
 
 /// The next state after one observation of the primary.
@@ -131,20 +129,6 @@ pub fn inputs_for_http<'g>(
         HttpAction::Status(_) => Input::Status,
     };
     Ok(vec![(group, input)])
-}
-
-/// What was read for one group before deciding.
-#[derive(Debug, Clone)]
-pub struct Observed {
-    pub zone_id: String,
-    /// The record as Route 53 has it (None: there is none).
-    pub record: Option<Record>,
-    /// The saved state (None: never saved).
-    pub state: Option<GroupState>,
-    /// The probe's result, when the input was a probe.
-    pub probe: Option<ProbeResult>,
-    /// The group's manual command as last written (applied or not).
-    pub command: Option<Command>,
 }
 
 /// The decision for one group.
@@ -266,6 +250,7 @@ pub fn plan_group(group: &Group, input: &Input, observed: Observed) -> GroupPlan
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Command, ProbeResult, Record};
     use Observation::{Healthy as H, Unhealthy as U};
 
     /// Runs a sequence from the primary side; returns the flips and the final side.

@@ -11,7 +11,8 @@ use aws_sdk_route53::types::{
     Vpc, VpcRegion,
 };
 use dns_failover::config::{Config, GroupsSource};
-use dns_failover::handler::{Answer, App, run};
+use dns_failover::handler::{Answer, run};
+use dns_failover::ports::App;
 use dns_failover::ports::Prober;
 use dns_failover::ports::StateStore;
 use dns_failover::ports::{Dns, Route53};

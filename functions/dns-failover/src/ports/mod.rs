@@ -8,7 +8,9 @@ use fleetkeeper::AwsError;
 use fleetkeeper::exec::Budget;
 
 use crate::config::{Group, HealthCheck};
-use crate::model::{Command, GroupState};
+use fleetkeeper::http::SecretSource;
+
+use crate::model::{Command, GroupState, Observed};
 
 pub mod probe;
 pub mod route53;
@@ -70,4 +72,155 @@ pub trait States {
 
 pub trait Probe {
     fn probe(&self, check: &HealthCheck) -> impl Future<Output = ProbeResult> + Send;
+}
+
+/// What an invocation works with; generic over the ports so tests can answer in memory.
+pub struct App<D = Route53, S = StateStore, P = Prober> {
+    pub route53: D,
+    pub store: S,
+    pub prober: P,
+    pub secret: Option<SecretSource>,
+    pub groups: Vec<Group>,
+}
+
+impl<D: Dns + Sync, S: States + Sync, P: Probe + Sync> App<D, S, P> {
+    /// What one group's decision needs: its zone, its record, its saved state, and a probe of the
+    /// primary when the input asks for one.
+    pub async fn observe(&self, group: &Group, probe: bool) -> Result<Observed, String> {
+        let probe = match probe {
+            true => Some(self.prober.probe(&group.health_check).await),
+            false => None,
+        };
+        let zone_id = self.route53.zone_id(group).await?;
+        let record = self
+            .route53
+            .record(&zone_id, group)
+            .await
+            .map_err(|e| e.to_string())?;
+        let state = self
+            .store
+            .load(&group.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let command = self
+            .store
+            .command(&group.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Observed {
+            zone_id,
+            record,
+            state,
+            probe,
+            command,
+        })
+    }
+}
+
+/// In-memory ports for unit tests: a zone, the state store (whose saves can be made to fail,
+/// which moto cannot do), and a failing probe.
+#[cfg(test)]
+pub mod fake {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use fleetkeeper::AwsError;
+    use fleetkeeper::exec::Budget;
+
+    use super::{Dns, Probe, ProbeResult, Record, StateError, States, Submitted, Upsert};
+    use crate::config::{Group, HealthCheck};
+    use crate::model::{Command, GroupState};
+
+    /// A hosted zone with the group's one record.
+    #[derive(Default)]
+    pub struct Zone {
+        pub values: Mutex<Vec<String>>,
+        pub batches: Mutex<Vec<Vec<Upsert>>>,
+    }
+
+    impl Dns for Zone {
+        async fn zone_id(&self, _: &Group) -> Result<String, String> {
+            Ok("Z1".into())
+        }
+        async fn record(&self, _: &str, _: &Group) -> Result<Option<Record>, AwsError> {
+            let values = self.values.lock().unwrap().clone();
+            Ok(Some(Record {
+                ttl: Some(60),
+                values,
+            }))
+        }
+        async fn submit(&self, _: &str, ups: &[Upsert], _: &str) -> Result<Submitted, AwsError> {
+            *self.values.lock().unwrap() = ups[0].values.clone();
+            self.batches.lock().unwrap().push(ups.to_vec());
+            Ok(Submitted {
+                change_id: "C1".into(),
+                status: "PENDING".into(),
+            })
+        }
+        async fn wait_insync(
+            &self,
+            s: Submitted,
+            _: Duration,
+            _: Duration,
+            _: Budget,
+        ) -> Result<Submitted, AwsError> {
+            Ok(Submitted {
+                status: "INSYNC".into(),
+                ..s
+            })
+        }
+    }
+
+    /// The group states and commands.
+    #[derive(Default)]
+    pub struct Memory {
+        pub states: Mutex<HashMap<String, GroupState>>,
+        pub commands: Mutex<HashMap<String, Command>>,
+        /// Every save fails (throttled): the record changed, the state not.
+        pub refuse_saves: bool,
+    }
+
+    impl States for Memory {
+        async fn load(&self, group: &str) -> Result<Option<GroupState>, StateError> {
+            Ok(self.states.lock().unwrap().get(group).cloned())
+        }
+        async fn save(&self, group: &str, state: &GroupState) -> Result<(), AwsError> {
+            if self.refuse_saves {
+                return Err(AwsError::service(
+                    "ssm:PutParameter",
+                    "ThrottlingException",
+                    "slow down",
+                ));
+            }
+            self.states
+                .lock()
+                .unwrap()
+                .insert(group.into(), state.clone());
+            Ok(())
+        }
+        async fn command(&self, group: &str) -> Result<Option<Command>, StateError> {
+            Ok(self.commands.lock().unwrap().get(group).cloned())
+        }
+        async fn ask(&self, group: &str, command: &Command) -> Result<(), AwsError> {
+            self.commands
+                .lock()
+                .unwrap()
+                .insert(group.into(), command.clone());
+            Ok(())
+        }
+    }
+
+    /// A primary whose health check fails.
+    pub struct Down;
+
+    impl Probe for Down {
+        async fn probe(&self, _: &HealthCheck) -> ProbeResult {
+            ProbeResult {
+                healthy: false,
+                detail: "HTTP 503 (expected 200-399)".into(),
+                ms: 3,
+            }
+        }
+    }
 }
