@@ -102,3 +102,97 @@ fn pick<'a, I: Instances>(regions: &'a [I], wanted: Option<&str>) -> Result<&'a 
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::fake::FakeRegion;
+    use fleetkeeper::Env;
+    use fleetkeeper::ec2::Instance;
+    use serde_json::json;
+
+    /// The instance the sample alarm watches.
+    const WATCHED: &str = "i-0a1b2c3d4e5f60718";
+
+    fn event(name: &str) -> Value {
+        let path = format!(
+            "{}/../../events/alarm-restarter/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        Config::from_env(&Env::of(extra)).unwrap()
+    }
+
+    fn running(id: &str, tags: &[(&str, &str)]) -> Instance {
+        Instance {
+            id: id.into(),
+            state: "running".into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    async fn invoke(
+        regions: &[FakeRegion],
+        config: &Config,
+        payload: Value,
+    ) -> Result<RestarterReport, Error> {
+        // A few minutes after the sample alarm fired.
+        let now: Timestamp = "2026-11-20T17:06:00Z".parse().unwrap();
+        let mut metrics = Metrics::for_function("alarm-restarter");
+        run(regions, config, &payload, now, &mut metrics).await
+    }
+
+    #[tokio::test]
+    async fn an_opted_in_instance_is_restarted_once_per_alarm_change() {
+        let opted_in = running(WATCHED, &[("fleetkeeper:auto-restart", "true")]);
+        let regions = [FakeRegion::holding("us-east-1", vec![opted_in])];
+        let config = config(&[]);
+        let r = invoke(&regions, &config, event("metric-alarm"))
+            .await
+            .unwrap();
+        assert_eq!(regions[0].restarted(), [WATCHED], "{r:?}");
+        let again = invoke(&regions, &config, event("metric-alarm"))
+            .await
+            .unwrap();
+        assert_eq!(
+            regions[0].restarted().len(),
+            1,
+            "a repeated delivery: {again:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_instance_not_opted_in_is_left_alone() {
+        let regions = [FakeRegion::holding(
+            "us-east-1",
+            vec![running(WATCHED, &[])],
+        )];
+        let r = invoke(&regions, &config(&[]), event("metric-alarm"))
+            .await
+            .unwrap();
+        assert!(regions[0].restarted().is_empty());
+        assert_eq!(r.skipped.len(), 1, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_region_not_served_and_bad_input_are_refused() {
+        let opted_in = running(WATCHED, &[("fleetkeeper:auto-restart", "true")]);
+        let regions = [FakeRegion::holding("eu-west-1", vec![opted_in])];
+        let err = invoke(&regions, &config(&[]), event("metric-alarm"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("us-east-1"), "{err}");
+        let err = invoke(&regions, &config(&[]), json!([1, 2]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Input(_)), "{err}");
+        assert!(regions[0].restarted().is_empty());
+    }
+}

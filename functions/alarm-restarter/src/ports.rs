@@ -243,3 +243,78 @@ mod tests {
         assert_eq!(run(), Some(0));
     }
 }
+
+/// In-memory ports for unit tests: one region's instances, their tags, and the restarts asked.
+#[cfg(test)]
+pub mod fake {
+    use std::sync::Mutex;
+
+    use fleetkeeper::AwsError;
+    use fleetkeeper::ec2::Instance;
+
+    use super::{Instances, Requested};
+    use crate::config::Strategy;
+    use crate::history::EventKey;
+
+    #[derive(Default)]
+    pub struct FakeRegion {
+        pub name: String,
+        pub instances: Mutex<Vec<Instance>>,
+        /// The ids a restart was asked for.
+        pub restarted: Mutex<Vec<String>>,
+    }
+
+    impl FakeRegion {
+        pub fn holding(name: &str, instances: Vec<Instance>) -> Self {
+            FakeRegion {
+                name: name.to_owned(),
+                instances: Mutex::new(instances),
+                ..FakeRegion::default()
+            }
+        }
+
+        pub fn restarted(&self) -> Vec<String> {
+            self.restarted.lock().unwrap().clone()
+        }
+    }
+
+    impl Instances for FakeRegion {
+        fn name(&self) -> &str {
+            &self.name
+        }
+
+        async fn describe(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
+            let all = self.instances.lock().unwrap();
+            Ok(all
+                .iter()
+                .filter(|i| ids.contains(&i.id))
+                .cloned()
+                .collect())
+        }
+
+        async fn set_tag(&self, id: &str, key: &str, value: &str) -> Result<(), AwsError> {
+            let mut all = self.instances.lock().unwrap();
+            if let Some(i) = all.iter_mut().find(|i| i.id == id) {
+                i.tags.insert(key.to_owned(), value.to_owned());
+            }
+            Ok(())
+        }
+
+        async fn restart(
+            &self,
+            id: &str,
+            _: &Strategy,
+            _: &str,
+            _: EventKey,
+            dry_run: bool,
+        ) -> Result<Requested, AwsError> {
+            if !dry_run {
+                self.restarted.lock().unwrap().push(id.to_owned());
+            }
+            Ok(Requested {
+                kind: "reboot",
+                id: None,
+            })
+        }
+    }
+}
