@@ -22,7 +22,7 @@ pub struct BucketSpec {
 /// One place a run acts in, a region of an account, with the pacing of that place's API
 /// buckets (EC2 counts them per account and region). `P` reaches AWS there (a port); `L` paces
 /// it (one limiter, or a function's set of them).
-pub struct Target<P, L> {
+pub struct Place<P, L> {
     pub port: P,
     pub limits: L,
 }

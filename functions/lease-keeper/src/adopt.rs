@@ -18,11 +18,11 @@ use fleetkeeper::tags::{EXPIRES_TAG, OWNER_TAG, TOKEN_TAG};
 use fleetkeeper::telemetry::Metrics;
 
 use crate::config::Config;
-use crate::ports::{Instances, Target};
+use crate::ports::{Instances, Place};
 use crate::report::{self, LeaseReport};
 
 pub async fn run<I: Instances + Sync>(
-    targets: &[Target<I>],
+    targets: &[Place<I>],
     keys: &Keys,
     config: &Config,
     adopt: Adopt,
@@ -41,7 +41,7 @@ pub async fn run<I: Instances + Sync>(
         ))
     })?;
     let mut report = report::new(config.mode, at.to_string());
-    let mut found: Vec<(&Target<I>, &Instance, Proof)> = Vec::new();
+    let mut found: Vec<(&Place<I>, &Instance, Proof)> = Vec::new();
     for (t, l) in targets.iter().zip(&leased) {
         match l {
             Ok(instances) => found.extend(instances.iter().map(|i| {
@@ -79,7 +79,7 @@ pub async fn run<I: Instances + Sync>(
         }
         Adopt::Seal(ids) => {
             let mut refused = Vec::new();
-            let mut chosen: Vec<&(&Target<I>, &Instance, Proof)> = Vec::new();
+            let mut chosen: Vec<&(&Place<I>, &Instance, Proof)> = Vec::new();
             for id in &ids {
                 match found.iter().find(|(_, i, _)| &i.id == id) {
                     None => refused.push(format!(

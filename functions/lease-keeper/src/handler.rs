@@ -20,7 +20,7 @@ use crate::apply::{Run, Wording, apply};
 use crate::config::Config;
 use crate::event;
 use crate::plan::{cap_terminations, may_terminate, plan, sort_by_seal};
-pub use crate::ports::Target;
+pub use crate::ports::Place;
 use crate::ports::{Instances, Notifier};
 use crate::report::{self, LeaseReport};
 
@@ -29,7 +29,7 @@ pub const RESERVE: Duration = Duration::from_secs(10);
 
 #[allow(clippy::too_many_arguments)]
 pub async fn run<I: Instances + Sync, N: Notifier + Sync>(
-    targets: &[Target<I>],
+    targets: &[Place<I>],
     notifier: &N,
     keys: &Keys,
     config: &Config,
@@ -174,10 +174,10 @@ mod tests {
         }
     }
 
-    fn targets(regions: Vec<FakeInstances>, config: &Config) -> Vec<Target<FakeInstances>> {
+    fn targets(regions: Vec<FakeInstances>, config: &Config) -> Vec<Place<FakeInstances>> {
         regions
             .into_iter()
-            .map(|port| Target {
+            .map(|port| Place {
                 port,
                 limits: RateLimiter::new(config.rate),
             })
@@ -185,7 +185,7 @@ mod tests {
     }
 
     async fn invoke(
-        targets: &[Target<FakeInstances>],
+        targets: &[Place<FakeInstances>],
         notifier: &FakeNotifier,
         config: &Config,
         payload: Value,

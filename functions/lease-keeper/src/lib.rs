@@ -21,14 +21,14 @@ use fleetkeeper::lambda::{Boot, Invocation};
 use fleetkeeper::seal::{Keys, SecretKeys};
 
 use config::{Config, Notify};
-pub use handler::{RESERVE, Target};
+pub use handler::{Place, RESERVE};
 use ports::{Ec2Instances, Mailer};
 
 /// What one cold start builds: the settings, a target per region, the way warnings go out,
 /// the seal key that proves which leases are ours.
 pub struct Lambda {
     pub config: Config,
-    pub targets: Vec<Target<Ec2Instances>>,
+    pub targets: Vec<Place<Ec2Instances>>,
     pub mailer: Mailer,
     pub keys: Keys,
 }
@@ -40,7 +40,7 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
         .aws
         .regional("EC2", &config.regions, aws_sdk_ec2::Client::new)
         .into_iter()
-        .map(|(region, client)| Target {
+        .map(|(region, client)| Place {
             port: Ec2Instances::new(region, client),
             limits: RateLimiter::new(config.rate),
         })

@@ -14,7 +14,7 @@ use fleetkeeper::tagging::{create_tag, snapshot_tags};
 use fleetkeeper::tags::EXPIRES_TAG;
 
 /// One region, with its limiter for EC2's mutating calls.
-pub type Target<I> = fleetkeeper::exec::Target<I, fleetkeeper::exec::RateLimiter>;
+pub type Place<I> = fleetkeeper::exec::Place<I, fleetkeeper::exec::RateLimiter>;
 
 /// One region.
 pub trait Instances {

@@ -14,7 +14,7 @@ use fleetkeeper_tests::{Fault, FaultProxy, Moto, Rule};
 use jiff::Timestamp;
 use jiff::civil::Weekday;
 use lease_keeper::config::Config;
-use lease_keeper::handler::{Target, run};
+use lease_keeper::handler::{Place, run};
 use lease_keeper::ports::{Ec2Instances, Mailer};
 use lease_keeper::report::LeaseReport;
 use serde_json::{Value, json};
@@ -52,7 +52,7 @@ impl World {
         let env = Moto::env_for(&self.proxy.endpoint(), &pairs);
         let config = Config::from_env(&env).unwrap();
         let aws = Moto::aws(&env).await;
-        let targets = vec![Target {
+        let targets = vec![Place {
             port: Ec2Instances::new(
                 "us-east-1".into(),
                 aws.client("EC2", aws_sdk_ec2::Client::new),
@@ -310,7 +310,7 @@ async fn with_no_sender_the_warning_goes_to_the_alerts_topic() {
         &[("REGIONS", "us-east-1"), ("ALERTS_TOPIC_ARN", &arn)],
     );
     let config = Config::from_env(&env).unwrap();
-    let targets = vec![Target {
+    let targets = vec![Place {
         port: Ec2Instances::new("us-east-1".into(), ec2.clone()),
         limits: RateLimiter::new(config.rate),
     }];
@@ -414,7 +414,7 @@ async fn copied_lease_tags_stop_nothing_and_hand_made_leases_wait_for_adoption()
             );
             let config = Config::from_env(&env).unwrap();
             let aws = Moto::aws(&env).await;
-            let targets = vec![Target {
+            let targets = vec![Place {
                 port: Ec2Instances::new(
                     "us-east-1".into(),
                     aws.client("EC2", aws_sdk_ec2::Client::new),

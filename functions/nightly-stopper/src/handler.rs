@@ -16,7 +16,7 @@ use crate::apply::{Limits, apply};
 use crate::config::Config;
 use crate::event::{self, Request};
 use crate::plan;
-use crate::ports::{App, Target, schedules};
+use crate::ports::{App, Place, schedules};
 use crate::ports::{Documents, Fleet, Instance};
 use crate::preview;
 use crate::report::{self, StopperReport};
@@ -39,7 +39,7 @@ pub async fn run<F: Fleet + Sync, D: Documents + Sync>(
 /// organisation target.
 pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
     app: &App<F, D>,
-    targets: &[Target<F>],
+    targets: &[Place<F>],
     config: &Config,
     payload: &Value,
     now: Timestamp,
@@ -177,7 +177,7 @@ mod tests {
     ) -> App<FakeFleet, FakeDocuments> {
         let targets = fleets
             .into_iter()
-            .map(|port| Target {
+            .map(|port| Place {
                 port,
                 limits: StartStop::new(config),
             })

@@ -24,7 +24,7 @@ use fleetkeeper::org::{self, Answer, Reach, TargetRequest};
 use config::{Config, SchedulesSource};
 pub use handler::RESERVE;
 use ports::Ec2Fleet;
-pub use ports::{App, Target};
+pub use ports::{App, Place};
 
 /// What one cold start builds: the settings, a target per account and region, and the
 /// schedules parameter's reader; and what serving an organisation target needs.
@@ -71,7 +71,7 @@ pub async fn handle(
     };
     let target = async |request: &TargetRequest, reached: Aws, mode, inv: Invocation<'_>| {
         let client = reached.client("EC2", aws_sdk_ec2::Client::new);
-        let place = Target {
+        let place = Place {
             port: Ec2Fleet::new(request.target.label(), client),
             limits: ports::StartStop::new(config),
         };

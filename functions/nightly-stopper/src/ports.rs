@@ -128,10 +128,10 @@ impl StartStop {
 }
 
 /// One region of one account, with its own limiters.
-pub type Target<F> = fleetkeeper::exec::Target<F, StartStop>;
+pub type Place<F> = fleetkeeper::exec::Place<F, StartStop>;
 
 /// Every region (REGIONS) of the function's own account, or of each account in ROLE_ARNS.
-pub async fn targets(aws: &Aws, config: &Config) -> Vec<Target<Ec2Fleet>> {
+pub async fn targets(aws: &Aws, config: &Config) -> Vec<Place<Ec2Fleet>> {
     aws.places(
         &config.role_arns,
         "fleetkeeper-nightly-stopper",
@@ -141,7 +141,7 @@ pub async fn targets(aws: &Aws, config: &Config) -> Vec<Target<Ec2Fleet>> {
     )
     .await
     .into_iter()
-    .map(|(name, client)| Target {
+    .map(|(name, client)| Place {
         port: Ec2Fleet::new(name, client),
         limits: StartStop::new(config),
     })
@@ -150,14 +150,14 @@ pub async fn targets(aws: &Aws, config: &Config) -> Vec<Target<Ec2Fleet>> {
 
 /// What a warm function keeps: a target per place, and the schedules document's source.
 pub struct App<F, D> {
-    pub targets: Vec<Target<F>>,
+    pub targets: Vec<Place<F>>,
     pub documents: D,
     /// What SCHEDULES_PARAMETER held, read again after five minutes.
     pub schedules: Cached<Schedules>,
 }
 
 impl<F, D> App<F, D> {
-    pub fn new(targets: Vec<Target<F>>, documents: D) -> Self {
+    pub fn new(targets: Vec<Place<F>>, documents: D) -> Self {
         App {
             targets,
             documents,

@@ -19,7 +19,7 @@ use crate::apply::{Limits, apply, apply_archive, apply_copies};
 use crate::config::Config;
 use crate::plan::{CreatePlan, Destination, Source, share_run_deletes};
 use crate::ports::Ebs;
-pub use crate::ports::{App, Target};
+pub use crate::ports::{App, Place};
 use crate::report::{self, JanitorReport};
 use crate::{adopt, event};
 
@@ -27,7 +27,7 @@ use crate::{adopt, event};
 pub const RESERVE: Duration = Duration::from_secs(20);
 
 /// How the report names a place.
-fn region<E: Ebs>(t: &Target<E>) -> &str {
+fn region<E: Ebs>(t: &Place<E>) -> &str {
     t.port.region()
 }
 
@@ -210,7 +210,7 @@ mod tests {
         App {
             sources: sources
                 .into_iter()
-                .map(|port| Target {
+                .map(|port| Place {
                     port,
                     limits: RateLimiter::new(config.rate),
                 })

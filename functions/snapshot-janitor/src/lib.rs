@@ -23,7 +23,7 @@ use fleetkeeper::org::{self, Answer, Reach, TargetRequest};
 use fleetkeeper::seal::{Keys, SecretKeys};
 
 use config::Config;
-pub use handler::{App, RESERVE, Target};
+pub use handler::{App, Place, RESERVE};
 use ports::Ec2Ebs;
 
 /// What one cold start builds: the settings, a target per region, one per copy destination.
@@ -56,10 +56,10 @@ pub fn keys(aws: &Aws, config: &Config) -> Keys {
 
 /// A target per source region (REGIONS), and one per copy destination (COPY_TO).
 pub fn places(aws: &Aws, keys: Keys, config: &Config) -> App<Ec2Ebs> {
-    let targets = |regions: &[String]| -> Vec<Target<Ec2Ebs>> {
+    let targets = |regions: &[String]| -> Vec<Place<Ec2Ebs>> {
         aws.regional("EC2", regions, aws_sdk_ec2::Client::new)
             .into_iter()
-            .map(|(region, client)| Target {
+            .map(|(region, client)| Place {
                 port: Ec2Ebs::new(region, client),
                 limits: RateLimiter::new(config.rate),
             })

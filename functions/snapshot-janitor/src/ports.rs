@@ -80,20 +80,20 @@ pub trait Ebs {
 }
 
 /// One region, with its own limiter: CreateSnapshot and DeleteSnapshot share one bucket.
-pub type Target<E> = fleetkeeper::exec::Target<E, RateLimiter>;
+pub type Place<E> = fleetkeeper::exec::Place<E, RateLimiter>;
 
 /// Where snapshots are taken, where they are copied to (COPY_TO), and the seal key that
 /// proves which are ours.
 pub struct App<E> {
-    pub sources: Vec<Target<E>>,
-    pub destinations: Vec<Target<E>>,
+    pub sources: Vec<Place<E>>,
+    pub destinations: Vec<Place<E>>,
     pub keys: Keys,
 }
 
 impl<E: Ebs> App<E> {
     /// Every region once: the sources, then the destinations that are not also sources.
-    pub fn regions(&self) -> Vec<&Target<E>> {
-        let mut out: Vec<&Target<E>> = self.sources.iter().collect();
+    pub fn regions(&self) -> Vec<&Place<E>> {
+        let mut out: Vec<&Place<E>> = self.sources.iter().collect();
         for d in &self.destinations {
             if !out.iter().any(|t| t.port.region() == d.port.region()) {
                 out.push(d);

@@ -122,7 +122,7 @@ mod run {
     use jiff::Timestamp;
     use serde_json::json;
     use snapshot_janitor::config::Config;
-    use snapshot_janitor::handler::{App, Target, run};
+    use snapshot_janitor::handler::{App, Place, run};
     use snapshot_janitor::ports::{Ebs, Ec2Ebs};
     use snapshot_janitor::report::JanitorReport;
 
@@ -499,7 +499,7 @@ mod run {
         let places = App {
             sources: clients
                 .iter()
-                .map(|(region, client)| Target {
+                .map(|(region, client)| Place {
                     port: Ec2Ebs::new(region.clone(), client.clone()),
                     limits: RateLimiter::new(config.rate),
                 })
@@ -507,7 +507,7 @@ mod run {
             destinations: Vec::new(),
             keys: Keys::Fixed(create_key(&env).await),
         };
-        let targets: &[Target<Ec2Ebs>] = &places.sources;
+        let targets: &[Place<Ec2Ebs>] = &places.sources;
         // Three managed snapshots of one volume in each region: two may go in each.
         for (t, (region, ec2)) in targets.iter().zip(&clients) {
             let az = format!("{region}a");
