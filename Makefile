@@ -79,21 +79,21 @@ check: lint
 test: setup browser lint
 	cargo build --workspace --bins
 	cargo test --workspace
-	$(VENV)/bin/python scripts/demo.py
-	$(VENV)/bin/python scripts/demo_days.py
-	$(VENV)/bin/python scripts/e2e.py
-	$(VENV)/bin/python scripts/org_e2e.py
+	$(VENV)/bin/python local/demo.py
+	$(VENV)/bin/python local/demo_days.py
+	$(VENV)/bin/python local/browser.py
+	$(VENV)/bin/python local/org_e2e.py
 
 demo: setup
-	$(VENV)/bin/python scripts/demo.py
+	$(VENV)/bin/python local/demo.py
 
 e2e: setup browser
-	$(VENV)/bin/python scripts/e2e.py
+	$(VENV)/bin/python local/browser.py
 
 # Organisation mode: the state machine file, run by moto against the real binaries.
 org-e2e: setup
 	cargo build --bins
-	$(VENV)/bin/python scripts/org_e2e.py
+	$(VENV)/bin/python local/org_e2e.py
 
 # BENCH_ARGS="--opt-levels 3 2 s z" reruns the study behind the release profile's opt-level.
 bench: setup

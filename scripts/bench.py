@@ -22,19 +22,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import demo_clock
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "local"))
+import demo_clock  # noqa: E402
+import harness  # noqa: E402
+from runtime import Stand  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -91,98 +92,6 @@ def fleet_page(instances: list[tuple[str, str, str]], next_token: str | None) ->
         f"<requestId>{uuid.uuid4()}</requestId><reservationSet>{''.join(items)}</reservationSet>{token}"
         "</DescribeInstancesResponse>"
     ).encode()
-
-
-class Stand:
-    """The Runtime API and EC2 stand-in. Records when /next is asked for and responses arrive."""
-
-    def __init__(self, events: int, event: bytes = b'{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":{}}',
-                 page: bytes = b"", pages: list[bytes] | None = None):
-        self.page = page
-        self.pages = pages or []
-        self.event = event
-        self.responses: list[bytes] = []
-        self.events_left = events
-        self.lock = threading.Condition()
-        self.marks: list[tuple[str, float]] = []
-        stand = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                if self.path.endswith("/invocation/next"):
-                    with stand.lock:
-                        stand.marks.append(("next", time.perf_counter()))
-                        stand.lock.notify_all()
-                        while stand.events_left <= 0:
-                            stand.lock.wait()
-                        stand.events_left -= 1
-                    body = stand.event
-                    self.send_response(200)
-                    self.send_header("Lambda-Runtime-Aws-Request-Id", str(uuid.uuid4()))
-                    self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
-                    self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:fleet-census")
-                    self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    with stand.lock:
-                        stand.marks.append(("event", time.perf_counter()))
-                    self.wfile.write(body)
-                else:
-                    self.send_error(404)
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if "/invocation/" in self.path:
-                    kind = "response" if self.path.endswith("/response") else "error"
-                    with stand.lock:
-                        stand.marks.append((kind, time.perf_counter()))
-                        stand.responses.append(body)
-                        stand.lock.notify_all()
-                    if kind == "error":
-                        sys.stderr.write(f"bench: function error: {body[:300]!r}\n")
-                    out = b'{"status":"OK"}'
-                    self.send_response(202)
-                else:  # EC2 DescribeInstances: page N+1 when the request says NextToken=pN
-                    out = stand.page
-                    if stand.pages:
-                        token = re.search(rb"NextToken=p(\d+)", body)
-                        out = stand.pages[int(token.group(1)) if token else 0]
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/xml;charset=UTF-8")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-        class Quiet(ThreadingHTTPServer):
-            def handle_error(self, request, client_address):
-                pass  # a candidate killed mid-request is expected here
-
-        self.server = Quiet(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.addr = f"127.0.0.1:{self.server.server_address[1]}"
-
-    def wait_for(self, kind: str, count: int, timeout: float = 60) -> None:
-        deadline = time.perf_counter() + timeout
-        with self.lock:
-            while sum(1 for k, _ in self.marks if k == kind) < count:
-                if "error" in (k for k, _ in self.marks):
-                    raise RuntimeError("function reported an error")
-                left = deadline - time.perf_counter()
-                if left <= 0:
-                    raise TimeoutError(f"no {kind} #{count}; seen {[k for k, _ in self.marks]}")
-                self.lock.wait(left)
-
-    def close(self):
-        with self.lock:
-            self.events_left = 10**9
-            self.lock.notify_all()
-        self.server.shutdown()
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -290,17 +199,9 @@ def one_stop_run(cmd: list[str], endpoint: str) -> dict:
 
 
 def stopper_bench(binary: Path, runs: int) -> list[dict]:
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    moto = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    work = Path(tempfile.mkdtemp(prefix="fleetkeeper-bench-"))
+    moto, endpoint = harness.start_moto(work, "moto.log")
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).read()
-                break
-            except Exception:
-                time.sleep(0.1)
         rows = []
         for name, cmd in [("nightly-stopper (release profile)", [str(binary)]),
                           ("python3 + boto3 (baseline script)", [str(BIN / "python"), str(ROOT / "bench" / "stopper_boto3.py")])]:
@@ -308,8 +209,7 @@ def stopper_bench(binary: Path, runs: int) -> list[dict]:
             rows.append({"name": name, **{k: statistics.median(s[k] for s in samples) for k in samples[0]}})
         return rows
     finally:
-        moto.kill()
-        moto.wait()
+        moto.stop()
 
 
 # ---- nightly-stopper: evaluating 20 schedules over 10,000 instances -------------------------
@@ -401,14 +301,6 @@ def print_schedules(rows: list[dict], runs: int, warm: int) -> None:
     over = [f"{k} {base[k]:.1f} > {v}" for k, v in limits.items() if base[k] > v]
     if over:
         raise SystemExit(f"bench: nightly-stopper over its targets: {', '.join(over)}")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def build(level: str | None, package: str = "fleet-census") -> Path:

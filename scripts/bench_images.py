@@ -156,7 +156,7 @@ def vm_hwm_kib(pid: int) -> int:
 def lambda_memory(inputs: list[tuple[str, Path]]) -> list[str]:
     """Peak RSS of the image-resizer Lambda (release build) for one S3 event per input. The
     40 MP progressive JPEG would not fit: the function must refuse it from its header."""
-    sys.path.insert(0, str(ROOT / "scripts"))
+    sys.path.insert(0, str(ROOT / "local"))
     import boto3
     import demo
     if not LAMBDA_BIN.exists():

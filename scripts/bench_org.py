@@ -27,9 +27,10 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import org_local
-from demo_clock import TUESDAY, at, next_weekday, real_now, rfc3339
-from local_aws import BIN, ROOT
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "local"))
+import org  # noqa: E402
+from demo_clock import TUESDAY, at, next_weekday, real_now, rfc3339  # noqa: E402
+from harness import BIN, ROOT  # noqa: E402
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 # From the real clock (demo_clock): the next Tuesday's 21:00 UTC, then morning (start),
@@ -51,21 +52,21 @@ def most_at_once(intervals: list[tuple[float, float]]) -> int:
     return most
 
 
-def seed(world: org_local.OrgWorld, accounts: int) -> tuple[str, list[str]]:
+def seed(world: org.OrgWorld, accounts: int) -> tuple[str, list[str]]:
     started = time.monotonic()
-    ou, ids = org_local.organisation(world, [f"member-{n:03d}" for n in range(accounts)])
+    ou, ids = org.organisation(world, [f"member-{n:03d}" for n in range(accounts)])
     for n, account in enumerate(ids):
         for region in REGIONS:
-            org_local.tagged_instances(world, account, region, 2, {"fleetkeeper:schedule": "office-hours"})
+            org.tagged_instances(world, account, region, 2, {"fleetkeeper:schedule": "office-hours"})
         if n % 50 == 49:
             print(f"bench: seeded {n + 1} accounts ({time.monotonic() - started:.0f}s)", flush=True)
     return ou, ids
 
 
-def single_invocation(world: org_local.OrgWorld, ids: list[str], at: str) -> dict:
+def single_invocation(world: org.OrgWorld, ids: list[str], at: str) -> dict:
     """nightly-stopper over ROLE_ARNS x REGIONS in one invocation, as a single-account
     deployment with ROLE_ARNS runs."""
-    arns = ",".join(f"arn:aws:iam::{a}:role/{org_local.MEMBER_ROLE}" for a in ids[:SINGLE_PATH_ACCOUNTS])
+    arns = ",".join(f"arn:aws:iam::{a}:role/{org.MEMBER_ROLE}" for a in ids[:SINGLE_PATH_ACCOUNTS])
     event = world.work / "bench-single.json"
     event.write_text(json.dumps({"action": "evaluate", "time": at}))
     world.serve({"ROLE_ARNS": arns, "REGIONS": ",".join(REGIONS), "MAX_ACTIONS": "100000"}, ("--release",), workers=1)
@@ -92,7 +93,7 @@ def main() -> int:
     print("bench: building org-targets and nightly-stopper (release) ...", flush=True)
     subprocess.run(["cargo", "build", "--quiet", "--release", "--bin", "org-targets", "--bin", "nightly-stopper"],
                    cwd=ROOT, check=True)
-    world = org_local.start(work)
+    world = org.start(work)
     rows = []
     try:
         ou, ids = seed(world, args.accounts)

@@ -5,7 +5,7 @@ a moto test builds.
 moto stamps launch times, snapshot start times and its own records with the real clock, so an
 event time written as a literal date is overtaken by the resources made on a later day: the
 demo and CI that passed on 2026-11-30 failed on 2026-12-05. Event times come from the clock
-(scripts/demo_clock.py, tests/src/clock.rs). Pure unit tests (src/) keep their literal dates:
+(local/demo_clock.py, tests/src/clock.rs). Pure unit tests (src/) keep their literal dates:
 nothing stamps a real time there, and exactness is their point.
 
 Every RFC 3339 date-time literal (2026-12-01T18:05) in the files below fails the check, unless
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # What builds events against the emulator: the demo and its steps, the end-to-end and
 # organisation scripts, the benchmarks, the browser test, and every integration test.
 CHECKED = [
-    "scripts/demo*.py", "scripts/org_*.py", "scripts/e2e.py", "scripts/bench*.py",
+    "local/*.py", "scripts/bench*.py",
     "bench/*.py", "e2e/*.mjs", "functions/*/tests/*.rs", "tests/tests/*.rs", "tests/src/*.rs",
 ]
 
@@ -62,7 +62,7 @@ def main() -> int:
               if i not in used]
     if found:
         print("date_check: literal dates in events built against the emulator (compute them from "
-              "the clock: scripts/demo_clock.py, tests/src/clock.rs; or add a commented ALLOWED "
+              "the clock: local/demo_clock.py, tests/src/clock.rs; or add a commented ALLOWED "
               "entry in scripts/date_check.py):", file=sys.stderr)
         for f in found:
             print(f"  {f}", file=sys.stderr)

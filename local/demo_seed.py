@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 
 import seal_key
-from local_aws import REGIONS, ROOT, free_port
+from harness import REGIONS, ROOT, free_port
 
 LAUNCHER_SECRET_PARAMETER = "/fleetkeeper/demo/launcher-secret"
 GROUPS_PARAMETER = "/fleetkeeper/demo/failover-groups"

@@ -25,9 +25,9 @@ from __future__ import annotations
 import sys
 import time
 
-import org_local
+import org
 from demo_clock import evening, rfc3339
-from local_aws import ROOT, REGIONS
+from harness import ROOT, REGIONS
 
 # The next Tuesday's 21:00 UTC, from the real clock: after every instance and snapshot moto
 # stamps during this run.
@@ -45,13 +45,13 @@ def main() -> int:
     work = ROOT / ".demo"
     work.mkdir(exist_ok=True)
     started = time.monotonic()
-    world = org_local.start(work)
+    world = org.start(work)
     try:
-        ou, (dev, stage, prod) = org_local.organisation(world, ["dev", "stage", "prod"])
-        world.router.denied.add(f"arn:aws:iam::{prod}:role/{org_local.MEMBER_ROLE}")
-        fleet = {(a, r): org_local.tagged_instances(world, a, r, 2, {"fleetkeeper:schedule": "office-hours"})
+        ou, (dev, stage, prod) = org.organisation(world, ["dev", "stage", "prod"])
+        world.router.denied.add(f"arn:aws:iam::{prod}:role/{org.MEMBER_ROLE}")
+        fleet = {(a, r): org.tagged_instances(world, a, r, 2, {"fleetkeeper:schedule": "office-hours"})
                  for a in (dev, stage, prod) for r in REGIONS}
-        backlog = org_local.snapshot_backlog(world, dev, REGIONS[0], 25)
+        backlog = org.snapshot_backlog(world, dev, REGIONS[0], 25)
         env = {"ORGANIZATION_UNITS": ou, "REGIONS": ",".join(REGIONS), "MAX_CONCURRENCY": "4",
                "MAX_ROUNDS": "5", "KEEP_LAST": "1", "MAX_DELETES": "10", "ORG_MAX_ACTIONS": "5"}
         world.serve(env)
@@ -61,7 +61,7 @@ def main() -> int:
         out = run.get("output", {})
         check(run["status"] == "SUCCEEDED" and out.get("status") == "refused",
               f"cap: {out.get('tally', {}).get('counted')} stops planned over the organisation, refused: {out.get('tally', {}).get('refused')}")
-        running = all(s == "running" for (a, r), ids in fleet.items() for s in org_local.states(world, a, r, ids))
+        running = all(s == "running" for (a, r), ids in fleet.items() for s in org.states(world, a, r, ids))
         check(running, "cap: every instance in every account still running")
 
         # 2. Within the cap: applied everywhere the role works; prod failed by name.
@@ -74,20 +74,20 @@ def main() -> int:
               f"apply: {out.get('targets')} targets, {out.get('actions_done')} stops done, failed {sorted(failed)}")
         check(all("cannot be assumed" in f["error"] and prod in f["error"] for f in out["failed"]),
               f"apply: prod's failure says why: {out['failed'][0]['error'][:120]}")
-        stopped = {(a, r): org_local.states(world, a, r, ids) for (a, r), ids in fleet.items()}
+        stopped = {(a, r): org.states(world, a, r, ids) for (a, r), ids in fleet.items()}
         check(all(s == ["stopped", "stopped"] for (a, _), s in stopped.items() if a != prod)
               and all(s == ["running", "running"] for (a, _), s in stopped.items() if a == prod),
               "apply: dev and stage stopped in both regions, prod untouched")
 
         # 3. A deletion backlog drained by rounds of the same target, the same night.
-        before = org_local.snapshot_count(world, dev, REGIONS[0], backlog)
+        before = org.snapshot_count(world, dev, REGIONS[0], backlog)
         run = world.execute("snapshot-janitor", {"time": EVENING})
         out = run.get("output", {})
-        after = org_local.snapshot_count(world, dev, REGIONS[0], backlog)
+        after = org.snapshot_count(world, dev, REGIONS[0], backlog)
         rounds = [i.request for i in world.router.invocations
                   if i.function == "snapshot-janitor" and i.request.get("phase") == "apply"
                   and i.request["target"] == {"account_id": dev, "region": REGIONS[0],
-                                        "role_arn": f"arn:aws:iam::{dev}:role/{org_local.MEMBER_ROLE}"}]
+                                        "role_arn": f"arn:aws:iam::{dev}:role/{org.MEMBER_ROLE}"}]
         check(run["status"] == "SUCCEEDED" and after == 1 and len(rounds) == 3 and out.get("continued_targets") == 1,
               f"backlog: {before} snapshots -> {after} in {len(rounds)} rounds of dev/{REGIONS[0]} (MAX_DELETES=10 a round)")
 
@@ -111,7 +111,7 @@ def main() -> int:
         check(run["status"] == "SUCCEEDED" and not applied_there and (dev, REGIONS[0]) in failed
               and "not applied in this run" in failed[(dev, REGIONS[0])],
               f"crashed plan: {dev}/{REGIONS[0]} not applied, failed: {failed.get((dev, REGIONS[0]), '')[:140]}")
-        states_now = {(a, r): org_local.states(world, a, r, ids) for (a, r), ids in fleet.items()}
+        states_now = {(a, r): org.states(world, a, r, ids) for (a, r), ids in fleet.items()}
         check(states_now[(dev, REGIONS[0])] == ["stopped", "stopped"] and out.get("actions_done") == 6
               and all(states_now[(a, r)] == ["running", "running"] for a in (dev, stage) for r in REGIONS
                       if (a, r) != (dev, REGIONS[0])),
@@ -127,7 +127,7 @@ def main() -> int:
               and dev in out.get("by_account", {}),
               f"dry run: {out.get('actions_planned')} planned {out.get('planned_by_action')}, {planned}; "
               f"{(out.get('skipped') or [{}])[0].get('reason')}")
-        check(org_local.states(world, dev, REGIONS[0], fleet[(dev, REGIONS[0])]) == ["stopped", "stopped"],
+        check(org.states(world, dev, REGIONS[0], fleet[(dev, REGIONS[0])]) == ["stopped", "stopped"],
               "dry run: nothing changed")
         print(f"org-e2e: passed in {time.monotonic() - started:.0f}s; most concurrent invocations: {world.router.most_in_flight}")
         return 0

@@ -8,7 +8,7 @@ the boundary). So every time that goes into an event comes from here: "the next 
 today, 18:30 in Berlin" and the times that follow from it, in the teams' own zones, so daylight
 saving moves them with the teams.
 
-`now` is a parameter for one reason: `scripts/demo_days.py` runs the demo's steps as if it were
+`now` is a parameter for one reason: `local/demo_days.py` runs the demo's steps as if it were
 started on a Monday, a Sunday, the day before a month's last day or before a daylight-saving
 change. Those fake "now"s are always later than the real clock, and only these step builders
 see them; the functions under test keep the real clock.

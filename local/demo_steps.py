@@ -15,7 +15,7 @@ from typing import Callable
 
 from demo_clock import UTC, Evening, rfc3339
 from demo_seed import IMAGES, World
-from local_aws import REGIONS, url_request
+from harness import REGIONS, url_request
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 

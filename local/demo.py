@@ -19,7 +19,7 @@ from demo_clock import Evening, evening
 from demo_org import org_rows
 from demo_seed import GROUPS_PARAMETER, LAUNCH_CLAIMS_BUCKET, LAUNCHER_SECRET_PARAMETER, LEASE_SENDER, TEAM_SCHEDULES, World, seed
 from demo_steps import Step, retime, steps
-from local_aws import BIN, FAKE_CREDENTIALS, REGIONS, ROOT, start_moto, start_watch
+from harness import BIN, FAKE_CREDENTIALS, REGIONS, ROOT, start_moto, start_watch
 
 LAUNCHER_SETTINGS = {
     "ALLOWED_SIZES": "small=t3.micro,medium=t3.small",

@@ -20,7 +20,7 @@ import sys
 import boto3
 
 import seal_key
-from local_aws import FAKE_CREDENTIALS, ROOT, start_moto, start_watch
+from harness import FAKE_CREDENTIALS, ROOT, start_moto, start_watch
 
 ARTIFACTS = ROOT / "target" / "e2e"
 PARAMETER = "/fleetkeeper/e2e/launcher-secret"
