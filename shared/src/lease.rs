@@ -14,6 +14,46 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::tags::{EXPIRED_TAG, EXPIRES_TAG, EXTENSIONS_TAG, WARNED_TAG};
 
+/// The terms a lease runs under (lease-keeper's settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    /// The owner is warned this long before the end.
+    pub warn_hours: u32,
+    /// An ended instance stays stopped this long before it may be terminated.
+    pub grace_days: u32,
+    /// The longest lease period: an expiry further from the launch (once more per
+    /// extension) ends the lease there.
+    pub max_hours: u32,
+}
+
+/// Where a lease stands at a time: the one state machine of a lease. `expires` is the expiry
+/// in force, `capped` when MAX_HOURS moved it before the tagged one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Runs; the owner is warned from `warn_from`.
+    Running {
+        expires: Timestamp,
+        capped: bool,
+        warn_from: Timestamp,
+    },
+    /// Within the warning window; `warned`: the owner was told about this very expiry.
+    Ending {
+        expires: Timestamp,
+        capped: bool,
+        warned: bool,
+    },
+    /// Past its expiry and not yet ended: stop the instance (when up) and mark the end.
+    Over { expires: Timestamp, capped: bool },
+    /// Ended, but up again without an extension: stop it again.
+    Restarted { expires: Timestamp },
+    /// Ended and stopped; once `grace_over` (stopped for the grace days) it may be
+    /// terminated, if nothing else protects it.
+    Stopped {
+        expires: Timestamp,
+        grace_over: bool,
+    },
+}
+
 /// A lease as its tags say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -94,6 +134,53 @@ impl Lease {
     ) -> Option<Timestamp> {
         let periods = 1 + i64::from(self.extensions.min(1000));
         launched_at.map(|t| t + SignedDuration::from_hours(i64::from(max_hours) * periods))
+    }
+}
+
+impl Lease {
+    /// The expiry in force: the tagged one, or the latest the lease may have when that is
+    /// earlier (and then `true`).
+    pub fn expiry(&self, launched_at: Option<Timestamp>, max_hours: u32) -> (Timestamp, bool) {
+        match self.latest_expiry(launched_at, max_hours) {
+            Some(latest) if self.expires_at > latest => (latest, true),
+            _ => (self.expires_at, false),
+        }
+    }
+
+    /// Where the lease stands at `now`, for an instance that is `up` (pending or running)
+    /// or not, launched at `launched_at`.
+    pub fn stage(
+        &self,
+        up: bool,
+        launched_at: Option<Timestamp>,
+        terms: &Terms,
+        now: Timestamp,
+    ) -> Stage {
+        let (expires, capped) = self.expiry(launched_at, terms.max_hours);
+        if now < expires {
+            let warn_from = expires - SignedDuration::from_hours(i64::from(terms.warn_hours));
+            return if now < warn_from {
+                Stage::Running {
+                    expires,
+                    capped,
+                    warn_from,
+                }
+            } else {
+                Stage::Ending {
+                    expires,
+                    capped,
+                    warned: self.warned_about(expires),
+                }
+            };
+        }
+        match (self.ended.is_some(), up) {
+            (false, _) => Stage::Over { expires, capped },
+            (true, true) => Stage::Restarted { expires },
+            (true, false) => Stage::Stopped {
+                expires,
+                grace_over: self.grace_over(terms.grace_days, now),
+            },
+        }
     }
 }
 
@@ -196,5 +283,103 @@ mod tests {
             Some(at("2026-11-07T08:00:00Z"))
         );
         assert_eq!(l.latest_expiry(None, 72), None);
+    }
+
+    #[test]
+    fn a_lease_goes_through_every_stage_and_an_extension_starts_it_over() {
+        let terms = Terms {
+            warn_hours: 24,
+            grace_days: 7,
+            max_hours: 72,
+        };
+        let launched = Some(at("2026-11-30T12:00:00Z"));
+        let mut t = tags(&[(EXPIRES_TAG, "2026-12-01T12:00:00Z")]);
+        let stage = |t: &BTreeMap<String, String>, up: bool, now: &str| {
+            Lease::of(t).unwrap().stage(up, launched, &terms, at(now))
+        };
+        let expires = at("2026-12-01T12:00:00Z");
+        assert!(matches!(
+            stage(&t, true, "2026-11-30T11:59:59Z"),
+            Stage::Running { warn_from, capped: false, .. } if warn_from == at("2026-11-30T12:00:00Z")
+        ));
+        assert_eq!(
+            stage(&t, true, "2026-11-30T12:00:00Z"),
+            Stage::Ending {
+                expires,
+                capped: false,
+                warned: false
+            }
+        );
+        t.insert(WARNED_TAG.into(), "2026-12-01T12:00:00Z".into());
+        assert_eq!(
+            stage(&t, true, "2026-12-01T00:00:00Z"),
+            Stage::Ending {
+                expires,
+                capped: false,
+                warned: true
+            }
+        );
+        assert_eq!(
+            stage(&t, true, "2026-12-01T12:00:00Z"),
+            Stage::Over {
+                expires,
+                capped: false
+            }
+        );
+        t.insert(EXPIRED_TAG.into(), "2026-12-01T12:00:00Z".into());
+        assert_eq!(
+            stage(&t, true, "2026-12-02T00:00:00Z"),
+            Stage::Restarted { expires }
+        );
+        assert_eq!(
+            stage(&t, false, "2026-12-08T11:59:59Z"),
+            Stage::Stopped {
+                expires,
+                grace_over: false
+            }
+        );
+        assert_eq!(
+            stage(&t, false, "2026-12-08T12:00:00Z"),
+            Stage::Stopped {
+                expires,
+                grace_over: true
+            }
+        );
+        // Extended: warned again about the new expiry, never terminated on the old end.
+        let (set, remove) = extension_tags(at("2026-12-05T12:00:00Z"), 1);
+        for k in remove {
+            t.remove(k);
+        }
+        t.extend(set);
+        assert!(matches!(
+            stage(&t, false, "2026-12-05T00:00:00Z"),
+            Stage::Ending {
+                warned: false,
+                capped: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_expiry_past_max_hours_ends_at_the_cap() {
+        let terms = Terms {
+            warn_hours: 1,
+            grace_days: 7,
+            max_hours: 72,
+        };
+        let far = Lease::of(&tags(&[(EXPIRES_TAG, "2099-01-01T00:00:00Z")])).unwrap();
+        let launched = Some(at("2026-11-01T08:00:00Z"));
+        assert_eq!(
+            far.stage(true, launched, &terms, at("2026-11-04T08:00:00Z")),
+            Stage::Over {
+                expires: at("2026-11-04T08:00:00Z"),
+                capped: true
+            }
+        );
+        assert!(matches!(
+            far.stage(true, None, &terms, at("2026-11-04T08:00:00Z")),
+            Stage::Running { capped: false, .. }
+        ));
     }
 }

@@ -1,6 +1,7 @@
 //! Settings from environment variables; every error names the variable.
 
 use fleetkeeper::exec::{BucketSpec, buckets};
+use fleetkeeper::lease::Terms;
 use fleetkeeper::{ConfigError, Env, Mode};
 
 /// Where warnings go.
@@ -39,6 +40,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The terms every lease runs under here.
+    pub fn terms(&self) -> Terms {
+        Terms {
+            warn_hours: self.warn_hours,
+            grace_days: self.grace_days,
+            max_hours: self.max_hours,
+        }
+    }
+
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let regions = env.regions("REGIONS")?;
         let warn_hours = env.u64_in("WARN_HOURS", 24, 1, 720)? as u32;

@@ -1,6 +1,8 @@
 //! The plan, pure: for each instance with a lease (`fleetkeeper:expires-at`), at time `now`,
 //! whether to warn its owner, stop it, terminate it (with final snapshots first) or leave it,
-//! each with its reason. No I/O, no clock.
+//! each with its reason. No I/O, no clock. Where a lease stands is the shared state machine
+//! (`fleetkeeper::lease::Stage`); this plan adds who may be mailed and what protects an
+//! instance from termination.
 //!
 //! - warn when the lease ends within WARN_HOURS and this very expiry was not warned about yet
 //!   (`fleetkeeper:warned-for` holds the expiry warned about, so an extension warns again);
@@ -13,11 +15,11 @@
 
 use std::fmt;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use fleetkeeper::Plan;
 use fleetkeeper::ec2::Instance;
-use fleetkeeper::lease::{Lease, Read};
+use fleetkeeper::lease::{Lease, Read, Stage};
 use fleetkeeper::tags::{ASG_TAG, EXPIRES_TAG, OWNER_TAG, TOKEN_TAG};
 pub use fleetkeeper::tags::{EXPIRED_TAG, WARNED_TAG};
 
@@ -112,84 +114,95 @@ pub fn plan(
                 continue;
             }
         };
-        let (expires, raw) = (lease.expires_at, lease.raw.as_str());
         if i.state.is_gone() {
             plan.skip(&i.id, format!("already {}", i.state));
             continue;
         }
-        let (expires, capped) = match lease.latest_expiry(i.launched_at, config.max_hours) {
-            Some(latest) if expires > latest => (latest, true),
-            _ => (expires, false),
-        };
-        // Said in every reason about this lease: its tag is not what decides.
-        let cap_note = if capped {
+        let stage = lease.stage(i.state.is_up(), i.launched_at, &config.terms(), now);
+        // Said in every reason about a capped lease: its tag is not what decides.
+        let cap_note = |expires: Timestamp| {
             format!(
-                " ({EXPIRES_TAG} {raw} is more than MAX_HOURS={} per lease period after its launch: it ends at {expires})",
-                config.max_hours
+                " ({EXPIRES_TAG} {} is more than MAX_HOURS={} per lease period after its launch: it ends at {expires})",
+                lease.raw, config.max_hours
             )
-        } else {
-            String::new()
         };
-        if now < expires {
-            let warn_from = expires - SignedDuration::from_hours(i64::from(config.warn_hours));
-            // The expiry warned about, as tagged or (capped) as warned.
-            let warned = lease.warned_about(expires);
-            match (now >= warn_from, warned, i.tags.get(OWNER_TAG)) {
-                (false, _, _) => plan.skip(&i.id, format!("leased until {expires}{cap_note}")),
-                (true, true, _) => {
-                    plan.skip(&i.id, format!("owner warned already; expires {expires}"))
-                }
-                (true, false, None) => plan.skip(
-                    &i.id,
-                    format!("expires {expires}, but has no {OWNER_TAG} to warn"),
-                ),
-                (true, false, Some(owner)) if !may_mail(owner, config) => plan.skip(
-                    &i.id,
-                    format!(
-                        "expires {expires}, but its {OWNER_TAG} {owner:?} is not in OWNER_DOMAINS ({}): not e-mailed",
-                        config.owner_domains.join(", ")
-                    ),
-                ),
-                (true, false, Some(owner)) => plan.act(
-                    &i.id,
-                    Act::Warn {
-                        expires,
-                        owner: owner.clone(),
-                    },
-                    format!(
-                        "expires {expires}, within WARN_HOURS={}{cap_note}",
-                        config.warn_hours
-                    ),
-                ),
+        let note = |expires, capped| {
+            if capped {
+                cap_note(expires)
+            } else {
+                String::new()
             }
-            continue;
-        }
-        let running = i.state.is_up();
-        let marked = lease.ended.is_some();
-        if !marked {
-            plan.act(
-                &i.id,
-                Act::Expire {
-                    stop: running,
-                    mark: true,
-                },
-                format!("the lease ended at {expires}{cap_note}"),
-            );
-            continue;
-        }
-        if running {
-            plan.act(
-                &i.id,
-                Act::Expire {
-                    stop: true,
-                    mark: false,
-                },
-                format!("the lease ended at {expires}; started again without an extension"),
-            );
-            continue;
-        }
-        if !may_terminate(i, config, now) {
-            {
+        };
+        let expires = match stage {
+            Stage::Running {
+                expires, capped, ..
+            } => {
+                plan.skip(
+                    &i.id,
+                    format!("leased until {expires}{}", note(expires, capped)),
+                );
+                continue;
+            }
+            Stage::Ending {
+                expires,
+                warned: true,
+                ..
+            } => {
+                plan.skip(&i.id, format!("owner warned already; expires {expires}"));
+                continue;
+            }
+            Stage::Ending {
+                expires,
+                capped,
+                warned: false,
+            } => {
+                match i.tags.get(OWNER_TAG) {
+                    None => plan.skip(
+                        &i.id,
+                        format!("expires {expires}, but has no {OWNER_TAG} to warn"),
+                    ),
+                    Some(owner) if !may_mail(owner, config) => plan.skip(
+                        &i.id,
+                        format!(
+                            "expires {expires}, but its {OWNER_TAG} {owner:?} is not in OWNER_DOMAINS ({}): not e-mailed",
+                            config.owner_domains.join(", ")
+                        ),
+                    ),
+                    Some(owner) => plan.act(
+                        &i.id,
+                        Act::Warn {
+                            expires,
+                            owner: owner.clone(),
+                        },
+                        format!(
+                            "expires {expires}, within WARN_HOURS={}{}",
+                            config.warn_hours,
+                            note(expires, capped)
+                        ),
+                    ),
+                }
+                continue;
+            }
+            Stage::Over { expires, capped } => {
+                let stop = i.state.is_up();
+                let why = format!("the lease ended at {expires}{}", note(expires, capped));
+                plan.act(&i.id, Act::Expire { stop, mark: true }, why);
+                continue;
+            }
+            Stage::Restarted { expires } => {
+                plan.act(
+                    &i.id,
+                    Act::Expire {
+                        stop: true,
+                        mark: false,
+                    },
+                    format!("the lease ended at {expires}; started again without an extension"),
+                );
+                continue;
+            }
+            Stage::Stopped {
+                grace_over: false, ..
+            } => {
                 plan.skip(
                     &i.id,
                     format!(
@@ -197,9 +210,13 @@ pub fn plan(
                         config.grace_days
                     ),
                 );
+                continue;
             }
-            continue;
-        }
+            Stage::Stopped {
+                expires,
+                grace_over: true,
+            } => expires,
+        };
         let why_not = if let Some(group) = i.tags.get(ASG_TAG) {
             Some(format!("in Auto Scaling group {group:?}: never terminated"))
         } else if protected.contains(&i.id) {
