@@ -2,12 +2,13 @@
 //! body by its content type, who the caller is, and the 400 a script gets for bad fields.
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse as HttpResponse;
-use serde_json::{Value, json};
+use aws_lambda_events::http::{HeaderValue, header};
+use serde_json::{Map, Value, json};
 
 use fleetkeeper::http::{AuthMode, Request, Response, escape};
 
 use crate::config::Config;
-use crate::model::{FieldError, Rejection, Who, owner_of};
+use crate::model::{FieldError, Raw, Rejection, Who, owner_of};
 
 const STYLE: &str = "\
 body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f4f5f7;color:#1d2430}\
@@ -100,4 +101,41 @@ pub fn fields_json(errors: &[FieldError], not_done: &str) -> Value {
         .map(|e| (e.field.clone(), e.message.clone().into()))
         .collect();
     json!({ "error": format!("invalid fields: {not_done}"), "fields": fields })
+}
+
+/// A form body's fields, each of `allowed` at most once: an unknown or repeated field is an
+/// error (a repeat is refused rather than guessed at).
+pub fn form_fields(body: &[u8], allowed: &[&str]) -> (Raw, Vec<FieldError>) {
+    let mut raw = Raw::new();
+    let mut errors = Vec::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        let key = k.into_owned();
+        if !allowed.contains(&key.as_str()) {
+            errors.push(FieldError::new(&key, format!("unknown field {key:?}")));
+        } else if raw.insert(key.clone(), v.into_owned()).is_some() {
+            errors.push(FieldError::new(&key, "given more than once"));
+        }
+    }
+    (raw, errors)
+}
+
+/// A JSON body's object, or why the body is not one (`example` shows the shape expected).
+pub fn json_object(body: &[u8], example: &str) -> Result<Map<String, Value>, Rejection> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Rejection::Body(format!("the body is not valid JSON: {e}")))?;
+    match value {
+        Value::Object(obj) => Ok(obj),
+        _ => Err(Rejection::Body(format!(
+            "the body must be a JSON object such as {example}"
+        ))),
+    }
+}
+
+/// 405 for a method neither page answers, with what to use instead; both take GET, HEAD and
+/// POST.
+pub fn method_not_allowed(req: &Request, hint: &str) -> HttpResponse {
+    let mut r = Response::error(Some(req), 405, hint);
+    r.headers
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+    r
 }

@@ -16,7 +16,6 @@ pub mod request;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse as HttpResponse;
-use aws_lambda_events::http::{HeaderValue, header};
 use jiff::Timestamp;
 
 use fleetkeeper::AwsError;
@@ -28,7 +27,7 @@ use fleetkeeper::telemetry::Metrics;
 use crate::config::Config;
 use crate::model::{Launch, Rejection, Who};
 use crate::ports::{App, Claims, Instances};
-use crate::web::{body_of, fields_json};
+use crate::web::{body_of, fields_json, method_not_allowed};
 use plan::{Decision, TOKEN_TAG, decide, plan};
 use report::Outcome;
 use request::{parse_form, parse_json};
@@ -53,12 +52,7 @@ pub async fn route<I: Instances + Sync, C: Claims + Sync>(
             }
             response
         }
-        _ => {
-            let mut r = Response::error(Some(req), 405, "use GET for the form and POST to launch");
-            r.headers
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
-            r
-        }
+        _ => method_not_allowed(req, "use GET for the form and POST to launch"),
     }
 }
 

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::model::{FieldError, OWNER_MAX, Raw, Rejection, is_email};
+use crate::web::{form_fields, json_object};
 
 /// The fields, in the order the form shows them.
 pub const FIELDS: [&str; 6] = ["size", "name", "owner", "purpose", "hours", "nightly_stop"];
@@ -32,18 +33,8 @@ pub struct LaunchRequest {
 
 /// Reads a form body. Repeated fields are refused rather than guessed at.
 pub fn parse_form(body: &[u8], config: &Config) -> Result<LaunchRequest, Rejection> {
-    let mut raw = Raw::new();
-    let mut errors = Vec::new();
-    for (k, v) in form_urlencoded::parse(body) {
-        let key = k.into_owned();
-        if !FIELDS.contains(&key.as_str()) && key != NONCE {
-            errors.push(FieldError::new(&key, format!("unknown field {key:?}")));
-            continue;
-        }
-        if raw.insert(key.clone(), v.into_owned()).is_some() {
-            errors.push(FieldError::new(&key, "given more than once"));
-        }
-    }
+    let allowed: Vec<&str> = FIELDS.iter().copied().chain([NONCE]).collect();
+    let (raw, errors) = form_fields(body, &allowed);
     // An unticked checkbox is simply absent from a form body.
     let nightly = match raw.get("nightly_stop").map(String::as_str) {
         None => Ok(false),
@@ -59,13 +50,7 @@ pub fn parse_form(body: &[u8], config: &Config) -> Result<LaunchRequest, Rejecti
 
 /// Reads a JSON body: an object with the form's field names; `nightly_stop` defaults to true.
 pub fn parse_json(body: &[u8], config: &Config) -> Result<LaunchRequest, Rejection> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Rejection::Body(format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(obj) = value else {
-        return Err(Rejection::Body(
-            "the body must be a JSON object such as {\"size\": \"small\", ...}".into(),
-        ));
-    };
+    let obj = json_object(body, "{\"size\": \"small\", ...}")?;
     let mut raw = Raw::new();
     let mut errors = Vec::new();
     let mut nightly = Ok(true);

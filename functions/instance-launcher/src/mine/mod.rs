@@ -12,7 +12,6 @@ pub mod report;
 pub mod request;
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse as HttpResponse;
-use aws_lambda_events::http::{HeaderValue, header};
 use jiff::Timestamp;
 
 use fleetkeeper::http::{Request, Response};
@@ -21,7 +20,7 @@ use fleetkeeper::telemetry::Metrics;
 use crate::config::Config;
 use crate::model::{FieldError, Rejection, Who};
 use crate::ports::{App, Claims, Instances};
-use crate::web::{body_of, fields_json, query_value, who};
+use crate::web::{body_of, fields_json, method_not_allowed, query_value, who};
 use plan::Step;
 use request::ActionRequest;
 
@@ -46,12 +45,7 @@ pub async fn route<I: Instances + Sync, C: Claims + Sync>(
             }
         }
         "POST" => mine_post(app, config, req, now, metrics).await,
-        _ => {
-            let mut r = Response::error(Some(req), 405, "use GET to list and POST to act");
-            r.headers
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
-            r
-        }
+        _ => method_not_allowed(req, "use GET to list and POST to act"),
     };
     if response.status_code >= 500 {
         metrics.count("Failures", 1);

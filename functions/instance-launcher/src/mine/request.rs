@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::model::{FieldError, Raw, Rejection};
+use crate::web::{form_fields, json_object};
 
 /// What the caller asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,29 +51,15 @@ pub fn valid_instance_id(s: &str) -> bool {
 
 /// A form body (the page's buttons).
 pub fn parse_action_form(body: &[u8], config: &Config) -> Result<ActionRequest, Rejection> {
-    let mut raw = Raw::new();
-    let mut errors = Vec::new();
-    for (k, v) in form_urlencoded::parse(body) {
-        let key = k.into_owned();
-        if !ACTION_FIELDS.contains(&key.as_str()) {
-            errors.push(FieldError::new(&key, format!("unknown field {key:?}")));
-        } else if raw.insert(key.clone(), v.into_owned()).is_some() {
-            errors.push(FieldError::new(&key, "given more than once"));
-        }
-    }
+    let (raw, errors) = form_fields(body, &ACTION_FIELDS);
     validate_action(raw, errors, config)
 }
 
 /// A JSON body: `{"instance_id": "i-...", "action": "extend", "hours": 24}`; a terminate
 /// needs `"confirm": true`, as the page's second step.
 pub fn parse_action_json(body: &[u8], config: &Config) -> Result<ActionRequest, Rejection> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Rejection::Body(format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(obj) = value else {
-        return Err(Rejection::Body(
-            "the body must be a JSON object such as {\"instance_id\": \"i-...\", \"action\": \"extend\", \"hours\": 24}".into(),
-        ));
-    };
+    let example = "{\"instance_id\": \"i-...\", \"action\": \"extend\", \"hours\": 24}";
+    let obj = json_object(body, example)?;
     let mut raw = Raw::new();
     let mut errors = Vec::new();
     for (key, v) in obj {
