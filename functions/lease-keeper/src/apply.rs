@@ -12,7 +12,8 @@ use fleetkeeper::seal::{KeyRing, SEAL_TAG, lease_claims};
 use fleetkeeper::tags::{EXPIRES_TAG, OWNER_TAG};
 use fleetkeeper::{Applied, AwsError, Mode, Plan};
 
-use crate::plan::{Act, EXPIRED_TAG, FINAL_SNAPSHOT_TAG, WARNED_TAG};
+use crate::model::{Act, FINAL_SNAPSHOT_TAG};
+use crate::plan::{EXPIRED_TAG, WARNED_TAG};
 use crate::ports::{Instances, Notifier};
 
 /// What the warning says: what happens when, and how to extend.

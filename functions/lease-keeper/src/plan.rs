@@ -13,10 +13,9 @@
 //!   again rather than terminated running;
 //! - a lease that cannot be read is reported and never acted on.
 
-use std::fmt;
-
 use jiff::Timestamp;
 
+pub use crate::model::{Act, FINAL_SNAPSHOT_TAG};
 use fleetkeeper::Plan;
 use fleetkeeper::ec2::Instance;
 use fleetkeeper::lease::{Lease, Read, Stage};
@@ -25,30 +24,6 @@ pub use fleetkeeper::tags::{EXPIRED_TAG, WARNED_TAG};
 
 use crate::config::{Config, Notify};
 use fleetkeeper::seal::{KeyRing, Proof, lease_claims};
-
-/// On the snapshots taken just before a termination.
-pub const FINAL_SNAPSHOT_TAG: &str = "fleetkeeper:final-snapshot";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Act {
-    /// Tell the owner the lease ends soon.
-    Warn { expires: Timestamp, owner: String },
-    /// Stop (when running) and mark the expiry (unless marked already).
-    Expire { stop: bool, mark: bool },
-    /// Snapshot the volumes that go with it (tagged with the owner), then terminate.
-    Terminate { volumes: Vec<String>, owner: String },
-}
-
-impl fmt::Display for Act {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Act::Warn { .. } => "warn",
-            Act::Expire { stop: true, .. } => "stop",
-            Act::Expire { stop: false, .. } => "mark-expired",
-            Act::Terminate { .. } => "terminate",
-        })
-    }
-}
 
 /// Whether a warning may be e-mailed to `owner`: with SENDER, only within OWNER_DOMAINS (the
 /// owner tag is anyone's to write); the alerts topic takes every warning.

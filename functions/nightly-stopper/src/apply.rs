@@ -6,7 +6,8 @@ use serde_json::json;
 
 use fleetkeeper::{Applied, AwsError, Mode};
 
-use crate::plan::{Act, LAST_ACTION_TAG, RegionPlan};
+use crate::model::{Act, LAST_ACTION_TAG};
+use crate::plan::RegionPlan;
 use crate::ports::Fleet;
 
 /// EC2 accepts at most 1000 ids per StopInstances / StartInstances / CreateTags call.

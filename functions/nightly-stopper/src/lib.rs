@@ -10,6 +10,7 @@ pub mod apply;
 pub mod config;
 pub mod event;
 pub mod handler;
+pub mod model;
 pub mod plan;
 pub mod ports;
 pub mod preview;

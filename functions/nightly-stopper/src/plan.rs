@@ -3,7 +3,6 @@
 //! Pure: no I/O, no clock.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use fleetkeeper::Plan;
 use fleetkeeper::ec2::InstanceState;
@@ -17,29 +16,9 @@ use crate::event::Action;
 use crate::schedule::{Schedule, Schedules, State, Verdict};
 use fleetkeeper::ec2::Instance;
 
+pub use crate::model::{Act, HIBERNATE_TAG, KEEP_RUNNING_TAG, LAST_ACTION_TAG, LastAction, Verb};
 pub use fleetkeeper::tags::ASG_TAG;
 use fleetkeeper::tags::{EXPIRED_TAG, EXPIRES_TAG};
-pub const KEEP_RUNNING_TAG: &str = "fleetkeeper:keep-running-until";
-pub const HIBERNATE_TAG: &str = "fleetkeeper:hibernate";
-pub const LAST_ACTION_TAG: &str = "fleetkeeper:last-action";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Act {
-    Stop,
-    /// Stop with hibernation; falls back to a plain stop when EC2 refuses it.
-    Hibernate,
-    Start,
-}
-
-impl fmt::Display for Act {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Act::Stop => "stop",
-            Act::Hibernate => "hibernate",
-            Act::Start => "start",
-        })
-    }
-}
 
 /// When `fleetkeeper:keep-running-until` ends. An RFC 3339 time is exact; a local date-time
 /// (`2026-12-01T18:00`) is read in the schedule's zone; a date (`2026-12-01`) keeps the
@@ -95,43 +74,6 @@ pub struct RegionPlan {
     pub plan: Plan<Act>,
     pub intents: BTreeMap<String, Intent>,
     pub start_failures: Vec<StartFailure>,
-}
-
-/// Our last action on an instance, as `fleetkeeper:last-action` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    Stopped,
-    Started,
-    /// We started it and EC2 stopped it again (reported once).
-    StartFailed,
-}
-
-/// What `fleetkeeper:last-action` says: our last stop or start, and when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LastAction {
-    pub verb: Verb,
-    pub at: Timestamp,
-}
-
-impl LastAction {
-    /// `stopped <time>`, `started <time>`, `start-failed <time>`; anything else is no action.
-    pub fn parse(raw: &str) -> Option<LastAction> {
-        let (verb, at) = raw.split_once(' ')?;
-        let verb = match verb {
-            "stopped" => Verb::Stopped,
-            "started" => Verb::Started,
-            "start-failed" => Verb::StartFailed,
-            _ => return None,
-        };
-        Some(LastAction {
-            verb,
-            at: at.trim().parse().ok()?,
-        })
-    }
-
-    pub fn started(&self) -> bool {
-        self.verb == Verb::Started
-    }
 }
 
 /// State reasons that mean a start did not hold, with the plain explanation.
