@@ -60,19 +60,8 @@ pub async fn run<F: Fleet + Sync>(
 mod tests {
     use super::*;
     use crate::ports::Instance;
+    use crate::ports::fake::Fixed;
     use fleetkeeper::{AwsError, Env};
-
-    /// An in-memory fleet: the handler is generic over the capability, as every function is.
-    struct Fixed(&'static str, Result<Vec<Instance>, AwsError>);
-
-    impl Fleet for Fixed {
-        fn region(&self) -> &str {
-            self.0
-        }
-        async fn instances(&self) -> Result<Vec<Instance>, AwsError> {
-            self.1.clone()
-        }
-    }
 
     fn config() -> Config {
         Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap()

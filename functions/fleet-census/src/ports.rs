@@ -32,3 +32,23 @@ impl Fleet for Ec2Fleet {
         fleetkeeper::ec2::describe_instances(&self.client, Vec::new()).await
     }
 }
+
+/// An in-memory region for unit tests: its instances, or the error reading them gives.
+#[cfg(test)]
+pub mod fake {
+    use fleetkeeper::AwsError;
+
+    use super::{Fleet, Instance};
+
+    pub struct Fixed(pub &'static str, pub Result<Vec<Instance>, AwsError>);
+
+    impl Fleet for Fixed {
+        fn region(&self) -> &str {
+            self.0
+        }
+
+        async fn instances(&self) -> Result<Vec<Instance>, AwsError> {
+            self.1.clone()
+        }
+    }
+}
