@@ -1,5 +1,6 @@
-//! What carrying out a plan did, resource by resource: done, failed, or not started (the
-//! time budget ran out). Every function's apply returns this (or wraps it), and the report
+//! What carrying out a plan did, resource by resource: done, skipped (AWS said there was
+//! nothing to do, or it may not be done), failed, or not started (a cap or the time budget
+//! held it back for the next run). Every function's apply returns this (or wraps it), and the report
 //! is built from it, so a report never says more than was done.
 
 use std::fmt;
@@ -24,12 +25,22 @@ pub struct Failed<A> {
     pub error: AwsError,
 }
 
+/// One resource the apply left alone after all, and why (already gone, in use).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped<A> {
+    pub target: String,
+    pub action: A,
+    pub reason: String,
+}
+
 /// The result of one place's apply.
 #[derive(Debug, Clone)]
 pub struct Applied<A> {
     pub done: Vec<Done<A>>,
+    pub skipped: Vec<Skipped<A>>,
     pub failed: Vec<Failed<A>>,
-    /// Planned but not started: the time budget ran out; the next run goes on.
+    /// Planned but not started: the time budget ran out (or a cap held it back); the next
+    /// run goes on.
     pub not_started: Vec<String>,
 }
 
@@ -37,6 +48,7 @@ impl<A> Default for Applied<A> {
     fn default() -> Self {
         Applied {
             done: Vec::new(),
+            skipped: Vec::new(),
             failed: Vec::new(),
             not_started: Vec::new(),
         }
@@ -49,6 +61,14 @@ impl<A: fmt::Display> Applied<A> {
             target: target.into(),
             action,
             detail,
+        });
+    }
+
+    pub fn skipped(&mut self, target: impl Into<String>, action: A, reason: impl Into<String>) {
+        self.skipped.push(Skipped {
+            target: target.into(),
+            action,
+            reason: reason.into(),
         });
     }
 

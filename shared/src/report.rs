@@ -254,18 +254,40 @@ impl<F> Report<F> {
         plan: &Plan<A>,
         applied: &Applied<A>,
     ) {
-        for d in &applied.done {
-            let mut e = Entry::new(&d.target, &d.action, plan.reason_of(&d.target));
+        self.add_applied_with(region, applied, |_, t| plan.reason_of(t), BUDGET_SPENT);
+    }
+
+    /// As [`Report::add_applied`], for a function whose plan is not one `Plan`: `reason_of`
+    /// gives each done action's reason, `left` why work was left for the next run.
+    pub fn add_applied_with<A: fmt::Display>(
+        &mut self,
+        region: Option<&str>,
+        applied: &Applied<A>,
+        reason_of: impl Fn(&A, &str) -> String,
+        left: &str,
+    ) {
+        let placed = |mut e: Entry| {
             e.region = region.map(str::to_owned);
+            e
+        };
+        for d in &applied.done {
+            let mut e = placed(Entry::new(
+                &d.target,
+                &d.action,
+                reason_of(&d.action, &d.target),
+            ));
             e.detail = d.detail.clone();
             self.done(e);
+        }
+        for s in &applied.skipped {
+            self.skip(placed(Entry::new(&s.target, &s.action, &s.reason)));
         }
         for f in &applied.failed {
             let mut failure = Failure::aws(&f.target, &f.action, &f.error);
             failure.region = region.map(str::to_owned);
             self.fail(failure);
         }
-        self.leave_for_next_run(applied.not_started.len(), BUDGET_SPENT);
+        self.leave_for_next_run(applied.not_started.len(), left);
     }
 
     pub fn counts(&self) -> Counts {

@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 
 use fleetkeeper::exec::{Budget, RateLimiter, run_bounded};
 use fleetkeeper::seal::{KeyRing, fleetkeeper_claims};
-use fleetkeeper::{AwsError, Mode};
+use serde_json::{Value, json};
 
+use fleetkeeper::{Applied, AwsError, Mode};
+
+use crate::model::SnapshotAction::{self, Create, CreateSet, Delete};
 use crate::plan::archive::Archive;
 use crate::plan::copy::Copy;
 use crate::plan::create::CreatePlan;
@@ -24,59 +27,20 @@ pub struct Limits<'a> {
     pub max_deletes: usize,
 }
 
-/// A set taken: an instance's volumes at one instant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetCreated {
-    pub instance_id: String,
-    pub set_id: String,
-    /// (snapshot id, volume id) of each member.
-    pub snapshots: Vec<(String, String)>,
-    pub reason: String,
-}
-
-/// A snapshot taken.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Created {
-    pub volume_id: String,
-    pub snapshot_id: String,
-    pub reason: String,
-}
-
-/// A snapshot deleted, with the rule that let it go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Removed {
-    pub snapshot_id: String,
-    pub rule: String,
-}
-
-/// A snapshot that backs a registered AMI: EC2 refused to delete it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InUse {
-    pub snapshot_id: String,
-    pub message: String,
-}
-
-/// A call that failed, on a volume (create) or a snapshot (delete).
+/// A call that failed, on a volume (create) or a snapshot (delete, seal).
 #[derive(Debug, Clone)]
 pub struct Failed {
     pub id: String,
     pub error: AwsError,
 }
 
+/// What a region's creates and deletes did.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    pub created: Vec<Created>,
-    pub sets_created: Vec<SetCreated>,
-    /// Sets that could not be taken (id: the instance).
-    pub sets_failed: Vec<Failed>,
-    pub create_failed: Vec<Failed>,
-    pub deleted: Vec<Removed>,
-    /// NotFound on delete: someone else removed it first.
-    pub already_gone: Vec<String>,
-    pub in_use: Vec<InUse>,
-    pub delete_failed: Vec<Failed>,
-    /// Deletions left for the next run: over MAX_DELETES, or the time budget ran out.
-    pub left_for_next_run: Vec<String>,
+    /// Sets and snapshots taken (their ids in the detail) and snapshots deleted; deletions
+    /// found done already or refused because an AMI uses the snapshot; the calls that
+    /// failed; deletions left for the next run (over MAX_DELETES, or the time budget).
+    pub applied: Applied<SnapshotAction>,
     /// Snapshots taken whose seal could not be written (id: the snapshot): kept, never
     /// deleted, until adopted.
     pub unsealed: Vec<Failed>,
@@ -104,7 +68,7 @@ async fn seal<E: Ebs + Sync>(
 }
 
 enum One {
-    Deleted(String, String, Deleted),
+    Deleted(String, Deleted),
     Failed(String, AwsError),
 }
 
@@ -268,17 +232,14 @@ pub async fn apply<E: Ebs + Sync>(
                     out.unsealed
                         .extend(seal(ebs, ring, snapshot_id, &set.tags).await);
                 }
-                out.sets_created.push(SetCreated {
-                    instance_id: set.instance_id.clone(),
-                    set_id: set.set_id.clone(),
-                    snapshots,
-                    reason: set.reason.clone(),
-                })
+                let members: Vec<Value> = snapshots
+                    .iter()
+                    .map(|(snapshot, volume)| json!({"snapshot_id": snapshot, "volume_id": volume}))
+                    .collect();
+                let detail = json!({ "set_id": set.set_id, "snapshots": members });
+                out.applied.done(&set.instance_id, CreateSet, Some(detail));
             }
-            Err(error) => out.sets_failed.push(Failed {
-                id: set.instance_id.clone(),
-                error,
-            }),
+            Err(error) => out.applied.failed(&set.instance_id, CreateSet, error),
         }
     }
     for c in &create.create {
@@ -290,16 +251,10 @@ pub async fn apply<E: Ebs + Sync>(
             Ok(snapshot_id) => {
                 out.unsealed
                     .extend(seal(ebs, ring, &snapshot_id, &c.tags).await);
-                out.created.push(Created {
-                    volume_id: c.volume_id.clone(),
-                    snapshot_id,
-                    reason: c.reason.clone(),
-                })
+                let detail = json!({ "snapshot_id": snapshot_id });
+                out.applied.done(&c.volume_id, Create, Some(detail));
             }
-            Err(error) => out.create_failed.push(Failed {
-                id: c.volume_id.clone(),
-                error,
-            }),
+            Err(error) => out.applied.failed(&c.volume_id, Create, error),
         }
     }
 
@@ -313,7 +268,9 @@ pub async fn apply<E: Ebs + Sync>(
             taken += u.len();
             doomed.push(u);
         } else {
-            out.left_for_next_run.extend(u.iter().map(|d| d.id.clone()));
+            out.applied
+                .not_started
+                .extend(u.iter().map(|d| d.id.clone()));
         }
     }
     let batch = run_bounded(
@@ -328,7 +285,7 @@ pub async fn apply<E: Ebs + Sync>(
                     limits.snapshots.acquire().await;
                 }
                 done.push(match ebs.delete(&d.id).await {
-                    Ok(how) => One::Deleted(d.id.clone(), d.rule.clone(), how),
+                    Ok(how) => One::Deleted(d.id.clone(), how),
                     Err(e) => One::Failed(d.id.clone(), e),
                 });
             }
@@ -336,7 +293,7 @@ pub async fn apply<E: Ebs + Sync>(
         },
     )
     .await;
-    out.left_for_next_run.extend(
+    out.applied.not_started.extend(
         batch
             .not_started
             .iter()
@@ -344,15 +301,16 @@ pub async fn apply<E: Ebs + Sync>(
     );
     for r in batch.results.into_iter().flatten() {
         match r {
-            One::Deleted(snapshot_id, rule, Deleted::Done) => {
-                out.deleted.push(Removed { snapshot_id, rule })
+            One::Deleted(id, Deleted::Done) => out.applied.done(id, Delete, None),
+            One::Deleted(id, Deleted::AlreadyGone) => {
+                out.applied
+                    .skipped(id, Delete, "InvalidSnapshot.NotFound: already deleted")
             }
-            One::Deleted(id, _, Deleted::AlreadyGone) => out.already_gone.push(id),
-            One::Deleted(snapshot_id, _, Deleted::InUse(message)) => out.in_use.push(InUse {
-                snapshot_id,
-                message,
-            }),
-            One::Failed(id, error) => out.delete_failed.push(Failed { id, error }),
+            One::Deleted(id, Deleted::InUse(message)) => {
+                out.applied
+                    .skipped(id, Delete, format!("in use by an AMI: {message}"))
+            }
+            One::Failed(id, error) => out.applied.failed(id, Delete, error),
         }
     }
     out
@@ -363,6 +321,12 @@ mod tests {
     use super::*;
     use crate::plan::create::Create;
     use crate::ports::fake::FakeEbs as Fake;
+
+    /// The targets done by `action`.
+    fn done(out: &Outcome, action: SnapshotAction) -> Vec<String> {
+        let done = out.applied.done.iter().filter(|d| d.action == action);
+        done.map(|d| d.target.clone()).collect()
+    }
     use fleetkeeper::exec::BucketSpec;
     use std::collections::BTreeMap;
     use std::sync::Mutex;
@@ -472,7 +436,7 @@ mod tests {
             ..Fake::default()
         };
         let out = run(&fake, &doomed(5), Mode::Live, Budget::unlimited(), 1000).await;
-        assert_eq!(out.created.len(), 1);
+        assert_eq!(done(&out, Create), ["vol-1"]);
         // What it made, it sealed: bound to the new id, verifiable with the ring.
         let sealed = fake.sealed.lock().unwrap().clone();
         assert_eq!(sealed.len(), 1);
@@ -484,15 +448,20 @@ mod tests {
                 .is_valid()
         );
         assert!(out.unsealed.is_empty());
-        assert_eq!(out.deleted.len(), 3);
+        assert_eq!(done(&out, Delete).len(), 3);
+        let skipped: Vec<(&str, &str)> = out
+            .applied
+            .skipped
+            .iter()
+            .map(|s| (s.target.as_str(), s.reason.as_str()))
+            .collect();
         assert_eq!(
-            out.in_use,
-            vec![InUse {
-                snapshot_id: "snap-0001".into(),
-                message: "used by ami-1".into()
-            }]
+            skipped,
+            [
+                ("snap-0001", "in use by an AMI: used by ami-1"),
+                ("snap-0002", "InvalidSnapshot.NotFound: already deleted")
+            ]
         );
-        assert_eq!(out.already_gone, vec!["snap-0002".to_string()]);
         assert!(
             !fake
                 .deleted
@@ -506,20 +475,20 @@ mod tests {
     async fn max_deletes_and_a_spent_budget_leave_the_rest_for_next_run() {
         let fake = Fake::default();
         let out = run(&fake, &doomed(10), Mode::Live, Budget::unlimited(), 4).await;
-        assert_eq!(out.deleted.len(), 4);
-        assert_eq!(out.left_for_next_run.len(), 6);
+        assert_eq!(done(&out, Delete).len(), 4);
+        assert_eq!(out.applied.not_started.len(), 6);
 
         let spent = Budget::until(std::time::SystemTime::now(), std::time::Duration::ZERO);
         let out = run(&Fake::default(), &doomed(10), Mode::Live, spent, 1000).await;
-        assert!(out.deleted.is_empty() && out.created.is_empty());
-        assert_eq!(out.left_for_next_run.len(), 10);
+        assert!(out.applied.done.is_empty());
+        assert_eq!(out.applied.not_started.len(), 10);
     }
 
     #[tokio::test]
     async fn dry_run_touches_nothing() {
         let fake = Fake::default();
         let out = run(&fake, &doomed(3), Mode::DryRun, Budget::unlimited(), 1000).await;
-        assert!(out.deleted.is_empty() && out.created.is_empty());
+        assert!(out.applied.done.is_empty());
         assert!(fake.deleted.lock().unwrap().is_empty() && fake.created.lock().unwrap().is_empty());
     }
 }

@@ -3,6 +3,7 @@
 //! the settings all speak of them; none of them owns them.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use fleetkeeper::{ConfigError, Env};
 use jiff::Timestamp;
@@ -121,6 +122,37 @@ impl Rules {
             monthly: n("KEEP_MONTHLY", defaults.monthly)?,
             yearly: n("KEEP_YEARLY", defaults.yearly)?,
             orphan_grace_days: grace.or(defaults.orphan_grace_days),
+        })
+    }
+}
+
+/// The two things snapshot-janitor does, as reports name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotAction {
+    Create,
+    /// A copy of a snapshot into another region (COPY_TO).
+    Copy,
+    /// To the archive tier (ARCHIVE_AFTER_DAYS).
+    Archive,
+    /// An instance's volumes at one instant (CreateSnapshots).
+    CreateSet,
+    Delete,
+    /// Writing a snapshot's seal: after it is made, or on an operator's word (adopt).
+    Seal,
+    /// Left alone: our tags without a valid seal.
+    None,
+}
+
+impl fmt::Display for SnapshotAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SnapshotAction::Create => "create-snapshot",
+            SnapshotAction::Copy => "copy-snapshot",
+            SnapshotAction::Archive => "archive-snapshot",
+            SnapshotAction::CreateSet => "create-snapshot-set",
+            SnapshotAction::Delete => "delete-snapshot",
+            SnapshotAction::Seal => "seal-snapshot",
+            SnapshotAction::None => "none",
         })
     }
 }

@@ -2,9 +2,9 @@
 //! and failed, per region, each with its reason or AWS error code) plus snapshot-janitor's own
 //! field: in a dry run, every snapshot of ours with keep or delete and the rule that decided.
 
-use std::fmt;
-
 use serde::Serialize;
+
+pub use crate::model::SnapshotAction;
 
 use fleetkeeper::report::{Entry, Failure};
 use fleetkeeper::telemetry::Metrics;
@@ -16,37 +16,6 @@ use crate::plan::copy::{Copy, Pending};
 use crate::plan::{CreatePlan, Decision, NotOurs};
 
 pub const FUNCTION: &str = "snapshot-janitor";
-
-/// The two things snapshot-janitor does, as reports name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotAction {
-    Create,
-    /// A copy of a snapshot into another region (COPY_TO).
-    Copy,
-    /// To the archive tier (ARCHIVE_AFTER_DAYS).
-    Archive,
-    /// An instance's volumes at one instant (CreateSnapshots).
-    CreateSet,
-    Delete,
-    /// Writing a snapshot's seal: after it is made, or on an operator's word (adopt).
-    Seal,
-    /// Left alone: our tags without a valid seal.
-    None,
-}
-
-impl fmt::Display for SnapshotAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SnapshotAction::Create => "create-snapshot",
-            SnapshotAction::Copy => "copy-snapshot",
-            SnapshotAction::Archive => "archive-snapshot",
-            SnapshotAction::CreateSet => "create-snapshot-set",
-            SnapshotAction::Delete => "delete-snapshot",
-            SnapshotAction::Seal => "seal-snapshot",
-            SnapshotAction::None => "none",
-        })
-    }
-}
 
 /// One snapshot's retention verdict.
 #[derive(Debug, Serialize)]
@@ -195,46 +164,29 @@ pub fn add_region(
             });
         }
     }
-    for c in &out.created {
-        report.done(
-            entry(&c.volume_id, Create, &c.reason)
-                .with_detail(serde_json::json!({ "snapshot_id": c.snapshot_id })),
-        );
-    }
-    for s in &out.sets_created {
-        let members: Vec<serde_json::Value> = s
-            .snapshots
-            .iter()
-            .map(|(snapshot, volume)| serde_json::json!({"snapshot_id": snapshot, "volume_id": volume}))
-            .collect();
-        let detail = serde_json::json!({ "set_id": s.set_id, "snapshots": members });
-        report.done(entry(&s.instance_id, CreateSet, &s.reason).with_detail(detail));
-    }
-    for f in &out.sets_failed {
-        report.fail(Failure::aws(&f.id, CreateSet, &f.error).in_region(region));
-    }
-    for f in &out.create_failed {
-        report.fail(Failure::aws(&f.id, Create, &f.error).in_region(region));
-    }
-    for d in &out.deleted {
-        report.done(entry(&d.snapshot_id, Delete, &d.rule));
-    }
-    for u in &out.in_use {
-        let why = format!("in use by an AMI: {}", u.message);
-        report.skip(entry(&u.snapshot_id, Delete, &why));
-    }
-    for id in &out.already_gone {
-        report.skip(entry(
-            id,
-            Delete,
-            "InvalidSnapshot.NotFound: already deleted",
-        ));
-    }
-    for f in &out.delete_failed {
-        report.fail(Failure::aws(&f.id, Delete, &f.error).in_region(region));
-    }
-    report.leave_for_next_run(
-        out.left_for_next_run.len(),
+    let reason_of = |action: &SnapshotAction, target: &str| {
+        match action {
+            Create => create
+                .create
+                .iter()
+                .find(|c| c.volume_id == target)
+                .map(|c| c.reason.clone()),
+            CreateSet => create
+                .sets
+                .iter()
+                .find(|s| s.instance_id == target)
+                .map(|s| s.reason.clone()),
+            _ => decisions
+                .iter()
+                .find(|d| d.id == target)
+                .map(|d| d.rule.clone()),
+        }
+        .unwrap_or_default()
+    };
+    report.add_applied_with(
+        Some(region),
+        &out.applied,
+        reason_of,
         "deletions over MAX_DELETES or past the time budget; the next run goes on",
     );
 }

@@ -95,7 +95,7 @@ async fn bench_3000_deletes_through_the_delete_snapshot_bucket() {
     .await;
     let secs = start.elapsed().as_secs_f64();
 
-    let deleted = out.deleted.len();
+    let deleted = out.applied.done.len();
     let allowed_rate = (BUCKET.burst as f64 + BUCKET.per_second * secs) / secs;
     let achieved = deleted as f64 / secs;
     let throttled = proxy.injected("ec2:DeleteSnapshot");
@@ -108,7 +108,7 @@ async fn bench_3000_deletes_through_the_delete_snapshot_bucket() {
         achieved / allowed_rate,
         paced.burst,
         paced.per_second,
-        out.delete_failed.len()
+        out.applied.failed.len()
     );
-    assert_eq!(deleted, SNAPSHOTS - 1, "{:?}", out.delete_failed.first());
+    assert_eq!(deleted, SNAPSHOTS - 1, "{:?}", out.applied.failed.first());
 }
