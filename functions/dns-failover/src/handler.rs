@@ -19,7 +19,7 @@ use crate::apply::apply;
 use crate::config::{Config, Group};
 use crate::control::{self, Caller};
 use crate::event::{Trigger, http_action, parse};
-use crate::plan::{Input, inputs_for_alarm, inputs_for_http, plan_group};
+use crate::plan::{Input, inputs_for_alarm, inputs_for_http, plan};
 use crate::ports::{App, Dns, Probe, States};
 use crate::report::{self, FailoverReport, GroupReport};
 
@@ -135,7 +135,7 @@ async fn process<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
     let mut plans = Vec::new();
     for ((group, input), observed) in inputs.iter().zip(observed) {
         match observed {
-            Ok(o) => plans.push(plan_group(group, input, o)),
+            Ok(o) => plans.push(plan(group, input, o)),
             Err(e) => {
                 let mut report = GroupReport::new(group);
                 report.error = Some(e);

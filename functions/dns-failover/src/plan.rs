@@ -144,7 +144,7 @@ pub struct GroupPlan {
 }
 
 /// Decides one group: its next state, whether the record flips, and the record change.
-pub fn plan_group(group: &Group, input: &Input, observed: Observed) -> GroupPlan {
+pub fn plan(group: &Group, input: &Input, observed: Observed) -> GroupPlan {
     let mut report = GroupReport::new(group);
     let record = observed.record;
     report.record_before = record.as_ref().map(|r| r.values.clone());
@@ -440,7 +440,7 @@ mod tests {
     #[test]
     fn a_group_without_state_starts_from_its_record() {
         let g = &groups()[0];
-        let on_standby = plan_group(
+        let on_standby = plan(
             g,
             &Input::Status,
             observed(record(&["198.51.100.20"]), None),
@@ -450,21 +450,21 @@ mod tests {
             on_standby.upsert.is_none() && !on_standby.save,
             "status only reads"
         );
-        let on_primary = plan_group(g, &Input::Status, observed(record(&["192.0.2.10"]), None));
+        let on_primary = plan(g, &Input::Status, observed(record(&["192.0.2.10"]), None));
         assert_eq!(on_primary.report.side_before, Some(Side::Primary));
     }
 
     #[test]
     fn the_record_changes_only_when_it_differs_from_the_side() {
         let g = &groups()[0];
-        let right = plan_group(
+        let right = plan(
             g,
             &Input::Observed(Observation::Healthy, "a@1".into()),
             observed(record(&["192.0.2.10"]), Some(GroupState::on(Side::Primary))),
         );
         assert!(right.upsert.is_none() && right.save);
         // Drifted (someone edited it): put back, though nothing flipped.
-        let drifted = plan_group(
+        let drifted = plan(
             g,
             &Input::Observed(Observation::Healthy, "a@2".into()),
             observed(
@@ -486,7 +486,7 @@ mod tests {
         };
         let mut asked = observed(record(&["192.0.2.10"]), Some(GroupState::on(Side::Primary)));
         asked.command = Some(command.clone());
-        let manual = plan_group(g, &Input::Command, asked.clone());
+        let manual = plan(g, &Input::Command, asked.clone());
         assert_eq!(manual.report.flip, Some(Flip::Failover));
         assert!(manual.next.held && manual.save);
         assert_eq!(manual.next.last_manual, Some(command.clone()));
@@ -502,20 +502,20 @@ mod tests {
             detail: "timed out after 2000 ms".into(),
             ms: 2000,
         });
-        let by_probe = plan_group(g, &Input::Probe, probed);
+        let by_probe = plan(g, &Input::Probe, probed);
         assert_eq!(by_probe.report.flip, Some(Flip::Failover));
         assert_eq!(by_probe.next.failures, 0);
         // Applied once: the same command against the state it made changes nothing.
         let mut again = asked;
         again.state = Some(manual.next.clone());
         again.record = record(&["198.51.100.20"]);
-        let twice = plan_group(g, &Input::Command, again.clone());
+        let twice = plan(g, &Input::Command, again.clone());
         assert!(twice.report.flip.is_none() && !twice.save && twice.report.by.is_none());
         // A status read never applies a command.
         let mut waiting = again;
         waiting.state = Some(GroupState::on(Side::Primary));
         waiting.record = record(&["192.0.2.10"]);
-        let status = plan_group(g, &Input::Status, waiting);
+        let status = plan(g, &Input::Status, waiting);
         assert!(status.report.flip.is_none() && !status.save);
     }
 
@@ -524,7 +524,7 @@ mod tests {
         let g = &groups()[0];
         let mut state = GroupState::on(Side::Primary);
         state.last_alarm = Some("fleetkeeper-web-primary@t1".into());
-        let again = plan_group(
+        let again = plan(
             g,
             &Input::Observed(Observation::Unhealthy, "fleetkeeper-web-primary@t1".into()),
             observed(record(&["192.0.2.10"]), Some(state.clone())),
@@ -534,7 +534,7 @@ mod tests {
         assert!(again.report.note.unwrap().contains("repeated delivery"));
         let mut held = GroupState::on(Side::Standby);
         held.held = true;
-        let probe_while_held = plan_group(
+        let probe_while_held = plan(
             g,
             &Input::Observed(Observation::Healthy, "x@2".into()),
             observed(record(&["198.51.100.20"]), Some(held)),

@@ -14,7 +14,7 @@ use crate::apply::write;
 use crate::config::Config;
 use crate::event::{Object, parse};
 use crate::pipeline::decode_for;
-use crate::plan::{Decision, Output, already_made, decide, settings, source_refused};
+use crate::plan::{Decision, Output, already_made, plan, settings, source_refused};
 use crate::ports::Objects;
 use crate::rendition::Rendition;
 use crate::report::{self, Action, RecordReport, ResizerReport};
@@ -47,7 +47,7 @@ async fn one<O: Objects + Sync>(
     o: &Object,
     report: &mut RecordReport<'_>,
 ) {
-    let outputs = match decide(o, config) {
+    let outputs = match plan(o, config) {
         Decision::Skip(why) => return report.skip_all(why),
         Decision::Write(outputs) => outputs,
     };

@@ -24,7 +24,7 @@ pub enum Decision {
     Skip(String),
 }
 
-pub fn decide(o: &Object, config: &Config) -> Decision {
+pub fn plan(o: &Object, config: &Config) -> Decision {
     if !o.event_name.starts_with("ObjectCreated:") {
         return Decision::Skip(format!("{} is not an ObjectCreated event", o.event_name));
     }
@@ -145,7 +145,7 @@ mod tests {
             etag: None,
         };
         assert_eq!(
-            decide(&o("ObjectCreated:Put", "holiday/a b.jpg", 10), &c),
+            plan(&o("ObjectCreated:Put", "holiday/a b.jpg", 10), &c),
             Decision::Write(vec![
                 output("thumb", "photos", "resized/thumb/holiday/a b.jpg"),
                 output("medium", "photos", "resized/medium/holiday/a b.jpg"),
@@ -162,14 +162,14 @@ mod tests {
             ("ObjectCreated:Put", "folder/", 0, "empty"),
             ("ObjectCreated:Put", "empty.jpg", 0, "empty"),
         ] {
-            match decide(&o(name, key, size), &c) {
+            match plan(&o(name, key, size), &c) {
                 Decision::Skip(r) => assert!(r.contains(why), "{key}: {r}"),
                 other => panic!("{key}: {other:?}"),
             }
         }
         // Another output bucket: the same prefix in the source bucket is a user's folder.
         let other = config(&[("OUTPUT_BUCKET", "photos-resized")]);
-        match decide(&o("ObjectCreated:Put", "resized/x.jpg", 10), &other) {
+        match plan(&o("ObjectCreated:Put", "resized/x.jpg", 10), &other) {
             Decision::Write(w) => assert_eq!(w[0].bucket, "photos-resized"),
             d => panic!("{d:?}"),
         }
@@ -178,7 +178,7 @@ mod tests {
             ("REPLACE_ORIGINAL", "true"),
         ]);
         assert_eq!(
-            decide(&o("ObjectCreated:Put", "a.jpg", 10), &replace),
+            plan(&o("ObjectCreated:Put", "a.jpg", 10), &replace),
             Decision::Write(vec![output("web", "photos", "a.jpg")])
         );
     }
