@@ -75,8 +75,8 @@ enum One {
 /// What moving snapshots to the archive tier did.
 #[derive(Debug, Default)]
 pub struct ArchiveOutcome {
-    /// (snapshot id, GiB, reason).
-    pub moved: Vec<(String, u64, String)>,
+    /// The planned moves that were done.
+    pub moved: Vec<Archive>,
     pub failed: Vec<Failed>,
     pub deferred: Vec<String>,
 }
@@ -99,9 +99,7 @@ pub async fn apply_archive<E: Ebs + Sync>(
         }
         limits.snapshots.acquire().await;
         match ebs.archive(&a.snapshot_id).await {
-            Ok(()) => out
-                .moved
-                .push((a.snapshot_id.clone(), a.size_gib, a.reason.clone())),
+            Ok(()) => out.moved.push(a.clone()),
             Err(error) => out.failed.push(Failed {
                 id: a.snapshot_id.clone(),
                 error,
@@ -228,13 +226,13 @@ pub async fn apply<E: Ebs + Sync>(
             .await;
         match taken {
             Ok(snapshots) => {
-                for (snapshot_id, _) in &snapshots {
+                for m in &snapshots {
                     out.unsealed
-                        .extend(seal(ebs, ring, snapshot_id, &set.tags).await);
+                        .extend(seal(ebs, ring, &m.snapshot_id, &set.tags).await);
                 }
                 let members: Vec<Value> = snapshots
                     .iter()
-                    .map(|(snapshot, volume)| json!({"snapshot_id": snapshot, "volume_id": volume}))
+                    .map(|m| json!({"snapshot_id": m.snapshot_id, "volume_id": m.volume_id}))
                     .collect();
                 let detail = json!({ "set_id": set.set_id, "snapshots": members });
                 out.applied.done(&set.instance_id, CreateSet, Some(detail));

@@ -31,6 +31,13 @@ pub enum Deleted {
     InUse(String),
 }
 
+/// One snapshot of a set: an instance's volume, taken with the others at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetMember {
+    pub snapshot_id: String,
+    pub volume_id: String,
+}
+
 pub trait Ebs {
     fn region(&self) -> &str;
     /// Volumes carrying the backup tag (any value), every page.
@@ -47,15 +54,14 @@ pub trait Ebs {
         tags: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<String, AwsError>> + Send;
     /// CreateSnapshots: every attached EBS volume of the instance at one instant (the boot
-    /// volume left out with `exclude_boot`), each snapshot with `tags`; returns
-    /// (snapshot id, volume id) of each.
+    /// volume left out with `exclude_boot`), each snapshot with `tags`; returns each member.
     fn create_set(
         &self,
         instance_id: &str,
         exclude_boot: bool,
         description: &str,
         tags: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<SetMember>, AwsError>> + Send;
     /// CopySnapshot, called on this (the destination) region: a copy of `source_id` from
     /// `source_region`, tagged at creation, encrypted with `kms_key` when given; its id.
     fn copy(
@@ -244,7 +250,7 @@ impl Ebs for Ec2Ebs {
         exclude_boot: bool,
         description: &str,
         tags: &BTreeMap<String, String>,
-    ) -> Result<Vec<(String, String)>, AwsError> {
+    ) -> Result<Vec<SetMember>, AwsError> {
         let spec = snapshot_tags(tags);
         let out = self
             .client
@@ -263,7 +269,12 @@ impl Ebs for Ec2Ebs {
         Ok(out
             .snapshots()
             .iter()
-            .filter_map(|s| Some((s.snapshot_id()?.to_owned(), s.volume_id()?.to_owned())))
+            .filter_map(|s| {
+                Some(SetMember {
+                    snapshot_id: s.snapshot_id()?.to_owned(),
+                    volume_id: s.volume_id()?.to_owned(),
+                })
+            })
             .collect())
     }
 
@@ -334,7 +345,7 @@ pub mod fake {
     use fleetkeeper::AwsError;
     use fleetkeeper::ec2::Instance;
 
-    use super::{Deleted, Ebs};
+    use super::{Deleted, Ebs, SetMember};
     use crate::model::{Snapshot, Volume};
 
     #[derive(Default)]
@@ -376,9 +387,12 @@ pub mod fake {
             _: bool,
             _: &str,
             _: &BTreeMap<String, String>,
-        ) -> Result<Vec<(String, String)>, AwsError> {
+        ) -> Result<Vec<SetMember>, AwsError> {
             self.created.lock().unwrap().push(instance_id.to_owned());
-            Ok(vec![(format!("snap-{instance_id}-a"), "vol-a".into())])
+            Ok(vec![SetMember {
+                snapshot_id: format!("snap-{instance_id}-a"),
+                volume_id: "vol-a".into(),
+            }])
         }
         async fn create(
             &self,

@@ -238,12 +238,12 @@ pub fn add_archive(
         let e = Entry::new(&a.snapshot_id, action, &a.reason).in_region(region);
         report.planned.push(e.with_detail(size(a.size_gib)));
     }
-    for (id, gib, reason) in &out.moved {
-        report.fields.archived_gib += gib;
+    for a in &out.moved {
+        report.fields.archived_gib += a.size_gib;
         report.done(
-            Entry::new(id, action, reason)
+            Entry::new(&a.snapshot_id, action, &a.reason)
                 .in_region(region)
-                .with_detail(size(*gib)),
+                .with_detail(size(a.size_gib)),
         );
     }
     for f in &out.failed {
