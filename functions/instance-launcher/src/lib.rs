@@ -7,13 +7,15 @@
 //!
 //! [`handler`] authenticates, pins the caller's identity, refuses cross-site POSTs and routes
 //! by path; [`model`] holds what both features speak of, [`web`] what both pages share, and
-//! [`ports`] the EC2 and S3 calls (with in-memory fakes beside them for tests).
+//! [`ports`] the EC2 and S3 calls (with in-memory fakes beside them for tests); [`plan`]
+//! names both features' plans.
 
 pub mod config;
 pub mod handler;
 pub mod launch;
 pub mod mine;
 pub mod model;
+pub mod plan;
 pub mod ports;
 pub mod web;
 
