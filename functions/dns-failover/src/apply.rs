@@ -1,6 +1,8 @@
-//! Apply: one atomic Route 53 batch per hosted zone for the groups whose record must change, a
-//! bounded wait for INSYNC, then each group's next state saved. A record change that fails
-//! saves no state, so the next run decides again and retries.
+//! Apply: the claim on each shared group's next state, one atomic Route 53 batch per hosted
+//! zone for the groups whose record must change, a bounded wait for INSYNC, then each group's
+//! next state saved and its claim dropped. A record change that fails saves no state, so the
+//! next run decides again and retries. A group whose claim another region holds is handed
+//! back: it changed nothing, and is decided again on what the winner saves.
 
 use std::collections::BTreeMap;
 
@@ -11,34 +13,73 @@ use fleetkeeper::exec::Budget;
 
 use crate::config::Config;
 use crate::plan::GroupPlan;
-use crate::ports::{Dns, States, Upsert};
+use crate::ports::{Claim, ClaimError, Dns, States, Upsert};
 use crate::report::GroupReport;
+
+/// What applying gave: the groups done (or failed), and those lost to another decider.
+pub struct Applied {
+    pub reports: Vec<GroupReport>,
+    pub lost: Vec<(GroupPlan, Claim)>,
+}
 
 pub async fn apply(
     route53: &impl Dns,
     store: &impl States,
     config: &Config,
-    mut plans: Vec<GroupPlan>,
+    plans: Vec<GroupPlan>,
     now: Timestamp,
     budget: Budget,
-) -> Vec<GroupReport> {
+) -> Applied {
+    let live = config.mode == Mode::Live;
+    // Claims first: nothing is written for a group another decider holds.
+    let mut plans_kept = Vec::new();
+    let mut lost = Vec::new();
+    for mut p in plans {
+        let writes = p.save || p.upsert.is_some();
+        if !(live && writes) {
+            plans_kept.push((p, None));
+            continue;
+        }
+        if !p.shared {
+            p.next.version = p.base_version + 1;
+            plans_kept.push((p, None));
+            continue;
+        }
+        match store
+            .claim(&p.report.group, p.base_version, &config.region, now)
+            .await
+        {
+            Ok(version) => {
+                p.next.version = version;
+                plans_kept.push((p, Some(version)));
+            }
+            Err(ClaimError::Lost(holder)) => lost.push((p, holder)),
+            Err(ClaimError::Aws(e)) => {
+                p.report.error = Some(format!("state not claimed: {e}"));
+                p.upsert = None;
+                p.save = false;
+                plans_kept.push((p, None));
+            }
+        }
+    }
+    let mut plans = plans_kept;
     let mut by_zone: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, p) in plans.iter().enumerate() {
+    for (i, (p, _)) in plans.iter().enumerate() {
         if p.upsert.is_some() {
             by_zone.entry(p.zone_id.clone()).or_default().push(i);
         }
     }
     for (zone, members) in by_zone {
-        if config.mode == Mode::DryRun {
+        if !live {
             for i in &members {
-                plans[*i].report.action = "would-upsert";
-                plans[*i].save = false;
+                plans[*i].0.report.action = "would-upsert";
+                plans[*i].0.save = false;
             }
             continue;
         }
         let upserts: Vec<Upsert> = members
             .iter()
-            .filter_map(|i| plans[*i].upsert.clone())
+            .filter_map(|i| plans[*i].0.upsert.clone())
             .collect();
         let names: Vec<&str> = upserts.iter().map(|u| u.group.as_str()).collect();
         let comment = format!("fleetkeeper dns-failover: {}", names.join(", "));
@@ -50,7 +91,7 @@ pub async fn apply(
             Err(e) => Err(e.to_string()),
         };
         for i in &members {
-            let p = &mut plans[*i];
+            let p = &mut plans[*i].0;
             match &submitted {
                 Ok(s) => {
                     p.report.action = "upsert";
@@ -66,15 +107,21 @@ pub async fn apply(
             }
         }
     }
-    let mut out = Vec::new();
-    for mut p in plans {
-        if p.save && config.mode == Mode::Live {
+    let mut reports = Vec::new();
+    for (mut p, claimed) in plans {
+        if p.save && live {
             p.next.updated_at = Some(now.to_string());
             if let Err(e) = store.save(&p.report.group, &p.next).await {
                 p.report.error = Some(format!("state not saved: {e}"));
             }
         }
-        out.push(p.report);
+        if let Some(version) = claimed {
+            // Saved or given up, the claim goes (a stale one stepped over with it).
+            store
+                .release(&p.report.group, p.base_version, version)
+                .await;
+        }
+        reports.push(p.report);
     }
-    out
+    Applied { reports, lost }
 }

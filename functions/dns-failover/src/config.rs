@@ -64,6 +64,29 @@ pub struct Group {
     pub recover_after: u32,
     /// A CloudWatch alarm whose state changes count as probe results for this group.
     pub alarm: Option<String>,
+    /// The regions whose probes vote (each runs a deployment). Empty: the function's own region
+    /// alone decides from its own probe, without votes.
+    pub probe_regions: Vec<String>,
+    /// How many fresh votes must agree for a failure (or a recovery) to count.
+    pub quorum: usize,
+    pub failback: Failback,
+}
+
+/// Whether a recovered primary takes the record back by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Failback {
+    /// After `recover_after` healthy decisions.
+    Auto,
+    /// Only when a person asks for the failback.
+    Manual,
+}
+
+impl Group {
+    /// Whether this group decides from regions' votes rather than from one probe.
+    pub fn votes(&self) -> bool {
+        !self.probe_regions.is_empty()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +112,12 @@ struct RawGroup {
     recover_after: u32,
     #[serde(default)]
     alarm: Option<String>,
+    #[serde(default)]
+    probe_regions: Vec<String>,
+    #[serde(default)]
+    quorum: Option<usize>,
+    #[serde(default)]
+    failback: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,6 +315,32 @@ fn validate(raw: RawGroup) -> Result<Group, (&'static str, String)> {
     if !(1..=10).contains(&raw.recover_after) {
         return Err(("recover_after", "1 to 10".into()));
     }
+    let mut probe_regions: Vec<String> = Vec::new();
+    for r in &raw.probe_regions {
+        if !fleetkeeper::org::known_region(r) {
+            return Err((
+                "probe_regions",
+                format!("{r:?} is not a known AWS region (such as us-east-1, eu-west-1)"),
+            ));
+        }
+        if probe_regions.contains(r) {
+            return Err(("probe_regions", format!("{r} is listed twice")));
+        }
+        probe_regions.push(r.clone());
+    }
+    let voters = probe_regions.len().max(1);
+    let quorum = raw.quorum.unwrap_or(voters / 2 + 1);
+    if quorum == 0 || quorum > voters {
+        return Err((
+            "quorum",
+            format!("{quorum} is not between 1 and the number of probe_regions ({voters})"),
+        ));
+    }
+    let failback = match raw.failback.as_deref() {
+        None | Some("auto") => Failback::Auto,
+        Some("manual") => Failback::Manual,
+        Some(other) => return Err(("failback", format!("{other:?} is not auto or manual"))),
+    };
     Ok(Group {
         name: raw.name,
         zone,
@@ -305,6 +360,9 @@ fn validate(raw: RawGroup) -> Result<Group, (&'static str, String)> {
         fail_after: raw.fail_after,
         recover_after: raw.recover_after,
         alarm: raw.alarm,
+        probe_regions,
+        quorum,
+        failback,
     })
 }
 
@@ -347,6 +405,19 @@ pub struct Config {
     /// `SESSION_ROLES`: roles whose session names an identity provider sets.
     pub session_roles: Vec<String>,
     pub mode: Mode,
+    /// `AWS_REGION`: where this deployment runs and probes from (its votes are this region's).
+    pub region: String,
+    /// `STATE_REGION`: where the states, votes and commands live (default: `region`). Every
+    /// deployment of one set of groups names the same one.
+    pub state_region: String,
+    /// `VOTE_TTL_SECONDS`: a vote older than this does not count.
+    pub vote_ttl: Duration,
+    /// `ROUND_SECONDS`: a group deciding from votes counts one decision per round, whichever
+    /// region takes it first (the others' runs only vote).
+    pub round: Duration,
+    /// `CONTEST_WINDOW_MINUTES`: a record found changed again this soon after it was put back is
+    /// contested, and left for a person.
+    pub contest_window: Duration,
 }
 
 /// A parameter path: a leading `/`, no trailing one.
@@ -363,6 +434,13 @@ fn parameter_path(env: &Env, var: &str, default: &str) -> Result<String, ConfigE
 }
 
 impl Config {
+    /// Whether other deployments may decide `group` too (it votes, or its state lives in another
+    /// region): then every change of its state is claimed first. Alone, the function's one
+    /// concurrency slot already keeps its runs apart.
+    pub fn shared(&self, group: &Group) -> bool {
+        group.votes() || self.state_region != self.region
+    }
+
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let groups = match (env.get("FAILOVER_GROUPS"), env.get("GROUPS_PARAMETER")) {
             (Some(text), None) => GroupsSource::Inline(parse_groups(&text, "FAILOVER_GROUPS")?),
@@ -404,7 +482,23 @@ impl Config {
                 "only with AWS_IAM: behind a shared secret nobody is signed in, so nobody could be matched",
             ));
         }
+        let region = env.string("AWS_REGION", "us-east-1");
+        let state_region = env.string("STATE_REGION", &region);
+        if !fleetkeeper::org::known_region(&state_region) {
+            return Err(ConfigError::invalid(
+                "STATE_REGION",
+                &state_region,
+                "a known AWS region such as us-east-1, the same for every deployment",
+            ));
+        }
         Ok(Config {
+            region,
+            state_region,
+            vote_ttl: Duration::from_secs(env.u64_in("VOTE_TTL_SECONDS", 180, 30, 3600)?),
+            round: Duration::from_secs(env.u64_in("ROUND_SECONDS", 60, 10, 3600)?),
+            contest_window: Duration::from_secs(
+                60 * env.u64_in("CONTEST_WINDOW_MINUTES", 60, 1, 1440)?,
+            ),
             groups,
             state_prefix: prefix,
             change_wait: Duration::from_secs(env.u64_in("CHANGE_WAIT_SECONDS", 45, 0, 600)?),
@@ -438,6 +532,19 @@ mod tests {
             ("example.com.", "www.example.com.")
         );
         assert_eq!((g.ttl, g.fail_after, g.recover_after), (60, 3, 3));
+        assert_eq!(
+            (g.votes(), g.quorum, g.failback),
+            (false, 1, Failback::Auto)
+        );
+        let mut three: Value = serde_json::from_str(WEB).unwrap();
+        three[0]["probe_regions"] = serde_json::json!(["us-east-1", "eu-west-1", "ap-southeast-2"]);
+        three[0]["failback"] = "manual".into();
+        let g = &parse_groups(&three.to_string(), "FAILOVER_GROUPS").unwrap()[0];
+        assert_eq!(
+            (g.votes(), g.quorum, g.failback),
+            (true, 2, Failback::Manual),
+            "a majority"
+        );
         assert_eq!(g.standby, ["198.51.100.20", "198.51.100.21"]);
         assert_eq!(g.health_check.timeout, Duration::from_secs(2));
         assert_eq!(
@@ -525,6 +632,28 @@ mod tests {
             ),
             (set("name", "web site".into()), "field name"),
             (
+                set(
+                    "probe_regions",
+                    serde_json::json!(["us-east-1", "eu-west-7"]),
+                ),
+                "group \"web\": field probe_regions: \"eu-west-7\" is not a known AWS region",
+            ),
+            (
+                set(
+                    "probe_regions",
+                    serde_json::json!(["us-east-1", "us-east-1"]),
+                ),
+                "listed twice",
+            ),
+            (
+                set("quorum", 2.into()),
+                "field quorum: 2 is not between 1 and the number of probe_regions (1)",
+            ),
+            (
+                set("failback", "later".into()),
+                "field failback: \"later\" is not auto or manual",
+            ),
+            (
                 r#"[{"zone": "example.com"}]"#.into(),
                 "group #1: missing field `name`",
             ),
@@ -558,6 +687,13 @@ mod tests {
             assert!(Config::from_env(&Env::of(pairs)).is_err(), "{pairs:?}");
         }
         assert_eq!(c.command_prefix, "/fleetkeeper/dns-failover-commands");
+        assert_eq!(c.state_region, "us-east-1", "its own region");
+        assert_eq!(c.vote_ttl, Duration::from_secs(180));
+        let bad = Config::from_env(&Env::of(&[
+            ("FAILOVER_GROUPS", WEB),
+            ("STATE_REGION", "mars-1"),
+        ]));
+        assert!(bad.unwrap_err().to_string().contains("STATE_REGION"));
         assert!(!c.control_only && c.control_principals.is_empty());
     }
 

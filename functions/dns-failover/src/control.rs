@@ -10,7 +10,7 @@ use fleetkeeper::Mode;
 use fleetkeeper::http::{Refusal, Request, Response, caller_identity};
 
 use crate::config::{Config, Group};
-use crate::model::{Command, Side};
+use crate::model::{Command, Manual};
 use crate::ports::{App, Dns, Probe, States};
 
 /// Who is calling, as recorded and as matched against CONTROL_PRINCIPALS.
@@ -71,7 +71,7 @@ async fn ask<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
         return refuse(
             403,
             format!(
-                "{} may read status but not move records: not in CONTROL_PRINCIPALS",
+                "{} may read status but not act on groups (fail over or back, hold, release, resolve): not in CONTROL_PRINCIPALS",
                 caller.identity.as_deref().unwrap_or(&caller.recorded)
             ),
         );
@@ -87,7 +87,10 @@ async fn ask<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
         Some(s) => s.pending(last.clone()),
         None => last.clone(),
     };
-    if let Some(p) = pending.as_ref().filter(|p| p.to == command.to) {
+    if let Some(p) = pending
+        .as_ref()
+        .filter(|p| p.action == command.action && p.minutes == command.minutes)
+    {
         return refuse(
             409,
             format!(
@@ -130,7 +133,7 @@ async fn ask<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
     None
 }
 
-/// A manual move of `group` to `to`: the command written (or the answer refusing it). With
+/// A manual action on `group`: the command written (or the answer refusing it). With
 /// CONTROL_ONLY the answer is 202: the scheduled run applies it. Otherwise None: the caller
 /// goes on to apply it at once.
 pub async fn asked<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
@@ -139,13 +142,14 @@ pub async fn asked<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
     req: &Request,
     caller: &Caller,
     group: &Group,
-    to: Side,
+    (action, minutes): (Manual, Option<u32>),
     now: Timestamp,
 ) -> Option<LambdaFunctionUrlResponse> {
     let command = Command {
         // Lambda's request ids are unique; the time keeps replayed sample events apart.
         id: format!("{}@{}", req.request_id, now.as_millisecond()),
-        to,
+        action,
+        minutes,
         by: caller.recorded.clone(),
         at: now.to_string(),
     };

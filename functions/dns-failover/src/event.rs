@@ -8,7 +8,7 @@ use fleetkeeper::alarm::{self, AlarmChange, Incoming};
 use fleetkeeper::error::brief;
 use fleetkeeper::http::{Refusal, Request};
 
-use crate::model::Side;
+use crate::model::Manual;
 
 #[derive(Debug)]
 pub enum Trigger {
@@ -25,27 +25,27 @@ pub enum Trigger {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpAction {
     Status(Option<String>),
-    Failover(String),
-    Failback(String),
+    /// A manual action on a group; a hold's minutes.
+    Manual(Manual, String, Option<u32>),
 }
+
+/// The longest maintenance hold, in minutes: a day. A hold is for a deploy, not a way of life.
+pub const HOLD_MAX_MINUTES: u32 = 1440;
 
 impl HttpAction {
     /// What the report calls the request.
     pub fn label(&self) -> String {
         match self {
             HttpAction::Status(None) => "status".to_owned(),
-            HttpAction::Status(Some(n)) | HttpAction::Failover(n) | HttpAction::Failback(n) => {
-                format!("http {n}")
-            }
+            HttpAction::Status(Some(n)) | HttpAction::Manual(_, n, _) => format!("http {n}"),
         }
     }
 
-    /// Where a manual move sends the group's record (None: a status read).
-    pub fn moves_to(&self) -> Option<Side> {
+    /// The manual action asked, with a hold's minutes (None: a status read).
+    pub fn manual(&self) -> Option<(Manual, Option<u32>)> {
         match self {
             HttpAction::Status(_) => None,
-            HttpAction::Failover(_) => Some(Side::Standby),
-            HttpAction::Failback(_) => Some(Side::Primary),
+            HttpAction::Manual(m, _, minutes) => Some((*m, *minutes)),
         }
     }
 }
@@ -110,23 +110,50 @@ pub fn http_action(req: &Request) -> Result<HttpAction, Refusal> {
         .map_err(|e| Refusal::new(400, format!("the body is not valid JSON: {e}")))?;
     let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
     let group = field("group");
-    match field("action").as_deref() {
-        Some("status") => Ok(HttpAction::Status(group)),
-        Some("failover") => group
-            .map(HttpAction::Failover)
-            .ok_or(Refusal::new(400, "\"group\" is required")),
-        Some("failback") => group
-            .map(HttpAction::Failback)
-            .ok_or(Refusal::new(400, "\"group\" is required")),
-        Some(other) => Err(Refusal::new(
-            400,
-            format!("unknown action {other:?}: status, failover or failback"),
-        )),
-        None => Err(Refusal::new(
-            400,
-            "\"action\" is required: status, failover or failback",
-        )),
-    }
+    const ACTIONS: &str = "status, failover, failback, hold, release or resolve";
+    let manual = match field("action").as_deref() {
+        Some("status") => return Ok(HttpAction::Status(group)),
+        Some("failover") => Manual::Failover,
+        Some("failback") => Manual::Failback,
+        Some("hold") => Manual::Hold,
+        Some("release") => Manual::Release,
+        Some("resolve") => Manual::Resolve,
+        Some(other) => {
+            return Err(Refusal::new(
+                400,
+                format!("unknown action {other:?}: {ACTIONS}"),
+            ));
+        }
+        None => {
+            return Err(Refusal::new(
+                400,
+                format!("\"action\" is required: {ACTIONS}"),
+            ));
+        }
+    };
+    let group = group.ok_or(Refusal::new(400, "\"group\" is required"))?;
+    let minutes = match (manual, body.get("minutes")) {
+        (Manual::Hold, Some(m)) => match m.as_u64() {
+            Some(m @ 1..) if m <= u64::from(HOLD_MAX_MINUTES) => Some(m as u32),
+            _ => {
+                return Err(Refusal::new(
+                    400,
+                    format!("\"minutes\" is a whole number from 1 to {HOLD_MAX_MINUTES}"),
+                ));
+            }
+        },
+        (Manual::Hold, None) => {
+            return Err(Refusal::new(
+                400,
+                format!("a hold needs \"minutes\" (1 to {HOLD_MAX_MINUTES})"),
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(Refusal::new(400, "\"minutes\" goes with hold only"));
+        }
+        (_, None) => None,
+    };
+    Ok(HttpAction::Manual(manual, group, minutes))
 }
 
 #[cfg(test)]
@@ -173,17 +200,55 @@ mod tests {
         assert_eq!(action("GET", "/status", ""), Ok(HttpAction::Status(None)));
         assert_eq!(
             action("POST", "/", r#"{"action":"failover","group":"web"}"#),
-            Ok(HttpAction::Failover("web".into()))
+            Ok(HttpAction::Manual(Manual::Failover, "web".into(), None))
         );
         assert_eq!(
             action("POST", "/", r#"{"action":"failback","group":"web"}"#),
-            Ok(HttpAction::Failback("web".into()))
+            Ok(HttpAction::Manual(Manual::Failback, "web".into(), None))
+        );
+        assert_eq!(
+            action(
+                "POST",
+                "/",
+                r#"{"action":"hold","group":"web","minutes":30}"#
+            ),
+            Ok(HttpAction::Manual(Manual::Hold, "web".into(), Some(30)))
+        );
+        assert_eq!(
+            action("POST", "/", r#"{"action":"resolve","group":"web"}"#),
+            Ok(HttpAction::Manual(Manual::Resolve, "web".into(), None))
         );
         for (m, p, b, code) in [
             ("POST", "/", "nope", 400),
             ("POST", "/", r#"{"action":"failover"}"#, 400),
             ("POST", "/", r#"{"action":"reboot","group":"web"}"#, 400),
             ("POST", "/", r#"{"group":"web"}"#, 400),
+            ("POST", "/", r#"{"action":"hold","group":"web"}"#, 400),
+            (
+                "POST",
+                "/",
+                r#"{"action":"hold","group":"web","minutes":0}"#,
+                400,
+            ),
+            (
+                "POST",
+                "/",
+                r#"{"action":"hold","group":"web","minutes":2000}"#,
+                400,
+            ),
+            (
+                "POST",
+                "/",
+                r#"{"action":"hold","group":"web","minutes":"30"}"#,
+                400,
+            ),
+            (
+                "POST",
+                "/",
+                r#"{"action":"release","group":"web","minutes":5}"#,
+                400,
+            ),
+            ("POST", "/", r#"{"action":"release"}"#, 400),
             ("DELETE", "/", "", 405),
             ("GET", "/admin", "", 404),
         ] {

@@ -1,6 +1,7 @@
 //! dns-failover: probe each failover group's primary, keep consecutive-result counters in SSM
 //! Parameter Store, and point its Route 53 record at the standby when the primary has failed
-//! FAIL_AFTER times in a row, and back when it has passed RECOVER_AFTER times.
+//! FAIL_AFTER times in a row, and back when it has passed RECOVER_AFTER times. Deployed in
+//! several regions, each votes and a quorum of fresh votes decides, one decider at a time.
 //!
 //! [`event`] (the schedule, a CloudWatch alarm, or an HTTP call) -> observe ([`ports`]: the
 //! probe, Route 53, the group states in SSM) -> plan ([`plan`], pure: the groups concerned, hysteresis, the record
@@ -47,6 +48,16 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
             parse_groups(&text, &format!("GROUPS_PARAMETER ({name})"))?
         }
     };
+    let state_ssm = boot
+        .aws
+        .regional(
+            "SSM",
+            std::slice::from_ref(&config.state_region),
+            aws_sdk_ssm::Client::new,
+        )
+        .pop()
+        .map(|(_, client)| client)
+        .unwrap_or_else(|| ssm.clone());
     let prober = Prober::new().map_err(|e| {
         Error::Internal(format!(
             "the HTTPS probe could not load the system's root certificates: {e}"
@@ -58,7 +69,9 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
             backoff: Duration::from_millis(500),
         },
         store: StateStore {
-            ssm: ssm.clone(),
+            // Every deployment of these groups keeps their states, votes and commands in the
+            // one state region.
+            ssm: state_ssm,
             prefix: config.state_prefix.clone(),
             command_prefix: config.command_prefix.clone(),
         },

@@ -52,6 +52,46 @@ pub struct GroupState {
     pub last_manual: Option<Command>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+    /// Raised by one at every save; a shared group's save is claimed from this version first.
+    #[serde(default)]
+    pub version: u64,
+    /// The last round decided from votes, and the region whose run decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// A maintenance hold: no automatic move, either way, until it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
+    /// When the record was last found changed and put back (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub put_back_at: Option<String>,
+    /// Set when the record was changed again soon after being put back: left for a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contested: Option<Contested>,
+}
+
+/// A maintenance hold, asked through the URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// RFC 3339.
+    pub until: String,
+    pub by: String,
+    pub at: String,
+}
+
+impl Hold {
+    pub fn active(&self, now: jiff::Timestamp) -> bool {
+        self.until.parse::<jiff::Timestamp>().is_ok_and(|u| now < u)
+    }
+}
+
+/// Another writer keeps changing the record: what it should be, what was found, since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contested {
+    pub ours: Vec<String>,
+    pub found: Vec<String>,
+    pub since: String,
 }
 
 impl GroupState {
@@ -65,6 +105,12 @@ impl GroupState {
             last_change_id: None,
             last_manual: None,
             updated_at: None,
+            version: 0,
+            round: None,
+            decided_by: None,
+            hold: None,
+            put_back_at: None,
+            contested: None,
         }
     }
 
@@ -74,15 +120,58 @@ impl GroupState {
     }
 }
 
-/// A manual failover or failback asked for through the URL. The URL side writes it in its own
-/// parameter and nothing else; the run that owns the group's state applies it, once (by id),
-/// so a flood of requests never runs where the probes run.
+/// What a person may ask through the URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Manual {
+    /// To the standby, held there until a failback. (`standby`: as commands were once written.)
+    #[serde(alias = "standby")]
+    Failover,
+    /// To the primary, releasing a failover's hold.
+    #[serde(alias = "primary")]
+    Failback,
+    /// No automatic move either way for `minutes`.
+    Hold,
+    /// End a maintenance hold now.
+    Release,
+    /// A contested record: the next run puts it back to its side, once, and watches again.
+    Resolve,
+}
+
+impl Manual {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Manual::Failover => "failover",
+            Manual::Failback => "failback",
+            Manual::Hold => "hold",
+            Manual::Release => "release",
+            Manual::Resolve => "resolve",
+        }
+    }
+
+    /// The side a failover or failback moves the record to.
+    pub fn moves_to(self) -> Option<Side> {
+        match self {
+            Manual::Failover => Some(Side::Standby),
+            Manual::Failback => Some(Side::Primary),
+            _ => None,
+        }
+    }
+}
+
+/// A manual action asked for through the URL. The URL side writes it in its own parameter and
+/// nothing else; the run that owns the group's state applies it, once (by id), so a flood of
+/// requests never runs where the probes run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
     /// The request's id.
     pub id: String,
-    /// `standby` (failover, held there until a failback) or `primary` (failback).
-    pub to: Side,
+    /// What was asked (`to` in commands written before holds existed).
+    #[serde(alias = "to")]
+    pub action: Manual,
+    /// A hold's length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<u32>,
     /// Who asked: the signed caller's ARN, or the shared secret and the client's address.
     pub by: String,
     /// When, RFC 3339.
@@ -91,11 +180,32 @@ pub struct Command {
 
 impl Command {
     pub fn action(&self) -> &'static str {
-        match self.to {
-            Side::Standby => "failover",
-            Side::Primary => "failback",
-        }
+        self.action.as_str()
     }
+}
+
+/// One region's verdict on a group's primary, as it wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vote {
+    pub region: String,
+    pub healthy: bool,
+    pub detail: String,
+    /// When it probed, RFC 3339.
+    pub at: String,
+}
+
+/// A vote as one decision saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VoteSeen {
+    pub region: String,
+    /// None: no vote from this region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_seconds: Option<i64>,
+    pub fresh: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// What one probe or alarm said of the primary.
@@ -207,6 +317,18 @@ pub struct GroupReport {
     /// The last manual move applied to the group (action, by whom, when).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_manual: Option<Command>,
+    /// Each probe region's vote, when the group decides from votes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub votes: Vec<VoteSeen>,
+    /// The regions whose vote did not count: `eu-west-1: last vote 7 min old`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale_votes: Vec<String>,
+    /// A maintenance hold in force.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
+    /// The record is contested: left alone until a person resolves it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contested: Option<Contested>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -233,8 +355,21 @@ impl GroupReport {
             note: None,
             by: None,
             last_manual: None,
+            votes: Vec::new(),
+            stale_votes: Vec::new(),
+            hold: None,
+            contested: None,
             error: None,
         }
+    }
+
+    /// Adds a line to the note (several things can be said of one group in one run).
+    pub fn say(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        self.note = Some(match self.note.take() {
+            Some(n) => format!("{n}; {line}"),
+            None => line,
+        });
     }
 }
 
@@ -250,4 +385,7 @@ pub struct Observed {
     pub probe: Option<ProbeResult>,
     /// The group's manual command as last written (applied or not).
     pub command: Option<Command>,
+    /// Each probe region's last vote (None: the group does not vote), this run's own
+    /// included.
+    pub votes: Option<Vec<Vote>>,
 }

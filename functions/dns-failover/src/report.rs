@@ -111,6 +111,11 @@ pub fn metrics_into(report: &FailoverReport, metrics: &mut Metrics) {
         .filter(|g| g.observation == Some(Observation::Unhealthy))
         .count();
     metrics.count("ProbeFailures", probe_failures as u64);
+    // Every run that sees them says so again, so their alarms stay raised until fixed.
+    let stale: usize = groups.iter().map(|g| g.stale_votes.len()).sum();
+    metrics.count("StaleVotes", stale as u64);
+    let contested = groups.iter().filter(|g| g.contested.is_some()).count();
+    metrics.count("RecordContested", contested as u64);
     metrics.count("Failures", report.failed.len() as u64);
 }
 
@@ -120,6 +125,11 @@ pub fn log(report: &FailoverReport) {
             tracing::error!(group = %g.group, error = %e, "group failed");
         } else if let Some(f) = g.flip {
             tracing::warn!(group = %g.group, flip = ?f, to = ?g.side_after, record = %g.record, change_id = g.change_id.as_deref(), "record moved");
+        } else if let Some(c) = &g.contested {
+            tracing::warn!(group = %g.group, ours = ?c.ours, found = ?c.found, since = %c.since, "record contested: left for a person");
+        }
+        if !g.stale_votes.is_empty() {
+            tracing::warn!(group = %g.group, stale = ?g.stale_votes, "votes that did not count");
         }
     }
     tracing::info!(trigger = %report.fields.trigger, status = %report.status(), groups = report.fields.groups.len(), "run finished");

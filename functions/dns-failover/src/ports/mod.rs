@@ -7,10 +7,13 @@ use std::time::Duration;
 use fleetkeeper::AwsError;
 use fleetkeeper::exec::Budget;
 
-use crate::config::{Group, HealthCheck};
+use fleetkeeper::Mode;
+use jiff::Timestamp;
+
+use crate::config::{Config, Group, HealthCheck};
 use fleetkeeper::http::SecretSource;
 
-use crate::model::{Command, GroupState, Observed};
+use crate::model::{Command, GroupState, Observed, Vote};
 
 pub mod probe;
 pub mod route53;
@@ -18,7 +21,7 @@ pub mod state_store;
 
 pub use probe::{ProbeResult, Prober};
 pub use route53::{Record, Route53, Submitted, Upsert, normalize};
-pub use state_store::{StateError, StateStore};
+pub use state_store::{Claim, ClaimError, StateError, StateStore};
 
 pub trait Dns {
     /// The zone id for a group; an error says which zones were seen.
@@ -68,6 +71,25 @@ pub trait States {
         group: &str,
         command: &Command,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Writes this region's vote on the group.
+    fn vote(&self, group: &str, vote: &Vote) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The last vote of each of `regions` that has one.
+    fn votes(
+        &self,
+        group: &str,
+        regions: &[String],
+    ) -> impl Future<Output = Result<Vec<Vote>, AwsError>> + Send;
+    /// Claims the group's state version after `base` for `by`: the version to save, or who
+    /// holds it. Only the winner may change the state (and the record) for that version.
+    fn claim(
+        &self,
+        group: &str,
+        base: u64,
+        by: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<u64, ClaimError>> + Send;
+    /// Drops the claims on versions `from..=to` (once the state is saved, or given up).
+    fn release(&self, group: &str, from: u64, to: u64) -> impl Future<Output = ()> + Send;
 }
 
 pub trait Probe {
@@ -83,12 +105,59 @@ pub struct App<D = Route53, S = StateStore, P = Prober> {
     pub groups: Vec<Group>,
 }
 
+/// How a group is looked at.
+#[derive(Debug, Clone)]
+pub enum Look {
+    /// Probe the primary now (and vote, where this region is a probe region).
+    Probe,
+    /// Read without probing, keeping this run's probe if it made one (a decision taken again).
+    Again(Option<ProbeResult>),
+}
+
 impl<D: Dns + Sync, S: States + Sync, P: Probe + Sync> App<D, S, P> {
-    /// What one group's decision needs: its zone, its record, its saved state, and a probe of the
-    /// primary when the input asks for one.
-    pub async fn observe(&self, group: &Group, probe: bool) -> Result<Observed, String> {
-        let probe = match probe {
-            true => Some(self.prober.probe(&group.health_check).await),
+    /// What one group's decision needs: its zone, its record, its saved state, its manual
+    /// command, a probe of the primary when asked for, and a voting group's votes (this run's
+    /// own written first, outside a dry run).
+    pub async fn observe(
+        &self,
+        group: &Group,
+        look: Look,
+        config: &Config,
+        now: Timestamp,
+    ) -> Result<Observed, String> {
+        let probed = matches!(look, Look::Probe);
+        let probe = match look {
+            Look::Probe => Some(self.prober.probe(&group.health_check).await),
+            Look::Again(p) => p,
+        };
+        let own = probe
+            .as_ref()
+            .filter(|_| group.probe_regions.contains(&config.region))
+            .map(|p| Vote {
+                region: config.region.clone(),
+                healthy: p.healthy,
+                detail: p.detail.clone(),
+                at: now.to_string(),
+            });
+        if let Some(vote) = own.as_ref().filter(|_| probed && config.mode == Mode::Live) {
+            self.store
+                .vote(&group.name, vote)
+                .await
+                .map_err(|e| format!("vote not written: {e}"))?;
+        }
+        let votes = match group.votes() {
+            true => {
+                let mut votes = self
+                    .store
+                    .votes(&group.name, &group.probe_regions)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Some(vote) = own {
+                    votes.retain(|v| v.region != vote.region);
+                    votes.push(vote);
+                }
+                Some(votes)
+            }
             false => None,
         };
         let zone_id = self.route53.zone_id(group).await?;
@@ -113,6 +182,7 @@ impl<D: Dns + Sync, S: States + Sync, P: Probe + Sync> App<D, S, P> {
             state,
             probe,
             command,
+            votes,
         })
     }
 }
@@ -128,9 +198,13 @@ pub mod fake {
     use fleetkeeper::AwsError;
     use fleetkeeper::exec::Budget;
 
-    use super::{Dns, Probe, ProbeResult, Record, StateError, States, Submitted, Upsert};
+    use jiff::Timestamp;
+
+    use super::{
+        Claim, ClaimError, Dns, Probe, ProbeResult, Record, StateError, States, Submitted, Upsert,
+    };
     use crate::config::{Group, HealthCheck};
-    use crate::model::{Command, GroupState};
+    use crate::model::{Command, GroupState, Vote};
 
     /// A hosted zone with the group's one record.
     #[derive(Default)]
@@ -172,11 +246,13 @@ pub mod fake {
         }
     }
 
-    /// The group states and commands.
+    /// The group states, commands, votes and claims.
     #[derive(Default)]
     pub struct Memory {
         pub states: Mutex<HashMap<String, GroupState>>,
         pub commands: Mutex<HashMap<String, Command>>,
+        pub votes: Mutex<HashMap<(String, String), Vote>>,
+        pub claims: Mutex<HashMap<(String, u64), Claim>>,
         /// Every save fails (throttled): the record changed, the state not.
         pub refuse_saves: bool,
     }
@@ -208,6 +284,59 @@ pub mod fake {
                 .unwrap()
                 .insert(group.into(), command.clone());
             Ok(())
+        }
+        async fn vote(&self, group: &str, vote: &Vote) -> Result<(), AwsError> {
+            self.votes
+                .lock()
+                .unwrap()
+                .insert((group.into(), vote.region.clone()), vote.clone());
+            Ok(())
+        }
+        async fn votes(&self, group: &str, regions: &[String]) -> Result<Vec<Vote>, AwsError> {
+            let votes = self.votes.lock().unwrap();
+            Ok(regions
+                .iter()
+                .filter_map(|r| votes.get(&(group.to_owned(), r.clone())).cloned())
+                .collect())
+        }
+        async fn claim(
+            &self,
+            group: &str,
+            base: u64,
+            by: &str,
+            now: Timestamp,
+        ) -> Result<u64, ClaimError> {
+            let mut claims = self.claims.lock().unwrap();
+            let key = (group.to_owned(), base + 1);
+            if let Some(held) = claims.get(&key) {
+                return Err(ClaimError::Lost(held.clone()));
+            }
+            let at_base = self
+                .states
+                .lock()
+                .unwrap()
+                .get(group)
+                .map_or(0, |s| s.version);
+            if at_base != base {
+                return Err(ClaimError::Lost(Claim {
+                    by: "another region".into(),
+                    at: format!("version {at_base}"),
+                }));
+            }
+            claims.insert(
+                key,
+                Claim {
+                    by: by.into(),
+                    at: now.to_string(),
+                },
+            );
+            Ok(base + 1)
+        }
+        async fn release(&self, group: &str, from: u64, to: u64) {
+            let mut claims = self.claims.lock().unwrap();
+            for v in from..=to {
+                claims.remove(&(group.to_owned(), v));
+            }
         }
     }
 
