@@ -251,7 +251,7 @@ def member_role(rows: list[str]) -> list[str]:
 # moves a record or writes a state.
 CONTROL_ONLY_GRANTS = {
     "dns-failover": {"route53:ListHostedZonesByName", "route53:ListResourceRecordSets",
-                     "ssm:GetParameter", "ssm:PutParameter"},
+                     "ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"},
 }
 
 # Parameters only one function's role may write: (template parameter naming the path, writer).
@@ -298,6 +298,32 @@ def sole_writers(template: dict) -> list[str]:
     return problems
 
 
+# dns-failover's states, votes, claims and commands live in the state region every stack of the
+# same groups names; a grant on the stack's own region would fail there on every call.
+FAILOVER_PATHS = ("FailoverStatePrefix", "FailoverCommandPrefix")
+
+
+def failover_state_region(template: dict) -> list[str]:
+    """Every grant on a failover path names the state region; deletes reach only claims."""
+    problems = []
+    for name in ("DnsFailoverFunction", "DnsFailoverControlFunction"):
+        resource = template["Resources"].get(name)
+        if resource is None:
+            problems.append(f"{name}: missing from the template")
+            continue
+        for st in statements(resource):
+            for r in [x for r in as_list(st.get("Resource", [])) for x in branches(r)]:
+                text = str(r)
+                if not any(p in text for p in FAILOVER_PATHS):
+                    continue
+                if "ssm:${Region}" not in text or "FailoverStateRegion" not in text:
+                    problems.append(f"{name} {st.get('Sid')}: a failover path outside the state region")
+                deletes = {str(a).lower() for a in as_list(st.get("Action", []))} & {"ssm:deleteparameter", "ssm:deleteparameters"}
+                if deletes and "/claims/*" not in text:
+                    problems.append(f"{name} {st.get('Sid')}: deletes more than its claims")
+    return problems
+
+
 def main() -> int:
     template, matches = decode(str(ROOT / "infra" / "template.yaml"))
     if matches:
@@ -322,6 +348,7 @@ def main() -> int:
             problems.append(f"{function} (CONTROL_ONLY): grants {sorted(granted)}, must be exactly {sorted(allowed)}")
         rows.append(f"{function + ' control':<18} grants {len(granted):>2}: " + ", ".join(sorted(granted)))
     problems += sole_writers(template)
+    problems += failover_state_region(template)
     for function in sorted(functions):
         resource = by_binary.get(function)
         if resource is None:

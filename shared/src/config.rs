@@ -258,6 +258,55 @@ impl Env {
     }
 }
 
+/// The regions AWS has opened (commercial, GovCloud, China), as of this release: a name of the
+/// right shape that is not among them is most likely a typo, and a typo in a list of regions that
+/// must vote would never vote.
+pub const KNOWN_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "ca-west-1",
+    "mx-central-1",
+    "sa-east-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+];
+
+/// Whether `s` is one of [`KNOWN_REGIONS`].
+pub fn known_region(s: &str) -> bool {
+    KNOWN_REGIONS.contains(&s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,6 +409,11 @@ mod tests {
         let e = Env::of(&[("REGIONS", " eu-west-1, ,us-east-1 ,")]);
         assert_eq!(e.list("REGIONS"), vec!["eu-west-1", "us-east-1"]);
         assert!(e.list("UNSET").is_empty());
+    }
+
+    #[test]
+    fn known_regions() {
+        assert!(known_region("eu-west-1") && !known_region("eu-west-7"));
     }
 
     #[test]

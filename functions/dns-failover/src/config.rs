@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use fleetkeeper::config::known_region;
 use fleetkeeper::http::AuthMode;
 use fleetkeeper::{ConfigError, Env, Mode};
 
@@ -161,6 +162,15 @@ fn fqdn(name: &str) -> Option<String> {
 
 /// Reads the groups' JSON (a list of groups). `source` names where it came from in errors.
 pub fn parse_groups(text: &str, source: &str) -> Result<Vec<Group>, ConfigError> {
+    parse_groups_in(text, source, &[])
+}
+
+/// As [`parse_groups`], with the probe regions (`PROBE_REGIONS`) of groups that name none.
+pub fn parse_groups_in(
+    text: &str,
+    source: &str,
+    probe_regions: &[String],
+) -> Result<Vec<Group>, ConfigError> {
     let bad = |what: String| ConfigError::invalid(source, &clip(text), what);
     let values: Vec<Value> = match serde_json::from_str(text) {
         Ok(Value::Array(v)) => v,
@@ -180,7 +190,11 @@ pub fn parse_groups(text: &str, source: &str) -> Result<Vec<Group>, ConfigError>
             Some(n) => format!("group {n:?}"),
             None => format!("group #{}", i + 1),
         };
-        let raw: RawGroup = serde_json::from_value(v).map_err(|e| bad(format!("{label}: {e}")))?;
+        let mut raw: RawGroup =
+            serde_json::from_value(v).map_err(|e| bad(format!("{label}: {e}")))?;
+        if raw.probe_regions.is_empty() {
+            raw.probe_regions = probe_regions.to_vec();
+        }
         let g =
             validate(raw).map_err(|(field, why)| bad(format!("{label}: field {field}: {why}")))?;
         if groups.iter().any(|o| o.name == g.name) {
@@ -317,7 +331,7 @@ fn validate(raw: RawGroup) -> Result<Group, (&'static str, String)> {
     }
     let mut probe_regions: Vec<String> = Vec::new();
     for r in &raw.probe_regions {
-        if !fleetkeeper::org::known_region(r) {
+        if !known_region(r) {
             return Err((
                 "probe_regions",
                 format!("{r:?} is not a known AWS region (such as us-east-1, eu-west-1)"),
@@ -405,6 +419,8 @@ pub struct Config {
     /// `SESSION_ROLES`: roles whose session names an identity provider sets.
     pub session_roles: Vec<String>,
     pub mode: Mode,
+    /// `PROBE_REGIONS`: the probe regions of groups that name none (empty: no votes).
+    pub probe_regions: Vec<String>,
     /// `AWS_REGION`: where this deployment runs and probes from (its votes are this region's).
     pub region: String,
     /// `STATE_REGION`: where the states, votes and commands live (default: `region`). Every
@@ -442,8 +458,18 @@ impl Config {
     }
 
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let probe_regions = env.regions("PROBE_REGIONS")?;
+        if let Some(r) = probe_regions.iter().find(|r| !known_region(r)) {
+            return Err(ConfigError::invalid(
+                "PROBE_REGIONS",
+                r,
+                "known AWS regions such as us-east-1,eu-west-1",
+            ));
+        }
         let groups = match (env.get("FAILOVER_GROUPS"), env.get("GROUPS_PARAMETER")) {
-            (Some(text), None) => GroupsSource::Inline(parse_groups(&text, "FAILOVER_GROUPS")?),
+            (Some(text), None) => {
+                GroupsSource::Inline(parse_groups_in(&text, "FAILOVER_GROUPS", &probe_regions)?)
+            }
             (None, Some(name)) => GroupsSource::Parameter(name),
             (Some(_), Some(_)) => {
                 return Err(ConfigError::invalid(
@@ -484,7 +510,7 @@ impl Config {
         }
         let region = env.string("AWS_REGION", "us-east-1");
         let state_region = env.string("STATE_REGION", &region);
-        if !fleetkeeper::org::known_region(&state_region) {
+        if !known_region(&state_region) {
             return Err(ConfigError::invalid(
                 "STATE_REGION",
                 &state_region,
@@ -492,6 +518,7 @@ impl Config {
             ));
         }
         Ok(Config {
+            probe_regions,
             region,
             state_region,
             vote_ttl: Duration::from_secs(env.u64_in("VOTE_TTL_SECONDS", 180, 30, 3600)?),
@@ -689,6 +716,20 @@ mod tests {
         assert_eq!(c.command_prefix, "/fleetkeeper/dns-failover-commands");
         assert_eq!(c.state_region, "us-east-1", "its own region");
         assert_eq!(c.vote_ttl, Duration::from_secs(180));
+        let voting = Config::from_env(&Env::of(&[
+            ("FAILOVER_GROUPS", WEB),
+            ("PROBE_REGIONS", "us-east-1,eu-west-1"),
+        ]))
+        .unwrap();
+        let GroupsSource::Inline(g) = &voting.groups else {
+            panic!()
+        };
+        assert_eq!((g[0].probe_regions.len(), g[0].quorum), (2, 2));
+        let typo = Config::from_env(&Env::of(&[
+            ("FAILOVER_GROUPS", WEB),
+            ("PROBE_REGIONS", "eu-west-9"),
+        ]));
+        assert!(typo.unwrap_err().to_string().contains("PROBE_REGIONS"));
         let bad = Config::from_env(&Env::of(&[
             ("FAILOVER_GROUPS", WEB),
             ("STATE_REGION", "mars-1"),
