@@ -1,11 +1,7 @@
-//! One invocation: work out what each group is asked (probe, alarm result, manual move,
-//! status), read its zone, record and state, decide, change every zone's records in one
-//! batch, save the states, report.
-
-use std::time::{Duration, Instant};
-
+//! One invocation: work out what each group is asked (probe, alarm result, manual action,
+//! status); the URL's manual actions are asked through [`control`]; [`decide`] reads, plans,
+//! applies and reports.
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse;
-use futures_util::future::join_all;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -15,15 +11,13 @@ use fleetkeeper::exec::Budget;
 use fleetkeeper::http::{Refusal, Response, authenticate};
 use fleetkeeper::telemetry::Metrics;
 
-use crate::apply::apply;
-use crate::config::{Config, Group};
+use crate::config::Config;
 use crate::control::{self, Caller};
+use crate::decide::process;
 use crate::event::{Trigger, http_action, parse};
-use crate::plan::{Context, GroupPlan, Input, inputs_for_alarm, inputs_for_http, plan};
-use crate::ports::{App, Claim, Dns, Look, Probe, States};
-use crate::report::{self, FailoverReport, GroupReport};
-
-pub const RESERVE: Duration = Duration::from_secs(5);
+use crate::plan::{Input, inputs_for_alarm, inputs_for_http};
+use crate::ports::{App, Dns, Probe, States};
+use crate::report::{self, FailoverReport};
 
 /// The reply: a report for the schedule and alarms, an HTTP response for the function URL.
 #[derive(Debug, Serialize)]
@@ -113,128 +107,6 @@ async fn http<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
         200
     };
     Response::json(code, &serde_json::to_value(&report).unwrap_or(Value::Null))
-}
-
-/// Observe every group concerned (concurrently), plan each, apply, report. A group whose state
-/// another region was changing is decided again once that region has saved it.
-async fn process<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
-    app: &App<D, S, P>,
-    config: &Config,
-    label: &str,
-    inputs: Vec<(&Group, Input)>,
-    now: Timestamp,
-    budget: Budget,
-    metrics: &mut Metrics,
-) -> FailoverReport {
-    let ctx = Context::new(config, now);
-    let observed = join_all(inputs.iter().map(|(g, input)| {
-        let look = match input {
-            Input::Probe => Look::Probe,
-            _ => Look::Again(None),
-        };
-        app.observe(g, look, config, now)
-    }))
-    .await;
-    let mut reports = Vec::new();
-    let mut plans = Vec::new();
-    for ((group, input), observed) in inputs.iter().zip(observed) {
-        match observed {
-            Ok(o) => plans.push(plan(group, input, o, &ctx)),
-            Err(e) => {
-                let mut report = GroupReport::new(group);
-                report.error = Some(e);
-                reports.push(report);
-            }
-        }
-    }
-    let started = Instant::now();
-    while !plans.is_empty() {
-        let applied = apply(&app.route53, &app.store, config, plans, now, budget).await;
-        reports.extend(applied.reports);
-        plans = Vec::new();
-        for (lost, holder) in applied.lost {
-            match decide_again(app, config, &inputs, &ctx, lost, &holder, started, budget).await {
-                Ok(again) => plans.push(again),
-                Err(report) => reports.push(*report),
-            }
-        }
-    }
-    // In the order the groups were asked about.
-    reports.sort_by_key(|r| inputs.iter().position(|(g, _)| g.name == r.group));
-    let report = report::new(label, config.mode, reports);
-    report::log(&report);
-    report::metrics_into(&report, metrics);
-    report
-}
-
-/// A group lost to another decider: waits until that decider has saved the state (bounded by
-/// the change wait and the budget), then decides again on it, this run's probe kept. If it
-/// never does, the group's report says so; an alarm's result not counted is a failure.
-#[allow(clippy::too_many_arguments)]
-async fn decide_again<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
-    app: &App<D, S, P>,
-    config: &Config,
-    inputs: &[(&Group, Input)],
-    ctx: &Context,
-    lost: GroupPlan,
-    holder: &Claim,
-    started: Instant,
-    budget: Budget,
-) -> Result<GroupPlan, Box<GroupReport>> {
-    let name = lost.report.group.clone();
-    let Some((group, input)) = inputs.iter().find(|(g, _)| g.name == name) else {
-        return Err(Box::new(lost.report));
-    };
-    let bound = config.change_wait + Duration::from_secs(5);
-    loop {
-        let moved = matches!(
-            app.store.load(&name).await,
-            Ok(s) if s.as_ref().map_or(0, |s| s.version) != lost.base_version
-        );
-        if moved {
-            break;
-        }
-        let out_of_time = started.elapsed() >= bound
-            || budget
-                .remaining()
-                .is_some_and(|r| r < config.change_poll + RESERVE);
-        if out_of_time {
-            let mut report = lost.report;
-            let why = format!(
-                "{} was deciding this group (since {}) and had not saved it after {} s: this run changed nothing",
-                holder.by,
-                holder.at,
-                started.elapsed().as_secs()
-            );
-            match input {
-                Input::Observed(..) => {
-                    report.error = Some(format!("alarm result not counted: {why}"))
-                }
-                _ => report.say(why),
-            }
-            (report.action, report.flip) = ("none", None);
-            report.side_after = report.side_before;
-            report.record_after = report.record_before.clone();
-            return Err(Box::new(report));
-        }
-        tokio::time::sleep(config.change_poll).await;
-    }
-    let look = Look::Again(lost.report.probe.clone());
-    match app.observe(group, look, config, ctx.now).await {
-        Ok(o) => {
-            let mut again = plan(group, input, o, ctx);
-            again.report.say(format!(
-                "decided again after {} changed the group first",
-                holder.by
-            ));
-            Ok(again)
-        }
-        Err(e) => {
-            let mut report = lost.report;
-            report.error = Some(e);
-            Err(Box::new(report))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 pub mod apply;
 pub mod config;
 pub mod control;
+pub mod decide;
 pub mod event;
 pub mod handler;
 pub mod model;
@@ -26,7 +27,7 @@ use fleetkeeper::lambda::{Boot, Invocation};
 use fleetkeeper::parameter;
 
 use config::{Config, GroupsSource, parse_groups};
-pub use handler::RESERVE;
+pub use decide::RESERVE;
 pub use ports::App;
 use ports::{Prober, Route53, StateStore};
 
