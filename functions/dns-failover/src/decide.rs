@@ -89,7 +89,9 @@ async fn decide_again<D: Dns + Sync, S: States + Sync, P: Probe + Sync>(
     let Some((group, input)) = inputs.iter().find(|(g, _)| g.name == name) else {
         return Err(Box::new(lost.report));
     };
-    let bound = config.change_wait + Duration::from_secs(5);
+    // The winner saves once its record change is in sync: the change wait, and time for its
+    // SSM writes.
+    let bound = config.change_wait + Duration::from_secs(5).max(config.change_poll * 10);
     loop {
         let moved = matches!(
             app.store.load(&name).await,

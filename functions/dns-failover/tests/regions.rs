@@ -144,6 +144,8 @@ impl World {
                 ("AWS_REGION", REGIONS[region]),
                 ("STATE_REGION", "us-east-1"),
                 ("CHANGE_POLL_MS", "20"),
+                // moto is always INSYNC; a loser waits for the winner this long at most.
+                ("CHANGE_WAIT_SECONDS", "0"),
             ],
         );
         let aws = Moto::aws(&env).await;
@@ -188,6 +190,25 @@ impl World {
             .send()
             .await
             .unwrap();
+    }
+
+    /// An SSM client on the state region, as a person at a console would read it.
+    async fn ssm(&self) -> aws_sdk_ssm::Client {
+        Moto::aws(&Moto::env_for(&self.aws.endpoint(), &[]))
+            .await
+            .client("SSM", aws_sdk_ssm::Client::new)
+    }
+
+    async fn claims_left(&self) -> usize {
+        self.ssm()
+            .await
+            .get_parameters_by_path()
+            .path("/fleetkeeper/dns-failover/web/claims")
+            .send()
+            .await
+            .unwrap()
+            .parameters()
+            .len()
     }
 
     fn changes(&self) -> u64 {
@@ -301,10 +322,9 @@ async fn one_region_failing_moves_nothing_two_move_the_record() {
     );
     assert_eq!(w.changes(), 1);
     // The votes live in the state region, one parameter per region.
-    let ssm = Moto::aws(&Moto::env_for(&w.aws.endpoint(), &[]))
+    let vote = w
+        .ssm()
         .await
-        .client("SSM", aws_sdk_ssm::Client::new);
-    let vote = ssm
         .get_parameter()
         .name("/fleetkeeper/dns-failover/web/votes/eu-west-1")
         .send()
@@ -385,17 +405,57 @@ async fn two_deciders_racing_in_the_same_minute_flip_once() {
     let note = loser.fields.groups[0].note.as_deref().unwrap();
     assert!(note.contains("decided again after"), "{note}");
     assert!(note.contains("decided already"), "{note}");
-    // No claim is left behind.
-    let ssm = Moto::aws(&Moto::env_for(&w.aws.endpoint(), &[]))
+    assert_eq!(w.claims_left().await, 0, "no claim is left behind");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_claim_elsewhere_waits_and_a_dead_runs_claim_is_stepped_over() {
+    let w = world().await;
+    // A quorum of one: us-east-1's failure alone decides.
+    let stacks = w.deploy_all(group(1, json!({}))).await;
+    let held = json!({"by": "eu-west-1", "at": w.at(0, 0).to_string()}).to_string();
+    w.ssm()
         .await
-        .client("SSM", aws_sdk_ssm::Client::new);
-    let left = ssm
-        .get_parameters_by_path()
-        .path("/fleetkeeper/dns-failover/web/claims")
+        .put_parameter()
+        .name("/fleetkeeper/dns-failover/web/claims/1")
+        .value(held)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
         .send()
         .await
         .unwrap();
-    assert!(left.parameters().is_empty(), "{:?}", left.parameters());
+    w.healthy.store(false, Ordering::SeqCst);
+    // eu-west-1 is deciding right now: this run waits for it, then says so and moves nothing.
+    let (report, _) = probe(&stacks[0], w.at(0, 5)).await;
+    let g = &report.fields.groups[0];
+    let note = g.note.as_deref().unwrap();
+    assert!(
+        note.contains("eu-west-1 was deciding this group") && note.contains("had not saved it"),
+        "{note}"
+    );
+    assert_eq!((g.flip, w.changes()), (None, 0));
+    // Twenty minutes on, that claim is a dead run's (no run lasts 15): stepped over.
+    let (report, _) = probe(&stacks[0], w.at(20, 5)).await;
+    assert_eq!(
+        report.fields.groups[0].flip,
+        Some(dns_failover::plan::Flip::Failover),
+        "{report:?}"
+    );
+    assert_eq!(w.record().await, [STANDBY]);
+    let state = w
+        .ssm()
+        .await
+        .get_parameter()
+        .name("/fleetkeeper/dns-failover/web")
+        .send()
+        .await
+        .unwrap();
+    let state: Value = serde_json::from_str(state.parameter().unwrap().value().unwrap()).unwrap();
+    assert_eq!(state["version"], 2, "version 1 was the dead run's");
+    assert_eq!(
+        w.claims_left().await,
+        0,
+        "the dead run's claim is cleaned up too"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
