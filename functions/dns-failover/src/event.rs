@@ -257,6 +257,21 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_manual_actions() {
+        for (name, want, minutes) in [
+            ("http-hold", Manual::Hold, Some(30)),
+            ("http-release", Manual::Release, None),
+            ("http-resolve", Manual::Resolve, None),
+        ] {
+            let Trigger::Http(req) = parse(fleetkeeper_tests::event("dns-failover", name)).unwrap()
+            else {
+                panic!("{name}")
+            };
+            assert_eq!(http_action(&req).unwrap().manual(), Some((want, minutes)));
+        }
+    }
+
+    #[test]
     fn bad_payloads() {
         for p in [
             json!("x"),
