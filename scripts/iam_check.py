@@ -67,6 +67,7 @@ NO_RESOURCE_LEVEL = {
     "ec2:DescribeVolumes",
     "ec2:DescribeSnapshots",
     "route53:ListHostedZonesByName",
+    "ssm:GetCommandInvocation",
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
 }

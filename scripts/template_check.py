@@ -44,6 +44,7 @@ def cfn_lint(path: Path) -> tuple[int, list[tuple[int, str, str]]]:
 OPT_IN_TAGS = {
     "fleetkeeper:schedule", "fleetkeeper:backup", "fleetkeeper:backup-boot", "fleetkeeper:auto-restart",
     "fleetkeeper:keep-running-until", "fleetkeeper:hibernate", "fleetkeeper:purpose",
+    "fleetkeeper:backup-consistency",
 }
 SCP = ROOT / "infra" / "tag-guard-scp.json"
 

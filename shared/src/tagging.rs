@@ -25,6 +25,26 @@ pub async fn create_tag(
     Ok(())
 }
 
+/// Several tags on one resource in one CreateTags: all or none.
+pub async fn create_tags(
+    client: &aws_sdk_ec2::Client,
+    id: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let tags = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    client
+        .create_tags()
+        .resources(id)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(aws_err("ec2:CreateTags"))?;
+    Ok(())
+}
+
 /// Tags a new snapshot carries from its creation (in the same call: no window without them).
 pub fn snapshot_tags(tags: &BTreeMap<String, String>) -> TagSpecification {
     let mut spec = TagSpecification::builder().resource_type(ResourceType::Snapshot);

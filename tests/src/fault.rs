@@ -95,6 +95,9 @@ struct State {
     // The same token bucket the functions use to stay under AWS's limits plays AWS's side here.
     buckets: BTreeMap<String, RateLimiter>,
     requests: BTreeMap<String, u64>,
+    /// Every request's action, in the order they came, with its body.
+    sequence: Vec<String>,
+    bodies: Vec<(String, Bytes)>,
     injected: BTreeMap<String, u64>,
     rng: u64,
 }
@@ -113,6 +116,7 @@ impl State {
     /// Counts the request and picks the fault to apply, if any.
     fn decide(&mut self, action: &str) -> Option<Fault> {
         *self.requests.entry(action.to_owned()).or_default() += 1;
+        self.sequence.push(action.to_owned());
         let mut chosen = None;
         for i in 0..self.rules.len() {
             if !self.rules[i].matches(action) {
@@ -205,6 +209,8 @@ impl FaultProxy {
         s.buckets.clear();
         s.requests.clear();
         s.injected.clear();
+        s.sequence.clear();
+        s.bodies.clear();
     }
 
     /// Requests seen for one action (faulted ones included).
@@ -215,6 +221,21 @@ impl FaultProxy {
     /// Requests answered with a fault (latency not included) for one action.
     pub fn injected(&self, action: &str) -> u64 {
         self.lock().injected.get(action).copied().unwrap_or(0)
+    }
+
+    /// The actions seen, in order: what came before what.
+    pub fn sequence(&self) -> Vec<String> {
+        self.lock().sequence.clone()
+    }
+
+    /// The bodies of the requests for one action, in order (what was asked, as sent).
+    pub fn bodies(&self, action: &str) -> Vec<String> {
+        self.lock()
+            .bodies
+            .iter()
+            .filter(|(a, _)| a == action)
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+            .collect()
     }
 
     /// Every action seen, with its request count.
@@ -286,10 +307,11 @@ async fn handle(
         &parts.headers,
         &body,
     );
-    let fault = state
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .decide(&action);
+    let fault = {
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        state.bodies.push((action.clone(), body.clone()));
+        state.decide(&action)
+    };
     match fault {
         Some(Fault::Drop) => return Err("fault proxy: connection dropped on purpose".into()),
         Some(Fault::Status(code)) => {

@@ -5,6 +5,8 @@
 //! an operator's word. An id that is not a snapshot with our tags, or whose seal does not
 //! verify, is refused by name, and then nothing is sealed.
 
+use std::collections::BTreeMap;
+
 use futures_util::future::join_all;
 use jiff::Timestamp;
 use serde_json::json;
@@ -172,7 +174,7 @@ async fn seal<E: Ebs + Sync>(
         .find(|t| t.port.region() == region)
         .expect("the region it was found in");
     let result = match ring.seal(&s.id, &fleetkeeper_claims(&s.tags)) {
-        Ok(value) => target.port.seal(&s.id, &value).await,
+        Ok(value) => target.port.seal(&s.id, &value, &BTreeMap::new()).await,
         Err(e) => Err(e),
     };
     match result {

@@ -10,12 +10,14 @@ use serde_json::{Value, json};
 
 use fleetkeeper::{Applied, AwsError, Mode};
 
-use crate::model::SnapshotAction::{self, Create, CreateSet, Delete};
+use crate::config::Freeze;
+use crate::freeze;
+use crate::model::SnapshotAction::{self, Create, CreateSet, Delete, Thaw};
 use crate::plan::archive::Archive;
 use crate::plan::copy::Copy;
 use crate::plan::create::CreatePlan;
 use crate::plan::retention::Decision;
-use crate::ports::{Deleted, Ebs};
+use crate::ports::{Commands, Deleted, Ebs};
 
 /// Deletes in flight at once; the limiter, not this, sets the pace.
 const CONCURRENCY: usize = 8;
@@ -47,12 +49,13 @@ pub struct Outcome {
 }
 
 /// Seals a snapshot just made, with the current key, over the fleetkeeper tags it was made
-/// with. None when sealed; the failure otherwise.
+/// with and `also` (written with the seal). None when sealed; the failure otherwise.
 async fn seal<E: Ebs + Sync>(
     ebs: &E,
     ring: &KeyRing,
     snapshot_id: &str,
     tags: &BTreeMap<String, String>,
+    also: &BTreeMap<String, String>,
 ) -> Option<Failed> {
     let failed = |error| {
         Some(Failed {
@@ -60,11 +63,16 @@ async fn seal<E: Ebs + Sync>(
             error,
         })
     };
-    let value = match ring.seal(snapshot_id, &fleetkeeper_claims(tags)) {
+    let mut all = tags.clone();
+    all.extend(also.clone());
+    let value = match ring.seal(snapshot_id, &fleetkeeper_claims(&all)) {
         Ok(value) => value,
         Err(e) => return failed(e),
     };
-    ebs.seal(snapshot_id, &value).await.err().and_then(failed)
+    ebs.seal(snapshot_id, &value, also)
+        .await
+        .err()
+        .and_then(failed)
 }
 
 enum One {
@@ -164,7 +172,7 @@ pub async fn apply_copies<E: Ebs + Sync>(
         match result {
             Ok(copy_id) => {
                 out.unsealed
-                    .extend(seal(destination, ring, &copy_id, &c.tags).await);
+                    .extend(seal(destination, ring, &copy_id, &c.tags, &BTreeMap::new()).await);
                 out.started.push(StartedCopy {
                     source_id: c.source_id.clone(),
                     copy_id,
@@ -199,13 +207,14 @@ fn doomed_units(prune: &[Decision]) -> Vec<Vec<&Decision>> {
     units
 }
 
-pub async fn apply<E: Ebs + Sync>(
+pub async fn apply<E: Ebs + Commands + Sync>(
     ebs: &E,
     create: &CreatePlan,
     prune: &[Decision],
     ring: &KeyRing,
     mode: Mode,
     limits: &Limits<'_>,
+    freeze: &Freeze,
 ) -> Outcome {
     let mut out = Outcome::default();
     if mode.is_dry_run() {
@@ -216,28 +225,40 @@ pub async fn apply<E: Ebs + Sync>(
             break;
         }
         limits.snapshots.acquire().await;
-        let taken = ebs
-            .create_set(
-                &set.instance_id,
-                set.exclude_boot,
-                &set.description,
-                &set.tags,
-            )
-            .await;
-        match taken {
-            Ok(snapshots) => {
+        let frozen = freeze::take(ebs, set, freeze, limits.budget).await;
+        if let Some(why) = &frozen.thaw_failed {
+            let error = AwsError::service("ssm:SendCommand", "ThawNotConfirmed", why);
+            out.applied.failed(&set.instance_id, Thaw, error);
+        }
+        match frozen.set {
+            Some(Ok(snapshots)) => {
                 for m in &snapshots {
                     out.unsealed
-                        .extend(seal(ebs, ring, &m.snapshot_id, &set.tags).await);
+                        .extend(seal(ebs, ring, &m.snapshot_id, &frozen.tags, &frozen.after).await);
                 }
                 let members: Vec<Value> = snapshots
                     .iter()
                     .map(|m| json!({"snapshot_id": m.snapshot_id, "volume_id": m.volume_id}))
                     .collect();
-                let detail = json!({ "set_id": set.set_id, "snapshots": members });
+                let mut detail = json!({
+                    "set_id": set.set_id,
+                    "snapshots": members,
+                    "consistency": frozen.consistency,
+                });
+                if let Some(ms) = frozen.freeze_ms {
+                    detail["freeze_ms"] = ms.into();
+                }
+                if let Some(why) = &frozen.not_frozen {
+                    detail["note"] = why.as_str().into();
+                }
                 out.applied.done(&set.instance_id, CreateSet, Some(detail));
             }
-            Err(error) => out.applied.failed(&set.instance_id, CreateSet, error),
+            Some(Err(error)) => out.applied.failed(&set.instance_id, CreateSet, error),
+            None => {
+                let why = frozen.not_frozen.unwrap_or_default();
+                let error = AwsError::service("ssm:SendCommand", "NotFrozen", &why);
+                out.applied.failed(&set.instance_id, CreateSet, error);
+            }
         }
     }
     for c in &create.create {
@@ -248,7 +269,7 @@ pub async fn apply<E: Ebs + Sync>(
         match ebs.create(&c.volume_id, &c.description, &c.tags).await {
             Ok(snapshot_id) => {
                 out.unsealed
-                    .extend(seal(ebs, ring, &snapshot_id, &c.tags).await);
+                    .extend(seal(ebs, ring, &snapshot_id, &c.tags, &BTreeMap::new()).await);
                 let detail = json!({ "snapshot_id": snapshot_id });
                 out.applied.done(&c.volume_id, Create, Some(detail));
             }
@@ -317,6 +338,7 @@ pub async fn apply<E: Ebs + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use crate::plan::create::Create;
     use crate::ports::fake::FakeEbs as Fake;
 
@@ -423,7 +445,8 @@ mod tests {
             budget,
             max_deletes: max,
         };
-        apply(fake, &create_one(), prune, &ring(), mode, &limits).await
+        let freeze = Config::from_env(&fleetkeeper::Env::of(&[])).unwrap().freeze;
+        apply(fake, &create_one(), prune, &ring(), mode, &limits, &freeze).await
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ use fleetkeeper::{ConfigError, Env, Mode};
 use jiff::tz::TimeZone;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::model::{MIN_ARCHIVE_DAYS, Rules};
 
@@ -40,6 +41,54 @@ pub struct Config {
     pub copy_tags_exclude: Vec<String>,
     /// `SEAL_SECRET`: the Secrets Manager secret (name or ARN) holding the seal key.
     pub seal_secret: String,
+    pub freeze: Freeze,
+}
+
+/// What an application-consistent set needs: the SSM Command document whose `phase=pre`
+/// freezes and `phase=post` thaws, how long to wait for each, and what a failed pre does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freeze {
+    /// `CONSISTENCY_DOCUMENT`: None refuses every instance that asks for application
+    /// consistency (each is a failure, at run time).
+    pub document: Option<String>,
+    /// `PRE_TIMEOUT_SECONDS`: the longest wait for each phase (60).
+    pub timeout: Duration,
+    /// `COMMAND_POLL_MS`: how often a phase's status is read (1000).
+    pub poll: Duration,
+    pub on_pre_failure: OnPreFailure,
+}
+
+/// `ON_PRE_FAILURE`: what a pre phase that did not succeed leads to. Never a silent fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnPreFailure {
+    /// No snapshot this period, a failure; the next run tries again.
+    Skip,
+    /// The set is taken anyway, crash-consistent, and says so.
+    CrashConsistent,
+}
+
+impl Freeze {
+    fn from_env(env: &Env) -> Result<Freeze, ConfigError> {
+        let on_pre_failure = match env.string("ON_PRE_FAILURE", "skip").as_str() {
+            "skip" => OnPreFailure::Skip,
+            "crash-consistent" => OnPreFailure::CrashConsistent,
+            other => {
+                return Err(ConfigError::invalid(
+                    "ON_PRE_FAILURE",
+                    other,
+                    "skip (no snapshot this period) or crash-consistent (the set taken anyway, and said so)",
+                ));
+            }
+        };
+        Ok(Freeze {
+            document: env
+                .get("CONSISTENCY_DOCUMENT")
+                .filter(|d| !d.trim().is_empty()),
+            timeout: Duration::from_secs(env.u64_in("PRE_TIMEOUT_SECONDS", 60, 1, 600)?),
+            poll: Duration::from_millis(env.u64_in("COMMAND_POLL_MS", 1000, 10, 10_000)?),
+            on_pre_failure,
+        })
+    }
 }
 
 /// COPY_TAGS_EXCLUDE: a comma list of tag keys. fleetkeeper's own keys are never copied, so
@@ -85,6 +134,7 @@ impl Config {
             rate: BucketSpec::from_env(env, "SNAPSHOT_RATE", buckets::EC2_SNAPSHOTS.headroom(0.9))?,
             copy_tags_exclude: copy_tags_exclude(env)?,
             seal_secret: env.string("SEAL_SECRET", fleetkeeper::seal::DEFAULT_SECRET),
+            freeze: Freeze::from_env(env)?,
         })
     }
 }
@@ -176,6 +226,9 @@ mod tests {
             ("ARCHIVE_AFTER_DAYS", "30"),
             ("COPY_KEEP_LAST", "-1"),
             ("COPY_TAGS_EXCLUDE", "team, fleetkeeper:owner"),
+            ("ON_PRE_FAILURE", "fall-back"),
+            ("PRE_TIMEOUT_SECONDS", "0"),
+            ("PRE_TIMEOUT_SECONDS", "-5"),
         ] {
             let err = Config::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{var}: {err}");
@@ -186,6 +239,23 @@ mod tests {
         )]))
         .unwrap();
         assert_eq!(c.copy_tags_exclude, ["team", "cost-centre"]);
+        assert_eq!(
+            c.freeze,
+            Freeze {
+                document: None,
+                timeout: Duration::from_secs(60),
+                poll: Duration::from_secs(1),
+                on_pre_failure: OnPreFailure::Skip,
+            },
+            "no document: each instance asking for a freeze is refused at run time"
+        );
+        let c = Config::from_env(&Env::from_pairs([
+            ("CONSISTENCY_DOCUMENT", "fleetkeeper-freeze"),
+            ("ON_PRE_FAILURE", "crash-consistent"),
+        ]))
+        .unwrap();
+        assert_eq!(c.freeze.document.as_deref(), Some("fleetkeeper-freeze"));
+        assert_eq!(c.freeze.on_pre_failure, OnPreFailure::CrashConsistent);
     }
 
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {

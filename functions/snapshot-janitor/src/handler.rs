@@ -18,8 +18,8 @@ use fleetkeeper::AwsError;
 use crate::apply::{Limits, apply, apply_archive, apply_copies};
 use crate::config::Config;
 use crate::plan::{CreatePlan, Destination, Source, share_run_deletes};
-use crate::ports::Ebs;
 pub use crate::ports::{App, Place};
+use crate::ports::{Commands, Ebs};
 use crate::report::{self, JanitorReport};
 use crate::{adopt, event};
 
@@ -31,7 +31,7 @@ fn region<E: Ebs>(t: &Place<E>) -> &str {
     t.port.region()
 }
 
-pub async fn run<E: Ebs + Sync>(
+pub async fn run<E: Ebs + Commands + Sync>(
     places: &App<E>,
     config: &Config,
     payload: &Value,
@@ -107,7 +107,17 @@ pub async fn run<E: Ebs + Sync>(
                 budget,
                 max_deletes: s.quota,
             };
-            let out = apply(&t.port, &s.create, &s.decisions, ring, mode, &limits).await;
+            let freeze = &config.freeze;
+            let out = apply(
+                &t.port,
+                &s.create,
+                &s.decisions,
+                ring,
+                mode,
+                &limits,
+                freeze,
+            )
+            .await;
             let archived = apply_archive(&t.port, &s.archive, mode, &limits).await;
             (s, out, archived)
         })
@@ -121,7 +131,8 @@ pub async fn run<E: Ebs + Sync>(
             };
             let copies = apply_copies(&t.port, &d.copies, ring, mode, &limits).await;
             let none = CreatePlan::default();
-            let pruned = apply(&t.port, &none, &d.decisions, ring, mode, &limits).await;
+            let freeze = &config.freeze;
+            let pruned = apply(&t.port, &none, &d.decisions, ring, mode, &limits, freeze).await;
             (d, copies, pruned)
         })
         .await;

@@ -9,6 +9,7 @@ pub mod adopt;
 pub mod apply;
 pub mod config;
 pub mod event;
+pub mod freeze;
 pub mod handler;
 pub mod model;
 pub mod plan;
@@ -57,10 +58,13 @@ pub fn keys(aws: &Aws, config: &Config) -> Keys {
 /// A target per source region (REGIONS), and one per copy destination (COPY_TO).
 pub fn places(aws: &Aws, keys: Keys, config: &Config) -> App<Ec2Ebs> {
     let targets = |regions: &[String]| -> Vec<Place<Ec2Ebs>> {
+        // SSM beside EC2 in each region, for the freeze around application-consistent sets.
+        let ssm = aws.regional("SSM", regions, aws_sdk_ssm::Client::new);
         aws.regional("EC2", regions, aws_sdk_ec2::Client::new)
             .into_iter()
-            .map(|(region, client)| Place {
-                port: Ec2Ebs::new(region, client),
+            .zip(ssm)
+            .map(|((region, client), (_, ssm))| Place {
+                port: Ec2Ebs::new(region, client).with_ssm(ssm),
                 limits: RateLimiter::new(config.rate),
             })
             .collect()

@@ -29,6 +29,48 @@ pub const PERIOD_TAG: &str = "fleetkeeper:period";
 /// `false` on an instance leaves its boot volume out of its sets.
 pub const BACKUP_BOOT_TAG: &str = "fleetkeeper:backup-boot";
 
+/// On an instance: how its set is made consistent (`application`, `crash`; `vss` is refused).
+/// It asks for a freeze, run only from the configured document: the tag never names commands.
+pub const CONSISTENCY_REQUEST_TAG: &str = "fleetkeeper:backup-consistency";
+/// On a snapshot: how consistent it is (`application` or `crash`).
+pub const CONSISTENCY_TAG: &str = "fleetkeeper:consistency";
+/// On the snapshots of an application-consistent set: how long the freeze lasted, in ms.
+pub const FREEZE_MS_TAG: &str = "fleetkeeper:freeze-ms";
+
+/// How consistent a set is, as asked by its instance and as taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// The volumes at one instant, as after a power cut.
+    #[default]
+    Crash,
+    /// Frozen by the configured document's pre phase, thawed by its post phase.
+    Application,
+    /// Windows VSS (AWSEC2-CreateVssSnapshot): asked for, refused by this release.
+    Vss,
+}
+
+impl Consistency {
+    pub fn parse(value: &str) -> Result<Consistency, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "crash" => Ok(Consistency::Crash),
+            "application" => Ok(Consistency::Application),
+            "vss" => Ok(Consistency::Vss),
+            other => Err(format!(
+                "{CONSISTENCY_REQUEST_TAG}={other:?} is not application, crash or vss"
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Consistency::Crash => "crash",
+            Consistency::Application => "application",
+            Consistency::Vss => "vss",
+        }
+    }
+}
+
 /// AWS bills an archived snapshot for at least 90 days.
 pub const MIN_ARCHIVE_DAYS: u64 = 90;
 
@@ -139,6 +181,8 @@ pub enum SnapshotAction {
     Delete,
     /// Writing a snapshot's seal: after it is made, or on an operator's word (adopt).
     Seal,
+    /// The post phase of an application-consistent set (a thaw not confirmed is a failure).
+    Thaw,
     /// Left alone: our tags without a valid seal.
     None,
 }
@@ -152,6 +196,7 @@ impl fmt::Display for SnapshotAction {
             SnapshotAction::CreateSet => "create-snapshot-set",
             SnapshotAction::Delete => "delete-snapshot",
             SnapshotAction::Seal => "seal-snapshot",
+            SnapshotAction::Thaw => "thaw",
             SnapshotAction::None => "none",
         })
     }

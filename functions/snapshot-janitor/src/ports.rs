@@ -1,4 +1,6 @@
-//! Observe and act: the EC2 (EBS) calls snapshot-janitor needs, behind one narrow trait.
+//! Observe and act: the EC2 (EBS) calls snapshot-janitor needs, behind one narrow trait, and
+//! the SSM commands that freeze and thaw an instance around an application-consistent set,
+//! behind another.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -12,7 +14,7 @@ use fleetkeeper::error::aws_err;
 use fleetkeeper::exec::RateLimiter;
 use fleetkeeper::seal::Keys;
 use fleetkeeper::seal::SEAL_TAG;
-use fleetkeeper::tagging::{create_tag, snapshot_tags};
+use fleetkeeper::tagging::{create_tag, create_tags, snapshot_tags};
 use jiff::Timestamp;
 
 use crate::model::{
@@ -77,12 +79,42 @@ pub trait Ebs {
     /// A dry run never gets here: it plans and reports, and calls nothing that changes.
     fn delete(&self, snapshot_id: &str) -> impl Future<Output = Result<Deleted, AwsError>> + Send;
     /// Writes `seal` as the snapshot's `fleetkeeper:seal` tag (CreateTags, once it exists:
-    /// the seal is bound to the id EC2 gave it).
+    /// the seal is bound to the id EC2 gave it), with `also`, the tags known only once it is
+    /// made (the freeze time), in the same call.
     fn seal(
         &self,
         snapshot_id: &str,
         seal: &str,
+        also: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Where a phase's command stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandStatus {
+    /// Pending, in progress, delayed: not over yet.
+    Running,
+    Success,
+    /// Failed, timed out on the instance, cancelled: its status and what it said.
+    Failed(String),
+}
+
+/// SSM Run Command, for the freeze: the configured document, one instance, one phase.
+pub trait Commands {
+    /// SendCommand of `document` to the instance with the parameter `phase`; the command id.
+    /// An instance SSM does not manage, or a document that does not exist, is an error here.
+    fn send_command(
+        &self,
+        instance_id: &str,
+        document: &str,
+        phase: &str,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// GetCommandInvocation: where the command stands on the instance.
+    fn command_status(
+        &self,
+        command_id: &str,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<CommandStatus, AwsError>> + Send;
 }
 
 /// One region, with its own limiter: CreateSnapshot and DeleteSnapshot share one bucket.
@@ -112,11 +144,91 @@ impl<E: Ebs> App<E> {
 pub struct Ec2Ebs {
     region: String,
     client: aws_sdk_ec2::Client,
+    /// For the freeze around application-consistent sets (None: every freeze fails).
+    ssm: Option<aws_sdk_ssm::Client>,
 }
 
 impl Ec2Ebs {
     pub fn new(region: String, client: aws_sdk_ec2::Client) -> Self {
-        Ec2Ebs { region, client }
+        Ec2Ebs {
+            region,
+            client,
+            ssm: None,
+        }
+    }
+
+    /// With SSM in the same region, for the freeze.
+    pub fn with_ssm(mut self, ssm: aws_sdk_ssm::Client) -> Self {
+        self.ssm = Some(ssm);
+        self
+    }
+
+    fn ssm(&self, operation: &str) -> Result<&aws_sdk_ssm::Client, AwsError> {
+        self.ssm.as_ref().ok_or_else(|| {
+            AwsError::service(operation, "NoClient", "this port was built without SSM")
+        })
+    }
+}
+
+impl Commands for Ec2Ebs {
+    async fn send_command(
+        &self,
+        instance_id: &str,
+        document: &str,
+        phase: &str,
+    ) -> Result<String, AwsError> {
+        let out = self
+            .ssm("ssm:SendCommand")?
+            .send_command()
+            .document_name(document)
+            .instance_ids(instance_id)
+            .parameters("phase", vec![phase.to_owned()])
+            .comment(format!("fleetkeeper snapshot-janitor: {phase} phase"))
+            .send()
+            .await
+            .map_err(aws_err("ssm:SendCommand"))?;
+        Ok(out
+            .command()
+            .and_then(|c| c.command_id())
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    async fn command_status(
+        &self,
+        command_id: &str,
+        instance_id: &str,
+    ) -> Result<CommandStatus, AwsError> {
+        let result = self
+            .ssm("ssm:GetCommandInvocation")?
+            .get_command_invocation()
+            .command_id(command_id)
+            .instance_id(instance_id)
+            .send()
+            .await
+            .map_err(aws_err("ssm:GetCommandInvocation"));
+        let out = match result {
+            Ok(out) => out,
+            // Just sent: the invocation is not there yet.
+            Err(e) if e.code() == Some("InvocationDoesNotExist") => {
+                return Ok(CommandStatus::Running);
+            }
+            Err(e) => return Err(e),
+        };
+        use aws_sdk_ssm::types::CommandInvocationStatus as S;
+        Ok(match out.status() {
+            Some(S::Success) => CommandStatus::Success,
+            Some(S::Pending | S::InProgress | S::Delayed) | None => CommandStatus::Running,
+            Some(other) => {
+                let said = out.standard_error_content().unwrap_or_default().trim();
+                let said: String = said.chars().take(300).collect();
+                CommandStatus::Failed(if said.is_empty() {
+                    other.as_str().to_owned()
+                } else {
+                    format!("{}: {said}", other.as_str())
+                })
+            }
+        })
     }
 }
 
@@ -312,8 +424,18 @@ impl Ebs for Ec2Ebs {
         Ok(())
     }
 
-    async fn seal(&self, snapshot_id: &str, seal: &str) -> Result<(), AwsError> {
-        create_tag(&self.client, &[snapshot_id.to_owned()], SEAL_TAG, seal).await
+    async fn seal(
+        &self,
+        snapshot_id: &str,
+        seal: &str,
+        also: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        if also.is_empty() {
+            return create_tag(&self.client, &[snapshot_id.to_owned()], SEAL_TAG, seal).await;
+        }
+        let mut tags = also.clone();
+        tags.insert(SEAL_TAG.to_owned(), seal.to_owned());
+        create_tags(&self.client, snapshot_id, &tags).await
     }
 
     async fn delete(&self, snapshot_id: &str) -> Result<Deleted, AwsError> {
@@ -345,7 +467,7 @@ pub mod fake {
     use fleetkeeper::AwsError;
     use fleetkeeper::ec2::Instance;
 
-    use super::{Deleted, Ebs, SetMember};
+    use super::{CommandStatus, Commands, Deleted, Ebs, SetMember};
     use crate::model::{Snapshot, Volume};
 
     #[derive(Default)]
@@ -366,6 +488,38 @@ pub mod fake {
         pub sealed: Mutex<Vec<(String, String)>>,
         /// Copies accepted before EC2 says too many are in flight (None: no limit).
         pub copy_limit: Mutex<Option<usize>>,
+        /// Every call in order, as `send:<phase>`, `status:<phase>`, `create-set:<instance>`.
+        pub calls: Mutex<Vec<String>>,
+        /// What each phase's command comes to (absent: success); `Running` never ends.
+        pub phases: BTreeMap<String, Vec<CommandStatus>>,
+        /// CreateSnapshots fails with this.
+        pub set_fails: Option<AwsError>,
+    }
+
+    impl Commands for FakeEbs {
+        async fn send_command(&self, _: &str, _: &str, phase: &str) -> Result<String, AwsError> {
+            self.calls.lock().unwrap().push(format!("send:{phase}"));
+            let n = self
+                .calls
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|c| *c == &format!("send:{phase}"))
+                .count();
+            Ok(format!("{phase}#{n}"))
+        }
+        async fn command_status(&self, id: &str, _: &str) -> Result<CommandStatus, AwsError> {
+            let (phase, n) = id.split_once('#').unwrap();
+            self.calls.lock().unwrap().push(format!("status:{phase}"));
+            let n: usize = n.parse().unwrap();
+            // The n-th command of a phase comes to the n-th status listed (the last repeats).
+            Ok(self
+                .phases
+                .get(phase)
+                .and_then(|list| list.get(n - 1).or(list.last()))
+                .cloned()
+                .unwrap_or(CommandStatus::Success))
+        }
     }
 
     impl Ebs for FakeEbs {
@@ -388,6 +542,13 @@ pub mod fake {
             _: &str,
             _: &BTreeMap<String, String>,
         ) -> Result<Vec<SetMember>, AwsError> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("create-set:{instance_id}"));
+            if let Some(e) = &self.set_fails {
+                return Err(e.clone());
+            }
             self.created.lock().unwrap().push(instance_id.to_owned());
             Ok(vec![SetMember {
                 snapshot_id: format!("snap-{instance_id}-a"),
@@ -430,7 +591,12 @@ pub mod fake {
             self.archived.lock().unwrap().push(id.to_owned());
             Ok(())
         }
-        async fn seal(&self, id: &str, value: &str) -> Result<(), AwsError> {
+        async fn seal(
+            &self,
+            id: &str,
+            value: &str,
+            _: &BTreeMap<String, String>,
+        ) -> Result<(), AwsError> {
             self.sealed
                 .lock()
                 .unwrap()

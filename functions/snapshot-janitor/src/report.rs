@@ -134,7 +134,7 @@ pub fn add_region(
     decisions: &[Decision],
     out: &Outcome,
 ) {
-    use SnapshotAction::{Create, CreateSet, Delete};
+    use SnapshotAction::{Create, CreateSet, Delete, Thaw};
     let entry = |target: &str, action: SnapshotAction, reason: &str| {
         Entry::new(target, action, reason).in_region(region)
     };
@@ -176,6 +176,7 @@ pub fn add_region(
                 .iter()
                 .find(|s| s.instance_id == target)
                 .map(|s| s.reason.clone()),
+            Thaw => Some("the post phase of its application-consistent set".to_owned()),
             _ => decisions
                 .iter()
                 .find(|d| d.id == target)
@@ -261,6 +262,11 @@ fn count(list: &[Entry], action: SnapshotAction) -> u64 {
     list.iter().filter(|e| e.action == name).count() as u64
 }
 
+fn count_failed(report: &JanitorReport, action: SnapshotAction) -> u64 {
+    let name = action.to_string();
+    report.failed.iter().filter(|f| f.action == name).count() as u64
+}
+
 pub fn metrics_into(report: &JanitorReport, m: &mut Metrics) {
     let in_sets: usize = report
         .done
@@ -295,6 +301,8 @@ pub fn metrics_into(report: &JanitorReport, m: &mut Metrics) {
             .count() as u64,
     );
     m.count("Failures", report.failed.len() as u64);
+    // A thaw not confirmed may leave a filesystem frozen: the template alarms on it.
+    m.count("ThawFailures", count_failed(report, SnapshotAction::Thaw));
     // Someone forged or copied fleetkeeper's tags: the template alarms on it.
     m.count("ForgedTags", report.fields.forged as u64);
     m.count("UnsealedSnapshots", report.fields.unsealed as u64);

@@ -91,6 +91,7 @@ async fn bench_3000_deletes_through_the_delete_snapshot_bucket() {
         &fleetkeeper::seal::KeyRing::default(),
         config.mode,
         &limits,
+        &config.freeze,
     )
     .await;
     let secs = start.elapsed().as_secs_f64();

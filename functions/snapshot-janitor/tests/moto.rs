@@ -125,6 +125,7 @@ mod run {
     use snapshot_janitor::handler::{App, Place, run};
     use snapshot_janitor::ports::{Ebs, Ec2Ebs};
     use snapshot_janitor::report::JanitorReport;
+    use std::collections::BTreeMap;
 
     fn entries<'a>(list: &'a [Entry], action: &str) -> Vec<&'a Entry> {
         list.iter().filter(|e| e.action == action).collect()
@@ -429,6 +430,7 @@ mod run {
         east.seal(
             &newer,
             &ring.seal(&newer, &fleetkeeper_claims(&tags)).unwrap(),
+            &BTreeMap::new(),
         )
         .await
         .unwrap();
@@ -466,7 +468,7 @@ mod run {
         for _ in 0..n {
             let id = ebs.create(&vol, "history", &tags).await.unwrap();
             let seal = ring.seal(&id, &fleetkeeper_claims(&tags)).unwrap();
-            ebs.seal(&id, &seal).await.unwrap();
+            ebs.seal(&id, &seal, &BTreeMap::new()).await.unwrap();
         }
         vol
     }
@@ -518,7 +520,7 @@ mod run {
             for _ in 0..3 {
                 let id = t.port.create(&vol, "history", &tags).await.unwrap();
                 let seal = ring.seal(&id, &fleetkeeper_claims(&tags)).unwrap();
-                t.port.seal(&id, &seal).await.unwrap();
+                t.port.seal(&id, &seal, &BTreeMap::new()).await.unwrap();
             }
         }
         let run_once = async || {

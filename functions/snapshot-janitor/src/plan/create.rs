@@ -15,8 +15,9 @@ use crate::plan::retention::{Snapshot, State};
 pub use fleetkeeper::ec2::Instance;
 
 pub use crate::model::{
-    BACKUP_BOOT_TAG, BACKUP_TAG, COPY_OF_TAG, INSTANCE_TAG, MANAGED_BY, MANAGED_BY_TAG, PERIOD_TAG,
-    POLICY_TAG, SET_TAG, SOURCE_REGION_TAG, SOURCE_TIME_TAG, VOLUME_TAG, Volume,
+    BACKUP_BOOT_TAG, BACKUP_TAG, CONSISTENCY_REQUEST_TAG, CONSISTENCY_TAG, COPY_OF_TAG,
+    Consistency, INSTANCE_TAG, MANAGED_BY, MANAGED_BY_TAG, PERIOD_TAG, POLICY_TAG, SET_TAG,
+    SOURCE_REGION_TAG, SOURCE_TIME_TAG, VOLUME_TAG, Volume,
 };
 
 /// A policy's period: one snapshot per day, ISO week or month.
@@ -81,6 +82,9 @@ pub struct CreateSet {
     pub reason: String,
     pub description: String,
     pub tags: BTreeMap<String, String>,
+    /// As the instance asks (`fleetkeeper:backup-consistency`); the tags say `crash` until a
+    /// freeze succeeds.
+    pub consistency: Consistency,
 }
 
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
@@ -172,6 +176,21 @@ pub fn plan_create(
                 continue;
             }
         };
+        let consistency = match Consistency::parse(
+            i.tags
+                .get(CONSISTENCY_REQUEST_TAG)
+                .map(String::as_str)
+                .unwrap_or(""),
+        ) {
+            Ok(c) => c,
+            Err(why) => {
+                plan.skipped.push(Skip {
+                    volume_id: i.id.clone(),
+                    reason: why,
+                });
+                continue;
+            }
+        };
         let exclude_boot = i.tags.get(BACKUP_BOOT_TAG).map(String::as_str) == Some("false");
         let taken: Vec<&str> = i
             .volumes
@@ -222,6 +241,7 @@ pub fn plan_create(
                 (SET_TAG, &set_id),
                 (INSTANCE_TAG, &i.id),
                 (PERIOD_TAG, &period),
+                (CONSISTENCY_TAG, Consistency::Crash.as_str()),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );
@@ -238,6 +258,7 @@ pub fn plan_create(
             ),
             set_id,
             tags,
+            consistency,
         });
     }
     for v in volumes {
@@ -283,6 +304,10 @@ pub fn plan_create(
         let mut tags = copied_tags(&v.tags);
         tags.extend(managed_tags(&v.id, name));
         tags.insert(PERIOD_TAG.to_owned(), period.clone());
+        tags.insert(
+            CONSISTENCY_TAG.to_owned(),
+            Consistency::Crash.as_str().to_owned(),
+        );
         let attached = v
             .instance_id
             .as_deref()
@@ -533,6 +558,33 @@ mod tests {
                 .collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn an_instance_asks_how_consistent_its_set_is_and_a_typo_is_said() {
+        let asks = |value: &str| {
+            instance(
+                "i-db",
+                &[(BACKUP_TAG, "daily"), (CONSISTENCY_REQUEST_TAG, value)],
+                &[("vol-root", true)],
+            )
+        };
+        let now = ts("2026-11-21T02:00:00Z");
+        let p = plan_create(&[], &[asks("application")], &[], &TimeZone::UTC, now);
+        assert_eq!(p.sets[0].consistency, Consistency::Application);
+        // The tags say crash until the freeze succeeds.
+        assert_eq!(p.sets[0].tags[CONSISTENCY_TAG], "crash");
+        let p = plan_create(&[], &[asks("Application ")], &[], &TimeZone::UTC, now);
+        assert_eq!(p.sets[0].consistency, Consistency::Application);
+        let p = plan_create(&[], &[asks("frozen")], &[], &TimeZone::UTC, now);
+        assert!(p.sets.is_empty());
+        assert!(
+            p.skipped[0]
+                .reason
+                .contains("is not application, crash or vss"),
+            "{:?}",
+            p.skipped
+        );
     }
 
     #[test]
