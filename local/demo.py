@@ -62,6 +62,9 @@ def function_env(world: World) -> dict[str, str]:
         "SCHEDULES": json.dumps(TEAM_SCHEDULES),
         # snapshot-janitor copies its snapshots to a third region, for disaster recovery.
         "COPY_TO": "us-west-2",
+        # ... and freezes the database around its set with the team's own SSM document.
+        "CONSISTENCY_DOCUMENT": "fleetkeeper-db-freeze",
+        "COMMAND_POLL_MS": "100",
         "SENDER": LEASE_SENDER,
         # lease-keeper mails warnings only within these domains (the owner tag is anyone's).
         "OWNER_DOMAINS": "example.com",

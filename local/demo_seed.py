@@ -105,7 +105,10 @@ def seed_fleet(world: World) -> None:
             ("database", {}, "running"),
             ("app-1", {"fleetkeeper:auto-restart": "true"}, "running"),
             ("support-1", {"fleetkeeper:schedule": "uk-support"}, "running"),
-            ("db-server", {"fleetkeeper:backup": "daily"}, "running"),
+            # Its database asks to be frozen around its nightly set (the document is the
+            # platform team's; moto's SSM runs any document and reports success).
+            ("db-server", {"fleetkeeper:backup": "daily",
+                           "fleetkeeper:backup-consistency": "application"}, "running"),
         ],
         "eu-west-1": [
             ("eu-web-1", {"fleetkeeper:schedule": "office-hours"}, "running"),

@@ -226,11 +226,16 @@ def janitor(want_created: set[str], want_sets: set[str], want_copies: int) -> Ch
         copies = of(out["done"], "copy-snapshot")
         skipped = "; ".join(f"{world.volumes.get(s['target'], by_id.get(s['target'], s['target']))}: {s['reason']}"
                             for s in of(out["skipped"], "create-snapshot"))
+        frozen = all(s["detail"].get("consistency") == "application"
+                     for s in sets if by_id.get(s["target"]) == "db-server")
         right = (out["status"] == "ok" and created == want_created and set_names == want_sets
-                 and len(copies) == want_copies and not out["failed"])
+                 and len(copies) == want_copies and not out["failed"] and frozen)
         did = f"created {len(created)}" + (f" ({', '.join(sorted(created))})" if created else "")
         for s in sets:
-            did += f"; set of {by_id.get(s['target'], s['target'])}: {len(s['detail']['snapshots'])} volumes at one instant"
+            detail = s["detail"]
+            did += f"; set of {by_id.get(s['target'], s['target'])}: {len(detail['snapshots'])} volumes at one instant"
+            if detail.get("consistency") == "application":
+                did += f", application-consistent (frozen {detail['freeze_ms']} ms)"
         regions = sorted({c["region"] for c in copies})
         did += f"; copied {len(copies)}" + (f" to {', '.join(regions)}" if copies else "")
         deleted = len(of(out["done"], "delete-snapshot"))
