@@ -68,6 +68,7 @@ NO_RESOURCE_LEVEL = {
     "ec2:DescribeSnapshots",
     "route53:ListHostedZonesByName",
     "ssm:GetCommandInvocation",
+    "ec2:DescribeAvailabilityZones",
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
 }
@@ -78,7 +79,7 @@ MEMBER_FUNCTIONS = ("nightly-stopper", "snapshot-janitor")
 MANAGEMENT_ONLY = {"sts:AssumeRole", "s3:PutObject", "ssm:GetParameter", "secretsmanager:GetSecretValue"}
 
 # Accessors on SDK outputs whose names look like operations.
-NOT_CALLS = {"start_time", "change_info", "delete_on_termination"}
+NOT_CALLS = {"start_time", "change_info", "delete_on_termination", "create_time", "get_days"}
 
 SDK_CALL = re.compile(
     r"\.\s*((?:describe|create|delete|reboot|run|start|stop|send|get|put|list|change|modify|terminate)_[a-z0-9_]+)\(\)"

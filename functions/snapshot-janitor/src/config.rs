@@ -42,6 +42,13 @@ pub struct Config {
     /// `SEAL_SECRET`: the Secrets Manager secret (name or ARN) holding the seal key.
     pub seal_secret: String,
     pub freeze: Freeze,
+    /// `RESTORE_DRILL_DAYS`: every this many days (counted from 1970-01-01 in the schedule's
+    /// zone, so every deployment drills on the same days) each backup's newest snapshot is
+    /// restored to a volume, measured and deleted. 0: no new drills (volumes left by earlier
+    /// ones are still deleted).
+    pub drill_days: u32,
+    /// `DRILL_POLL_MS`: how often a drill volume's state is read (2000).
+    pub drill_poll: Duration,
 }
 
 /// What an application-consistent set needs: the SSM Command document whose `phase=pre`
@@ -135,6 +142,8 @@ impl Config {
             copy_tags_exclude: copy_tags_exclude(env)?,
             seal_secret: env.string("SEAL_SECRET", fleetkeeper::seal::DEFAULT_SECRET),
             freeze: Freeze::from_env(env)?,
+            drill_days: env.u64_in("RESTORE_DRILL_DAYS", 0, 0, 366)? as u32,
+            drill_poll: Duration::from_millis(env.u64_in("DRILL_POLL_MS", 2000, 10, 60_000)?),
         })
     }
 }
@@ -229,6 +238,8 @@ mod tests {
             ("ON_PRE_FAILURE", "fall-back"),
             ("PRE_TIMEOUT_SECONDS", "0"),
             ("PRE_TIMEOUT_SECONDS", "-5"),
+            ("RESTORE_DRILL_DAYS", "-7"),
+            ("RESTORE_DRILL_DAYS", "weekly"),
         ] {
             let err = Config::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{var}: {err}");

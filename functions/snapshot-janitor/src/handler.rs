@@ -19,9 +19,9 @@ use crate::apply::{Limits, apply, apply_archive, apply_copies};
 use crate::config::Config;
 use crate::plan::{CreatePlan, Destination, Source, share_run_deletes};
 pub use crate::ports::{App, Place};
-use crate::ports::{Commands, Ebs};
+use crate::ports::{Commands, Drills, Ebs};
 use crate::report::{self, JanitorReport};
-use crate::{adopt, event};
+use crate::{adopt, drill, event};
 
 /// Time kept back from the invocation deadline to return the report.
 pub const RESERVE: Duration = Duration::from_secs(20);
@@ -31,7 +31,7 @@ fn region<E: Ebs>(t: &Place<E>) -> &str {
     t.port.region()
 }
 
-pub async fn run<E: Ebs + Commands + Sync>(
+pub async fn run<E: Ebs + Commands + Drills + Sync>(
     places: &App<E>,
     config: &Config,
     payload: &Value,
@@ -137,8 +137,12 @@ pub async fn run<E: Ebs + Commands + Sync>(
         })
         .await;
 
+    // Backups first; the drills get the time they left.
+    let drills = drill::run_all(places, config, ring, now, budget).await;
+
     let mut report = report::new(config.mode);
     report.fields.time = now.to_string();
+    report::add_drills(&mut report, drills);
     applied.record(&mut report, |report, region, (s, out, archived)| {
         report::add_region(report, region, &s.create, &s.decisions, &out);
         report::add_archive(report, region, &s.archive, &archived);

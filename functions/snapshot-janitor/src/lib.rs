@@ -8,6 +8,7 @@
 pub mod adopt;
 pub mod apply;
 pub mod config;
+pub mod drill;
 pub mod event;
 pub mod freeze;
 pub mod handler;

@@ -71,6 +71,20 @@ impl Consistency {
     }
 }
 
+/// On a volume restored from a snapshot to prove it can be: the snapshot's id. The volume is
+/// deleted once measured; only one sealed by the janitor is ever deleted.
+pub const RESTORE_DRILL_TAG: &str = "fleetkeeper:restore-drill";
+
+/// A volume made by a restore drill, as described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrillVolume {
+    pub id: String,
+    /// `creating`, `available`, `error`, ...
+    pub state: String,
+    pub created: Timestamp,
+    pub tags: BTreeMap<String, String>,
+}
+
 /// AWS bills an archived snapshot for at least 90 days.
 pub const MIN_ARCHIVE_DAYS: u64 = 90;
 

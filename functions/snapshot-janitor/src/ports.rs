@@ -21,7 +21,7 @@ use crate::model::{
     BACKUP_TAG, COPY_OF_TAG, INSTANCE_TAG, MANAGED_BY, MANAGED_BY_TAG, POLICY_TAG, SET_TAG,
     SOURCE_TIME_TAG, VOLUME_TAG, Volume,
 };
-use crate::model::{Snapshot, State};
+use crate::model::{DrillVolume, RESTORE_DRILL_TAG, Snapshot, State};
 
 /// How a delete ended when AWS did not simply accept it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +117,28 @@ pub trait Commands {
     ) -> impl Future<Output = Result<CommandStatus, AwsError>> + Send;
 }
 
+/// Restore drills: volumes made from snapshots to prove they can be, then deleted.
+pub trait Drills {
+    /// Volumes tagged `fleetkeeper:restore-drill` (any value), every page.
+    fn drill_volumes(&self) -> impl Future<Output = Result<Vec<DrillVolume>, AwsError>> + Send;
+    /// CreateVolume (gp3) from `snapshot_id`, tagged at creation, in the zone of `near` (the
+    /// snapshot's volume) when it is in this region, else the region's first available zone;
+    /// the new volume's id.
+    fn restore(
+        &self,
+        snapshot_id: &str,
+        near: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// The volume's state (None: it is gone).
+    fn volume_state(
+        &self,
+        volume_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// DeleteVolume; one already gone counts as deleted.
+    fn delete_volume(&self, volume_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
 /// One region, with its own limiter: CreateSnapshot and DeleteSnapshot share one bucket.
 pub type Place<E> = fleetkeeper::exec::Place<E, RateLimiter>;
 
@@ -167,6 +189,133 @@ impl Ec2Ebs {
         self.ssm.as_ref().ok_or_else(|| {
             AwsError::service(operation, "NoClient", "this port was built without SSM")
         })
+    }
+}
+
+impl Drills for Ec2Ebs {
+    async fn drill_volumes(&self) -> Result<Vec<DrillVolume>, AwsError> {
+        let mut pages = self
+            .client
+            .describe_volumes()
+            .filters(tag_key_filter(RESTORE_DRILL_TAG))
+            .max_results(500)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws_err("ec2:DescribeVolumes"))?;
+            for v in page.volumes() {
+                let Some(id) = v.volume_id() else { continue };
+                out.push(DrillVolume {
+                    id: id.to_owned(),
+                    state: v.state().map(|s| s.as_str()).unwrap_or_default().to_owned(),
+                    created: v
+                        .create_time()
+                        .and_then(|t| Timestamp::from_second(t.secs()).ok())
+                        .unwrap_or_default(),
+                    tags: tags_of(v.tags()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn restore(
+        &self,
+        snapshot_id: &str,
+        near: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let mut zone = None;
+        if let Some(volume) = near {
+            // Gone, or in another region (a copy's source): the region's first zone instead.
+            let found = self
+                .client
+                .describe_volumes()
+                .volume_ids(volume)
+                .send()
+                .await
+                .map_err(aws_err("ec2:DescribeVolumes"));
+            zone = found.ok().and_then(|o| {
+                o.volumes()
+                    .first()
+                    .and_then(|v| v.availability_zone().map(str::to_owned))
+            });
+        }
+        let zone = match zone {
+            Some(z) => z,
+            None => {
+                let zones = self
+                    .client
+                    .describe_availability_zones()
+                    .filters(Filter::builder().name("state").values("available").build())
+                    .send()
+                    .await
+                    .map_err(aws_err("ec2:DescribeAvailabilityZones"))?;
+                zones
+                    .availability_zones()
+                    .iter()
+                    .filter_map(|z| z.zone_name())
+                    .min()
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        AwsError::service(
+                            "ec2:DescribeAvailabilityZones",
+                            "NoZone",
+                            "no available zone in the region",
+                        )
+                    })?
+            }
+        };
+        let mut spec = aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(aws_sdk_ec2::types::ResourceType::Volume);
+        for (k, v) in tags {
+            spec = spec.tags(Tag::builder().key(k).value(v).build());
+        }
+        let out = self
+            .client
+            .create_volume()
+            .snapshot_id(snapshot_id)
+            .availability_zone(zone)
+            .volume_type(aws_sdk_ec2::types::VolumeType::Gp3)
+            .tag_specifications(spec.build())
+            .send()
+            .await
+            .map_err(aws_err("ec2:CreateVolume"))?;
+        Ok(out.volume_id().unwrap_or_default().to_owned())
+    }
+
+    async fn volume_state(&self, volume_id: &str) -> Result<Option<String>, AwsError> {
+        let found = self
+            .client
+            .describe_volumes()
+            .volume_ids(volume_id)
+            .send()
+            .await
+            .map_err(aws_err("ec2:DescribeVolumes"));
+        match found {
+            Ok(o) => Ok(o
+                .volumes()
+                .first()
+                .and_then(|v| v.state().map(|s| s.as_str().to_owned()))),
+            Err(e) if e.code() == Some("InvalidVolume.NotFound") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete_volume(&self, volume_id: &str) -> Result<(), AwsError> {
+        match self
+            .client
+            .delete_volume()
+            .volume_id(volume_id)
+            .send()
+            .await
+            .map_err(aws_err("ec2:DeleteVolume"))
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("InvalidVolume.NotFound") => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -467,8 +616,8 @@ pub mod fake {
     use fleetkeeper::AwsError;
     use fleetkeeper::ec2::Instance;
 
-    use super::{CommandStatus, Commands, Deleted, Ebs, SetMember};
-    use crate::model::{Snapshot, Volume};
+    use super::{CommandStatus, Commands, Deleted, Drills, Ebs, SetMember};
+    use crate::model::{DrillVolume, Snapshot, Volume};
 
     #[derive(Default)]
     pub struct FakeEbs {
@@ -494,6 +643,44 @@ pub mod fake {
         pub phases: BTreeMap<String, Vec<CommandStatus>>,
         /// CreateSnapshots fails with this.
         pub set_fails: Option<AwsError>,
+        /// Drill volumes, as made or left; a restored one comes up in `restored_state`.
+        pub drill: Mutex<Vec<DrillVolume>>,
+        pub restored_state: Option<String>,
+        pub volumes_deleted: Mutex<Vec<String>>,
+    }
+
+    impl Drills for FakeEbs {
+        async fn drill_volumes(&self) -> Result<Vec<DrillVolume>, AwsError> {
+            Ok(self.drill.lock().unwrap().clone())
+        }
+        async fn restore(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            tags: &BTreeMap<String, String>,
+        ) -> Result<String, AwsError> {
+            let mut drill = self.drill.lock().unwrap();
+            let id = format!("vol-drill-{}", drill.len() + 1);
+            drill.push(DrillVolume {
+                id: id.clone(),
+                state: self
+                    .restored_state
+                    .clone()
+                    .unwrap_or_else(|| "available".into()),
+                created: jiff::Timestamp::UNIX_EPOCH,
+                tags: tags.clone(),
+            });
+            Ok(id)
+        }
+        async fn volume_state(&self, id: &str) -> Result<Option<String>, AwsError> {
+            let drill = self.drill.lock().unwrap();
+            Ok(drill.iter().find(|v| v.id == id).map(|v| v.state.clone()))
+        }
+        async fn delete_volume(&self, id: &str) -> Result<(), AwsError> {
+            self.drill.lock().unwrap().retain(|v| v.id != id);
+            self.volumes_deleted.lock().unwrap().push(id.to_owned());
+            Ok(())
+        }
     }
 
     impl Commands for FakeEbs {

@@ -11,6 +11,7 @@ use fleetkeeper::telemetry::Metrics;
 use fleetkeeper::{AwsError, Mode, Report};
 
 use crate::apply::{ArchiveOutcome, CopyOutcome, Outcome};
+pub use crate::drill::DrillResult;
 use crate::plan::archive::Archive;
 use crate::plan::copy::{Copy, Pending};
 use crate::plan::{CreatePlan, Decision, NotOurs};
@@ -46,6 +47,30 @@ pub struct JanitorFields {
     /// GiB moved to the archive tier this run (about 75% cheaper per GB-month there).
     #[serde(skip_serializing_if = "is_zero")]
     pub archived_gib: u64,
+    /// Restore drills settled or made this run, per snapshot and region.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restore_drills: Vec<DrillResult>,
+}
+
+/// The drills: listed in full; a failed one is also a failure of the run (the backup may not
+/// come back), and a drill volume with copied tags counts as forged.
+pub fn add_drills(report: &mut JanitorReport, drills: Vec<DrillResult>) {
+    for d in &drills {
+        if d.status == "failed" {
+            report.fail(Failure {
+                target: d.snapshot_id.clone(),
+                region: Some(d.region.clone()),
+                action: "restore-drill".into(),
+                error: d.reason.clone().unwrap_or_default(),
+                code: None,
+                retryable: true,
+            });
+        }
+        if d.forged {
+            report.fields.forged += 1;
+        }
+    }
+    report.fields.restore_drills = drills;
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -301,6 +326,12 @@ pub fn metrics_into(report: &JanitorReport, m: &mut Metrics) {
             .count() as u64,
     );
     m.count("Failures", report.failed.len() as u64);
+    let drills = &report.fields.restore_drills;
+    let failed_drills = drills.iter().filter(|d| d.status == "failed").count();
+    m.count("RestoreDrillFailures", failed_drills as u64);
+    if let Some(slowest) = drills.iter().filter_map(|d| d.seconds_to_available).max() {
+        m.count("RestoreDrillSeconds", slowest);
+    }
     // A thaw not confirmed may leave a filesystem frozen: the template alarms on it.
     m.count("ThawFailures", count_failed(report, SnapshotAction::Thaw));
     // Someone forged or copied fleetkeeper's tags: the template alarms on it.
