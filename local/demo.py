@@ -65,6 +65,9 @@ def function_env(world: World) -> dict[str, str]:
         # ... and freezes the database around its set with the team's own SSM document.
         "CONSISTENCY_DOCUMENT": "fleetkeeper-db-freeze",
         "COMMAND_POLL_MS": "100",
+        # ... and proves each backup restorable: every day here, a week by default.
+        "RESTORE_DRILL_DAYS": "1",
+        "DRILL_POLL_MS": "100",
         "SENDER": LEASE_SENDER,
         # lease-keeper mails warnings only within these domains (the owner tag is anyone's).
         "OWNER_DOMAINS": "example.com",

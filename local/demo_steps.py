@@ -238,6 +238,11 @@ def janitor(want_created: set[str], want_sets: set[str], want_copies: int) -> Ch
                 did += f", application-consistent (frozen {detail['freeze_ms']} ms)"
         regions = sorted({c["region"] for c in copies})
         did += f"; copied {len(copies)}" + (f" to {', '.join(regions)}" if copies else "")
+        drills = out.get("restore_drills", [])
+        ok = [d for d in drills if d["status"] == "ok"]
+        if drills:
+            did += f"; restore drills: {len(ok)} of {len(drills)} ok"
+            right = right and all(d["status"] in ("ok", "not-ours") for d in drills)
         deleted = len(of(out["done"], "delete-snapshot"))
         return right, f"{did}; deleted {deleted}" + (f"; skipped [{skipped}]" if skipped else "")
 
