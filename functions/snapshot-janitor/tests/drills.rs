@@ -122,6 +122,11 @@ async fn a_drill_restores_measures_and_deletes_in_the_home_and_a_copy_region() {
         tags.iter().any(|t| t.key() == Some("fleetkeeper:copy-of")),
         "the copy region drills the copy"
     );
+    assert!(
+        tags.iter()
+            .any(|t| t.key() == Some("fleetkeeper:consistency") && t.value() == Some("crash")),
+        "a copy says how consistent its source is"
+    );
     assert!(drill_volumes(&east).await.is_empty(), "deleted after");
     assert!(drill_volumes(&west).await.is_empty(), "deleted after");
     assert_eq!(metrics["RestoreDrillFailures"], 0.0);
