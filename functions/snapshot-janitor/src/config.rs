@@ -87,10 +87,22 @@ impl Freeze {
                 ));
             }
         };
+        let document = env
+            .get("CONSISTENCY_DOCUMENT")
+            .filter(|d| !d.trim().is_empty());
+        // VSS snapshots the volumes itself; adopting its snapshots into sets is not built.
+        if let Some(d) = document
+            .as_deref()
+            .filter(|d| d.contains("CreateVssSnapshot"))
+        {
+            return Err(ConfigError::invalid(
+                "CONSISTENCY_DOCUMENT",
+                d,
+                "a document with phase=pre and phase=post (AWSEC2-CreateVssSnapshot takes the snapshots itself, which this release does not adopt: call VSS from your own document's pre and post phases instead)",
+            ));
+        }
         Ok(Freeze {
-            document: env
-                .get("CONSISTENCY_DOCUMENT")
-                .filter(|d| !d.trim().is_empty()),
+            document,
             timeout: Duration::from_secs(env.u64_in("PRE_TIMEOUT_SECONDS", 60, 1, 600)?),
             poll: Duration::from_millis(env.u64_in("COMMAND_POLL_MS", 1000, 10, 10_000)?),
             on_pre_failure,
@@ -239,6 +251,7 @@ mod tests {
             ("PRE_TIMEOUT_SECONDS", "0"),
             ("PRE_TIMEOUT_SECONDS", "-5"),
             ("RESTORE_DRILL_DAYS", "-7"),
+            ("CONSISTENCY_DOCUMENT", "AWSEC2-CreateVssSnapshot"),
             ("RESTORE_DRILL_DAYS", "weekly"),
         ] {
             let err = Config::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
