@@ -121,7 +121,9 @@ def operations(function: str) -> tuple[set[str], list[str]]:
             if call in NOT_CALLS:
                 continue
             pascal = "".join(w.capitalize() for w in call.split("_"))
-            if not any(n.endswith(":" + pascal) for n in named):
+            # Case apart: the SDK's snake case drops acronyms' capitals (describe_db_instances
+            # is rds:DescribeDBInstances).
+            if not any(n.lower().endswith(":" + pascal.lower()) for n in named):
                 problems.append(f"{path.relative_to(ROOT)}: .{call}() has no aws_err(\"svc:{pascal}\")")
     # Roles are assumed through the shared loader: directly, for every account of a run, or
     # for one target of an organisation run (the shared org module).

@@ -22,6 +22,9 @@ pub struct Entry {
     /// function has one place (an S3 bucket, a hosted zone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// What kind of resource the target is, where a function acts on several (`ec2`, `rds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     pub action: String,
     pub reason: String,
     /// Anything the caller wants to see: ids returned by AWS, before/after values.
@@ -38,6 +41,7 @@ impl Entry {
         Entry {
             target: target.into(),
             region: None,
+            kind: None,
             action: action.to_string(),
             reason: reason.into(),
             detail: None,
@@ -51,6 +55,11 @@ impl Entry {
 
     pub fn with_detail(mut self, detail: Value) -> Self {
         self.detail = Some(detail);
+        self
+    }
+
+    pub fn of_kind(mut self, kind: &str) -> Self {
+        self.kind = Some(kind.to_owned());
         self
     }
 }

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use fleetkeeper::{Applied, AwsError, Mode};
 
-use crate::model::{Act, LAST_ACTION_TAG};
-use crate::plan::RegionPlan;
-use crate::ports::Fleet;
+use crate::model::{Act, Database, LAST_ACTION_TAG};
+use crate::plan::{DatabasePlan, RegionPlan};
+use crate::ports::{Databases, Fleet};
 
 /// EC2 accepts at most 1000 ids per StopInstances / StartInstances / CreateTags call.
 pub const MAX_BATCH: usize = 1000;
@@ -199,6 +199,59 @@ async fn tag<F: Fleet>(
             }));
         }
     }
+}
+
+/// A region's databases: each stopped or started by itself (RDS takes one per call), paced by
+/// the same limiters, then tagged with the last action. RDS has no DryRun flag: a dry run
+/// plans and calls nothing.
+pub async fn apply_databases<P: Databases>(
+    port: &P,
+    databases: &[Database],
+    db_plan: &DatabasePlan,
+    mode: Mode,
+    limits: &Limits<'_>,
+    stamp: &str,
+) -> Outcome {
+    let mut out = Outcome::default();
+    if mode.is_dry_run() {
+        return out;
+    }
+    for p in db_plan.plan.runnable() {
+        let Some(db) = databases
+            .iter()
+            .find(|d| d.id == p.target && Some(&d.kind()) == db_plan.kinds.get(&p.target))
+        else {
+            continue;
+        };
+        if limits.budget.is_spent() {
+            out.applied.not_started.push(p.target.clone());
+            continue;
+        }
+        let (result, verb) = match p.action {
+            Act::Start => {
+                limits.start.acquire().await;
+                (port.start_database(db).await, "started")
+            }
+            Act::Stop | Act::Hibernate => {
+                limits.stop.acquire().await;
+                (port.stop_database(db).await, "stopped")
+            }
+        };
+        match result {
+            Ok(()) => {
+                out.applied.done(&db.id, p.action, None);
+                let value = format!("{verb} {stamp}");
+                if let Err(error) = port.tag_database(&db.arn, LAST_ACTION_TAG, &value).await {
+                    out.untagged.push(Untagged {
+                        id: db.id.clone(),
+                        error,
+                    });
+                }
+            }
+            Err(e) => out.applied.failed(&db.id, p.action, e),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use fleetkeeper::{ConfigError, Env, Mode};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
+use crate::model::Kind;
 use crate::schedule::{self, Schedules};
 
 /// What SCHEDULES and SCHEDULES_PARAMETER hold, as errors name it.
@@ -45,6 +46,43 @@ pub struct Config {
     pub stop_rate: BucketSpec,
     /// `START_RATE_BURST` / `START_RATE_PER_SECOND`: StartInstances calls (5 burst, 2/s at AWS).
     pub start_rate: BucketSpec,
+    /// `RESOURCES`: the kinds a schedule keeps (default `ec2`).
+    pub resources: Vec<Kind>,
+}
+
+impl Config {
+    pub fn keeps(&self, kind: Kind) -> bool {
+        self.resources.contains(&kind)
+    }
+}
+
+/// `RESOURCES`: a comma list of kinds; an unknown one fails the cold start.
+fn resources(env: &Env) -> Result<Vec<Kind>, ConfigError> {
+    let raw = env.list("RESOURCES");
+    if raw.is_empty() {
+        return Ok(vec![Kind::Ec2]);
+    }
+    let mut out = Vec::new();
+    for r in &raw {
+        let kind = Kind::parse(&r.to_ascii_lowercase()).ok_or_else(|| {
+            ConfigError::invalid(
+                "RESOURCES",
+                &raw.join(","),
+                format!(
+                    "a comma list of ec2, rds, aurora ({r:?} is not one{})",
+                    if r == "asg" || r == "ecs" {
+                        "; Auto Scaling groups and ECS services are not scheduled yet"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        })?;
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    Ok(out)
 }
 
 /// Pace at 90% of AWS's buckets: AWS counts on arrival and shares them across the account.
@@ -76,6 +114,7 @@ impl Config {
             ))),
         };
         Ok(Config {
+            resources: resources(env)?,
             regions: env.regions("REGIONS")?,
             role_arns: env.role_arns("ROLE_ARNS")?,
             schedule_tag,
@@ -114,6 +153,21 @@ mod tests {
         assert_eq!(c.time_zone_name, "UTC");
         assert_eq!(c.start_rate.burst, 4);
         assert!(!c.mode.is_dry_run());
+        assert_eq!(c.resources, [Kind::Ec2], "today's behaviour");
+    }
+
+    #[test]
+    fn resources_are_kinds_and_an_unknown_one_is_named() {
+        let c = Config::from_env(&Env::of(&[("RESOURCES", "ec2, RDS,aurora,rds")])).unwrap();
+        assert_eq!(c.resources, [Kind::Ec2, Kind::Rds, Kind::Aurora]);
+        for (value, says) in [
+            ("ec2,lambda", "\"lambda\" is not one"),
+            ("asg", "not scheduled yet"),
+        ] {
+            let err = Config::from_env(&Env::of(&[("RESOURCES", value)])).unwrap_err();
+            let err = err.to_string();
+            assert!(err.contains("RESOURCES") && err.contains(says), "{err}");
+        }
     }
 
     #[test]

@@ -12,19 +12,20 @@ use fleetkeeper::plan::cap_together;
 use fleetkeeper::run::Places;
 use fleetkeeper::telemetry::Metrics;
 
-use crate::apply::{Limits, apply};
+use crate::apply::{Limits, apply, apply_databases};
 use crate::config::Config;
 use crate::event::{self, Request};
-use crate::plan;
+use crate::model::Kind;
+use crate::plan::{self, RegionPlan};
 use crate::ports::{App, Place, schedules};
-use crate::ports::{Documents, Fleet, Instance};
+use crate::ports::{Databases, Documents, Fleet, Instance};
 use crate::preview;
 use crate::report::{self, StopperReport};
 
 /// Time kept back from the invocation deadline to finish tagging and return the report.
 pub const RESERVE: Duration = Duration::from_secs(10);
 
-pub async fn run<F: Fleet + Sync, D: Documents + Sync>(
+pub async fn run<F: Fleet + Databases + Sync, D: Documents + Sync>(
     app: &App<F, D>,
     config: &Config,
     payload: &Value,
@@ -37,7 +38,7 @@ pub async fn run<F: Fleet + Sync, D: Documents + Sync>(
 
 /// One run over the given places: the function's own (ROLE_ARNS x REGIONS), or one
 /// organisation target.
-pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
+pub async fn run_in<F: Fleet + Databases + Sync, D: Documents + Sync>(
     app: &App<F, D>,
     targets: &[Place<F>],
     config: &Config,
@@ -52,10 +53,26 @@ pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
         budget_ms = budget.remaining().map(|d| d.as_millis() as u64),
         "run started"
     );
+    let key = &config.schedule_tag.key;
+    let db_kinds: Vec<Kind> = [Kind::Rds, Kind::Aurora]
+        .into_iter()
+        .filter(|k| config.keeps(*k))
+        .collect();
+    let db_kinds = &db_kinds;
     let observed = Places::observe(
         targets,
         |t| t.port.name(),
-        |t| t.port.scheduled(&config.schedule_tag.key),
+        |t| async move {
+            let instances = match config.keeps(Kind::Ec2) {
+                true => t.port.scheduled(key).await?,
+                false => Vec::new(),
+            };
+            let databases = match db_kinds.is_empty() {
+                true => Vec::new(),
+                false => t.port.scheduled_databases(key, db_kinds).await?,
+            };
+            Ok::<_, fleetkeeper::AwsError>((instances, databases))
+        },
     )
     .await;
     if let Some(e) = observed.all_failed() {
@@ -65,7 +82,8 @@ pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
     // Manual stops and starts need no schedule: a broken document must not block them.
     let (at, planned) = match request {
         Request::Manual(action) => {
-            let plans = observed.map(|_, i| (i.len(), plan::manual(action, &i, config, now)));
+            // A manual stop or start is for instances; databases keep their schedules.
+            let plans = observed.map(|_, (i, _)| (i.len(), plan::manual(action, &i, config, now)));
             (now, plans)
         }
         Request::Preview { at, hours } => {
@@ -73,7 +91,7 @@ pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
             let schedules = schedules(app, config).await?;
             let fleet: Vec<(&str, &Instance)> = observed
                 .read()
-                .flat_map(|(_, place, list)| list.iter().map(move |i| (place, i)))
+                .flat_map(|(_, place, (list, _))| list.iter().map(move |i| (place, i)))
                 .collect();
             let preview = preview::preview(&fleet, &schedules, &config.schedule_tag.key, at, hours);
             let mut report = report::new(request, at, config.mode);
@@ -88,19 +106,25 @@ pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
             let at = at.unwrap_or(now);
             let schedules = schedules(app, config).await?;
             let verdicts = schedules.verdicts(at);
-            let plans = observed.map(|_, i| {
-                (
-                    i.len(),
-                    plan::evaluate(&i, &schedules, &verdicts, config, at),
-                )
+            let plans = observed.map(|_, (i, dbs)| {
+                let mut region_plan = plan::evaluate(&i, &schedules, &verdicts, config, at);
+                region_plan.databases =
+                    plan::evaluate_databases(&dbs, &schedules, &verdicts, config, at);
+                (i.len() + dbs.len(), region_plan)
             });
             (at, plans)
         }
     };
     let mut planned = planned;
     // MAX_ACTIONS counts every region and account of the run.
+    // MAX_ACTIONS counts every kind too.
     cap_together(
-        planned.read_mut().map(|(_, p)| &mut p.plan),
+        planned.read_mut().flat_map(|(_, p)| {
+            let RegionPlan {
+                plan, databases, ..
+            } = p;
+            [plan, &mut databases.plan]
+        }),
         config.max_actions,
         "MAX_ACTIONS",
     );
@@ -117,15 +141,19 @@ pub async fn run_in<F: Fleet + Sync, D: Documents + Sync>(
                 budget,
             };
             let out = apply(&t.port, &region_plan, config.mode, &limits, stamp).await;
-            (matched, region_plan, out)
+            let dbs = &region_plan.databases;
+            let db_out =
+                apply_databases(&t.port, &dbs.observed, dbs, config.mode, &limits, stamp).await;
+            (matched, region_plan, (out, db_out))
         })
         .await;
 
     let mut report = report::new(request, at, config.mode);
     applied.record_with(
         &mut report,
-        |report, place, (matched, plan, out)| {
-            report::add_region(report, place, matched, &plan, &out, at)
+        |report, place, (matched, plan, (out, db_out))| {
+            report::add_region(report, place, matched, &plan, &out, at);
+            report::add_databases(report, place, &plan.databases, &db_out);
         },
         report::add_unreadable_region,
     );

@@ -72,8 +72,9 @@ pub async fn handle(
     };
     let target = async |request: &TargetRequest, reached: Aws, mode, inv: Invocation<'_>| {
         let client = reached.client("EC2", aws_sdk_ec2::Client::new);
+        let rds = reached.client("RDS", aws_sdk_rds::Client::new);
         let place = Place {
-            port: Ec2Fleet::new(request.target.label(), client),
+            port: Ec2Fleet::new(request.target.label(), client).with_rds(rds),
             limits: ports::StartStop::new(config),
         };
         let config = Config {

@@ -1,4 +1,5 @@
-//! Observe and act: the EC2 calls nightly-stopper needs, behind one narrow trait.
+//! Observe and act: the EC2 calls nightly-stopper needs, behind one narrow trait, and the RDS
+//! calls for databases (DB instances and Aurora clusters) behind another.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +17,41 @@ use fleetkeeper::ec2::{describe_instances, dry_run_ok, state_filter, tag_key_fil
 use fleetkeeper::error::aws_err;
 
 pub use fleetkeeper::ec2::Instance;
+
+use crate::model::{Database, Kind};
+
+/// RDS in the same place: the databases a schedule keeps.
+pub trait Databases {
+    /// DB instances (`Rds` in `kinds`) and DB clusters (`Aurora`) carrying the tag `key`,
+    /// whatever its value, every page. RDS has no tag filter: read all, kept here.
+    fn scheduled_databases(
+        &self,
+        key: &str,
+        kinds: &[Kind],
+    ) -> impl Future<Output = Result<Vec<Database>, AwsError>> + Send;
+    /// StopDBInstance or StopDBCluster.
+    fn stop_database(&self, db: &Database) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// StartDBInstance or StartDBCluster.
+    fn start_database(&self, db: &Database) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// AddTagsToResource: one tag.
+    fn tag_database(
+        &self,
+        arn: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+fn rds_tags(list: &[aws_sdk_rds::types::Tag]) -> std::collections::BTreeMap<String, String> {
+    list.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
 
 /// One region (of one account).
 pub trait Fleet {
@@ -46,11 +82,156 @@ pub trait Fleet {
 pub struct Ec2Fleet {
     name: String,
     client: aws_sdk_ec2::Client,
+    /// RDS in the same place (None: this port schedules instances only).
+    rds: Option<aws_sdk_rds::Client>,
 }
 
 impl Ec2Fleet {
     pub fn new(name: String, client: aws_sdk_ec2::Client) -> Self {
-        Ec2Fleet { name, client }
+        Ec2Fleet {
+            name,
+            client,
+            rds: None,
+        }
+    }
+
+    pub fn with_rds(mut self, rds: aws_sdk_rds::Client) -> Self {
+        self.rds = Some(rds);
+        self
+    }
+
+    fn rds(&self, operation: &str) -> Result<&aws_sdk_rds::Client, AwsError> {
+        self.rds.as_ref().ok_or_else(|| {
+            AwsError::service(operation, "NoClient", "this port was built without RDS")
+        })
+    }
+}
+
+impl Databases for Ec2Fleet {
+    async fn scheduled_databases(
+        &self,
+        key: &str,
+        kinds: &[Kind],
+    ) -> Result<Vec<Database>, AwsError> {
+        let mut out = Vec::new();
+        if kinds.contains(&Kind::Rds) {
+            let mut pages = self
+                .rds("rds:DescribeDBInstances")?
+                .describe_db_instances()
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(aws_err("rds:DescribeDBInstances"))?;
+                for d in page.db_instances() {
+                    let tags = rds_tags(d.tag_list());
+                    if !tags.contains_key(key) {
+                        continue;
+                    }
+                    out.push(Database {
+                        id: d.db_instance_identifier().unwrap_or_default().to_owned(),
+                        arn: d.db_instance_arn().unwrap_or_default().to_owned(),
+                        kind: Some(Kind::Rds),
+                        status: d.db_instance_status().unwrap_or_default().to_owned(),
+                        tags,
+                        cluster: d.db_cluster_identifier().map(str::to_owned),
+                        replica_of: d
+                            .read_replica_source_db_instance_identifier()
+                            .map(str::to_owned),
+                        replicas: d.read_replica_db_instance_identifiers().len(),
+                        unstoppable: None,
+                    });
+                }
+            }
+        }
+        if kinds.contains(&Kind::Aurora) {
+            let mut pages = self
+                .rds("rds:DescribeDBClusters")?
+                .describe_db_clusters()
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(aws_err("rds:DescribeDBClusters"))?;
+                for c in page.db_clusters() {
+                    let tags = rds_tags(c.tag_list());
+                    if !tags.contains_key(key) {
+                        continue;
+                    }
+                    let unstoppable = (c.engine_mode() == Some("serverless")).then(|| {
+                        "an Aurora Serverless v1 cluster cannot be stopped (it scales to zero by itself)".to_owned()
+                    });
+                    out.push(Database {
+                        id: c.db_cluster_identifier().unwrap_or_default().to_owned(),
+                        arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
+                        kind: Some(Kind::Aurora),
+                        status: c.status().unwrap_or_default().to_owned(),
+                        tags,
+                        unstoppable,
+                        ..Database::default()
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn stop_database(&self, db: &Database) -> Result<(), AwsError> {
+        match db.kind() {
+            Kind::Aurora => {
+                self.rds("rds:StopDBCluster")?
+                    .stop_db_cluster()
+                    .db_cluster_identifier(&db.id)
+                    .send()
+                    .await
+                    .map_err(aws_err("rds:StopDBCluster"))?;
+            }
+            _ => {
+                self.rds("rds:StopDBInstance")?
+                    .stop_db_instance()
+                    .db_instance_identifier(&db.id)
+                    .send()
+                    .await
+                    .map_err(aws_err("rds:StopDBInstance"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_database(&self, db: &Database) -> Result<(), AwsError> {
+        match db.kind() {
+            Kind::Aurora => {
+                self.rds("rds:StartDBCluster")?
+                    .start_db_cluster()
+                    .db_cluster_identifier(&db.id)
+                    .send()
+                    .await
+                    .map_err(aws_err("rds:StartDBCluster"))?;
+            }
+            _ => {
+                self.rds("rds:StartDBInstance")?
+                    .start_db_instance()
+                    .db_instance_identifier(&db.id)
+                    .send()
+                    .await
+                    .map_err(aws_err("rds:StartDBInstance"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn tag_database(&self, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
+        self.rds("rds:AddTagsToResource")?
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .tags(
+                aws_sdk_rds::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws_err("rds:AddTagsToResource"))?;
+        Ok(())
     }
 }
 
@@ -132,17 +313,20 @@ pub type Place<F> = fleetkeeper::exec::Place<F, StartStop>;
 
 /// Every region (REGIONS) of the function's own account, or of each account in ROLE_ARNS.
 pub async fn targets(aws: &Aws, config: &Config) -> Vec<Place<Ec2Fleet>> {
+    // RDS in the same place, built from the same (assumed-role, regional) configuration.
+    let make =
+        |sdk: &aws_types::SdkConfig| (aws_sdk_ec2::Client::new(sdk), aws_sdk_rds::Client::new(sdk));
     aws.places(
         &config.role_arns,
         "fleetkeeper-nightly-stopper",
         "EC2",
         &config.regions,
-        aws_sdk_ec2::Client::new,
+        make,
     )
     .await
     .into_iter()
-    .map(|(name, client)| Place {
-        port: Ec2Fleet::new(name, client),
+    .map(|(name, (ec2, rds))| Place {
+        port: Ec2Fleet::new(name, ec2).with_rds(rds),
         limits: StartStop::new(config),
     })
     .collect()
@@ -198,6 +382,7 @@ pub mod fake {
     use fleetkeeper::AwsError;
 
     use super::{Documents, Fleet, Instance};
+    use crate::model::{Database, Kind};
 
     #[derive(Default)]
     pub struct FakeFleet {
@@ -214,6 +399,45 @@ pub mod fake {
         pub stopped: Mutex<Vec<(String, bool)>>,
         pub started: Mutex<Vec<String>>,
         pub tagged: Mutex<Vec<(String, String)>>,
+        /// DB instances and clusters, and what was done to them (`stop db-1`, `start db-1`).
+        pub databases: Vec<Database>,
+        pub db_calls: Mutex<Vec<String>>,
+    }
+
+    impl super::Databases for FakeFleet {
+        async fn scheduled_databases(
+            &self,
+            key: &str,
+            kinds: &[Kind],
+        ) -> Result<Vec<Database>, AwsError> {
+            Ok(self
+                .databases
+                .iter()
+                .filter(|d| d.tags.contains_key(key) && kinds.contains(&d.kind()))
+                .cloned()
+                .collect())
+        }
+        async fn stop_database(&self, db: &Database) -> Result<(), AwsError> {
+            self.db_calls
+                .lock()
+                .unwrap()
+                .push(format!("stop {}", db.id));
+            Ok(())
+        }
+        async fn start_database(&self, db: &Database) -> Result<(), AwsError> {
+            self.db_calls
+                .lock()
+                .unwrap()
+                .push(format!("start {}", db.id));
+            Ok(())
+        }
+        async fn tag_database(&self, arn: &str, _: &str, value: &str) -> Result<(), AwsError> {
+            self.tagged
+                .lock()
+                .unwrap()
+                .push((arn.to_owned(), value.to_owned()));
+            Ok(())
+        }
     }
 
     impl FakeFleet {

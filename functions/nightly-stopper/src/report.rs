@@ -16,7 +16,8 @@ use fleetkeeper::{AwsError, Mode, Report};
 
 use crate::apply::Outcome;
 use crate::event::Request;
-use crate::plan::{Intent, RegionPlan};
+use crate::model::Kind;
+use crate::plan::{DatabasePlan, Intent, RegionPlan};
 use crate::preview::SchedulePreview;
 
 pub const FUNCTION: &str = "nightly-stopper";
@@ -102,9 +103,14 @@ pub fn add_region(
     let intents = &region_plan.intents;
     report.fields.matched += matched;
     let first_planned = report.planned.len();
+    let first_skipped = report.skipped.len();
     report.add_plan(Some(region), plan);
     for e in &mut report.planned[first_planned..] {
         e.detail = detail(intents.get(&e.target), at);
+        e.kind = Some(Kind::Ec2.as_str().to_owned());
+    }
+    for e in &mut report.skipped[first_skipped..] {
+        e.kind = Some(Kind::Ec2.as_str().to_owned());
     }
     let reason_of = |id: &str| plan.reason_of(id);
     let mut done = 0;
@@ -112,7 +118,9 @@ pub fn add_region(
     if !report.mode.is_dry_run() {
         for d in &out.applied.done {
             done += 1;
-            let mut entry = Entry::new(&d.target, d.action, reason_of(&d.target)).in_region(region);
+            let mut entry = Entry::new(&d.target, d.action, reason_of(&d.target))
+                .in_region(region)
+                .of_kind(Kind::Ec2.as_str());
             let mut shown = detail(intents.get(&d.target), at).unwrap_or_else(|| json!({}));
             if let Some(note) = d.detail.as_ref().and_then(|d| d.get("note")) {
                 shown["note"] = note.clone();
@@ -153,6 +161,59 @@ pub fn add_region(
     });
 }
 
+/// A region's databases: each entry with its kind (`rds`, `aurora`) and schedule. RDS has
+/// no DryRun flag, so in a dry run the plan alone says what would be done.
+pub fn add_databases(report: &mut StopperReport, region: &str, db: &DatabasePlan, out: &Outcome) {
+    let kind = |id: &str| db.kinds.get(id).map_or("rds", |k| k.as_str());
+    let entry = |id: &str, action: &str, reason: &str| {
+        let e = Entry::new(id, action, reason)
+            .in_region(region)
+            .of_kind(kind(id));
+        match db.schedules.get(id) {
+            Some(s) => e.with_detail(json!({ "schedule": s })),
+            None => e,
+        }
+    };
+    for p in &db.plan.actions {
+        let e = entry(&p.target, &p.action.to_string(), &p.reason);
+        report.planned.push(e);
+    }
+    for s in &db.plan.skipped {
+        let e = entry(&s.target, "none", &s.reason);
+        report.skipped.push(e);
+    }
+    if report.refused.is_none() {
+        report.refused = db.plan.refused.clone();
+    }
+    if !report.mode.is_dry_run() {
+        for d in &out.applied.done {
+            let e = entry(
+                &d.target,
+                &d.action.to_string(),
+                &db.plan.reason_of(&d.target),
+            );
+            report.done(e);
+        }
+    }
+    for f in &out.applied.failed {
+        report.fail(Failure::aws(&f.target, f.action, &f.error).in_region(region));
+    }
+    for u in &out.untagged {
+        report.fail(Failure::aws(&u.id, "tag", &u.error).in_region(region));
+    }
+    report.leave_for_next_run(out.applied.not_started.len(), BUDGET_SPENT);
+    if let Some(summary) = report
+        .fields
+        .regions
+        .iter_mut()
+        .find(|r| r.region == region)
+    {
+        summary.done += out.applied.done.len();
+        summary.skipped += db.plan.skipped.len();
+        summary.failed += out.applied.failed.len() + out.untagged.len();
+    }
+}
+
 /// Instances stopped and started, failed starts, per schedule too; the hours each stop is
 /// planned to save, per instance type.
 pub fn metrics_into(report: &StopperReport, metrics: &mut Metrics) {
@@ -167,7 +228,18 @@ pub fn metrics_into(report: &StopperReport, metrics: &mut Metrics) {
     };
     let mut stopped = 0;
     let mut started = 0;
-    for e in &report.done {
+    let is_database = |e: &&Entry| matches!(e.kind.as_deref(), Some("rds") | Some("aurora"));
+    let databases = |action: &str| {
+        report
+            .done
+            .iter()
+            .filter(is_database)
+            .filter(|e| e.action == action)
+            .count() as u64
+    };
+    metrics.count("DatabasesStopped", databases("stop"));
+    metrics.count("DatabasesStarted", databases("start"));
+    for e in report.done.iter().filter(|e| !is_database(e)) {
         let is_stop = stops.contains(&e.action.as_str());
         if is_stop {
             stopped += 1;

@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+pub mod databases;
+pub use databases::{DatabasePlan, evaluate_databases};
+
 use fleetkeeper::Plan;
 use fleetkeeper::ec2::InstanceState;
 use fleetkeeper::lease::Lease;
@@ -72,6 +75,8 @@ pub struct StartFailure {
 #[derive(Debug, Clone, Default)]
 pub struct RegionPlan {
     pub plan: Plan<Act>,
+    /// RDS DB instances and Aurora clusters (RESOURCES rds, aurora).
+    pub databases: DatabasePlan,
     pub intents: BTreeMap<String, Intent>,
     pub start_failures: Vec<StartFailure>,
 }

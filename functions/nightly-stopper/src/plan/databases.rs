@@ -1,0 +1,276 @@
+//! The databases' plan, pure: each RDS DB instance and Aurora cluster carrying the schedule
+//! tag brought to the state its schedule wants (`available` in hours, `stopped` outside),
+//! with the reason for every one left alone: a cluster's member (the cluster is scheduled), a
+//! read replica or its source (RDS stops neither), a cluster RDS cannot stop, a status in
+//! transition, a start or stop by hand since our last action (respected until the next
+//! boundary, unless the schedule is enforced).
+
+use std::collections::BTreeMap;
+
+use fleetkeeper::Plan;
+use jiff::Timestamp;
+
+use crate::config::Config;
+use crate::model::{Act, Database, Kind, LAST_ACTION_TAG, LastAction, Verb};
+use crate::schedule::{Schedule, Schedules, State, Verdict};
+
+/// One region's databases: the plan (targets are identifiers) and each target's kind and
+/// schedule, which the apply and the report need.
+#[derive(Debug, Clone, Default)]
+pub struct DatabasePlan {
+    /// The databases as read (the apply needs their ARNs).
+    pub observed: Vec<Database>,
+    pub plan: Plan<Act>,
+    pub kinds: BTreeMap<String, Kind>,
+    pub schedules: BTreeMap<String, String>,
+}
+
+pub fn evaluate_databases(
+    databases: &[Database],
+    schedules: &Schedules,
+    verdicts: &BTreeMap<String, Verdict>,
+    config: &Config,
+    at: Timestamp,
+) -> DatabasePlan {
+    let mut out = DatabasePlan {
+        observed: databases.to_vec(),
+        ..DatabasePlan::default()
+    };
+    for db in databases {
+        // A DB instance and a DB cluster may share an identifier: the report could not tell
+        // them apart, so the second is left alone until one is renamed or untagged.
+        if let Some(first) = out.kinds.get(&db.id) {
+            out.plan.skip(
+                &db.id,
+                format!(
+                    "shares its identifier with a {} also tagged: rename or untag one",
+                    first.as_str()
+                ),
+            );
+            continue;
+        }
+        out.kinds.insert(db.id.clone(), db.kind());
+        let name = db.tags.get(&config.schedule_tag.key).map(String::as_str);
+        let (Some(schedule), Some(v)) = (
+            name.and_then(|n| schedules.get(n)),
+            name.and_then(|n| verdicts.get(n)),
+        ) else {
+            out.plan.skip(
+                &db.id,
+                format!(
+                    "{} {:?} names no schedule (known: {})",
+                    config.schedule_tag.key,
+                    name.unwrap_or_default(),
+                    schedules.names()
+                ),
+            );
+            continue;
+        };
+        out.schedules.insert(db.id.clone(), schedule.name.clone());
+        decide(&mut out.plan, db, schedule, v, config, at);
+    }
+    out
+}
+
+fn decide(
+    plan: &mut Plan<Act>,
+    db: &Database,
+    s: &Schedule,
+    v: &Verdict,
+    config: &Config,
+    at: Timestamp,
+) {
+    let id = db.id.as_str();
+    let today = at.to_zoned(s.tz.clone()).date();
+    if config.skip_dates.contains(&today) {
+        return plan.skip(id, format!("{today} is in SKIP_DATES ({})", s.tz_name));
+    }
+    let Some(desired) = v.desired else {
+        return plan.skip(id, v.reason.clone());
+    };
+    if let Some(cluster) = &db.cluster {
+        return plan.skip(
+            id,
+            format!("a member of DB cluster {cluster}: the cluster is what is scheduled (RESOURCES aurora, and its tag)"),
+        );
+    }
+    if let Some(source) = &db.replica_of {
+        return plan.skip(
+            id,
+            format!("a read replica of {source}: RDS cannot stop a read replica"),
+        );
+    }
+    if db.replicas > 0 {
+        return plan.skip(
+            id,
+            format!(
+                "the source of {} read replica(s): RDS cannot stop it",
+                db.replicas
+            ),
+        );
+    }
+    if let Some(why) = &db.unstoppable {
+        return plan.skip(id, why.clone());
+    }
+    let wanted = match desired {
+        State::Running => "available",
+        State::Stopped => "stopped",
+    };
+    if db.status == wanted {
+        return plan.skip(id, format!("already {wanted} ({})", v.reason));
+    }
+    if db.status != "available" && db.status != "stopped" {
+        return plan.skip(id, format!("{}: the next run decides", db.status));
+    }
+    // Our last action since the boundary, and the database is not where we left it: a person
+    // moved it. Respected until the next boundary, unless the schedule is enforced.
+    let enforced = s.enforced || s.hold.is_some();
+    let last = db
+        .tags
+        .get(LAST_ACTION_TAG)
+        .and_then(|t| LastAction::parse(t));
+    let boundary = v.last.as_ref().map(|b| b.at);
+    if !enforced && let Some(l) = last.filter(|l| boundary.is_some_and(|b| l.at > b)) {
+        let ours = match l.verb {
+            Verb::Started | Verb::StartFailed => "we started it",
+            Verb::Stopped => "we stopped it",
+        };
+        let by_hand = if db.status == "available" {
+            "started"
+        } else {
+            "stopped"
+        };
+        return plan.skip(
+            id,
+            format!(
+                "{by_hand} by hand since {ours} at {}; left {} until the next boundary of {} (it is not enforced)",
+                l.at, db.status, s.name
+            ),
+        );
+    }
+    let act = match desired {
+        State::Running => Act::Start,
+        State::Stopped => Act::Stop,
+    };
+    plan.act(id, act, v.reason.clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::parse;
+    use fleetkeeper::Env;
+    use jiff::tz::TimeZone;
+
+    const DOC: &str = r#"{
+        "uk-support": {"timezone": "Europe/London", "periods": [{"days": "mon-fri", "start": "08:00", "stop": "18:00"}]},
+        "strict": {"timezone": "Europe/London", "enforced": true, "periods": [{"days": "mon-fri", "start": "08:00", "stop": "18:00"}]}}"#;
+    // Tuesday 2026-12-01 in London (GMT = UTC).
+    const EVENING: &str = "2026-12-01T18:05:00Z";
+    const MORNING: &str = "2026-12-02T08:05:00Z";
+
+    fn db(id: &str, kind: Kind, status: &str, schedule: &str) -> Database {
+        Database {
+            id: id.into(),
+            arn: format!("arn:aws:rds:us-east-1:123456789012:db:{id}"),
+            kind: Some(kind),
+            status: status.into(),
+            tags: BTreeMap::from([("fleetkeeper:schedule".to_owned(), schedule.to_owned())]),
+            ..Database::default()
+        }
+    }
+
+    fn run(dbs: &[Database], at: &str) -> DatabasePlan {
+        let s = parse(DOC, (&TimeZone::UTC, "UTC")).unwrap();
+        let at: Timestamp = at.parse().unwrap();
+        let config = Config::from_env(&Env::of(&[("RESOURCES", "ec2,rds,aurora")])).unwrap();
+        evaluate_databases(dbs, &s, &s.verdicts(at), &config, at)
+    }
+
+    fn acted(p: &DatabasePlan) -> Vec<(&str, Act)> {
+        p.plan
+            .actions
+            .iter()
+            .map(|a| (a.target.as_str(), a.action))
+            .collect()
+    }
+
+    fn why<'a>(p: &'a DatabasePlan, id: &str) -> &'a str {
+        &p.plan
+            .skipped
+            .iter()
+            .find(|s| s.target == id)
+            .expect(id)
+            .reason
+    }
+
+    #[test]
+    fn databases_stop_in_the_evening_and_start_in_the_morning() {
+        let evening = [
+            db("db-1", Kind::Rds, "available", "uk-support"),
+            db("orders", Kind::Aurora, "available", "uk-support"),
+            db("db-off", Kind::Rds, "stopped", "uk-support"),
+        ];
+        let p = run(&evening, EVENING);
+        assert_eq!(acted(&p), [("db-1", Act::Stop), ("orders", Act::Stop)]);
+        assert_eq!(p.kinds["orders"], Kind::Aurora);
+        assert_eq!(p.schedules["db-1"], "uk-support");
+        assert!(why(&p, "db-off").starts_with("already stopped"));
+        let morning = [
+            db("db-1", Kind::Rds, "stopped", "uk-support"),
+            db("orders", Kind::Aurora, "stopped", "uk-support"),
+        ];
+        let p = run(&morning, MORNING);
+        assert_eq!(acted(&p), [("db-1", Act::Start), ("orders", Act::Start)]);
+    }
+
+    #[test]
+    fn what_rds_cannot_stop_is_left_with_the_reason() {
+        let mut member = db("db-member", Kind::Rds, "available", "uk-support");
+        member.cluster = Some("orders".into());
+        let mut replica = db("db-replica", Kind::Rds, "available", "uk-support");
+        replica.replica_of = Some("db-main".into());
+        let mut source = db("db-main", Kind::Rds, "available", "uk-support");
+        source.replicas = 1;
+        let mut v1 = db("old-serverless", Kind::Aurora, "available", "uk-support");
+        v1.unstoppable = Some("an Aurora Serverless v1 cluster cannot be stopped".into());
+        let busy = db("db-busy", Kind::Rds, "modifying", "uk-support");
+        let p = run(&[member, replica, source, v1, busy], EVENING);
+        assert!(acted(&p).is_empty());
+        assert!(why(&p, "db-member").contains("member of DB cluster orders"));
+        assert!(why(&p, "db-replica").contains("read replica of db-main"));
+        assert!(why(&p, "db-main").contains("source of 1 read replica"));
+        assert!(why(&p, "old-serverless").contains("Serverless v1"));
+        assert_eq!(why(&p, "db-busy"), "modifying: the next run decides");
+    }
+
+    #[test]
+    fn a_database_started_by_hand_is_respected_until_the_next_boundary() {
+        let mut started = db("db-1", Kind::Rds, "available", "uk-support");
+        started.tags.insert(
+            LAST_ACTION_TAG.into(),
+            "stopped 2026-12-01T18:00:30Z".into(),
+        );
+        let p = run(std::slice::from_ref(&started), "2026-12-01T21:05:00Z");
+        assert!(acted(&p).is_empty());
+        assert!(why(&p, "db-1").starts_with("started by hand since we stopped it"));
+        started
+            .tags
+            .insert("fleetkeeper:schedule".into(), "strict".into());
+        let p = run(&[started], "2026-12-01T21:05:00Z");
+        assert_eq!(acted(&p), [("db-1", Act::Stop)], "enforced");
+    }
+
+    #[test]
+    fn an_instance_and_a_cluster_of_one_name_are_not_confused() {
+        let p = run(
+            &[
+                db("shared", Kind::Rds, "available", "uk-support"),
+                db("shared", Kind::Aurora, "available", "uk-support"),
+            ],
+            EVENING,
+        );
+        assert_eq!(acted(&p), [("shared", Act::Stop)]);
+        assert!(why(&p, "shared").contains("shares its identifier with a rds"));
+    }
+}

@@ -1,0 +1,278 @@
+//! nightly-stopper's databases against moto (RDS DB instances and Aurora clusters): an evening
+//! and a morning over both kinds beside an EC2 instance, on the teams' schedules from the real
+//! clock; decoys left alone (untagged, another schedule, a read replica and its source, a
+//! cluster's member); a dry run; bad RESOURCES.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_rds::types::Tag;
+use fleetkeeper::exec::Budget;
+use fleetkeeper::report::Entry;
+use fleetkeeper::telemetry::Metrics;
+use fleetkeeper_tests::Moto;
+use fleetkeeper_tests::clock::{self, rfc3339};
+use fleetkeeper_tests::ec2::launch;
+use jiff::Timestamp;
+use jiff::civil::Weekday;
+use nightly_stopper::config::Config;
+use nightly_stopper::handler::run;
+use nightly_stopper::ports::{App, targets};
+use nightly_stopper::report::StopperReport;
+use serde_json::json;
+
+const SCHEDULES: &str = r#"{
+    "office-hours": {"timezone": "Europe/Berlin", "periods": [{"days": "mon-fri", "start": "07:00", "stop": "19:00"}]},
+    "night-shift": {"timezone": "Europe/Berlin", "periods": [{"days": "mon-sun", "start": "18:00", "stop": "06:00"}]}
+}"#;
+
+fn tag(k: &str, v: &str) -> Tag {
+    Tag::builder().key(k).value(v).build()
+}
+
+fn office() -> Tag {
+    tag("fleetkeeper:schedule", "office-hours")
+}
+
+async fn rds(moto: &Moto) -> aws_sdk_rds::Client {
+    Moto::aws(&moto.env(&[("AWS_REGION", "eu-west-1")]))
+        .await
+        .client("RDS", aws_sdk_rds::Client::new)
+}
+
+async fn db_instance(rds: &aws_sdk_rds::Client, id: &str, tags: Vec<Tag>, cluster: Option<&str>) {
+    let mut call = rds
+        .create_db_instance()
+        .db_instance_identifier(id)
+        .db_instance_class("db.t3.micro")
+        .set_tags(Some(tags));
+    call = match cluster {
+        Some(c) => call.engine("aurora-postgresql").db_cluster_identifier(c),
+        None => call
+            .engine("postgres")
+            .allocated_storage(20)
+            .master_username("fleetkeeper")
+            .master_user_password("not-a-secret-moto-only"),
+    };
+    call.send().await.unwrap();
+}
+
+/// Every database's status, by identifier (clusters as `cluster:<id>`).
+async fn statuses(rds: &aws_sdk_rds::Client) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for d in rds
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap()
+        .db_instances()
+    {
+        out.insert(
+            d.db_instance_identifier().unwrap().to_owned(),
+            d.db_instance_status().unwrap().to_owned(),
+        );
+    }
+    for c in rds
+        .describe_db_clusters()
+        .send()
+        .await
+        .unwrap()
+        .db_clusters()
+    {
+        out.insert(
+            format!("cluster:{}", c.db_cluster_identifier().unwrap()),
+            c.status().unwrap().to_owned(),
+        );
+    }
+    out
+}
+
+async fn at(moto: &Moto, extra: &[(&str, &str)], at: Timestamp) -> StopperReport {
+    try_at(moto, extra, at).await.unwrap()
+}
+
+async fn try_at(
+    moto: &Moto,
+    extra: &[(&str, &str)],
+    at: Timestamp,
+) -> Result<StopperReport, String> {
+    let mut vars = vec![
+        ("REGIONS", "eu-west-1"),
+        ("SCHEDULES", SCHEDULES),
+        ("RESOURCES", "ec2,rds,aurora"),
+    ];
+    vars.extend_from_slice(extra);
+    let env = Moto::env_for(&moto.endpoint(), &vars);
+    let config = Config::from_env(&env).map_err(|e| e.to_string())?;
+    let aws = Moto::aws(&env).await;
+    let stopper = App::new(
+        targets(&aws, &config).await,
+        aws.client("SSM", aws_sdk_ssm::Client::new),
+    );
+    let payload = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": rfc3339(at), "detail": {}});
+    let mut metrics = Metrics::for_function("nightly-stopper");
+    run(
+        &stopper,
+        &config,
+        &payload,
+        clock::now(),
+        Budget::unlimited(),
+        &mut metrics,
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+fn of_kind<'a>(entries: &'a [Entry], kind: &str) -> Vec<&'a str> {
+    let mut v: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.kind.as_deref() == Some(kind))
+        .map(|e| e.target.as_str())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn databases_and_clusters_stop_in_the_evening_and_start_in_the_morning() {
+    let moto = Moto::start();
+    let rds = rds(&moto).await;
+    // Scheduled: a DB instance and an Aurora cluster (with its member instance).
+    db_instance(&rds, "reports-db", vec![office()], None).await;
+    rds.create_db_cluster()
+        .db_cluster_identifier("orders")
+        .engine("aurora-postgresql")
+        .master_username("fleetkeeper")
+        .master_user_password("not-a-secret-moto-only")
+        .tags(office())
+        .send()
+        .await
+        .unwrap();
+    db_instance(&rds, "orders-1", vec![office()], Some("orders")).await;
+    // Decoys: untagged, another schedule (running in the evening), a read replica and its source.
+    db_instance(&rds, "untagged-db", vec![], None).await;
+    db_instance(
+        &rds,
+        "night-db",
+        vec![tag("fleetkeeper:schedule", "night-shift")],
+        None,
+    )
+    .await;
+    db_instance(&rds, "main-db", vec![office()], None).await;
+    rds.create_db_instance_read_replica()
+        .db_instance_identifier("main-db-replica")
+        .source_db_instance_identifier("main-db")
+        .tags(office())
+        .send()
+        .await
+        .unwrap();
+    let ec2 = Moto::aws(&moto.env(&[("AWS_REGION", "eu-west-1")]))
+        .await
+        .client("EC2", aws_sdk_ec2::Client::new);
+    let web = launch(&ec2, 1, &[("fleetkeeper:schedule", "office-hours")]).await;
+
+    let tue = clock::next(Weekday::Tuesday, "Europe/Berlin");
+    let evening = clock::at(tue, "19:05", "Europe/Berlin");
+    let morning = clock::at(tue.tomorrow().unwrap(), "07:05", "Europe/Berlin");
+
+    // A dry run plans every kind and changes nothing (RDS has no DryRun flag).
+    let before = statuses(&rds).await;
+    let dry = at(&moto, &[("DRY_RUN", "true")], evening).await;
+    assert_eq!(of_kind(&dry.planned, "rds"), ["reports-db"]);
+    assert_eq!(of_kind(&dry.planned, "aurora"), ["orders"]);
+    assert_eq!(statuses(&rds).await, before, "nothing changed");
+
+    let r = at(&moto, &[], evening).await;
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(of_kind(&r.done, "rds"), ["reports-db"]);
+    assert_eq!(of_kind(&r.done, "aurora"), ["orders"]);
+    assert_eq!(of_kind(&r.done, "ec2"), [web[0].as_str()]);
+    let after = statuses(&rds).await;
+    assert_eq!(after["reports-db"], "stopped");
+    assert_eq!(after["cluster:orders"], "stopped");
+    for decoy in ["untagged-db", "night-db", "main-db", "main-db-replica"] {
+        assert_eq!(after[decoy], before[decoy], "{decoy} left alone");
+    }
+    let why = |id: &str| {
+        r.skipped
+            .iter()
+            .find(|e| e.target == id)
+            .map(|e| e.reason.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        why("orders-1").contains("member of DB cluster orders"),
+        "{}",
+        why("orders-1")
+    );
+    assert!(
+        why("main-db").contains("read replica"),
+        "{}",
+        why("main-db")
+    );
+    assert!(why("main-db-replica").contains("read replica of main-db"));
+    assert!(r.skipped.iter().all(|e| e.target != "untagged-db"));
+    // The last action is remembered on the database, as on an instance.
+    let tags = rds
+        .list_tags_for_resource()
+        .resource_name(
+            rds.describe_db_instances()
+                .db_instance_identifier("reports-db")
+                .send()
+                .await
+                .unwrap()
+                .db_instances()[0]
+                .db_instance_arn()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tag_list()
+            .iter()
+            .any(|t| t.key() == Some("fleetkeeper:last-action")
+                && t.value().unwrap().starts_with("stopped ")),
+        "{:?}",
+        tags.tag_list()
+    );
+
+    // A rerun the same evening changes nothing.
+    let again = at(&moto, &[], evening).await;
+    assert!(of_kind(&again.done, "rds").is_empty() && of_kind(&again.done, "aurora").is_empty());
+
+    // In the morning office hours open and the night shift's hours end.
+    let m = at(&moto, &[], morning).await;
+    assert_eq!(of_kind(&m.done, "rds"), ["night-db", "reports-db"]);
+    let action = |id: &str| {
+        m.done
+            .iter()
+            .find(|e| e.target == id)
+            .unwrap()
+            .action
+            .clone()
+    };
+    assert_eq!(
+        (action("reports-db"), action("night-db")),
+        ("start".into(), "stop".into())
+    );
+    assert_eq!(of_kind(&m.done, "aurora"), ["orders"]);
+    let after = statuses(&rds).await;
+    assert_eq!(after["reports-db"], "available");
+    assert_eq!(after["cluster:orders"], "available");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_resources_fail_the_cold_start_and_ec2_alone_is_todays_behaviour() {
+    let moto = Moto::start();
+    let rds = rds(&moto).await;
+    db_instance(&rds, "reports-db", vec![office()], None).await;
+    let err = try_at(&moto, &[("RESOURCES", "ec2,lambda")], clock::now())
+        .await
+        .unwrap_err();
+    assert!(err.contains("RESOURCES"), "{err}");
+    let tue = clock::next(Weekday::Tuesday, "Europe/Berlin");
+    let evening = clock::at(tue, "19:05", "Europe/Berlin");
+    let r = at(&moto, &[("RESOURCES", "ec2")], evening).await;
+    assert!(r.planned.iter().all(|e| e.kind.as_deref() == Some("ec2")));
+    assert_eq!(statuses(&rds).await["reports-db"], "available");
+}
