@@ -11,6 +11,8 @@ use serde_json::Value;
 use fleetkeeper::Error;
 use fleetkeeper::error::brief;
 
+use crate::model::Kind;
+
 /// A manual stop or start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +44,56 @@ pub enum Request {
         at: Option<Timestamp>,
         hours: u32,
     },
+}
+
+/// RDS's own start of a database stopped for seven days, as EventBridge delivers it:
+/// RDS-EVENT-0154 for a DB instance, RDS-EVENT-0153 for a DB cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RdsRestart {
+    pub arn: String,
+    pub id: String,
+    pub kind: Kind,
+    pub account: String,
+    pub region: String,
+    pub at: Timestamp,
+}
+
+/// The RDS events taken: "started because it exceeded the maximum time stopped".
+pub const RDS_RESTART_EVENTS: [&str; 2] = ["RDS-EVENT-0154", "RDS-EVENT-0153"];
+
+/// An RDS event (None: not one). Another RDS event is bad input: a rule sends too much.
+pub fn rds_restart(payload: &Value) -> Result<Option<RdsRestart>, Error> {
+    if payload.get("source").and_then(Value::as_str) != Some("aws.rds") {
+        return Ok(None);
+    }
+    let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let detail = payload.get("detail").cloned().unwrap_or(Value::Null);
+    let event_id = field(&detail, "EventID").unwrap_or_default();
+    let kind = match event_id.as_str() {
+        "RDS-EVENT-0154" => Kind::Rds,
+        "RDS-EVENT-0153" => Kind::Aurora,
+        other => {
+            return Err(Error::input(format!(
+                "an RDS event {other:?}: nightly-stopper takes only {} (a database started by RDS after seven days stopped); narrow the rule",
+                RDS_RESTART_EVENTS.join(" and ")
+            )));
+        }
+    };
+    let missing = |what: &str| Error::input(format!("the RDS event {event_id} has no {what}"));
+    let arn = field(&detail, "SourceArn").ok_or_else(|| missing("detail.SourceArn"))?;
+    let id = field(&detail, "SourceIdentifier")
+        .or_else(|| arn.rsplit(':').next().map(str::to_owned))
+        .ok_or_else(|| missing("detail.SourceIdentifier"))?;
+    let obj = payload.as_object().ok_or_else(|| missing("body"))?;
+    let at = fleetkeeper::clock::event_time(obj)?.ok_or_else(|| missing("time"))?;
+    Ok(Some(RdsRestart {
+        arn,
+        id,
+        kind,
+        account: field(payload, "account").unwrap_or_default(),
+        region: field(payload, "region").ok_or_else(|| missing("region"))?,
+        at,
+    }))
 }
 
 impl Request {

@@ -47,6 +47,12 @@ pub async fn run_in<F: Fleet + Databases + Sync, D: Documents + Sync>(
     budget: Budget,
     metrics: &mut Metrics,
 ) -> Result<StopperReport, Error> {
+    if let Some(restart) = event::rds_restart(payload)? {
+        let report = crate::restart::remember(targets, config, &restart).await;
+        report::metrics_into(&report, metrics);
+        report.log();
+        return Ok(report);
+    }
     let request = event::parse(payload)?;
     tracing::debug!(
         ?request,
@@ -110,6 +116,7 @@ pub async fn run_in<F: Fleet + Databases + Sync, D: Documents + Sync>(
                 let mut region_plan = plan::evaluate(&i, &schedules, &verdicts, config, at);
                 region_plan.databases =
                     plan::evaluate_databases(&dbs, &schedules, &verdicts, config, at);
+                plan::order(&mut region_plan, &i, &schedules, key);
                 (i.len() + dbs.len(), region_plan)
             });
             (at, plans)

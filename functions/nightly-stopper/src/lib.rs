@@ -15,6 +15,7 @@ pub mod plan;
 pub mod ports;
 pub mod preview;
 pub mod report;
+pub mod restart;
 pub mod schedule;
 
 use fleetkeeper::Error;

@@ -89,6 +89,8 @@ pub enum Verb {
     Started,
     /// We started it and EC2 stopped it again (reported once).
     StartFailed,
+    /// RDS started a database of ours itself, after seven days stopped: not a person's start.
+    RestartedByAws,
 }
 
 /// What `fleetkeeper:last-action` says: our last stop or start, and when.
@@ -106,6 +108,7 @@ impl LastAction {
             "stopped" => Verb::Stopped,
             "started" => Verb::Started,
             "start-failed" => Verb::StartFailed,
+            "restarted-by-aws" => Verb::RestartedByAws,
             _ => return None,
         };
         Some(LastAction {

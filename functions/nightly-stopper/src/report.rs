@@ -48,11 +48,16 @@ pub struct StopperFields {
 pub type StopperReport = Report<StopperFields>;
 
 pub fn new(request: Request, at: Timestamp, mode: Mode) -> StopperReport {
+    named(request.name(), at, mode)
+}
+
+/// A report for a run that is not a [`Request`]: `rds-restart`.
+pub fn named(action: &'static str, at: Timestamp, mode: Mode) -> StopperReport {
     Report::with_fields(
         FUNCTION,
         mode,
         StopperFields {
-            action: request.name(),
+            action,
             time: at.to_string(),
             matched: 0,
             regions: Vec::new(),

@@ -95,6 +95,15 @@ async fn try_at(
     extra: &[(&str, &str)],
     at: Timestamp,
 ) -> Result<StopperReport, String> {
+    let payload = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": rfc3339(at), "detail": {}});
+    with_payload(moto, extra, payload).await
+}
+
+async fn with_payload(
+    moto: &Moto,
+    extra: &[(&str, &str)],
+    payload: serde_json::Value,
+) -> Result<StopperReport, String> {
     let mut vars = vec![
         ("REGIONS", "eu-west-1"),
         ("SCHEDULES", SCHEDULES),
@@ -108,7 +117,6 @@ async fn try_at(
         targets(&aws, &config).await,
         aws.client("SSM", aws_sdk_ssm::Client::new),
     );
-    let payload = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": rfc3339(at), "detail": {}});
     let mut metrics = Metrics::for_function("nightly-stopper");
     run(
         &stopper,
@@ -172,20 +180,48 @@ async fn databases_and_clusters_stop_in_the_evening_and_start_in_the_morning() {
 
     let tue = clock::next(Weekday::Tuesday, "Europe/Berlin");
     let evening = clock::at(tue, "19:05", "Europe/Berlin");
+    let later = clock::at(tue, "19:10", "Europe/Berlin");
     let morning = clock::at(tue.tomorrow().unwrap(), "07:05", "Europe/Berlin");
+    let after_breakfast = clock::at(tue.tomorrow().unwrap(), "07:10", "Europe/Berlin");
 
-    // A dry run plans every kind and changes nothing (RDS has no DryRun flag).
+    // A dry run plans and changes nothing (RDS has no DryRun flag). With order none every
+    // kind is planned at once.
     let before = statuses(&rds).await;
-    let dry = at(&moto, &[("DRY_RUN", "true")], evening).await;
+    let at_once = SCHEDULES.replace(
+        r#""office-hours": {"timezone""#,
+        r#""office-hours": {"order": "none", "timezone""#,
+    );
+    let dry = at(
+        &moto,
+        &[("DRY_RUN", "true"), ("SCHEDULES", at_once.as_str())],
+        evening,
+    )
+    .await;
     assert_eq!(of_kind(&dry.planned, "rds"), ["reports-db"]);
     assert_eq!(of_kind(&dry.planned, "aurora"), ["orders"]);
+    assert_eq!(of_kind(&dry.planned, "ec2"), [web[0].as_str()]);
     assert_eq!(statuses(&rds).await, before, "nothing changed");
 
-    let r = at(&moto, &[], evening).await;
+    // The evening: the app stops first; the databases wait for it, and stop at the next run.
+    let first = at(&moto, &[], evening).await;
+    assert_eq!(of_kind(&first.done, "ec2"), [web[0].as_str()]);
+    assert!(of_kind(&first.done, "rds").is_empty());
+    let waiting = first
+        .skipped
+        .iter()
+        .find(|e| e.target == "reports-db")
+        .unwrap();
+    assert!(
+        waiting
+            .reason
+            .starts_with("waiting for office-hours's instances to stop first"),
+        "{}",
+        waiting.reason
+    );
+    let r = at(&moto, &[], later).await;
     assert!(r.failed.is_empty(), "{:?}", r.failed);
     assert_eq!(of_kind(&r.done, "rds"), ["reports-db"]);
     assert_eq!(of_kind(&r.done, "aurora"), ["orders"]);
-    assert_eq!(of_kind(&r.done, "ec2"), [web[0].as_str()]);
     let after = statuses(&rds).await;
     assert_eq!(after["reports-db"], "stopped");
     assert_eq!(after["cluster:orders"], "stopped");
@@ -237,12 +273,16 @@ async fn databases_and_clusters_stop_in_the_evening_and_start_in_the_morning() {
     );
 
     // A rerun the same evening changes nothing.
-    let again = at(&moto, &[], evening).await;
+    let again = at(&moto, &[], later).await;
     assert!(of_kind(&again.done, "rds").is_empty() && of_kind(&again.done, "aurora").is_empty());
 
-    // In the morning office hours open and the night shift's hours end.
+    // In the morning office hours open and the night shift's hours end. The databases start
+    // first; the app waits for them, and starts at the next run, once they are available.
     let m = at(&moto, &[], morning).await;
     assert_eq!(of_kind(&m.done, "rds"), ["night-db", "reports-db"]);
+    assert!(of_kind(&m.done, "ec2").is_empty());
+    let app = at(&moto, &[], after_breakfast).await;
+    assert_eq!(of_kind(&app.done, "ec2"), [web[0].as_str()]);
     let action = |id: &str| {
         m.done
             .iter()
@@ -275,4 +315,74 @@ async fn bad_resources_fail_the_cold_start_and_ec2_alone_is_todays_behaviour() {
     let r = at(&moto, &[("RESOURCES", "ec2")], evening).await;
     assert!(r.planned.iter().all(|e| e.kind.as_deref() == Some("ec2")));
     assert_eq!(statuses(&rds).await["reports-db"], "available");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_rds_restarted_itself_is_stopped_again_and_a_persons_start_is_not() {
+    let moto = Moto::start();
+    let rds = rds(&moto).await;
+    db_instance(&rds, "reports-db", vec![office()], None).await;
+    db_instance(&rds, "analyst-db", vec![office()], None).await;
+    let tue = clock::next(Weekday::Tuesday, "Europe/Berlin");
+    at(&moto, &[], clock::at(tue, "19:05", "Europe/Berlin")).await;
+    assert_eq!(statuses(&rds).await["reports-db"], "stopped");
+
+    // RDS starts reports-db itself (moto never does: the test plays RDS), and says so; a
+    // person starts analyst-db.
+    for id in ["reports-db", "analyst-db"] {
+        rds.start_db_instance()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .unwrap();
+    }
+    let arn = rds
+        .describe_db_instances()
+        .db_instance_identifier("reports-db")
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .db_instance_arn()
+        .unwrap()
+        .to_owned();
+    let mut event = fleetkeeper_tests::event("nightly-stopper", "rds-auto-start");
+    event["time"] = rfc3339(clock::at(tue, "21:00", "Europe/Berlin")).into();
+    event["detail"]["SourceArn"] = arn.clone().into();
+    event["account"] = arn.split(':').nth(4).unwrap().into();
+    let remembered = with_payload(&moto, &[], event.clone()).await.unwrap();
+    assert_eq!(remembered.fields.action, "rds-restart");
+    assert_eq!(remembered.done.len(), 1, "{remembered:?}");
+    assert_eq!(remembered.done[0].target, "reports-db");
+
+    // The next evaluation stops reports-db again; analyst-db's start was a person's.
+    let r = at(&moto, &[], clock::at(tue, "21:05", "Europe/Berlin")).await;
+    assert_eq!(of_kind(&r.done, "rds"), ["reports-db"], "{:?}", r.skipped);
+    let after = statuses(&rds).await;
+    assert_eq!(after["reports-db"], "stopped");
+    assert_eq!(after["analyst-db"], "available");
+    let why = r
+        .skipped
+        .iter()
+        .find(|e| e.target == "analyst-db")
+        .map(|e| e.reason.as_str())
+        .unwrap_or_default();
+    assert!(why.starts_with("started by hand"), "{why}");
+
+    // Another RDS event is refused, and an event for a database without the tag changes nothing.
+    let mut other = event.clone();
+    other["detail"]["EventID"] = "RDS-EVENT-0088".into();
+    let err = with_payload(&moto, &[], other).await.unwrap_err();
+    assert!(err.contains("RDS-EVENT-0154"), "{err}");
+    db_instance(&rds, "untagged-db", vec![], None).await;
+    let mut untagged = event;
+    untagged["detail"]["SourceArn"] = arn.replace("reports-db", "untagged-db").into();
+    untagged["detail"]["SourceIdentifier"] = "untagged-db".into();
+    let r = with_payload(&moto, &[], untagged).await.unwrap();
+    assert!(r.done.is_empty());
+    assert!(
+        r.skipped[0].reason.contains("not ours to stop"),
+        "{:?}",
+        r.skipped
+    );
 }

@@ -13,6 +13,99 @@ use jiff::Timestamp;
 use crate::config::Config;
 use crate::model::{Act, Database, Kind, LAST_ACTION_TAG, LastAction, Verb};
 use crate::schedule::{Schedule, Schedules, State, Verdict};
+use fleetkeeper::ec2::{Instance, InstanceState};
+
+use super::RegionPlan;
+
+/// Databases before the apps that need them, per schedule in one place (unless the schedule
+/// says `"order": "none"`). Its instances start only once every database of the schedule there
+/// is `available`; until then each is skipped, "waiting for database db-1 (starting)". Its
+/// databases stop only once none of its instances there is still up; until then they wait.
+/// A run every few minutes carries each side out in turn.
+pub fn order(
+    region_plan: &mut RegionPlan,
+    instances: &[Instance],
+    schedules: &Schedules,
+    key: &str,
+) {
+    let RegionPlan {
+        plan, databases, ..
+    } = region_plan;
+    let of = |tags: &BTreeMap<String, String>| tags.get(key).cloned();
+    for (name, schedule) in schedules.iter() {
+        if !schedule.databases_first {
+            continue;
+        }
+        let dbs: Vec<&Database> = databases
+            .observed
+            .iter()
+            .filter(|d| of(&d.tags).as_deref() == Some(name.as_str()) && d.cluster.is_none())
+            .collect();
+        if dbs.is_empty() {
+            continue;
+        }
+        let compute: Vec<&Instance> = instances
+            .iter()
+            .filter(|i| of(&i.tags).as_deref() == Some(name.as_str()))
+            .collect();
+        let is_ours = |id: &str| compute.iter().any(|i| i.id == id);
+        if let Some(db) = dbs.iter().find(|d| d.status != "available") {
+            let more = dbs.iter().filter(|d| d.status != "available").count() - 1;
+            let why = format!(
+                "waiting for database {} ({}){}: {name} starts its databases first",
+                db.id,
+                db.status,
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+            let waiting: Vec<String> = plan
+                .actions
+                .iter()
+                .filter(|a| a.action == Act::Start && is_ours(&a.target))
+                .map(|a| a.target.clone())
+                .collect();
+            defer(plan, &waiting, &why);
+        }
+        let up: Vec<&&Instance> = compute
+            .iter()
+            .filter(|i| !matches!(i.state, InstanceState::Stopped | InstanceState::Terminated))
+            .collect();
+        if let Some(i) = up.first() {
+            let why = format!(
+                "waiting for {name}'s instances to stop first ({} {}{})",
+                i.id,
+                i.state,
+                if up.len() > 1 {
+                    format!(" and {} more", up.len() - 1)
+                } else {
+                    String::new()
+                }
+            );
+            let waiting: Vec<String> = databases
+                .plan
+                .actions
+                .iter()
+                .filter(|a| a.action == Act::Stop && dbs.iter().any(|d| d.id == a.target))
+                .map(|a| a.target.clone())
+                .collect();
+            defer(&mut databases.plan, &waiting, &why);
+        }
+    }
+}
+
+/// Moves the actions on `targets` to the skipped, with `why`.
+fn defer(plan: &mut Plan<Act>, targets: &[String], why: &str) {
+    if targets.is_empty() {
+        return;
+    }
+    plan.actions.retain(|a| !targets.contains(&a.target));
+    for t in targets {
+        plan.skip(t, why);
+    }
+}
 
 /// One region's databases: the plan (targets are identifiers) and each target's kind and
 /// schedule, which the apply and the report need.
@@ -134,6 +227,18 @@ fn decide(
         let ours = match l.verb {
             Verb::Started | Verb::StartFailed => "we started it",
             Verb::Stopped => "we stopped it",
+            // RDS's own start after seven days stopped: no person's; the schedule decides.
+            Verb::RestartedByAws => {
+                let act = match desired {
+                    State::Running => Act::Start,
+                    State::Stopped => Act::Stop,
+                };
+                let why = format!(
+                    "{}; RDS started it itself at {} (seven days stopped)",
+                    v.reason, l.at
+                );
+                return plan.act(id, act, why);
+            }
         };
         let by_hand = if db.status == "available" {
             "started"
@@ -272,5 +377,128 @@ mod tests {
         );
         assert_eq!(acted(&p), [("shared", Act::Stop)]);
         assert!(why(&p, "shared").contains("shares its identifier with a rds"));
+    }
+
+    fn instance(id: &str, state: &str, schedule: &str) -> Instance {
+        Instance {
+            id: id.into(),
+            state: state.into(),
+            tags: BTreeMap::from([("fleetkeeper:schedule".to_owned(), schedule.to_owned())]),
+            instance_type: "t3.micro".into(),
+            ..Default::default()
+        }
+    }
+
+    /// Instances and databases of one place, evaluated and ordered as a run does.
+    fn ordered(instances: &[Instance], dbs: &[Database], at: &str, doc: &str) -> RegionPlan {
+        let s = parse(doc, (&TimeZone::UTC, "UTC")).unwrap();
+        let at: Timestamp = at.parse().unwrap();
+        let config = Config::from_env(&Env::of(&[("RESOURCES", "ec2,rds,aurora")])).unwrap();
+        let v = s.verdicts(at);
+        let mut rp = super::super::evaluate(instances, &s, &v, &config, at);
+        rp.databases = evaluate_databases(dbs, &s, &v, &config, at);
+        order(&mut rp, instances, &s, "fleetkeeper:schedule");
+        rp
+    }
+
+    fn acts(plan: &Plan<Act>) -> Vec<(&str, Act)> {
+        plan.actions
+            .iter()
+            .map(|a| (a.target.as_str(), a.action))
+            .collect()
+    }
+
+    fn skipped<'a>(plan: &'a Plan<Act>, id: &str) -> &'a str {
+        &plan
+            .skipped
+            .iter()
+            .find(|s| s.target == id)
+            .expect(id)
+            .reason
+    }
+
+    #[test]
+    fn databases_start_before_the_apps_and_stop_after_them() {
+        let app = || instance("i-app", "stopped", "uk-support");
+        // Morning: the database starts; the app waits for it.
+        let rp = ordered(
+            &[app()],
+            &[db("db-1", Kind::Rds, "stopped", "uk-support")],
+            MORNING,
+            DOC,
+        );
+        assert_eq!(acts(&rp.databases.plan), [("db-1", Act::Start)]);
+        assert!(acts(&rp.plan).is_empty());
+        assert_eq!(
+            skipped(&rp.plan, "i-app"),
+            "waiting for database db-1 (stopped): uk-support starts its databases first"
+        );
+        // Five minutes on it is starting: still waiting, and said.
+        let rp = ordered(
+            &[app()],
+            &[db("db-1", Kind::Rds, "starting", "uk-support")],
+            MORNING,
+            DOC,
+        );
+        assert!(skipped(&rp.plan, "i-app").starts_with("waiting for database db-1 (starting)"));
+        // Available: the app starts.
+        let rp = ordered(
+            &[app()],
+            &[db("db-1", Kind::Rds, "available", "uk-support")],
+            MORNING,
+            DOC,
+        );
+        assert_eq!(acts(&rp.plan), [("i-app", Act::Start)]);
+        // Evening: the app stops first; the database waits while it is up.
+        let running = instance("i-app", "running", "uk-support");
+        let up = db("db-1", Kind::Rds, "available", "uk-support");
+        let rp = ordered(&[running], std::slice::from_ref(&up), EVENING, DOC);
+        assert_eq!(acts(&rp.plan), [("i-app", Act::Stop)]);
+        assert!(acts(&rp.databases.plan).is_empty());
+        assert!(
+            skipped(&rp.databases.plan, "db-1")
+                .starts_with("waiting for uk-support's instances to stop first (i-app running)")
+        );
+        // The next run: the app is stopped, the database stops.
+        let rp = ordered(
+            &[instance("i-app", "stopped", "uk-support")],
+            &[up],
+            EVENING,
+            DOC,
+        );
+        assert_eq!(acts(&rp.databases.plan), [("db-1", Act::Stop)]);
+    }
+
+    #[test]
+    fn order_none_acts_on_everything_at_once_and_other_schedules_do_not_wait() {
+        let doc = r#"{"uk-support": {"timezone": "Europe/London", "order": "none",
+            "periods": [{"days": "mon-fri", "start": "08:00", "stop": "18:00"}]},
+            "strict": {"timezone": "Europe/London", "periods": [{"days": "mon-fri", "start": "08:00", "stop": "18:00"}]}}"#;
+        let rp = ordered(
+            &[
+                instance("i-app", "stopped", "uk-support"),
+                instance("i-other", "stopped", "strict"),
+            ],
+            &[db("db-1", Kind::Rds, "stopped", "uk-support")],
+            MORNING,
+            doc,
+        );
+        assert_eq!(
+            acts(&rp.plan),
+            [("i-app", Act::Start), ("i-other", Act::Start)]
+        );
+        assert_eq!(acts(&rp.databases.plan), [("db-1", Act::Start)]);
+    }
+
+    #[test]
+    fn a_database_rds_restarted_itself_is_stopped_again() {
+        let mut restarted = db("db-1", Kind::Rds, "available", "uk-support");
+        restarted.tags.insert(
+            LAST_ACTION_TAG.into(),
+            "restarted-by-aws 2026-12-01T20:00:00Z".into(),
+        );
+        let p = run(&[restarted], "2026-12-01T21:05:00Z");
+        assert_eq!(acted(&p), [("db-1", Act::Stop)]);
+        assert!(p.plan.actions[0].reason.contains("RDS started it itself"));
     }
 }

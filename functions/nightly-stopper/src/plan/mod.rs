@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 pub mod databases;
-pub use databases::{DatabasePlan, evaluate_databases};
+pub use databases::{DatabasePlan, evaluate_databases, order};
 
 use fleetkeeper::Plan;
 use fleetkeeper::ec2::InstanceState;

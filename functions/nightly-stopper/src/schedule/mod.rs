@@ -44,6 +44,10 @@ impl Schedules {
         self.by_name.get(name)
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Schedule)> {
+        self.by_name.iter()
+    }
+
     /// Every schedule's verdict at `at`, evaluated once for a run.
     pub fn verdicts(&self, at: Timestamp) -> BTreeMap<String, Verdict> {
         self.by_name
@@ -74,6 +78,9 @@ pub struct Schedule {
     pub hibernate: bool,
     /// Hold every instance of the schedule in this state (maintenance).
     pub hold: Option<State>,
+    /// `"order": "databases-first"` (the default): in one place, the schedule's databases start
+    /// before its instances and stop after them. `"none"`: everything at once.
+    pub databases_first: bool,
 }
 
 /// Days, months and times at which a schedule starts or stops its instances.

@@ -19,6 +19,7 @@ const SCHEDULE_FIELDS: &[&str] = &[
     "retain_running",
     "hibernate",
     "override",
+    "order",
     "description",
 ];
 const PERIOD_FIELDS: &[&str] = &["days", "monthdays", "months", "start", "stop"];
@@ -44,6 +45,7 @@ pub fn default_schedules(name: &str, tz: &TimeZone, tz_name: &str) -> Schedules 
         retain_running: false,
         hibernate: false,
         hold: None,
+        databases_first: true,
     };
     Schedules {
         by_name: BTreeMap::from([(name.to_owned(), schedule)]),
@@ -115,6 +117,16 @@ fn schedule(name: &str, body: &Value, default_tz: (&TimeZone, &str)) -> Result<S
         }
         Some(other) => return Err(format!("periods must be a list, got {other}")),
     };
+    let databases_first = match body.get("order") {
+        None => true,
+        Some(Value::String(s)) if s == "databases-first" => true,
+        Some(Value::String(s)) if s == "none" => false,
+        Some(other) => {
+            return Err(format!(
+                "order must be \"databases-first\" or \"none\", got {other}"
+            ));
+        }
+    };
     Ok(Schedule {
         name: name.to_owned(),
         tz,
@@ -124,6 +136,7 @@ fn schedule(name: &str, body: &Value, default_tz: (&TimeZone, &str)) -> Result<S
         retain_running: flag("retain_running")?,
         hibernate: flag("hibernate")?,
         hold,
+        databases_first,
     })
 }
 
@@ -426,6 +439,10 @@ mod tests {
             (
                 r#"{"a": {"enforced": "yes", "periods": [{"stop": "22:00"}]}}"#,
                 r#"schedule "a": enforced must be true or false"#,
+            ),
+            (
+                r#"{"a": {"order": "apps-first", "periods": [{"stop": "22:00"}]}}"#,
+                r#"schedule "a": order must be "databases-first" or "none""#,
             ),
             (
                 r#"{"a": {"periods": [{"monthdays": "0-7", "stop": "22:00"}]}}"#,
