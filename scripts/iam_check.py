@@ -69,6 +69,7 @@ NO_RESOURCE_LEVEL = {
     "route53:ListHostedZonesByName",
     "ssm:GetCommandInvocation",
     "ec2:DescribeAvailabilityZones",
+    "autoscaling:DescribeAutoScalingGroups",
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
 }

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use fleetkeeper::{Applied, AwsError, Mode};
 
-use crate::model::{Act, Database, LAST_ACTION_TAG};
-use crate::plan::{DatabasePlan, RegionPlan};
-use crate::ports::{Databases, Fleet};
+use crate::model::{ASG_SIZE_TAG, Act, Database, LAST_ACTION_TAG, Size};
+use crate::plan::{DatabasePlan, GroupPlan, RegionPlan};
+use crate::ports::{Databases, Fleet, Groups};
 
 /// EC2 accepts at most 1000 ids per StopInstances / StartInstances / CreateTags call.
 pub const MAX_BATCH: usize = 1000;
@@ -249,6 +249,98 @@ pub async fn apply_databases<P: Databases>(
                 }
             }
             Err(e) => out.applied.failed(&db.id, p.action, e),
+        }
+    }
+    out
+}
+
+/// What a region's apply did, per kind.
+#[derive(Debug, Default)]
+pub struct Outcomes {
+    pub instances: Outcome,
+    pub databases: Outcome,
+    pub groups: Outcome,
+}
+
+/// A region's whole plan: instances, then databases, then groups.
+pub async fn apply_all<P: Fleet + Databases + Groups>(
+    port: &P,
+    region_plan: &RegionPlan,
+    mode: Mode,
+    limits: &Limits<'_>,
+    stamp: &str,
+) -> Outcomes {
+    let dbs = &region_plan.databases;
+    Outcomes {
+        instances: apply(port, region_plan, mode, limits, stamp).await,
+        databases: apply_databases(port, &dbs.observed, dbs, mode, limits, stamp).await,
+        groups: apply_groups(port, &region_plan.groups, mode, limits, stamp).await,
+    }
+}
+
+/// A region's Auto Scaling groups. A stop records the group's size first (with the last
+/// action, in one call) and scales it to zero only once that is written: a size never
+/// recorded is a size that could not come back. A start restores the recorded size, then
+/// says so. No DryRun here either: a dry run plans and calls nothing.
+pub async fn apply_groups<P: Groups>(
+    port: &P,
+    group_plan: &GroupPlan,
+    mode: Mode,
+    limits: &Limits<'_>,
+    stamp: &str,
+) -> Outcome {
+    let mut out = Outcome::default();
+    if mode.is_dry_run() {
+        return out;
+    }
+    for p in group_plan.plan.runnable() {
+        let Some(g) = group_plan.observed.iter().find(|g| g.name == p.target) else {
+            continue;
+        };
+        if limits.budget.is_spent() {
+            out.applied.not_started.push(p.target.clone());
+            continue;
+        }
+        let result = match p.action {
+            Act::Start => {
+                let Some(size) = group_plan.restore.get(&g.name) else {
+                    continue;
+                };
+                limits.start.acquire().await;
+                match port.resize_group(&g.name, *size).await {
+                    Ok(()) => {
+                        let tags = [(LAST_ACTION_TAG, format!("started {stamp}"))];
+                        if let Err(error) = port.tag_group(&g.name, &tags).await {
+                            out.untagged.push(Untagged {
+                                id: g.name.clone(),
+                                error,
+                            });
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Act::Stop | Act::Hibernate => {
+                limits.stop.acquire().await;
+                let tags = [
+                    (ASG_SIZE_TAG, g.size.tag()),
+                    (LAST_ACTION_TAG, format!("stopped {stamp}")),
+                ];
+                let zero = Size {
+                    min: 0,
+                    desired: 0,
+                    max: g.size.max,
+                };
+                match port.tag_group(&g.name, &tags).await {
+                    Ok(()) => port.resize_group(&g.name, zero).await,
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match result {
+            Ok(()) => out.applied.done(&g.name, p.action, None),
+            Err(e) => out.applied.failed(&g.name, p.action, e),
         }
     }
     out

@@ -69,9 +69,9 @@ fn resources(env: &Env) -> Result<Vec<Kind>, ConfigError> {
                 "RESOURCES",
                 &raw.join(","),
                 format!(
-                    "a comma list of ec2, rds, aurora ({r:?} is not one{})",
-                    if r == "asg" || r == "ecs" {
-                        "; Auto Scaling groups and ECS services are not scheduled yet"
+                    "a comma list of ec2, rds, aurora, asg ({r:?} is not one{})",
+                    if r == "ecs" {
+                        "; ECS services are not scheduled yet"
                     } else {
                         ""
                     }
@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(c.resources, [Kind::Ec2, Kind::Rds, Kind::Aurora]);
         for (value, says) in [
             ("ec2,lambda", "\"lambda\" is not one"),
-            ("asg", "not scheduled yet"),
+            ("ecs", "not scheduled yet"),
         ] {
             let err = Config::from_env(&Env::of(&[("RESOURCES", value)])).unwrap_err();
             let err = err.to_string();

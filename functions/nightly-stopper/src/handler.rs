@@ -12,20 +12,19 @@ use fleetkeeper::plan::cap_together;
 use fleetkeeper::run::Places;
 use fleetkeeper::telemetry::Metrics;
 
-use crate::apply::{Limits, apply, apply_databases};
+use crate::apply::{Limits, apply_all};
 use crate::config::Config;
 use crate::event::{self, Request};
-use crate::model::Kind;
-use crate::plan::{self, RegionPlan};
+use crate::plan;
 use crate::ports::{App, Place, schedules};
-use crate::ports::{Databases, Documents, Fleet, Instance};
+use crate::ports::{Databases, Documents, Fleet, Groups, Instance, scheduled};
 use crate::preview;
 use crate::report::{self, StopperReport};
 
 /// Time kept back from the invocation deadline to finish tagging and return the report.
 pub const RESERVE: Duration = Duration::from_secs(10);
 
-pub async fn run<F: Fleet + Databases + Sync, D: Documents + Sync>(
+pub async fn run<F: Fleet + Databases + Groups + Sync, D: Documents + Sync>(
     app: &App<F, D>,
     config: &Config,
     payload: &Value,
@@ -38,7 +37,7 @@ pub async fn run<F: Fleet + Databases + Sync, D: Documents + Sync>(
 
 /// One run over the given places: the function's own (ROLE_ARNS x REGIONS), or one
 /// organisation target.
-pub async fn run_in<F: Fleet + Databases + Sync, D: Documents + Sync>(
+pub async fn run_in<F: Fleet + Databases + Groups + Sync, D: Documents + Sync>(
     app: &App<F, D>,
     targets: &[Place<F>],
     config: &Config,
@@ -59,28 +58,8 @@ pub async fn run_in<F: Fleet + Databases + Sync, D: Documents + Sync>(
         budget_ms = budget.remaining().map(|d| d.as_millis() as u64),
         "run started"
     );
-    let key = &config.schedule_tag.key;
-    let db_kinds: Vec<Kind> = [Kind::Rds, Kind::Aurora]
-        .into_iter()
-        .filter(|k| config.keeps(*k))
-        .collect();
-    let db_kinds = &db_kinds;
-    let observed = Places::observe(
-        targets,
-        |t| t.port.name(),
-        |t| async move {
-            let instances = match config.keeps(Kind::Ec2) {
-                true => t.port.scheduled(key).await?,
-                false => Vec::new(),
-            };
-            let databases = match db_kinds.is_empty() {
-                true => Vec::new(),
-                false => t.port.scheduled_databases(key, db_kinds).await?,
-            };
-            Ok::<_, fleetkeeper::AwsError>((instances, databases))
-        },
-    )
-    .await;
+    let observed =
+        Places::observe(targets, |t| t.port.name(), |t| scheduled(&t.port, config)).await;
     if let Some(e) = observed.all_failed() {
         // Nothing could be read anywhere: fail the invocation so Lambda's Errors metric sees it.
         return Err(e.into());
@@ -89,7 +68,10 @@ pub async fn run_in<F: Fleet + Databases + Sync, D: Documents + Sync>(
     let (at, planned) = match request {
         Request::Manual(action) => {
             // A manual stop or start is for instances; databases keep their schedules.
-            let plans = observed.map(|_, (i, _)| (i.len(), plan::manual(action, &i, config, now)));
+            let plans = observed.map(|_, s| {
+                let plan = plan::manual(action, &s.instances, config, now);
+                (s.instances.len(), plan)
+            });
             (now, plans)
         }
         Request::Preview { at, hours } => {
@@ -97,7 +79,7 @@ pub async fn run_in<F: Fleet + Databases + Sync, D: Documents + Sync>(
             let schedules = schedules(app, config).await?;
             let fleet: Vec<(&str, &Instance)> = observed
                 .read()
-                .flat_map(|(_, place, (list, _))| list.iter().map(move |i| (place, i)))
+                .flat_map(|(_, place, s)| s.instances.iter().map(move |i| (place, i)))
                 .collect();
             let preview = preview::preview(&fleet, &schedules, &config.schedule_tag.key, at, hours);
             let mut report = report::new(request, at, config.mode);
@@ -112,26 +94,17 @@ pub async fn run_in<F: Fleet + Databases + Sync, D: Documents + Sync>(
             let at = at.unwrap_or(now);
             let schedules = schedules(app, config).await?;
             let verdicts = schedules.verdicts(at);
-            let plans = observed.map(|_, (i, dbs)| {
-                let mut region_plan = plan::evaluate(&i, &schedules, &verdicts, config, at);
-                region_plan.databases =
-                    plan::evaluate_databases(&dbs, &schedules, &verdicts, config, at);
-                plan::order(&mut region_plan, &i, &schedules, key);
-                (i.len() + dbs.len(), region_plan)
+            let plans = observed.map(|_, s| {
+                let region_plan = plan::evaluate_all(&s, &schedules, &verdicts, config, at);
+                (s.len(), region_plan)
             });
             (at, plans)
         }
     };
     let mut planned = planned;
-    // MAX_ACTIONS counts every region and account of the run.
-    // MAX_ACTIONS counts every kind too.
+    // MAX_ACTIONS counts every region and account of the run, and every kind.
     cap_together(
-        planned.read_mut().flat_map(|(_, p)| {
-            let RegionPlan {
-                plan, databases, ..
-            } = p;
-            [plan, &mut databases.plan]
-        }),
+        planned.read_mut().flat_map(|(_, p)| p.plans_mut()),
         config.max_actions,
         "MAX_ACTIONS",
     );
@@ -147,20 +120,18 @@ pub async fn run_in<F: Fleet + Databases + Sync, D: Documents + Sync>(
                 start: &t.limits.start,
                 budget,
             };
-            let out = apply(&t.port, &region_plan, config.mode, &limits, stamp).await;
-            let dbs = &region_plan.databases;
-            let db_out =
-                apply_databases(&t.port, &dbs.observed, dbs, config.mode, &limits, stamp).await;
-            (matched, region_plan, (out, db_out))
+            let out = apply_all(&t.port, &region_plan, config.mode, &limits, stamp).await;
+            (matched, region_plan, out)
         })
         .await;
 
     let mut report = report::new(request, at, config.mode);
     applied.record_with(
         &mut report,
-        |report, place, (matched, plan, (out, db_out))| {
-            report::add_region(report, place, matched, &plan, &out, at);
-            report::add_databases(report, place, &plan.databases, &db_out);
+        |report, place, (matched, plan, out)| {
+            report::add_region(report, place, matched, &plan, &out.instances, at);
+            report::add_databases(report, place, &plan.databases, &out.databases);
+            report::add_groups(report, place, &plan.groups, &out.groups);
         },
         report::add_unreadable_region,
     );

@@ -74,8 +74,11 @@ pub async fn handle(
     let target = async |request: &TargetRequest, reached: Aws, mode, inv: Invocation<'_>| {
         let client = reached.client("EC2", aws_sdk_ec2::Client::new);
         let rds = reached.client("RDS", aws_sdk_rds::Client::new);
+        let asg = reached.client("AUTO_SCALING", aws_sdk_autoscaling::Client::new);
         let place = Place {
-            port: Ec2Fleet::new(request.target.label(), client).with_rds(rds),
+            port: Ec2Fleet::new(request.target.label(), client)
+                .with_rds(rds)
+                .with_auto_scaling(asg),
             limits: ports::StartStop::new(config),
         };
         let config = Config {

@@ -19,16 +19,19 @@ pub enum Kind {
     Rds,
     /// An Aurora (or Multi-AZ) DB cluster.
     Aurora,
+    /// An Auto Scaling group.
+    Asg,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Ec2, Kind::Rds, Kind::Aurora];
+    pub const ALL: [Kind; 4] = [Kind::Ec2, Kind::Rds, Kind::Aurora, Kind::Asg];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Ec2 => "ec2",
             Kind::Rds => "rds",
             Kind::Aurora => "aurora",
+            Kind::Asg => "asg",
         }
     }
 
@@ -61,6 +64,75 @@ pub struct Database {
 impl Database {
     pub fn kind(&self) -> Kind {
         self.kind.unwrap_or(Kind::Rds)
+    }
+}
+
+/// What carries the schedule tag in one place, by kind (empty for kinds not in RESOURCES).
+#[derive(Debug, Clone, Default)]
+pub struct Scheduled {
+    pub instances: Vec<fleetkeeper::ec2::Instance>,
+    pub databases: Vec<Database>,
+    pub groups: Vec<Group>,
+}
+
+impl Scheduled {
+    pub fn len(&self) -> usize {
+        self.instances.len() + self.databases.len() + self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// On a stopped Auto Scaling group: its min, desired and max when it was stopped (`2,3,6`).
+pub const ASG_SIZE_TAG: &str = "fleetkeeper:asg-size";
+
+/// An Auto Scaling group's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Size {
+    pub min: i32,
+    pub desired: i32,
+    pub max: i32,
+}
+
+impl Size {
+    /// `min,desired,max`, as the size tag holds it.
+    pub fn parse(raw: &str) -> Result<Size, String> {
+        let parts: Vec<Option<i32>> = raw.split(',').map(|p| p.trim().parse().ok()).collect();
+        match parts.as_slice() {
+            [Some(min), Some(desired), Some(max)]
+                if 0 <= *min && min <= desired && desired <= max =>
+            {
+                Ok(Size {
+                    min: *min,
+                    desired: *desired,
+                    max: *max,
+                })
+            }
+            _ => Err(format!(
+                "{ASG_SIZE_TAG} {raw:?} is not min,desired,max (such as 2,3,6, with min <= desired <= max)"
+            )),
+        }
+    }
+
+    pub fn tag(self) -> String {
+        format!("{},{},{}", self.min, self.desired, self.max)
+    }
+}
+
+/// An Auto Scaling group as the plan sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Group {
+    pub name: String,
+    pub size: Size,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Group {
+    /// Scaled to nothing: no instance is kept or wanted.
+    pub fn stopped(&self) -> bool {
+        self.size.min == 0 && self.size.desired == 0
     }
 }
 

@@ -18,7 +18,28 @@ use fleetkeeper::error::aws_err;
 
 pub use fleetkeeper::ec2::Instance;
 
-use crate::model::{Database, Kind};
+use crate::model::{Database, Group, Kind, Size};
+
+/// Auto Scaling in the same place: the groups a schedule keeps.
+pub trait Groups {
+    /// Groups carrying the tag `key`, whatever its value, every page.
+    fn scheduled_groups(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<Group>, AwsError>> + Send;
+    /// UpdateAutoScalingGroup: min, desired and max.
+    fn resize_group(
+        &self,
+        name: &str,
+        size: Size,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// CreateOrUpdateTags on the group, all in one call.
+    fn tag_group(
+        &self,
+        name: &str,
+        tags: &[(&str, String)],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
 
 /// RDS in the same place: the databases a schedule keeps.
 pub trait Databases {
@@ -84,6 +105,8 @@ pub struct Ec2Fleet {
     client: aws_sdk_ec2::Client,
     /// RDS in the same place (None: this port schedules instances only).
     rds: Option<aws_sdk_rds::Client>,
+    /// Auto Scaling in the same place.
+    asg: Option<aws_sdk_autoscaling::Client>,
 }
 
 impl Ec2Fleet {
@@ -92,7 +115,23 @@ impl Ec2Fleet {
             name,
             client,
             rds: None,
+            asg: None,
         }
+    }
+
+    pub fn with_auto_scaling(mut self, asg: aws_sdk_autoscaling::Client) -> Self {
+        self.asg = Some(asg);
+        self
+    }
+
+    fn asg(&self, operation: &str) -> Result<&aws_sdk_autoscaling::Client, AwsError> {
+        self.asg.as_ref().ok_or_else(|| {
+            AwsError::service(
+                operation,
+                "NoClient",
+                "this port was built without Auto Scaling",
+            )
+        })
     }
 
     pub fn with_rds(mut self, rds: aws_sdk_rds::Client) -> Self {
@@ -104,6 +143,87 @@ impl Ec2Fleet {
         self.rds.as_ref().ok_or_else(|| {
             AwsError::service(operation, "NoClient", "this port was built without RDS")
         })
+    }
+}
+
+impl Groups for Ec2Fleet {
+    async fn scheduled_groups(&self, key: &str) -> Result<Vec<Group>, AwsError> {
+        let mut pages = self
+            .asg("autoscaling:DescribeAutoScalingGroups")?
+            .describe_auto_scaling_groups()
+            .filters(
+                aws_sdk_autoscaling::types::Filter::builder()
+                    .name("tag-key")
+                    .values(key)
+                    .build(),
+            )
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws_err("autoscaling:DescribeAutoScalingGroups"))?;
+            for g in page.auto_scaling_groups() {
+                let tags: std::collections::BTreeMap<String, String> = g
+                    .tags()
+                    .iter()
+                    .filter_map(|t| {
+                        Some((
+                            t.key()?.to_owned(),
+                            t.value().unwrap_or_default().to_owned(),
+                        ))
+                    })
+                    .collect();
+                // The filter is the server's; kept here too, where an emulator ignores it.
+                if !tags.contains_key(key) {
+                    continue;
+                }
+                out.push(Group {
+                    name: g.auto_scaling_group_name().unwrap_or_default().to_owned(),
+                    size: Size {
+                        min: g.min_size().unwrap_or_default(),
+                        desired: g.desired_capacity().unwrap_or_default(),
+                        max: g.max_size().unwrap_or_default(),
+                    },
+                    tags,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn resize_group(&self, name: &str, size: Size) -> Result<(), AwsError> {
+        self.asg("autoscaling:UpdateAutoScalingGroup")?
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .min_size(size.min)
+            .desired_capacity(size.desired)
+            .max_size(size.max)
+            .send()
+            .await
+            .map_err(aws_err("autoscaling:UpdateAutoScalingGroup"))?;
+        Ok(())
+    }
+
+    async fn tag_group(&self, name: &str, tags: &[(&str, String)]) -> Result<(), AwsError> {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| {
+                aws_sdk_autoscaling::types::Tag::builder()
+                    .resource_id(name)
+                    .resource_type("auto-scaling-group")
+                    .key(*k)
+                    .value(v)
+                    .propagate_at_launch(false)
+                    .build()
+            })
+            .collect();
+        self.asg("autoscaling:CreateOrUpdateTags")?
+            .create_or_update_tags()
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(aws_err("autoscaling:CreateOrUpdateTags"))?;
+        Ok(())
     }
 }
 
@@ -293,6 +413,32 @@ impl Documents for aws_sdk_ssm::Client {
     }
 }
 
+/// Everything of the kinds in RESOURCES carrying the schedule tag in one place.
+pub async fn scheduled<F: Fleet + Databases + Groups + Sync>(
+    port: &F,
+    config: &Config,
+) -> Result<crate::model::Scheduled, AwsError> {
+    let key = &config.schedule_tag.key;
+    let db_kinds: Vec<Kind> = [Kind::Rds, Kind::Aurora]
+        .into_iter()
+        .filter(|k| config.keeps(*k))
+        .collect();
+    Ok(crate::model::Scheduled {
+        instances: match config.keeps(Kind::Ec2) {
+            true => port.scheduled(key).await?,
+            false => Vec::new(),
+        },
+        databases: match db_kinds.is_empty() {
+            true => Vec::new(),
+            false => port.scheduled_databases(key, &db_kinds).await?,
+        },
+        groups: match config.keeps(Kind::Asg) {
+            true => port.scheduled_groups(key).await?,
+            false => Vec::new(),
+        },
+    })
+}
+
 /// StopInstances (and CreateTags) and StartInstances have buckets of their own.
 pub struct StartStop {
     pub stop: RateLimiter,
@@ -314,8 +460,13 @@ pub type Place<F> = fleetkeeper::exec::Place<F, StartStop>;
 /// Every region (REGIONS) of the function's own account, or of each account in ROLE_ARNS.
 pub async fn targets(aws: &Aws, config: &Config) -> Vec<Place<Ec2Fleet>> {
     // RDS in the same place, built from the same (assumed-role, regional) configuration.
-    let make =
-        |sdk: &aws_types::SdkConfig| (aws_sdk_ec2::Client::new(sdk), aws_sdk_rds::Client::new(sdk));
+    let make = |sdk: &aws_types::SdkConfig| {
+        (
+            aws_sdk_ec2::Client::new(sdk),
+            aws_sdk_rds::Client::new(sdk),
+            aws_sdk_autoscaling::Client::new(sdk),
+        )
+    };
     aws.places(
         &config.role_arns,
         "fleetkeeper-nightly-stopper",
@@ -325,8 +476,10 @@ pub async fn targets(aws: &Aws, config: &Config) -> Vec<Place<Ec2Fleet>> {
     )
     .await
     .into_iter()
-    .map(|(name, (ec2, rds))| Place {
-        port: Ec2Fleet::new(name, ec2).with_rds(rds),
+    .map(|(name, (ec2, rds, asg))| Place {
+        port: Ec2Fleet::new(name, ec2)
+            .with_rds(rds)
+            .with_auto_scaling(asg),
         limits: StartStop::new(config),
     })
     .collect()
@@ -382,7 +535,7 @@ pub mod fake {
     use fleetkeeper::AwsError;
 
     use super::{Documents, Fleet, Instance};
-    use crate::model::{Database, Kind};
+    use crate::model::{Database, Group, Kind, Size};
 
     #[derive(Default)]
     pub struct FakeFleet {
@@ -402,6 +555,35 @@ pub mod fake {
         /// DB instances and clusters, and what was done to them (`stop db-1`, `start db-1`).
         pub databases: Vec<Database>,
         pub db_calls: Mutex<Vec<String>>,
+        pub groups: Vec<Group>,
+        /// `resize web 0,0,6`, `tag web fleetkeeper:asg-size=2,3,6 ...`.
+        pub group_calls: Mutex<Vec<String>>,
+    }
+
+    impl super::Groups for FakeFleet {
+        async fn scheduled_groups(&self, key: &str) -> Result<Vec<Group>, AwsError> {
+            Ok(self
+                .groups
+                .iter()
+                .filter(|g| g.tags.contains_key(key))
+                .cloned()
+                .collect())
+        }
+        async fn resize_group(&self, name: &str, size: Size) -> Result<(), AwsError> {
+            self.group_calls
+                .lock()
+                .unwrap()
+                .push(format!("resize {name} {}", size.tag()));
+            Ok(())
+        }
+        async fn tag_group(&self, name: &str, tags: &[(&str, String)]) -> Result<(), AwsError> {
+            let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            self.group_calls
+                .lock()
+                .unwrap()
+                .push(format!("tag {name} {}", tags.join(" ")));
+            Ok(())
+        }
     }
 
     impl super::Databases for FakeFleet {

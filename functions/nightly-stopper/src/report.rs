@@ -16,9 +16,11 @@ use fleetkeeper::{AwsError, Mode, Report};
 
 use crate::apply::Outcome;
 use crate::event::Request;
+use crate::model::Act;
 use crate::model::Kind;
-use crate::plan::{DatabasePlan, Intent, RegionPlan};
+use crate::plan::{DatabasePlan, GroupPlan, Intent, RegionPlan};
 use crate::preview::SchedulePreview;
+use fleetkeeper::Plan;
 
 pub const FUNCTION: &str = "nightly-stopper";
 
@@ -170,34 +172,65 @@ pub fn add_region(
 /// no DryRun flag, so in a dry run the plan alone says what would be done.
 pub fn add_databases(report: &mut StopperReport, region: &str, db: &DatabasePlan, out: &Outcome) {
     let kind = |id: &str| db.kinds.get(id).map_or("rds", |k| k.as_str());
+    add_kind(
+        report,
+        region,
+        &db.plan,
+        kind,
+        |id| db.schedules.get(id),
+        out,
+    );
+}
+
+/// A region's Auto Scaling groups (kind `asg`), as [`add_databases`].
+pub fn add_groups(report: &mut StopperReport, region: &str, groups: &GroupPlan, out: &Outcome) {
+    let kind = |_: &str| Kind::Asg.as_str();
+    add_kind(
+        report,
+        region,
+        &groups.plan,
+        kind,
+        |id| groups.schedules.get(id),
+        out,
+    );
+}
+
+/// One kind's plan and outcome in a region, each entry with its kind and schedule.
+fn add_kind<'a>(
+    report: &mut StopperReport,
+    region: &str,
+    plan: &Plan<Act>,
+    kind: impl Fn(&str) -> &'a str,
+    schedule: impl Fn(&str) -> Option<&'a String>,
+    out: &Outcome,
+) {
     let entry = |id: &str, action: &str, reason: &str| {
         let e = Entry::new(id, action, reason)
             .in_region(region)
             .of_kind(kind(id));
-        match db.schedules.get(id) {
+        match schedule(id) {
             Some(s) => e.with_detail(json!({ "schedule": s })),
             None => e,
         }
     };
-    for p in &db.plan.actions {
-        let e = entry(&p.target, &p.action.to_string(), &p.reason);
-        report.planned.push(e);
+    for p in &plan.actions {
+        report
+            .planned
+            .push(entry(&p.target, &p.action.to_string(), &p.reason));
     }
-    for s in &db.plan.skipped {
-        let e = entry(&s.target, "none", &s.reason);
-        report.skipped.push(e);
+    for s in &plan.skipped {
+        report.skipped.push(entry(&s.target, "none", &s.reason));
     }
     if report.refused.is_none() {
-        report.refused = db.plan.refused.clone();
+        report.refused = plan.refused.clone();
     }
     if !report.mode.is_dry_run() {
         for d in &out.applied.done {
-            let e = entry(
+            report.done(entry(
                 &d.target,
                 &d.action.to_string(),
-                &db.plan.reason_of(&d.target),
-            );
-            report.done(e);
+                &plan.reason_of(&d.target),
+            ));
         }
     }
     for f in &out.applied.failed {
@@ -214,7 +247,7 @@ pub fn add_databases(report: &mut StopperReport, region: &str, db: &DatabasePlan
         .find(|r| r.region == region)
     {
         summary.done += out.applied.done.len();
-        summary.skipped += db.plan.skipped.len();
+        summary.skipped += plan.skipped.len();
         summary.failed += out.applied.failed.len() + out.untagged.len();
     }
 }
@@ -234,6 +267,15 @@ pub fn metrics_into(report: &StopperReport, metrics: &mut Metrics) {
     let mut stopped = 0;
     let mut started = 0;
     let is_database = |e: &&Entry| matches!(e.kind.as_deref(), Some("rds") | Some("aurora"));
+    let groups = |action: &str| {
+        report
+            .done
+            .iter()
+            .filter(|e| e.kind.as_deref() == Some("asg") && e.action == action)
+            .count() as u64
+    };
+    metrics.count("GroupsStopped", groups("stop"));
+    metrics.count("GroupsStarted", groups("start"));
     let databases = |action: &str| {
         report
             .done
@@ -244,7 +286,11 @@ pub fn metrics_into(report: &StopperReport, metrics: &mut Metrics) {
     };
     metrics.count("DatabasesStopped", databases("stop"));
     metrics.count("DatabasesStarted", databases("start"));
-    for e in report.done.iter().filter(|e| !is_database(e)) {
+    for e in report
+        .done
+        .iter()
+        .filter(|e| e.kind.is_none() || e.kind.as_deref() == Some("ec2"))
+    {
         let is_stop = stops.contains(&e.action.as_str());
         if is_stop {
             stopped += 1;

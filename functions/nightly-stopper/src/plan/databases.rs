@@ -29,7 +29,10 @@ pub fn order(
     key: &str,
 ) {
     let RegionPlan {
-        plan, databases, ..
+        plan,
+        databases,
+        groups,
+        ..
     } = region_plan;
     let of = |tags: &BTreeMap<String, String>| tags.get(key).cloned();
     for (name, schedule) in schedules.iter() {
@@ -49,6 +52,13 @@ pub fn order(
             .filter(|i| of(&i.tags).as_deref() == Some(name.as_str()))
             .collect();
         let is_ours = |id: &str| compute.iter().any(|i| i.id == id);
+        let group_of = |group: &str| {
+            groups
+                .observed
+                .iter()
+                .find(|g| g.name == group)
+                .and_then(|g| of(&g.tags))
+        };
         if let Some(db) = dbs.iter().find(|d| d.status != "available") {
             let more = dbs.iter().filter(|d| d.status != "available").count() - 1;
             let why = format!(
@@ -68,16 +78,30 @@ pub fn order(
                 .map(|a| a.target.clone())
                 .collect();
             defer(plan, &waiting, &why);
+            let waiting: Vec<String> = groups
+                .plan
+                .actions
+                .iter()
+                .filter(|a| a.action == Act::Start && group_of(&a.target).as_ref() == Some(name))
+                .map(|a| a.target.clone())
+                .collect();
+            defer(&mut groups.plan, &waiting, &why);
         }
-        let up: Vec<&&Instance> = compute
+        let mut up: Vec<String> = compute
             .iter()
             .filter(|i| !matches!(i.state, InstanceState::Stopped | InstanceState::Terminated))
+            .map(|i| format!("{} {}", i.id, i.state))
             .collect();
-        if let Some(i) = up.first() {
+        up.extend(
+            groups
+                .observed
+                .iter()
+                .filter(|g| of(&g.tags).as_deref() == Some(name.as_str()) && !g.stopped())
+                .map(|g| format!("group {} at {}", g.name, g.size.desired)),
+        );
+        if let Some(first) = up.first() {
             let why = format!(
-                "waiting for {name}'s instances to stop first ({} {}{})",
-                i.id,
-                i.state,
+                "waiting for {name}'s instances to stop first ({first}{})",
                 if up.len() > 1 {
                     format!(" and {} more", up.len() - 1)
                 } else {

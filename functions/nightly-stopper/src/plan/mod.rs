@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 pub mod databases;
+pub mod groups;
 pub use databases::{DatabasePlan, evaluate_databases, order};
+pub use groups::{GroupPlan, evaluate_groups};
 
 use fleetkeeper::Plan;
 use fleetkeeper::ec2::InstanceState;
@@ -77,6 +79,8 @@ pub struct RegionPlan {
     pub plan: Plan<Act>,
     /// RDS DB instances and Aurora clusters (RESOURCES rds, aurora).
     pub databases: DatabasePlan,
+    /// Auto Scaling groups (RESOURCES asg).
+    pub groups: GroupPlan,
     pub intents: BTreeMap<String, Intent>,
     pub start_failures: Vec<StartFailure>,
 }
@@ -340,6 +344,39 @@ fn kept_running(i: &Instance, s: &Schedule, v: &Verdict, at: Timestamp) -> Optio
             s.name
         )
     })
+}
+
+impl RegionPlan {
+    /// Every kind's plan, for the run-wide cap.
+    pub fn plans_mut(&mut self) -> [&mut Plan<Act>; 3] {
+        [
+            &mut self.plan,
+            &mut self.databases.plan,
+            &mut self.groups.plan,
+        ]
+    }
+}
+
+/// Everything of one place brought to its schedule: instances, databases and groups, then the
+/// order between them (databases first).
+pub fn evaluate_all(
+    scheduled: &crate::model::Scheduled,
+    schedules: &Schedules,
+    verdicts: &BTreeMap<String, Verdict>,
+    config: &Config,
+    at: Timestamp,
+) -> RegionPlan {
+    let mut region_plan = evaluate(&scheduled.instances, schedules, verdicts, config, at);
+    region_plan.databases =
+        evaluate_databases(&scheduled.databases, schedules, verdicts, config, at);
+    region_plan.groups = evaluate_groups(&scheduled.groups, schedules, verdicts, config, at);
+    order(
+        &mut region_plan,
+        &scheduled.instances,
+        schedules,
+        &config.schedule_tag.key,
+    );
+    region_plan
 }
 
 /// A manual stop or start of every instance carrying the schedule tag. `now` is the

@@ -1,7 +1,8 @@
-//! nightly-stopper's databases against moto (RDS DB instances and Aurora clusters): an evening
-//! and a morning over both kinds beside an EC2 instance, on the teams' schedules from the real
-//! clock; decoys left alone (untagged, another schedule, a read replica and its source, a
-//! cluster's member); a dry run; bad RESOURCES.
+//! nightly-stopper's other kinds against moto (RDS DB instances, Aurora clusters, Auto Scaling
+//! groups): an evening and a morning over them beside an EC2 instance, on the teams' schedules
+//! from the real clock, databases before the apps; RDS's own restart stopped again; a group's
+//! size recorded and restored exactly; decoys left alone (untagged, another schedule, a read
+//! replica and its source, a cluster's member); a dry run; bad RESOURCES.
 
 use std::collections::BTreeMap;
 
@@ -384,5 +385,113 @@ async fn a_database_rds_restarted_itself_is_stopped_again_and_a_persons_start_is
         r.skipped[0].reason.contains("not ours to stop"),
         "{:?}",
         r.skipped
+    );
+}
+
+async fn asg(moto: &Moto) -> aws_sdk_autoscaling::Client {
+    Moto::aws(&moto.env(&[("AWS_REGION", "eu-west-1")]))
+        .await
+        .client("AUTO_SCALING", aws_sdk_autoscaling::Client::new)
+}
+
+async fn group(
+    asg: &aws_sdk_autoscaling::Client,
+    name: &str,
+    size: (i32, i32, i32),
+    schedule: Option<&str>,
+) {
+    let mut call = asg
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_configuration_name("fleetkeeper-test")
+        .min_size(size.0)
+        .desired_capacity(size.1)
+        .max_size(size.2)
+        .availability_zones("eu-west-1a");
+    if let Some(s) = schedule {
+        call = call.tags(
+            aws_sdk_autoscaling::types::Tag::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key("fleetkeeper:schedule")
+                .value(s)
+                .propagate_at_launch(false)
+                .build(),
+        );
+    }
+    call.send().await.unwrap();
+}
+
+/// name -> (min, desired, max, the size tag).
+async fn sizes(
+    asg: &aws_sdk_autoscaling::Client,
+) -> BTreeMap<String, (i32, i32, i32, Option<String>)> {
+    let out = asg.describe_auto_scaling_groups().send().await.unwrap();
+    out.auto_scaling_groups()
+        .iter()
+        .map(|g| {
+            let tag = g
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("fleetkeeper:asg-size"))
+                .and_then(|t| t.value().map(str::to_owned));
+            (
+                g.auto_scaling_group_name().unwrap().to_owned(),
+                (
+                    g.min_size().unwrap(),
+                    g.desired_capacity().unwrap(),
+                    g.max_size().unwrap(),
+                    tag,
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_is_scaled_to_zero_and_back_to_exactly_its_size_that_evening() {
+    let moto = Moto::start();
+    let asg = asg(&moto).await;
+    asg.create_launch_configuration()
+        .launch_configuration_name("fleetkeeper-test")
+        .image_id("ami-12c6146b")
+        .instance_type("t3.micro")
+        .send()
+        .await
+        .unwrap();
+    group(&asg, "web", (2, 3, 6), Some("office-hours")).await;
+    group(&asg, "batch", (1, 1, 2), None).await;
+    group(&asg, "night", (1, 2, 4), Some("night-shift")).await;
+    // Someone sizes web by hand during the day: that size is what comes back.
+    asg.update_auto_scaling_group()
+        .auto_scaling_group_name("web")
+        .min_size(1)
+        .desired_capacity(4)
+        .send()
+        .await
+        .unwrap();
+    let asg_only = [("RESOURCES", "asg")];
+    let tue = clock::next(Weekday::Tuesday, "Europe/Berlin");
+    let r = at(&moto, &asg_only, clock::at(tue, "19:05", "Europe/Berlin")).await;
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(of_kind(&r.done, "asg"), ["web"]);
+    let evening = sizes(&asg).await;
+    assert_eq!(evening["web"], (0, 0, 6, Some("1,4,6".to_owned())));
+    assert_eq!(evening["batch"], (1, 1, 2, None), "untagged: left alone");
+    assert_eq!(evening["night"], (1, 2, 4, None), "in its hours");
+    // A rerun changes nothing; the morning restores exactly what was recorded.
+    let again = at(&moto, &asg_only, clock::at(tue, "19:10", "Europe/Berlin")).await;
+    assert!(of_kind(&again.done, "asg").is_empty());
+    let wed = tue.tomorrow().unwrap();
+    let m = at(&moto, &asg_only, clock::at(wed, "07:05", "Europe/Berlin")).await;
+    assert_eq!(of_kind(&m.done, "asg"), ["night", "web"]);
+    let morning = sizes(&asg).await;
+    assert_eq!(
+        (morning["web"].0, morning["web"].1, morning["web"].2),
+        (1, 4, 6)
+    );
+    assert_eq!(
+        morning["night"].1, 0,
+        "the night shift's group stops in the morning"
     );
 }
