@@ -70,6 +70,9 @@ NO_RESOURCE_LEVEL = {
     "ssm:GetCommandInvocation",
     "ec2:DescribeAvailabilityZones",
     "autoscaling:DescribeAutoScalingGroups",
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "application-autoscaling:DescribeScalableTargets",
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
 }
@@ -85,7 +88,7 @@ NOT_CALLS = {"start_time", "change_info", "delete_on_termination", "create_time"
 SDK_CALL = re.compile(
     r"\.\s*((?:describe|create|delete|reboot|run|start|stop|send|get|put|list|change|modify|terminate)_[a-z0-9_]+)\(\)"
 )
-AWS_ERR = re.compile(r'aws_err\("([a-z0-9]+):([A-Za-z0-9]+)"\)')
+AWS_ERR = re.compile(r'aws_err\("([a-z0-9-]+):([A-Za-z0-9]+)"\)')
 
 
 def code_of(path: Path) -> str:

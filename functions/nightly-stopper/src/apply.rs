@@ -6,9 +6,9 @@ use serde_json::json;
 
 use fleetkeeper::{Applied, AwsError, Mode};
 
-use crate::model::{ASG_SIZE_TAG, Act, Database, LAST_ACTION_TAG, Size};
-use crate::plan::{DatabasePlan, GroupPlan, RegionPlan};
-use crate::ports::{Databases, Fleet, Groups};
+use crate::model::{ASG_SIZE_TAG, Act, Database, ECS_SIZE_TAG, LAST_ACTION_TAG, ServiceSize, Size};
+use crate::plan::{DatabasePlan, GroupPlan, RegionPlan, ServicePlan};
+use crate::ports::{Databases, Fleet, Groups, Resources, Services};
 
 /// EC2 accepts at most 1000 ids per StopInstances / StartInstances / CreateTags call.
 pub const MAX_BATCH: usize = 1000;
@@ -260,10 +260,11 @@ pub struct Outcomes {
     pub instances: Outcome,
     pub databases: Outcome,
     pub groups: Outcome,
+    pub services: Outcome,
 }
 
 /// A region's whole plan: instances, then databases, then groups.
-pub async fn apply_all<P: Fleet + Databases + Groups>(
+pub async fn apply_all<P: Resources>(
     port: &P,
     region_plan: &RegionPlan,
     mode: Mode,
@@ -275,7 +276,72 @@ pub async fn apply_all<P: Fleet + Databases + Groups>(
         instances: apply(port, region_plan, mode, limits, stamp).await,
         databases: apply_databases(port, &dbs.observed, dbs, mode, limits, stamp).await,
         groups: apply_groups(port, &region_plan.groups, mode, limits, stamp).await,
+        services: apply_services(port, &region_plan.services, mode, limits, stamp).await,
     }
+}
+
+/// A region's ECS services, as [`apply_groups`]: a stop records the size (with the last
+/// action) before anything is scaled, then sets the scalable target to 0/0 and the desired
+/// count to 0; a start restores both.
+pub async fn apply_services<P: Services>(
+    port: &P,
+    service_plan: &ServicePlan,
+    mode: Mode,
+    limits: &Limits<'_>,
+    stamp: &str,
+) -> Outcome {
+    let mut out = Outcome::default();
+    if mode.is_dry_run() {
+        return out;
+    }
+    for p in service_plan.plan.runnable() {
+        let Some(s) = service_plan.observed.iter().find(|s| s.arn == p.target) else {
+            continue;
+        };
+        if limits.budget.is_spent() {
+            out.applied.not_started.push(p.target.clone());
+            continue;
+        }
+        let result = match p.action {
+            Act::Start => {
+                let Some(size) = service_plan.restore.get(&s.arn) else {
+                    continue;
+                };
+                limits.start.acquire().await;
+                let resized = port.resize_service(s, *size).await;
+                if resized.is_ok() {
+                    let tags = [(LAST_ACTION_TAG, format!("started {stamp}"))];
+                    if let Err(error) = port.tag_service(&s.arn, &tags).await {
+                        out.untagged.push(Untagged {
+                            id: s.arn.clone(),
+                            error,
+                        });
+                    }
+                }
+                resized
+            }
+            Act::Stop | Act::Hibernate => {
+                limits.stop.acquire().await;
+                let tags = [
+                    (ECS_SIZE_TAG, s.size.tag()),
+                    (LAST_ACTION_TAG, format!("stopped {stamp}")),
+                ];
+                let zero = ServiceSize {
+                    desired: 0,
+                    bounds: s.size.bounds.map(|_| (0, 0)),
+                };
+                match port.tag_service(&s.arn, &tags).await {
+                    Ok(()) => port.resize_service(s, zero).await,
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match result {
+            Ok(()) => out.applied.done(&s.arn, p.action, None),
+            Err(e) => out.applied.failed(&s.arn, p.action, e),
+        }
+    }
+    out
 }
 
 /// A region's Auto Scaling groups. A stop records the group's size first (with the last

@@ -68,14 +68,7 @@ fn resources(env: &Env) -> Result<Vec<Kind>, ConfigError> {
             ConfigError::invalid(
                 "RESOURCES",
                 &raw.join(","),
-                format!(
-                    "a comma list of ec2, rds, aurora, asg ({r:?} is not one{})",
-                    if r == "ecs" {
-                        "; ECS services are not scheduled yet"
-                    } else {
-                        ""
-                    }
-                ),
+                format!("a comma list of ec2, rds, aurora, asg, ecs ({r:?} is not one)"),
             )
         })?;
         if !out.contains(&kind) {
@@ -162,7 +155,7 @@ mod tests {
         assert_eq!(c.resources, [Kind::Ec2, Kind::Rds, Kind::Aurora]);
         for (value, says) in [
             ("ec2,lambda", "\"lambda\" is not one"),
-            ("ecs", "not scheduled yet"),
+            ("ec2,vm", "\"vm\" is not one"),
         ] {
             let err = Config::from_env(&Env::of(&[("RESOURCES", value)])).unwrap_err();
             let err = err.to_string();

@@ -17,14 +17,14 @@ use crate::config::Config;
 use crate::event::{self, Request};
 use crate::plan;
 use crate::ports::{App, Place, schedules};
-use crate::ports::{Databases, Documents, Fleet, Groups, Instance, scheduled};
+use crate::ports::{Documents, Instance, Resources, scheduled};
 use crate::preview;
 use crate::report::{self, StopperReport};
 
 /// Time kept back from the invocation deadline to finish tagging and return the report.
 pub const RESERVE: Duration = Duration::from_secs(10);
 
-pub async fn run<F: Fleet + Databases + Groups + Sync, D: Documents + Sync>(
+pub async fn run<F: Resources + Sync, D: Documents + Sync>(
     app: &App<F, D>,
     config: &Config,
     payload: &Value,
@@ -37,7 +37,7 @@ pub async fn run<F: Fleet + Databases + Groups + Sync, D: Documents + Sync>(
 
 /// One run over the given places: the function's own (ROLE_ARNS x REGIONS), or one
 /// organisation target.
-pub async fn run_in<F: Fleet + Databases + Groups + Sync, D: Documents + Sync>(
+pub async fn run_in<F: Resources + Sync, D: Documents + Sync>(
     app: &App<F, D>,
     targets: &[Place<F>],
     config: &Config,
@@ -132,6 +132,7 @@ pub async fn run_in<F: Fleet + Databases + Groups + Sync, D: Documents + Sync>(
             report::add_region(report, place, matched, &plan, &out.instances, at);
             report::add_databases(report, place, &plan.databases, &out.databases);
             report::add_groups(report, place, &plan.groups, &out.groups);
+            report::add_services(report, place, &plan.services, &out.services);
         },
         report::add_unreadable_region,
     );

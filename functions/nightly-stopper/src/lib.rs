@@ -75,10 +75,16 @@ pub async fn handle(
         let client = reached.client("EC2", aws_sdk_ec2::Client::new);
         let rds = reached.client("RDS", aws_sdk_rds::Client::new);
         let asg = reached.client("AUTO_SCALING", aws_sdk_autoscaling::Client::new);
+        let ecs = reached.client("ECS", aws_sdk_ecs::Client::new);
+        let scaling = reached.client(
+            "APPLICATION_AUTO_SCALING",
+            aws_sdk_applicationautoscaling::Client::new,
+        );
         let place = Place {
             port: Ec2Fleet::new(request.target.label(), client)
                 .with_rds(rds)
-                .with_auto_scaling(asg),
+                .with_auto_scaling(asg)
+                .with_ecs(ecs, scaling),
             limits: ports::StartStop::new(config),
         };
         let config = Config {

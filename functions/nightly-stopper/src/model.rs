@@ -21,10 +21,12 @@ pub enum Kind {
     Aurora,
     /// An Auto Scaling group.
     Asg,
+    /// An ECS service.
+    Ecs,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Ec2, Kind::Rds, Kind::Aurora, Kind::Asg];
+    pub const ALL: [Kind; 5] = [Kind::Ec2, Kind::Rds, Kind::Aurora, Kind::Asg, Kind::Ecs];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +34,7 @@ impl Kind {
             Kind::Rds => "rds",
             Kind::Aurora => "aurora",
             Kind::Asg => "asg",
+            Kind::Ecs => "ecs",
         }
     }
 
@@ -73,11 +76,69 @@ pub struct Scheduled {
     pub instances: Vec<fleetkeeper::ec2::Instance>,
     pub databases: Vec<Database>,
     pub groups: Vec<Group>,
+    pub services: Vec<Service>,
+}
+
+/// On a stopped ECS service: its desired count when stopped, and its scalable target's min
+/// and max where it has one (`4` or `4,2,10`).
+pub const ECS_SIZE_TAG: &str = "fleetkeeper:ecs-size";
+
+/// What an ECS service's size is: its desired count, and its Application Auto Scaling bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServiceSize {
+    pub desired: i32,
+    /// (min, max) of its scalable target, if it has one.
+    pub bounds: Option<(i32, i32)>,
+}
+
+impl ServiceSize {
+    pub fn parse(raw: &str) -> Result<ServiceSize, String> {
+        let parts: Vec<Option<i32>> = raw.split(',').map(|p| p.trim().parse().ok()).collect();
+        match parts.as_slice() {
+            [Some(d)] if *d >= 0 => Ok(ServiceSize {
+                desired: *d,
+                bounds: None,
+            }),
+            [Some(d), Some(min), Some(max)] if 0 <= *min && min <= max && *d >= 0 => {
+                Ok(ServiceSize {
+                    desired: *d,
+                    bounds: Some((*min, *max)),
+                })
+            }
+            _ => Err(format!(
+                "{ECS_SIZE_TAG} {raw:?} is not desired or desired,min,max (such as 4 or 4,2,10)"
+            )),
+        }
+    }
+
+    pub fn tag(self) -> String {
+        match self.bounds {
+            Some((min, max)) => format!("{},{min},{max}", self.desired),
+            None => self.desired.to_string(),
+        }
+    }
+}
+
+/// An ECS service as the plan sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Service {
+    pub arn: String,
+    /// The cluster's name and the service's (the scalable target is `service/<cluster>/<name>`).
+    pub cluster: String,
+    pub name: String,
+    pub size: ServiceSize,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Service {
+    pub fn stopped(&self) -> bool {
+        self.size.desired == 0 && self.size.bounds.is_none_or(|(min, _)| min == 0)
+    }
 }
 
 impl Scheduled {
     pub fn len(&self) -> usize {
-        self.instances.len() + self.databases.len() + self.groups.len()
+        self.instances.len() + self.databases.len() + self.groups.len() + self.services.len()
     }
 
     pub fn is_empty(&self) -> bool {

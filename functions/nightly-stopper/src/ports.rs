@@ -18,7 +18,35 @@ use fleetkeeper::error::aws_err;
 
 pub use fleetkeeper::ec2::Instance;
 
-use crate::model::{Database, Group, Kind, Size};
+use crate::model::{Database, Group, Kind, Service, ServiceSize, Size};
+
+/// Every kind a schedule keeps, in one place: what the run's port provides.
+pub trait Resources: Fleet + Databases + Groups + Services {}
+
+impl<T: Fleet + Databases + Groups + Services> Resources for T {}
+
+/// ECS (and Application Auto Scaling) in the same place: the services a schedule keeps.
+pub trait Services {
+    /// Services carrying the tag `key` in every cluster of the place, with their scalable
+    /// targets' bounds.
+    fn scheduled_services(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<Service>, AwsError>> + Send;
+    /// The scalable target's bounds first (or it would scale the service back), then the
+    /// desired count.
+    fn resize_service(
+        &self,
+        service: &Service,
+        size: ServiceSize,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// TagResource on the service, all in one call.
+    fn tag_service(
+        &self,
+        arn: &str,
+        tags: &[(&str, String)],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
 
 /// Auto Scaling in the same place: the groups a schedule keeps.
 pub trait Groups {
@@ -107,6 +135,8 @@ pub struct Ec2Fleet {
     rds: Option<aws_sdk_rds::Client>,
     /// Auto Scaling in the same place.
     asg: Option<aws_sdk_autoscaling::Client>,
+    /// ECS and Application Auto Scaling in the same place.
+    ecs: Option<(aws_sdk_ecs::Client, aws_sdk_applicationautoscaling::Client)>,
 }
 
 impl Ec2Fleet {
@@ -116,7 +146,26 @@ impl Ec2Fleet {
             client,
             rds: None,
             asg: None,
+            ecs: None,
         }
+    }
+
+    pub fn with_ecs(
+        mut self,
+        ecs: aws_sdk_ecs::Client,
+        scaling: aws_sdk_applicationautoscaling::Client,
+    ) -> Self {
+        self.ecs = Some((ecs, scaling));
+        self
+    }
+
+    fn ecs(
+        &self,
+        operation: &str,
+    ) -> Result<&(aws_sdk_ecs::Client, aws_sdk_applicationautoscaling::Client), AwsError> {
+        self.ecs.as_ref().ok_or_else(|| {
+            AwsError::service(operation, "NoClient", "this port was built without ECS")
+        })
     }
 
     pub fn with_auto_scaling(mut self, asg: aws_sdk_autoscaling::Client) -> Self {
@@ -143,6 +192,131 @@ impl Ec2Fleet {
         self.rds.as_ref().ok_or_else(|| {
             AwsError::service(operation, "NoClient", "this port was built without RDS")
         })
+    }
+}
+
+/// Application Auto Scaling's name for an ECS service.
+fn scalable_id(s: &Service) -> String {
+    format!("service/{}/{}", s.cluster, s.name)
+}
+
+impl Services for Ec2Fleet {
+    async fn scheduled_services(&self, key: &str) -> Result<Vec<Service>, AwsError> {
+        let (ecs, scaling) = self.ecs("ecs:ListClusters")?;
+        let mut clusters = Vec::new();
+        let mut pages = ecs.list_clusters().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws_err("ecs:ListClusters"))?;
+            clusters.extend(page.cluster_arns().iter().cloned());
+        }
+        let mut out = Vec::new();
+        for cluster in clusters {
+            let cluster_name = cluster.rsplit('/').next().unwrap_or_default().to_owned();
+            let mut arns = Vec::new();
+            let mut pages = ecs
+                .list_services()
+                .cluster(&cluster)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(aws_err("ecs:ListServices"))?;
+                arns.extend(page.service_arns().iter().cloned());
+            }
+            // DescribeServices takes ten at a time; its tags come with TAGS.
+            for chunk in arns.chunks(10) {
+                let found = ecs
+                    .describe_services()
+                    .cluster(&cluster)
+                    .set_services(Some(chunk.to_vec()))
+                    .include(aws_sdk_ecs::types::ServiceField::Tags)
+                    .send()
+                    .await
+                    .map_err(aws_err("ecs:DescribeServices"))?;
+                for s in found.services() {
+                    let tags: std::collections::BTreeMap<String, String> = s
+                        .tags()
+                        .iter()
+                        .filter_map(|t| {
+                            Some((
+                                t.key()?.to_owned(),
+                                t.value().unwrap_or_default().to_owned(),
+                            ))
+                        })
+                        .collect();
+                    if !tags.contains_key(key) {
+                        continue;
+                    }
+                    out.push(Service {
+                        arn: s.service_arn().unwrap_or_default().to_owned(),
+                        cluster: cluster_name.clone(),
+                        name: s.service_name().unwrap_or_default().to_owned(),
+                        size: ServiceSize {
+                            desired: s.desired_count(),
+                            bounds: None,
+                        },
+                        tags,
+                    });
+                }
+            }
+        }
+        if !out.is_empty() {
+            let ids: Vec<String> = out.iter().map(scalable_id).collect();
+            for chunk in ids.chunks(50) {
+                let targets = scaling
+                    .describe_scalable_targets()
+                    .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+                    .set_resource_ids(Some(chunk.to_vec()))
+                    .send()
+                    .await
+                    .map_err(aws_err("application-autoscaling:DescribeScalableTargets"))?;
+                for t in targets.scalable_targets() {
+                    if let Some(s) = out.iter_mut().find(|s| scalable_id(s) == t.resource_id()) {
+                        s.size.bounds = Some((t.min_capacity(), t.max_capacity()));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn resize_service(&self, service: &Service, size: ServiceSize) -> Result<(), AwsError> {
+        let (ecs, scaling) = self.ecs("ecs:UpdateService")?;
+        if let Some((min, max)) = size.bounds {
+            use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+            scaling
+                .register_scalable_target()
+                .service_namespace(ServiceNamespace::Ecs)
+                .resource_id(scalable_id(service))
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .min_capacity(min)
+                .max_capacity(max)
+                .send()
+                .await
+                .map_err(aws_err("application-autoscaling:RegisterScalableTarget"))?;
+        }
+        ecs.update_service()
+            .cluster(&service.cluster)
+            .service(&service.name)
+            .desired_count(size.desired)
+            .send()
+            .await
+            .map_err(aws_err("ecs:UpdateService"))?;
+        Ok(())
+    }
+
+    async fn tag_service(&self, arn: &str, tags: &[(&str, String)]) -> Result<(), AwsError> {
+        let (ecs, _) = self.ecs("ecs:TagResource")?;
+        let tags = tags
+            .iter()
+            .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(*k).value(v).build())
+            .collect();
+        ecs.tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(aws_err("ecs:TagResource"))?;
+        Ok(())
     }
 }
 
@@ -414,7 +588,7 @@ impl Documents for aws_sdk_ssm::Client {
 }
 
 /// Everything of the kinds in RESOURCES carrying the schedule tag in one place.
-pub async fn scheduled<F: Fleet + Databases + Groups + Sync>(
+pub async fn scheduled<F: Resources + Sync>(
     port: &F,
     config: &Config,
 ) -> Result<crate::model::Scheduled, AwsError> {
@@ -434,6 +608,10 @@ pub async fn scheduled<F: Fleet + Databases + Groups + Sync>(
         },
         groups: match config.keeps(Kind::Asg) {
             true => port.scheduled_groups(key).await?,
+            false => Vec::new(),
+        },
+        services: match config.keeps(Kind::Ecs) {
+            true => port.scheduled_services(key).await?,
             false => Vec::new(),
         },
     })
@@ -465,6 +643,8 @@ pub async fn targets(aws: &Aws, config: &Config) -> Vec<Place<Ec2Fleet>> {
             aws_sdk_ec2::Client::new(sdk),
             aws_sdk_rds::Client::new(sdk),
             aws_sdk_autoscaling::Client::new(sdk),
+            aws_sdk_ecs::Client::new(sdk),
+            aws_sdk_applicationautoscaling::Client::new(sdk),
         )
     };
     aws.places(
@@ -476,10 +656,11 @@ pub async fn targets(aws: &Aws, config: &Config) -> Vec<Place<Ec2Fleet>> {
     )
     .await
     .into_iter()
-    .map(|(name, (ec2, rds, asg))| Place {
+    .map(|(name, (ec2, rds, asg, ecs, scaling))| Place {
         port: Ec2Fleet::new(name, ec2)
             .with_rds(rds)
-            .with_auto_scaling(asg),
+            .with_auto_scaling(asg)
+            .with_ecs(ecs, scaling),
         limits: StartStop::new(config),
     })
     .collect()
@@ -535,7 +716,7 @@ pub mod fake {
     use fleetkeeper::AwsError;
 
     use super::{Documents, Fleet, Instance};
-    use crate::model::{Database, Group, Kind, Size};
+    use crate::model::{Database, Group, Kind, Service, ServiceSize, Size};
 
     #[derive(Default)]
     pub struct FakeFleet {
@@ -558,6 +739,34 @@ pub mod fake {
         pub groups: Vec<Group>,
         /// `resize web 0,0,6`, `tag web fleetkeeper:asg-size=2,3,6 ...`.
         pub group_calls: Mutex<Vec<String>>,
+        pub services: Vec<Service>,
+        pub service_calls: Mutex<Vec<String>>,
+    }
+
+    impl super::Services for FakeFleet {
+        async fn scheduled_services(&self, key: &str) -> Result<Vec<Service>, AwsError> {
+            Ok(self
+                .services
+                .iter()
+                .filter(|s| s.tags.contains_key(key))
+                .cloned()
+                .collect())
+        }
+        async fn resize_service(&self, s: &Service, size: ServiceSize) -> Result<(), AwsError> {
+            self.service_calls
+                .lock()
+                .unwrap()
+                .push(format!("resize {} {}", s.name, size.tag()));
+            Ok(())
+        }
+        async fn tag_service(&self, arn: &str, tags: &[(&str, String)]) -> Result<(), AwsError> {
+            let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            self.service_calls
+                .lock()
+                .unwrap()
+                .push(format!("tag {arn} {}", tags.join(" ")));
+            Ok(())
+        }
     }
 
     impl super::Groups for FakeFleet {

@@ -18,7 +18,7 @@ use crate::apply::Outcome;
 use crate::event::Request;
 use crate::model::Act;
 use crate::model::Kind;
-use crate::plan::{DatabasePlan, GroupPlan, Intent, RegionPlan};
+use crate::plan::{DatabasePlan, GroupPlan, Intent, RegionPlan, ServicePlan};
 use crate::preview::SchedulePreview;
 use fleetkeeper::Plan;
 
@@ -195,6 +195,24 @@ pub fn add_groups(report: &mut StopperReport, region: &str, groups: &GroupPlan, 
     );
 }
 
+/// A region's ECS services (kind `ecs`, target the service ARN), as [`add_databases`].
+pub fn add_services(
+    report: &mut StopperReport,
+    region: &str,
+    services: &ServicePlan,
+    out: &Outcome,
+) {
+    let kind = |_: &str| Kind::Ecs.as_str();
+    add_kind(
+        report,
+        region,
+        &services.plan,
+        kind,
+        |id| services.schedules.get(id),
+        out,
+    );
+}
+
 /// One kind's plan and outcome in a region, each entry with its kind and schedule.
 fn add_kind<'a>(
     report: &mut StopperReport,
@@ -276,6 +294,15 @@ pub fn metrics_into(report: &StopperReport, metrics: &mut Metrics) {
     };
     metrics.count("GroupsStopped", groups("stop"));
     metrics.count("GroupsStarted", groups("start"));
+    let services = |action: &str| {
+        report
+            .done
+            .iter()
+            .filter(|e| e.kind.as_deref() == Some("ecs") && e.action == action)
+            .count() as u64
+    };
+    metrics.count("ServicesStopped", services("stop"));
+    metrics.count("ServicesStarted", services("start"));
     let databases = |action: &str| {
         report
             .done

@@ -9,7 +9,7 @@ use fleetkeeper::report::{Entry, Failure};
 use crate::config::Config;
 use crate::event::RdsRestart;
 use crate::model::LAST_ACTION_TAG;
-use crate::ports::{Databases, Fleet, Groups, Place};
+use crate::ports::{Place, Resources};
 use crate::report::{self, StopperReport};
 
 /// Whether a place (`region` or `account/region`) is where the event happened.
@@ -20,7 +20,7 @@ fn is_place(name: &str, restart: &RdsRestart) -> bool {
     }
 }
 
-pub async fn remember<F: Fleet + Databases + Groups + Sync>(
+pub async fn remember<F: Resources + Sync>(
     targets: &[Place<F>],
     config: &Config,
     restart: &RdsRestart,

@@ -495,3 +495,118 @@ async fn a_group_is_scaled_to_zero_and_back_to_exactly_its_size_that_evening() {
         "the night shift's group stops in the morning"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_and_its_scalable_target_go_to_zero_and_come_back_exactly() {
+    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+    let moto = Moto::start();
+    let env = moto.env(&[("AWS_REGION", "eu-west-1")]);
+    let aws = Moto::aws(&env).await;
+    let ecs = aws.client("ECS", aws_sdk_ecs::Client::new);
+    let scaling = aws.client(
+        "APPLICATION_AUTO_SCALING",
+        aws_sdk_applicationautoscaling::Client::new,
+    );
+    ecs.create_cluster()
+        .cluster_name("preview")
+        .send()
+        .await
+        .unwrap();
+    ecs.register_task_definition()
+        .family("web")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("web")
+                .image("nginx")
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let office = || {
+        aws_sdk_ecs::types::Tag::builder()
+            .key("fleetkeeper:schedule")
+            .value("office-hours")
+            .build()
+    };
+    for (name, desired, tagged) in [("api", 4, true), ("worker", 3, true), ("other", 2, false)] {
+        let mut call = ecs
+            .create_service()
+            .cluster("preview")
+            .service_name(name)
+            .task_definition("web")
+            .desired_count(desired);
+        if tagged {
+            call = call.tags(office());
+        }
+        call.send().await.unwrap();
+    }
+    scaling
+        .register_scalable_target()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id("service/preview/api")
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .min_capacity(2)
+        .max_capacity(10)
+        .send()
+        .await
+        .unwrap();
+    let state = || async {
+        let out = ecs
+            .describe_services()
+            .cluster("preview")
+            .services("api")
+            .services("worker")
+            .services("other")
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
+            .send()
+            .await
+            .unwrap();
+        let mut m = BTreeMap::new();
+        for s in out.services() {
+            let tag = s
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("fleetkeeper:ecs-size"))
+                .and_then(|t| t.value().map(str::to_owned));
+            m.insert(
+                s.service_name().unwrap().to_owned(),
+                (s.desired_count(), tag),
+            );
+        }
+        let target = scaling
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .send()
+            .await
+            .unwrap();
+        let t = &target.scalable_targets()[0];
+        (m, (t.min_capacity(), t.max_capacity()))
+    };
+    let ecs_only = [("RESOURCES", "ecs")];
+    let tue = clock::next(Weekday::Tuesday, "Europe/Berlin");
+    let r = at(&moto, &ecs_only, clock::at(tue, "19:05", "Europe/Berlin")).await;
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(of_kind(&r.done, "ecs").len(), 2, "{:?}", r.skipped);
+    let (evening, bounds) = state().await;
+    assert_eq!(evening["api"], (0, Some("4,2,10".to_owned())));
+    assert_eq!(evening["worker"], (0, Some("3".to_owned())));
+    assert_eq!(evening["other"], (2, None), "untagged: left alone");
+    assert_eq!(
+        bounds,
+        (0, 0),
+        "the target goes to 0/0, or it would scale the service back"
+    );
+    let m = at(
+        &moto,
+        &ecs_only,
+        clock::at(tue.tomorrow().unwrap(), "07:05", "Europe/Berlin"),
+    )
+    .await;
+    assert_eq!(of_kind(&m.done, "ecs").len(), 2);
+    let (morning, bounds) = state().await;
+    assert_eq!(morning["api"].0, 4);
+    assert_eq!(morning["worker"].0, 3);
+    assert_eq!(bounds, (2, 10), "restored exactly");
+}

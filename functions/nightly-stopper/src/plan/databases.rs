@@ -32,6 +32,7 @@ pub fn order(
         plan,
         databases,
         groups,
+        services,
         ..
     } = region_plan;
     let of = |tags: &BTreeMap<String, String>| tags.get(key).cloned();
@@ -52,6 +53,13 @@ pub fn order(
             .filter(|i| of(&i.tags).as_deref() == Some(name.as_str()))
             .collect();
         let is_ours = |id: &str| compute.iter().any(|i| i.id == id);
+        let service_of = |arn: &str| {
+            services
+                .observed
+                .iter()
+                .find(|s| s.arn == arn)
+                .and_then(|s| of(&s.tags))
+        };
         let group_of = |group: &str| {
             groups
                 .observed
@@ -86,6 +94,14 @@ pub fn order(
                 .map(|a| a.target.clone())
                 .collect();
             defer(&mut groups.plan, &waiting, &why);
+            let waiting: Vec<String> = services
+                .plan
+                .actions
+                .iter()
+                .filter(|a| a.action == Act::Start && service_of(&a.target).as_ref() == Some(name))
+                .map(|a| a.target.clone())
+                .collect();
+            defer(&mut services.plan, &waiting, &why);
         }
         let mut up: Vec<String> = compute
             .iter()
@@ -98,6 +114,13 @@ pub fn order(
                 .iter()
                 .filter(|g| of(&g.tags).as_deref() == Some(name.as_str()) && !g.stopped())
                 .map(|g| format!("group {} at {}", g.name, g.size.desired)),
+        );
+        up.extend(
+            services
+                .observed
+                .iter()
+                .filter(|s| of(&s.tags).as_deref() == Some(name.as_str()) && !s.stopped())
+                .map(|s| format!("service {} at {}", s.name, s.size.desired)),
         );
         if let Some(first) = up.first() {
             let why = format!(

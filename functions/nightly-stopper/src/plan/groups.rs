@@ -57,6 +57,27 @@ pub fn evaluate_groups(
     out
 }
 
+/// Our last action since the boundary, and the resource is not where we left it: a person
+/// sized it. Respected until the next boundary, unless the schedule is enforced.
+pub(super) fn sized_by_hand(
+    tags: &BTreeMap<String, String>,
+    s: &Schedule,
+    v: &Verdict,
+) -> Option<String> {
+    let enforced = s.enforced || s.hold.is_some();
+    let last = tags.get(LAST_ACTION_TAG).and_then(|t| LastAction::parse(t));
+    let boundary = v.last.as_ref().map(|b| b.at);
+    let l = last.filter(|l| !enforced && boundary.is_some_and(|b| l.at > b))?;
+    let (ours, by_hand) = match l.verb {
+        Verb::Stopped => ("we stopped it", "given capacity by hand"),
+        _ => ("we started it", "scaled to zero by hand"),
+    };
+    Some(format!(
+        "{by_hand} since {ours} at {}; left as it is until the next boundary of {} (it is not enforced)",
+        l.at, s.name
+    ))
+}
+
 fn decide(
     out: &mut GroupPlan,
     g: &Group,
@@ -86,25 +107,8 @@ fn decide(
         };
         return plan.skip(id, format!("already {now} ({})", v.reason));
     }
-    // Our last action since the boundary, and the group is not where we left it: a person's.
-    let enforced = s.enforced || s.hold.is_some();
-    let last = g
-        .tags
-        .get(LAST_ACTION_TAG)
-        .and_then(|t| LastAction::parse(t));
-    let boundary = v.last.as_ref().map(|b| b.at);
-    if !enforced && let Some(l) = last.filter(|l| boundary.is_some_and(|b| l.at > b)) {
-        let (ours, by_hand) = match l.verb {
-            Verb::Stopped => ("we stopped it", "given capacity by hand"),
-            _ => ("we started it", "scaled to zero by hand"),
-        };
-        return plan.skip(
-            id,
-            format!(
-                "{by_hand} since {ours} at {}; left as it is until the next boundary of {} (it is not enforced)",
-                l.at, s.name
-            ),
-        );
+    if let Some(why) = sized_by_hand(&g.tags, s, v) {
+        return plan.skip(id, why);
     }
     match desired {
         State::Stopped => plan.act(

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 pub mod databases;
 pub mod groups;
+pub mod services;
 pub use databases::{DatabasePlan, evaluate_databases, order};
 pub use groups::{GroupPlan, evaluate_groups};
+pub use services::{ServicePlan, evaluate_services};
 
 use fleetkeeper::Plan;
 use fleetkeeper::ec2::InstanceState;
@@ -81,6 +83,8 @@ pub struct RegionPlan {
     pub databases: DatabasePlan,
     /// Auto Scaling groups (RESOURCES asg).
     pub groups: GroupPlan,
+    /// ECS services (RESOURCES ecs).
+    pub services: ServicePlan,
     pub intents: BTreeMap<String, Intent>,
     pub start_failures: Vec<StartFailure>,
 }
@@ -348,11 +352,12 @@ fn kept_running(i: &Instance, s: &Schedule, v: &Verdict, at: Timestamp) -> Optio
 
 impl RegionPlan {
     /// Every kind's plan, for the run-wide cap.
-    pub fn plans_mut(&mut self) -> [&mut Plan<Act>; 3] {
+    pub fn plans_mut(&mut self) -> [&mut Plan<Act>; 4] {
         [
             &mut self.plan,
             &mut self.databases.plan,
             &mut self.groups.plan,
+            &mut self.services.plan,
         ]
     }
 }
@@ -370,6 +375,7 @@ pub fn evaluate_all(
     region_plan.databases =
         evaluate_databases(&scheduled.databases, schedules, verdicts, config, at);
     region_plan.groups = evaluate_groups(&scheduled.groups, schedules, verdicts, config, at);
+    region_plan.services = evaluate_services(&scheduled.services, schedules, verdicts, config, at);
     order(
         &mut region_plan,
         &scheduled.instances,
