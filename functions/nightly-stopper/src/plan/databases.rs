@@ -190,21 +190,12 @@ pub fn evaluate_databases(
             continue;
         }
         out.kinds.insert(db.id.clone(), db.kind());
-        let name = db.tags.get(&config.schedule_tag.key).map(String::as_str);
-        let (Some(schedule), Some(v)) = (
-            name.and_then(|n| schedules.get(n)),
-            name.and_then(|n| verdicts.get(n)),
-        ) else {
-            out.plan.skip(
-                &db.id,
-                format!(
-                    "{} {:?} names no schedule (known: {})",
-                    config.schedule_tag.key,
-                    name.unwrap_or_default(),
-                    schedules.names()
-                ),
-            );
-            continue;
+        let (schedule, v) = match super::schedule_of(&db.tags, schedules, verdicts, config) {
+            Ok(found) => found,
+            Err(why) => {
+                out.plan.skip(&db.id, why);
+                continue;
+            }
         };
         out.schedules.insert(db.id.clone(), schedule.name.clone());
         decide(&mut out.plan, db, schedule, v, config, at);

@@ -35,21 +35,12 @@ pub fn evaluate_groups(
         ..GroupPlan::default()
     };
     for g in groups {
-        let name = g.tags.get(&config.schedule_tag.key).map(String::as_str);
-        let (Some(schedule), Some(v)) = (
-            name.and_then(|n| schedules.get(n)),
-            name.and_then(|n| verdicts.get(n)),
-        ) else {
-            out.plan.skip(
-                &g.name,
-                format!(
-                    "{} {:?} names no schedule (known: {})",
-                    config.schedule_tag.key,
-                    name.unwrap_or_default(),
-                    schedules.names()
-                ),
-            );
-            continue;
+        let (schedule, v) = match super::schedule_of(&g.tags, schedules, verdicts, config) {
+            Ok(found) => found,
+            Err(why) => {
+                out.plan.skip(&g.name, why);
+                continue;
+            }
         };
         out.schedules.insert(g.name.clone(), schedule.name.clone());
         decide(&mut out, g, schedule, v, config, at);

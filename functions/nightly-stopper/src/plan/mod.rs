@@ -109,6 +109,28 @@ pub fn start_failure(code: &str, message: &str, instance_type: &str) -> Option<S
     Some(why)
 }
 
+/// The schedule a resource's tag names and its verdict, or why there is none.
+pub fn schedule_of<'s>(
+    tags: &BTreeMap<String, String>,
+    schedules: &'s Schedules,
+    verdicts: &'s BTreeMap<String, Verdict>,
+    config: &Config,
+) -> Result<(&'s Schedule, &'s Verdict), String> {
+    let name = tags.get(&config.schedule_tag.key).map(String::as_str);
+    match (
+        name.and_then(|n| schedules.get(n)),
+        name.and_then(|n| verdicts.get(n)),
+    ) {
+        (Some(s), Some(v)) => Ok((s, v)),
+        _ => Err(format!(
+            "{} {:?} names no schedule (known: {})",
+            config.schedule_tag.key,
+            name.unwrap_or_default(),
+            schedules.names()
+        )),
+    }
+}
+
 /// Each instance brought to the state its schedule wants at `at`. `verdicts` holds every
 /// schedule's verdict at `at` (evaluated once for the run).
 pub fn evaluate(
@@ -120,21 +142,12 @@ pub fn evaluate(
 ) -> RegionPlan {
     let mut out = RegionPlan::default();
     for i in instances {
-        let name = i.tags.get(&config.schedule_tag.key).map(String::as_str);
-        let (Some(schedule), Some(v)) = (
-            name.and_then(|n| schedules.get(n)),
-            name.and_then(|n| verdicts.get(n)),
-        ) else {
-            out.plan.skip(
-                &i.id,
-                format!(
-                    "{} {:?} names no schedule (known: {})",
-                    config.schedule_tag.key,
-                    name.unwrap_or_default(),
-                    schedules.names()
-                ),
-            );
-            continue;
+        let (schedule, v) = match schedule_of(&i.tags, schedules, verdicts, config) {
+            Ok(found) => found,
+            Err(why) => {
+                out.plan.skip(&i.id, why);
+                continue;
+            }
         };
         decide(&mut out, i, schedule, v, config, at);
     }

@@ -36,21 +36,12 @@ pub fn evaluate_services(
     };
     for svc in services {
         let id = svc.arn.as_str();
-        let name = svc.tags.get(&config.schedule_tag.key).map(String::as_str);
-        let (Some(s), Some(v)) = (
-            name.and_then(|n| schedules.get(n)),
-            name.and_then(|n| verdicts.get(n)),
-        ) else {
-            out.plan.skip(
-                id,
-                format!(
-                    "{} {:?} names no schedule (known: {})",
-                    config.schedule_tag.key,
-                    name.unwrap_or_default(),
-                    schedules.names()
-                ),
-            );
-            continue;
+        let (s, v) = match super::schedule_of(&svc.tags, schedules, verdicts, config) {
+            Ok(found) => found,
+            Err(why) => {
+                out.plan.skip(id, why);
+                continue;
+            }
         };
         out.schedules.insert(svc.arn.clone(), s.name.clone());
         let today = at.to_zoned(s.tz.clone()).date();
