@@ -130,9 +130,9 @@ pub async fn run_in<F: Resources + Sync, D: Documents + Sync>(
         &mut report,
         |report, place, (matched, plan, out)| {
             report::add_region(report, place, matched, &plan, &out.instances, at);
-            report::add_databases(report, place, &plan.databases, &out.databases);
-            report::add_groups(report, place, &plan.groups, &out.groups);
-            report::add_services(report, place, &plan.services, &out.services);
+            report::add_databases(report, place, &plan.databases, &out.databases, at);
+            report::add_groups(report, place, &plan.groups, &out.groups, at);
+            report::add_services(report, place, &plan.services, &out.services, at);
         },
         report::add_unreadable_region,
     );

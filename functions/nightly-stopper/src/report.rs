@@ -168,31 +168,45 @@ pub fn add_region(
     });
 }
 
+/// What an entry of another kind shows: its kind, its schedule and, for a stop, the
+/// schedule's next start.
+struct Described<'a> {
+    kind: &'a str,
+    schedule: Option<&'a String>,
+    stopped_until: Option<Timestamp>,
+}
+
 /// A region's databases: each entry with its kind (`rds`, `aurora`) and schedule. RDS has
 /// no DryRun flag, so in a dry run the plan alone says what would be done.
-pub fn add_databases(report: &mut StopperReport, region: &str, db: &DatabasePlan, out: &Outcome) {
-    let kind = |id: &str| db.kinds.get(id).map_or("rds", |k| k.as_str());
-    add_kind(
-        report,
-        region,
-        &db.plan,
-        kind,
-        |id| db.schedules.get(id),
-        out,
-    );
+pub fn add_databases(
+    report: &mut StopperReport,
+    region: &str,
+    db: &DatabasePlan,
+    out: &Outcome,
+    at: Timestamp,
+) {
+    let describe = |id: &str| Described {
+        kind: db.kinds.get(id).map_or("rds", |k| k.as_str()),
+        schedule: db.schedules.get(id),
+        stopped_until: db.stopped_until.get(id).copied(),
+    };
+    add_kind(report, region, &db.plan, describe, out, at);
 }
 
 /// A region's Auto Scaling groups (kind `asg`), as [`add_databases`].
-pub fn add_groups(report: &mut StopperReport, region: &str, groups: &GroupPlan, out: &Outcome) {
-    let kind = |_: &str| Kind::Asg.as_str();
-    add_kind(
-        report,
-        region,
-        &groups.plan,
-        kind,
-        |id| groups.schedules.get(id),
-        out,
-    );
+pub fn add_groups(
+    report: &mut StopperReport,
+    region: &str,
+    groups: &GroupPlan,
+    out: &Outcome,
+    at: Timestamp,
+) {
+    let describe = |id: &str| Described {
+        kind: Kind::Asg.as_str(),
+        schedule: groups.schedules.get(id),
+        stopped_until: groups.stopped_until.get(id).copied(),
+    };
+    add_kind(report, region, &groups.plan, describe, out, at);
 }
 
 /// A region's ECS services (kind `ecs`, target the service ARN), as [`add_databases`].
@@ -201,35 +215,40 @@ pub fn add_services(
     region: &str,
     services: &ServicePlan,
     out: &Outcome,
+    at: Timestamp,
 ) {
-    let kind = |_: &str| Kind::Ecs.as_str();
-    add_kind(
-        report,
-        region,
-        &services.plan,
-        kind,
-        |id| services.schedules.get(id),
-        out,
-    );
+    let describe = |id: &str| Described {
+        kind: Kind::Ecs.as_str(),
+        schedule: services.schedules.get(id),
+        stopped_until: services.stopped_until.get(id).copied(),
+    };
+    add_kind(report, region, &services.plan, describe, out, at);
 }
 
-/// One kind's plan and outcome in a region, each entry with its kind and schedule.
+/// One kind's plan and outcome in a region, each entry with its kind and schedule, and a
+/// stop with the hours it saves.
 fn add_kind<'a>(
     report: &mut StopperReport,
     region: &str,
     plan: &Plan<Act>,
-    kind: impl Fn(&str) -> &'a str,
-    schedule: impl Fn(&str) -> Option<&'a String>,
+    describe: impl Fn(&str) -> Described<'a>,
     out: &Outcome,
+    at: Timestamp,
 ) {
     let entry = |id: &str, action: &str, reason: &str| {
+        let d = describe(id);
         let e = Entry::new(id, action, reason)
             .in_region(region)
-            .of_kind(kind(id));
-        match schedule(id) {
-            Some(s) => e.with_detail(json!({ "schedule": s })),
-            None => e,
+            .of_kind(d.kind);
+        let Some(s) = d.schedule else {
+            return e;
+        };
+        let mut detail = json!({ "schedule": s });
+        if let (Some(until), "stop") = (d.stopped_until, action) {
+            detail["stopped_until"] = until.to_string().into();
+            detail["stop_hours"] = json!(stop_hours(at, until));
         }
+        e.with_detail(detail)
     };
     for p in &plan.actions {
         report
@@ -303,6 +322,18 @@ pub fn metrics_into(report: &StopperReport, metrics: &mut Metrics) {
     };
     metrics.count("ServicesStopped", services("stop"));
     metrics.count("ServicesStarted", services("start"));
+    // The hours every other kind's stops are planned to save, per kind (instances above).
+    for e in report.done.iter().filter(|e| e.action == "stop") {
+        if let (Some(kind), Some(h)) = (
+            e.kind.as_deref().filter(|k| *k != "ec2"),
+            e.detail
+                .as_ref()
+                .and_then(|d| d.get("stop_hours"))
+                .and_then(Value::as_f64),
+        ) {
+            metrics.count_in(("ResourceKind", kind), "ScheduledStopHours", h);
+        }
+    }
     let databases = |action: &str| {
         report
             .done
@@ -332,6 +363,7 @@ pub fn metrics_into(report: &StopperReport, metrics: &mut Metrics) {
             )
         {
             metrics.count_in(("InstanceType", t), "ScheduledStopHours", h);
+            metrics.count_in(("ResourceKind", "ec2"), "ScheduledStopHours", h);
         }
         if let Some(s) = schedule_of(e) {
             by_schedule.entry(s).or_default()[usize::from(!is_stop)] += 1;
@@ -347,5 +379,37 @@ pub fn metrics_into(report: &StopperReport, metrics: &mut Metrics) {
     for (schedule, [stops, starts]) in &by_schedule {
         metrics.count_in(("Schedule", schedule), "InstancesStopped", *stops as f64);
         metrics.count_in(("Schedule", schedule), "InstancesStarted", *starts as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Request;
+
+    #[test]
+    fn stop_hours_are_counted_per_kind_and_kinds_apart() {
+        let at: Timestamp = "2026-12-01T18:05:00Z".parse().unwrap();
+        let mut report = new(Request::Evaluate { at: Some(at) }, at, Mode::Live);
+        let stop = |target: &str, kind: &str, hours: f64| {
+            Entry::new(target, "stop", "outside office-hours")
+                .of_kind(kind)
+                .with_detail(json!({"schedule": "office-hours", "stop_hours": hours, "instance_type": "t3.micro"}))
+        };
+        report.done(stop("i-1", "ec2", 13.9));
+        report.done(stop("db-1", "rds", 13.9));
+        report.done(stop("web", "asg", 13.9));
+        let mut metrics = Metrics::for_function("nightly-stopper");
+        metrics_into(&report, &mut metrics);
+        let lines = metrics.lines(at).join("\n");
+        for kind in ["ec2", "rds", "asg"] {
+            assert!(
+                lines.contains(&format!("\"ResourceKind\":\"{kind}\"")),
+                "{kind}: {lines}"
+            );
+        }
+        assert!(lines.contains("\"InstancesStopped\":1.0"), "{lines}");
+        assert!(lines.contains("\"DatabasesStopped\":1.0"), "{lines}");
+        assert!(lines.contains("\"GroupsStopped\":1.0"), "{lines}");
     }
 }

@@ -163,6 +163,8 @@ pub struct DatabasePlan {
     pub plan: Plan<Act>,
     pub kinds: BTreeMap<String, Kind>,
     pub schedules: BTreeMap<String, String>,
+    /// For a stop: the schedule's next start (the hours the stop saves).
+    pub stopped_until: BTreeMap<String, Timestamp>,
 }
 
 pub fn evaluate_databases(
@@ -199,6 +201,14 @@ pub fn evaluate_databases(
         };
         out.schedules.insert(db.id.clone(), schedule.name.clone());
         decide(&mut out.plan, db, schedule, v, config, at);
+        let stops = out
+            .plan
+            .actions
+            .iter()
+            .any(|a| a.target == db.id && a.action == Act::Stop);
+        if let (Some(until), true) = (v.next_start, stops) {
+            out.stopped_until.insert(db.id.clone(), until);
+        }
     }
     out
 }
@@ -357,6 +367,8 @@ mod tests {
         let p = run(&evening, EVENING);
         assert_eq!(acted(&p), [("db-1", Act::Stop), ("orders", Act::Stop)]);
         assert_eq!(p.kinds["orders"], Kind::Aurora);
+        let until: Timestamp = "2026-12-02T08:00:00Z".parse().unwrap();
+        assert_eq!(p.stopped_until["db-1"], until, "the hours a stop saves");
         assert_eq!(p.schedules["db-1"], "uk-support");
         assert!(why(&p, "db-off").starts_with("already stopped"));
         let morning = [

@@ -21,6 +21,8 @@ pub struct GroupPlan {
     pub plan: Plan<Act>,
     pub schedules: BTreeMap<String, String>,
     pub restore: BTreeMap<String, Size>,
+    /// For a stop: the schedule's next start (the hours the stop saves).
+    pub stopped_until: BTreeMap<String, Timestamp>,
 }
 
 pub fn evaluate_groups(
@@ -44,6 +46,14 @@ pub fn evaluate_groups(
         };
         out.schedules.insert(g.name.clone(), schedule.name.clone());
         decide(&mut out, g, schedule, v, config, at);
+        let stops = out
+            .plan
+            .actions
+            .iter()
+            .any(|a| a.target == g.name && a.action == Act::Stop);
+        if let (Some(until), true) = (v.next_start, stops) {
+            out.stopped_until.insert(g.name.clone(), until);
+        }
     }
     out
 }

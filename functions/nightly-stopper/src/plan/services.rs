@@ -21,6 +21,8 @@ pub struct ServicePlan {
     pub plan: Plan<Act>,
     pub schedules: BTreeMap<String, String>,
     pub restore: BTreeMap<String, ServiceSize>,
+    /// For a stop: the schedule's next start (the hours the stop saves).
+    pub stopped_until: BTreeMap<String, Timestamp>,
 }
 
 pub fn evaluate_services(
@@ -68,11 +70,16 @@ pub fn evaluate_services(
             continue;
         }
         match desired {
-            State::Stopped => out.plan.act(
-                id,
-                Act::Stop,
-                format!("{}; size {} recorded", v.reason, svc.size.tag()),
-            ),
+            State::Stopped => {
+                out.plan.act(
+                    id,
+                    Act::Stop,
+                    format!("{}; size {} recorded", v.reason, svc.size.tag()),
+                );
+                if let Some(until) = v.next_start {
+                    out.stopped_until.insert(svc.arn.clone(), until);
+                }
+            }
             State::Running => match svc.tags.get(ECS_SIZE_TAG).map(|raw| ServiceSize::parse(raw)) {
                 None => out.plan.skip(
                     id,
