@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::event::{self, Request};
 use crate::plan;
 use crate::ports::{App, Place, schedules};
-use crate::ports::{Documents, Instance, Resources, scheduled};
+use crate::ports::{Documents, Resources, scheduled};
 use crate::preview;
 use crate::report::{self, StopperReport};
 
@@ -77,9 +77,9 @@ pub async fn run_in<F: Resources + Sync, D: Documents + Sync>(
         Request::Preview { at, hours } => {
             let at = at.unwrap_or(now);
             let schedules = schedules(app, config).await?;
-            let fleet: Vec<(&str, &Instance)> = observed
+            let fleet: Vec<preview::Member> = observed
                 .read()
-                .flat_map(|(_, place, s)| s.instances.iter().map(move |i| (place, i)))
+                .flat_map(|(_, place, s)| preview::members(place, s))
                 .collect();
             let preview = preview::preview(&fleet, &schedules, &config.schedule_tag.key, at, hours);
             let mut report = report::new(request, at, config.mode);
@@ -144,7 +144,7 @@ pub async fn run_in<F: Resources + Sync, D: Documents + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::StartStop;
+    use crate::ports::{Instance, StartStop};
     use crate::ports::fake::{FakeDocuments, FakeFleet};
     use fleetkeeper::report::Status;
     use fleetkeeper::{AwsError, Env};
