@@ -144,8 +144,8 @@ pub async fn run_in<F: Resources + Sync, D: Documents + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{Instance, StartStop};
     use crate::ports::fake::{FakeDocuments, FakeFleet};
+    use crate::ports::{Instance, StartStop};
     use fleetkeeper::report::Status;
     use fleetkeeper::{AwsError, Env};
     use serde_json::json;
