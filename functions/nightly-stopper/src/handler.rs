@@ -67,11 +67,7 @@ pub async fn run_in<F: Resources + Sync, D: Documents + Sync>(
     // Manual stops and starts need no schedule: a broken document must not block them.
     let (at, planned) = match request {
         Request::Manual(action) => {
-            // A manual stop or start is for instances; databases keep their schedules.
-            let plans = observed.map(|_, s| {
-                let plan = plan::manual(action, &s.instances, config, now);
-                (s.instances.len(), plan)
-            });
+            let plans = observed.map(|_, s| (s.len(), plan::manual_all(action, &s, config, now)));
             (now, plans)
         }
         Request::Preview { at, hours } => {

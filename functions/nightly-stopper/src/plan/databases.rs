@@ -551,4 +551,58 @@ mod tests {
         assert_eq!(acted(&p), [("db-1", Act::Stop)]);
         assert!(p.plan.actions[0].reason.contains("RDS started it itself"));
     }
+
+    #[test]
+    fn a_manual_stop_and_start_reach_every_kind() {
+        use crate::event::Action;
+        use crate::model::{ASG_SIZE_TAG, Group, Scheduled, Size};
+        let config = Config::from_env(&Env::of(&[("RESOURCES", "ec2,rds,aurora,asg")])).unwrap();
+        let now: Timestamp = MORNING.parse().unwrap();
+        let mut member = db("db-member", Kind::Rds, "available", "uk-support");
+        member.cluster = Some("orders".into());
+        let up = Scheduled {
+            instances: vec![instance("i-app", "running", "uk-support")],
+            databases: vec![db("db-1", Kind::Rds, "available", "uk-support"), member],
+            groups: vec![Group {
+                name: "web".into(),
+                size: Size {
+                    min: 1,
+                    desired: 2,
+                    max: 4,
+                },
+                tags: BTreeMap::from([(
+                    "fleetkeeper:schedule".to_owned(),
+                    "uk-support".to_owned(),
+                )]),
+            }],
+            services: vec![],
+        };
+        let rp = super::super::manual_all(Action::Stop, &up, &config, now);
+        assert_eq!(acts(&rp.plan), [("i-app", Act::Stop)]);
+        assert_eq!(acts(&rp.databases.plan), [("db-1", Act::Stop)]);
+        assert!(skipped(&rp.databases.plan, "db-member").contains("member of DB cluster"));
+        assert_eq!(acts(&rp.groups.plan), [("web", Act::Stop)]);
+        assert!(rp.groups.plan.actions[0].reason.starts_with("manual stop"));
+        // A manual start restores the group's recorded size.
+        let mut down = up.clone();
+        down.databases[0].status = "stopped".into();
+        down.groups[0].size = Size {
+            min: 0,
+            desired: 0,
+            max: 4,
+        };
+        down.groups[0]
+            .tags
+            .insert(ASG_SIZE_TAG.into(), "1,2,4".into());
+        let rp = super::super::manual_all(Action::Start, &down, &config, now);
+        assert_eq!(acts(&rp.databases.plan), [("db-1", Act::Start)]);
+        assert_eq!(
+            rp.groups.restore["web"],
+            Size {
+                min: 1,
+                desired: 2,
+                max: 4
+            }
+        );
+    }
 }

@@ -398,6 +398,78 @@ pub fn evaluate_all(
     region_plan
 }
 
+/// A manual stop or start of everything of every kind carrying the schedule tag. Instances as
+/// [`manual`] has it; the other kinds through their own plans, as if each schedule named on
+/// them were enforced and wanted them stopped (or running) now: what RDS cannot stop, a size
+/// never recorded, is still left alone with the reason. Everything at once: the order between
+/// databases and apps is the schedules'.
+pub fn manual_all(
+    action: Action,
+    scheduled: &crate::model::Scheduled,
+    config: &Config,
+    now: Timestamp,
+) -> RegionPlan {
+    let mut out = manual(action, &scheduled.instances, config, now);
+    let key = &config.schedule_tag.key;
+    let names: std::collections::BTreeSet<&String> = scheduled
+        .databases
+        .iter()
+        .map(|d| &d.tags)
+        .chain(scheduled.groups.iter().map(|g| &g.tags))
+        .chain(scheduled.services.iter().map(|s| &s.tags))
+        .filter_map(|t| t.get(key))
+        .collect();
+    if names.is_empty() {
+        return out;
+    }
+    let state = match action {
+        Action::Stop => State::Stopped,
+        Action::Start => State::Running,
+    };
+    let by_name = names
+        .iter()
+        .map(|n| {
+            let s = Schedule {
+                name: (*n).clone(),
+                tz: config.time_zone.clone(),
+                tz_name: config.time_zone_name.clone(),
+                periods: Vec::new(),
+                enforced: true,
+                retain_running: false,
+                hibernate: false,
+                hold: Some(state),
+                databases_first: false,
+            };
+            ((*n).clone(), s)
+        })
+        .collect();
+    let schedules = Schedules { by_name };
+    let verdicts = names
+        .iter()
+        .map(|n| {
+            let v = Verdict {
+                desired: Some(state),
+                reason: format!("manual {}", action_name(action)),
+                last: None,
+                next_start: None,
+            };
+            ((*n).clone(), v)
+        })
+        .collect();
+    let (dbs, groups, services) = (&scheduled.databases, &scheduled.groups, &scheduled.services);
+    out.databases = evaluate_databases(dbs, &schedules, &verdicts, config, now);
+    out.groups = evaluate_groups(groups, &schedules, &verdicts, config, now);
+    out.services = evaluate_services(services, &schedules, &verdicts, config, now);
+    out
+}
+
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Stop => "stop",
+        Action::Start => "start",
+    }
+}
+
 /// A manual stop or start of every instance carrying the schedule tag. `now` is the
 /// invocation time; the cap is applied by the caller over all regions.
 pub fn manual(
