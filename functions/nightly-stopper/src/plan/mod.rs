@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 pub mod databases;
 pub mod groups;
+#[cfg(test)]
+mod month;
 pub mod services;
 pub use databases::{DatabasePlan, evaluate_databases, order};
 pub use groups::{GroupPlan, evaluate_groups};
