@@ -16,6 +16,8 @@ pub mod error;
 pub mod exec;
 #[cfg(feature = "function-url")]
 pub mod http;
+#[cfg(feature = "kinds")]
+pub mod kinds;
 pub mod lambda;
 pub mod lease;
 #[cfg(feature = "ec2")]

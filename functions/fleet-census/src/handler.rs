@@ -38,16 +38,25 @@ pub async fn run<F: Fleet + Sync>(
     metrics: &mut Metrics,
 ) -> Result<CensusReport, Error> {
     check_event(&event)?;
-    let observed = Places::observe(fleets, |f| f.region(), |f| f.instances()).await;
+    let (key, kinds) = (&config.schedule_tag.key, &config.resources);
+    let observed = Places::observe(
+        fleets,
+        |f| f.region(),
+        |f| async move { Ok((f.instances().await?, f.scheduled(key, kinds).await?)) },
+    )
+    .await;
     if let Some(e) = observed.all_failed() {
         // Nothing could be read at all: fail the invocation so Lambda's Errors metric sees it.
         return Err(e.into());
     }
     let mut report = report::new(function);
     observed
-        .map(|f, instances| tally(f.region(), &instances, config))
+        .map(|f, (instances, found)| tally(f.region(), &instances, &found, config))
         .record(&mut report, |report, region, census| {
-            let counted = format!("{} instances, {} opted in", census.total, census.opted_in);
+            let mut counted = format!("{} instances, {} opted in", census.total, census.opted_in);
+            for (kind, k) in census.by_kind.iter().filter(|(kind, _)| *kind != "ec2") {
+                counted.push_str(&format!(", {} {kind} scheduled", k.scheduled));
+            }
             report.done(Entry::new("*", "census", counted).in_region(region));
             report.fields.regions.push(census);
         });

@@ -1,5 +1,6 @@
 //! fleet-census: the example function. A read-only count of EC2 instances per region, by
-//! state, and how many opted in to fleetkeeper's schedule tag. It proves the path every
+//! state, and how many opted in to fleetkeeper's schedule tag; and of every other kind a
+//! schedule keeps (RESOURCES), by schedule. It proves the path every
 //! function takes (config, the shared AWS loader, paginated observe, pure tally, JSON report,
 //! EMF metrics) and changes nothing.
 
@@ -15,6 +16,7 @@ use fleetkeeper::Error;
 use fleetkeeper::lambda::{Boot, Invocation};
 
 use config::Config;
+use fleetkeeper::kinds::KindClients;
 use ports::Ec2Fleet;
 
 /// A census only reads; little needs to be kept back from the deadline.
@@ -32,9 +34,11 @@ pub async fn init(boot: &Boot) -> Result<Lambda, Error> {
     let config = Config::from_env(&boot.env)?;
     let fleets = boot
         .aws
-        .regional("EC2", &config.regions, aws_sdk_ec2::Client::new)
+        .regional("EC2", &config.regions, |sdk| {
+            (aws_sdk_ec2::Client::new(sdk), KindClients::new(sdk))
+        })
         .into_iter()
-        .map(|(region, client)| Ec2Fleet::new(region, client))
+        .map(|(region, (ec2, kinds))| Ec2Fleet::new(region, ec2, kinds))
         .collect();
     Ok(Lambda {
         config,

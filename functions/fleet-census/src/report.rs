@@ -28,4 +28,13 @@ pub fn metrics_into(report: &CensusReport, metrics: &mut Metrics) {
     metrics.count("InstancesTotal", total as u64);
     metrics.count("InstancesOptedIn", opted_in as u64);
     metrics.count("Failures", report.failed.len() as u64);
+    let mut by_kind: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &report.fields.regions {
+        for (kind, k) in &r.by_kind {
+            *by_kind.entry(kind).or_insert(0) += k.scheduled;
+        }
+    }
+    for (kind, n) in by_kind {
+        metrics.count_in(("ResourceKind", kind), "ScheduledResources", n as f64);
+    }
 }

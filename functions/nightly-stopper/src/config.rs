@@ -56,28 +56,6 @@ impl Config {
     }
 }
 
-/// `RESOURCES`: a comma list of kinds; an unknown one fails the cold start.
-fn resources(env: &Env) -> Result<Vec<Kind>, ConfigError> {
-    let raw = env.list("RESOURCES");
-    if raw.is_empty() {
-        return Ok(vec![Kind::Ec2]);
-    }
-    let mut out = Vec::new();
-    for r in &raw {
-        let kind = Kind::parse(&r.to_ascii_lowercase()).ok_or_else(|| {
-            ConfigError::invalid(
-                "RESOURCES",
-                &raw.join(","),
-                format!("a comma list of ec2, rds, aurora, asg, ecs ({r:?} is not one)"),
-            )
-        })?;
-        if !out.contains(&kind) {
-            out.push(kind);
-        }
-    }
-    Ok(out)
-}
-
 /// Pace at 90% of AWS's buckets: AWS counts on arrival and shares them across the account.
 const HEADROOM: f64 = 0.9;
 
@@ -107,7 +85,7 @@ impl Config {
             ))),
         };
         Ok(Config {
-            resources: resources(env)?,
+            resources: fleetkeeper::kinds::resources_from_env(env)?,
             regions: env.regions("REGIONS")?,
             role_arns: env.role_arns("ROLE_ARNS")?,
             schedule_tag,

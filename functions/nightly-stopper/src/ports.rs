@@ -19,6 +19,7 @@ use fleetkeeper::error::aws_err;
 pub use fleetkeeper::ec2::Instance;
 
 use crate::model::{Database, Group, Kind, Service, ServiceSize, Size};
+use fleetkeeper::kinds::{self, scalable_id};
 
 /// Every kind a schedule keeps, in one place: what the run's port provides.
 pub trait Resources: Fleet + Databases + Groups + Services {}
@@ -89,17 +90,6 @@ pub trait Databases {
         key: &str,
         value: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
-}
-
-fn rds_tags(list: &[aws_sdk_rds::types::Tag]) -> std::collections::BTreeMap<String, String> {
-    list.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
 }
 
 /// One region (of one account).
@@ -195,88 +185,10 @@ impl Ec2Fleet {
     }
 }
 
-/// Application Auto Scaling's name for an ECS service.
-fn scalable_id(s: &Service) -> String {
-    format!("service/{}/{}", s.cluster, s.name)
-}
-
 impl Services for Ec2Fleet {
     async fn scheduled_services(&self, key: &str) -> Result<Vec<Service>, AwsError> {
         let (ecs, scaling) = self.ecs("ecs:ListClusters")?;
-        let mut clusters = Vec::new();
-        let mut pages = ecs.list_clusters().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(aws_err("ecs:ListClusters"))?;
-            clusters.extend(page.cluster_arns().iter().cloned());
-        }
-        let mut out = Vec::new();
-        for cluster in clusters {
-            let cluster_name = cluster.rsplit('/').next().unwrap_or_default().to_owned();
-            let mut arns = Vec::new();
-            let mut pages = ecs
-                .list_services()
-                .cluster(&cluster)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(aws_err("ecs:ListServices"))?;
-                arns.extend(page.service_arns().iter().cloned());
-            }
-            // DescribeServices takes ten at a time; its tags come with TAGS.
-            for chunk in arns.chunks(10) {
-                let found = ecs
-                    .describe_services()
-                    .cluster(&cluster)
-                    .set_services(Some(chunk.to_vec()))
-                    .include(aws_sdk_ecs::types::ServiceField::Tags)
-                    .send()
-                    .await
-                    .map_err(aws_err("ecs:DescribeServices"))?;
-                for s in found.services() {
-                    let tags: std::collections::BTreeMap<String, String> = s
-                        .tags()
-                        .iter()
-                        .filter_map(|t| {
-                            Some((
-                                t.key()?.to_owned(),
-                                t.value().unwrap_or_default().to_owned(),
-                            ))
-                        })
-                        .collect();
-                    if !tags.contains_key(key) {
-                        continue;
-                    }
-                    out.push(Service {
-                        arn: s.service_arn().unwrap_or_default().to_owned(),
-                        cluster: cluster_name.clone(),
-                        name: s.service_name().unwrap_or_default().to_owned(),
-                        size: ServiceSize {
-                            desired: s.desired_count(),
-                            bounds: None,
-                        },
-                        tags,
-                    });
-                }
-            }
-        }
-        if !out.is_empty() {
-            let ids: Vec<String> = out.iter().map(scalable_id).collect();
-            for chunk in ids.chunks(50) {
-                let targets = scaling
-                    .describe_scalable_targets()
-                    .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-                    .set_resource_ids(Some(chunk.to_vec()))
-                    .send()
-                    .await
-                    .map_err(aws_err("application-autoscaling:DescribeScalableTargets"))?;
-                for t in targets.scalable_targets() {
-                    if let Some(s) = out.iter_mut().find(|s| scalable_id(s) == t.resource_id()) {
-                        s.size.bounds = Some((t.min_capacity(), t.max_capacity()));
-                    }
-                }
-            }
-        }
-        Ok(out)
+        kinds::scheduled_services(ecs, scaling, key).await
     }
 
     async fn resize_service(&self, service: &Service, size: ServiceSize) -> Result<(), AwsError> {
@@ -322,47 +234,7 @@ impl Services for Ec2Fleet {
 
 impl Groups for Ec2Fleet {
     async fn scheduled_groups(&self, key: &str) -> Result<Vec<Group>, AwsError> {
-        let mut pages = self
-            .asg("autoscaling:DescribeAutoScalingGroups")?
-            .describe_auto_scaling_groups()
-            .filters(
-                aws_sdk_autoscaling::types::Filter::builder()
-                    .name("tag-key")
-                    .values(key)
-                    .build(),
-            )
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(aws_err("autoscaling:DescribeAutoScalingGroups"))?;
-            for g in page.auto_scaling_groups() {
-                let tags: std::collections::BTreeMap<String, String> = g
-                    .tags()
-                    .iter()
-                    .filter_map(|t| {
-                        Some((
-                            t.key()?.to_owned(),
-                            t.value().unwrap_or_default().to_owned(),
-                        ))
-                    })
-                    .collect();
-                // The filter is the server's; kept here too, where an emulator ignores it.
-                if !tags.contains_key(key) {
-                    continue;
-                }
-                out.push(Group {
-                    name: g.auto_scaling_group_name().unwrap_or_default().to_owned(),
-                    size: Size {
-                        min: g.min_size().unwrap_or_default(),
-                        desired: g.desired_capacity().unwrap_or_default(),
-                        max: g.max_size().unwrap_or_default(),
-                    },
-                    tags,
-                });
-            }
-        }
-        Ok(out)
+        kinds::scheduled_groups(self.asg("autoscaling:DescribeAutoScalingGroups")?, key).await
     }
 
     async fn resize_group(&self, name: &str, size: Size) -> Result<(), AwsError> {
@@ -407,65 +279,7 @@ impl Databases for Ec2Fleet {
         key: &str,
         kinds: &[Kind],
     ) -> Result<Vec<Database>, AwsError> {
-        let mut out = Vec::new();
-        if kinds.contains(&Kind::Rds) {
-            let mut pages = self
-                .rds("rds:DescribeDBInstances")?
-                .describe_db_instances()
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(aws_err("rds:DescribeDBInstances"))?;
-                for d in page.db_instances() {
-                    let tags = rds_tags(d.tag_list());
-                    if !tags.contains_key(key) {
-                        continue;
-                    }
-                    out.push(Database {
-                        id: d.db_instance_identifier().unwrap_or_default().to_owned(),
-                        arn: d.db_instance_arn().unwrap_or_default().to_owned(),
-                        kind: Some(Kind::Rds),
-                        status: d.db_instance_status().unwrap_or_default().to_owned(),
-                        tags,
-                        cluster: d.db_cluster_identifier().map(str::to_owned),
-                        replica_of: d
-                            .read_replica_source_db_instance_identifier()
-                            .map(str::to_owned),
-                        replicas: d.read_replica_db_instance_identifiers().len(),
-                        unstoppable: None,
-                    });
-                }
-            }
-        }
-        if kinds.contains(&Kind::Aurora) {
-            let mut pages = self
-                .rds("rds:DescribeDBClusters")?
-                .describe_db_clusters()
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(aws_err("rds:DescribeDBClusters"))?;
-                for c in page.db_clusters() {
-                    let tags = rds_tags(c.tag_list());
-                    if !tags.contains_key(key) {
-                        continue;
-                    }
-                    let unstoppable = (c.engine_mode() == Some("serverless")).then(|| {
-                        "an Aurora Serverless v1 cluster cannot be stopped (it scales to zero by itself)".to_owned()
-                    });
-                    out.push(Database {
-                        id: c.db_cluster_identifier().unwrap_or_default().to_owned(),
-                        arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
-                        kind: Some(Kind::Aurora),
-                        status: c.status().unwrap_or_default().to_owned(),
-                        tags,
-                        unstoppable,
-                        ..Database::default()
-                    });
-                }
-            }
-        }
-        Ok(out)
+        kinds::scheduled_databases(self.rds("rds:DescribeDBInstances")?, key, kinds).await
     }
 
     async fn stop_database(&self, db: &Database) -> Result<(), AwsError> {

@@ -302,6 +302,87 @@ async fn databases_and_clusters_stop_in_the_evening_and_start_in_the_morning() {
     assert_eq!(after["cluster:orders"], "available");
 }
 
+/// A cluster in a global database, in `region` (the first member of a global database is its
+/// primary, later ones its secondaries).
+async fn global_member(moto: &Moto, region: &str, id: &str, global: &str, tags: Vec<Tag>) {
+    let rds = Moto::aws(&moto.env(&[("AWS_REGION", region)]))
+        .await
+        .client("RDS", aws_sdk_rds::Client::new);
+    rds.create_db_cluster()
+        .db_cluster_identifier(id)
+        .engine("aurora-postgresql")
+        .global_cluster_identifier(global)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_global_databases_secondary_is_skipped_and_its_primary_stops() {
+    let moto = Moto::start();
+    let rds = rds(&moto).await;
+    for global in ["orders-global", "billing-global"] {
+        rds.create_global_cluster()
+            .global_cluster_identifier(global)
+            .engine("aurora-postgresql")
+            .send()
+            .await
+            .unwrap();
+    }
+    // orders: primary elsewhere, its secondary here; billing: primary here, secondary elsewhere.
+    global_member(
+        &moto,
+        "eu-central-1",
+        "orders-frankfurt",
+        "orders-global",
+        vec![],
+    )
+    .await;
+    global_member(
+        &moto,
+        "eu-west-1",
+        "orders-dublin",
+        "orders-global",
+        vec![office()],
+    )
+    .await;
+    global_member(
+        &moto,
+        "eu-west-1",
+        "billing-dublin",
+        "billing-global",
+        vec![office()],
+    )
+    .await;
+    global_member(
+        &moto,
+        "eu-central-1",
+        "billing-frankfurt",
+        "billing-global",
+        vec![],
+    )
+    .await;
+    let tue = clock::next(Weekday::Tuesday, "Europe/Berlin");
+    let r = at(&moto, &[], clock::at(tue, "19:05", "Europe/Berlin")).await;
+    assert_eq!(of_kind(&r.done, "aurora"), ["billing-dublin"], "{r:?}");
+    let skipped = r
+        .skipped
+        .iter()
+        .find(|e| e.target == "orders-dublin")
+        .expect("the secondary is reported");
+    assert!(
+        skipped
+            .reason
+            .contains("secondary cluster of the Aurora global database orders-global"),
+        "{}",
+        skipped.reason
+    );
+    let after = statuses(&rds).await;
+    assert_eq!(after["cluster:orders-dublin"], "available");
+    assert_eq!(after["cluster:billing-dublin"], "stopped");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_resources_fail_the_cold_start_and_ec2_alone_is_todays_behaviour() {
     let moto = Moto::start();
