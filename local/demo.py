@@ -60,6 +60,8 @@ def function_env(world: World) -> dict[str, str]:
         **LAUNCHER_SETTINGS,
         "GROUPS_PARAMETER": GROUPS_PARAMETER,
         "SCHEDULES": json.dumps(TEAM_SCHEDULES),
+        # Every kind a schedule keeps, as the template's ScheduledResources does.
+        "RESOURCES": "ec2,rds,aurora,asg,ecs",
         # snapshot-janitor copies its snapshots to a third region, for disaster recovery.
         "COPY_TO": "us-west-2",
         # ... and freezes the database around its set with the team's own SSM document.

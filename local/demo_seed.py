@@ -68,8 +68,10 @@ class World:
     names: dict[str, tuple[str, str]] = field(default_factory=dict)
     # volume id -> Name tag
     volumes: dict[str, str] = field(default_factory=dict)
-    # region -> {"total": n, "opted_in": n}
+    # region -> {"total": n, "opted_in": n, "kinds": {kind: n scheduled}}
     counts: dict[str, dict] = field(default_factory=dict)
+    # The other kinds nightly-stopper keeps: name -> (region, kind, the report's target)
+    others: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     zone_id: str = ""
     launcher_secret: str = ""
     primary: Primary = field(default_factory=Primary)
@@ -87,6 +89,7 @@ def seed(endpoint: str) -> World:
     # The seal key the template creates: snapshot-janitor proves with it which snapshots it made.
     seal_key.create_key(world.client("secretsmanager"))
     seed_fleet(world)
+    seed_kinds(world)
     world.client("sesv2").create_email_identity(EmailIdentity=LEASE_SENDER)
     world.launcher_secret = seed_launcher_secret(world)
     world.zone_id = seed_failover(world)
@@ -154,6 +157,44 @@ def seed_fleet(world: World) -> None:
 
 
 LAUNCH_CLAIMS_BUCKET = "fleetkeeper-launch-claims"
+KINDS_REGION = "eu-west-1"
+
+
+def seed_kinds(world: World) -> None:
+    """Beside eu-west-1's office instance, on the same office hours: the team's development
+    database, the Auto Scaling group of its preview site, and the ECS service of its preview
+    API (with a scalable target); and an untagged database that is nobody's to stop."""
+    region = KINDS_REGION
+    office = [{"Key": "fleetkeeper:schedule", "Value": "office-hours"}]
+    rds = world.client("rds", region)
+    for name, tags in (("reports-db", office), ("billing-db", [])):
+        rds.create_db_instance(DBInstanceIdentifier=name, DBInstanceClass="db.t3.micro", Engine="postgres",
+                               AllocatedStorage=20, MasterUsername="demo", MasterUserPassword=secrets.token_urlsafe(16), Tags=tags)
+    world.others["reports-db"] = (region, "rds", "reports-db")
+
+    ec2 = world.client("ec2", region)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.create_launch_template(LaunchTemplateName="preview-web", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"})
+    world.client("autoscaling", region).create_auto_scaling_group(
+        AutoScalingGroupName="preview-web", LaunchTemplate={"LaunchTemplateName": "preview-web"},
+        MinSize=1, DesiredCapacity=2, MaxSize=4, AvailabilityZones=[f"{region}a"],
+        Tags=[{"ResourceId": "preview-web", "ResourceType": "auto-scaling-group", "Key": "fleetkeeper:schedule",
+               "Value": "office-hours", "PropagateAtLaunch": False}])
+    world.others["preview-web"] = (region, "asg", "preview-web")
+
+    ecs = world.client("ecs", region)
+    ecs.create_cluster(clusterName="preview")
+    ecs.register_task_definition(family="api", containerDefinitions=[{"name": "api", "image": "nginx", "memory": 128}])
+    arn = ecs.create_service(cluster="preview", serviceName="preview-api", taskDefinition="api", desiredCount=2,
+                             tags=[{"key": "fleetkeeper:schedule", "value": "office-hours"}])["service"]["serviceArn"]
+    world.client("application-autoscaling", region).register_scalable_target(
+        ServiceNamespace="ecs", ResourceId="service/preview/preview-api",
+        ScalableDimension="ecs:service:DesiredCount", MinCapacity=1, MaxCapacity=4)
+    world.others["preview-api"] = (region, "ecs", arn)
+
+    # The group's two instances are the region's too (untagged: the group owns them).
+    world.counts[region]["total"] += 2
+    world.counts[region]["kinds"] = {"rds": 1, "aurora": 0, "asg": 1, "ecs": 1}
 
 
 def seed_launcher_secret(world: World) -> str:

@@ -113,18 +113,39 @@ def census_summary(world: World, ok: bool, out: object) -> tuple[bool, str]:
         right &= r["total"] == want.get("total") and r["opted_in"] == want.get("opted_in")
         states = ", ".join(f"{n} {s}" for s, n in sorted(r["by_state"].items()))
         asg = f" ({r['opted_in_asg_members']} in an Auto Scaling group)" if r['opted_in_asg_members'] else ""
-        parts.append(f"{r['region']}: {r['total']} ({states}), {r['opted_in']} opted in{asg}")
+        kinds = {k: c["scheduled"] for k, c in r.get("by_kind", {}).items() if k != "ec2"}
+        right &= kinds == want.get("kinds", {"rds": 0, "aurora": 0, "asg": 0, "ecs": 0})
+        others = ", ".join(f"{n} {k}" for k, n in kinds.items() if n)
+        parts.append(f"{r['region']}: {r['total']} ({states}), {r['opted_in']} opted in{asg}"
+                     + (f"; scheduled too: {others}" if others else ""))
     right &= len(out.get("regions", [])) == len(REGIONS)
     return right, "; ".join(parts)
 
 
 def states(world: World) -> dict[str, str]:
-    """Name tag -> instance state, read back from the emulator."""
+    """Name tag -> instance state, read back from the emulator; and the other kinds' by name:
+    a database `available` is running, a group or a service is running while it wants capacity."""
     out = {}
     for name, (region, iid) in world.names.items():
         ec2 = world.client("ec2", region)
         out[name] = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    for name, (region, kind, target) in world.others.items():
+        if kind == "rds":
+            status = world.client("rds", region).describe_db_instances(DBInstanceIdentifier=target)["DBInstances"][0]["DBInstanceStatus"]
+            out[name] = {"available": "running"}.get(status, status)
+        elif kind == "asg":
+            g = world.client("autoscaling", region).describe_auto_scaling_groups(AutoScalingGroupNames=[target])["AutoScalingGroups"][0]
+            out[name] = "running" if g["DesiredCapacity"] or g["MinSize"] else "stopped"
+        elif kind == "ecs":
+            svc = world.client("ecs", region).describe_services(cluster="preview", services=[target])["services"][0]
+            out[name] = "running" if svc["desiredCount"] else "stopped"
     return out
+
+
+def named(world: World) -> dict[str, str]:
+    """Report target -> the name the demo shows: instance ids and the other kinds' targets."""
+    return {**{iid: name for name, (_, iid) in world.names.items()},
+            **{target: name for name, (_, _, target) in world.others.items()}}
 
 
 def stopper(want_done: dict[str, str], want: dict[str, str]) -> Check:
@@ -133,7 +154,7 @@ def stopper(want_done: dict[str, str], want: dict[str, str]) -> Check:
     def check(world: World, ok: bool, out: object) -> tuple[bool, str]:
         if not ok or not isinstance(out, dict):
             return False, f"failed: {out}"
-        by_id = {iid: name for name, (_, iid) in world.names.items()}
+        by_id = named(world)
         done = {by_id.get(a["target"], a["target"]): a["action"] for a in out["done"]}
         now = states(world)
         right = out["status"] == "ok" and done == want_done and all(now[n] == s for n, s in want.items())
@@ -157,7 +178,7 @@ def preview(world: World, ok: bool, out: object) -> tuple[bool, str]:
     """Checks a preview: boundaries listed per schedule, nothing changed."""
     if not ok or not isinstance(out, dict):
         return False, f"failed: {out}"
-    by_id = {iid: name for name, (_, iid) in world.names.items()}
+    by_id = named(world)
     parts, changes = [], 0
     for s in out.get("preview") or []:
         for b in s["boundaries"]:
@@ -451,6 +472,8 @@ OFFICE = {"web-1", "web-2", "eu-web-1", "batch-1"}
 UK = {"support-1", "support-2"}
 TEAMS_UP = {n: "running" for n in {"web-1", "web-2", "eu-web-1"} | UK}
 ALWAYS_ON = {"asg-member": "running", "database": "running", "eu-build": "running"}
+# eu-west-1's other kinds on office hours (reports-db, their database, is checked by name).
+PREVIEW = {"preview-web", "preview-api"}
 
 def steps(ev: Evening) -> list[Step]:
     """The demo's steps, every event time taken from `ev` (the real clock, see demo_clock)."""
@@ -459,11 +482,12 @@ def steps(ev: Evening) -> list[Step]:
         Step("fleet-census", "scheduled.json", "daily census", census_summary),
         Step("fleet-census", "bad-input.json", "bad input", refused),
         Step("nightly-stopper", "evaluate.json", ev.label(ev.open), stopper({"build-farm": "stop", "batch-1": "start"}, {"build-farm": "stopped", "batch-1": "running", **TEAMS_UP, **ALWAYS_ON}), edit=at(ev.open)),
-        Step("nightly-stopper", "evaluate.json", ev.label(ev.closed), stopper({n: "stop" for n in OFFICE | UK}, {**{n: "stopped" for n in OFFICE | UK}, **ALWAYS_ON}), edit=at(ev.closed)),
-        Step("nightly-stopper", "evaluate.json", ev.label(ev.closed) + " again", stopper({}, {**{n: "stopped" for n in OFFICE | UK}, **ALWAYS_ON}), edit=at(ev.closed)),
+        Step("nightly-stopper", "evaluate.json", ev.label(ev.closed), stopper({**{n: "stop" for n in OFFICE | UK | PREVIEW}}, {**{n: "stopped" for n in OFFICE | UK | PREVIEW}, "reports-db": "running", **ALWAYS_ON}), edit=at(ev.closed)),
+        Step("nightly-stopper", "evaluate.json", ev.label(ev.closed) + " again, apps down", stopper({"reports-db": "stop"}, {**{n: "stopped" for n in OFFICE | UK | PREVIEW}, "reports-db": "stopped", **ALWAYS_ON}), edit=at(ev.closed)),
         Step("nightly-stopper", "evaluate.json", ev.label(ev.late) + ", started by hand", stopper({}, {"support-1": "running", "support-2": "stopped", **ALWAYS_ON}), edit=at(ev.late), before=start_by_hand("support-1")),
         Step("nightly-stopper", "preview.json", "preview the night", preview, edit=at(ev.late, "preview", 12)),
-        Step("nightly-stopper", "evaluate.json", ev.label(ev.morning), stopper({n: "start" for n in OFFICE | {"support-2"}}, {**{n: "running" for n in OFFICE | UK}, "build-farm": "stopped", **ALWAYS_ON}), edit=at(ev.morning)),
+        Step("nightly-stopper", "evaluate.json", ev.label(ev.morning) + ", databases first", stopper({n: "start" for n in (OFFICE - {"eu-web-1"}) | {"support-2", "reports-db"}}, {**{n: "running" for n in (OFFICE - {"eu-web-1"}) | UK}, "reports-db": "running", "eu-web-1": "stopped", **{n: "stopped" for n in PREVIEW}, "build-farm": "stopped", **ALWAYS_ON}), edit=at(ev.morning)),
+        Step("nightly-stopper", "evaluate.json", ev.label(ev.morning + timedelta(minutes=5)) + ", database up", stopper({n: "start" for n in {"eu-web-1"} | PREVIEW}, {**{n: "running" for n in OFFICE | UK | PREVIEW}, "reports-db": "running", "build-farm": "stopped", **ALWAYS_ON}), edit=at(ev.morning + timedelta(minutes=5))),
         Step("nightly-stopper", "unknown-action.json", "bad input", refused),
         Step("snapshot-janitor", "scheduled.json", "nightly backup", janitor({"db-data"}, {"db-server"}, 0), time=ev.backup),
         Step("snapshot-janitor", "scheduled.json", "run again: copies", janitor(set(), set(), 3), time=ev.backup),

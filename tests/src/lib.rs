@@ -7,6 +7,8 @@ pub mod clock;
 pub mod ec2;
 pub mod fault;
 pub mod http;
+#[cfg(feature = "kinds")]
+pub mod kinds;
 pub mod moto;
 pub mod runtime;
 pub mod seal;

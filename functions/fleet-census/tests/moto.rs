@@ -10,6 +10,7 @@ use fleetkeeper::kinds::KindClients;
 use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::Moto;
 use fleetkeeper_tests::ec2::launch;
+use fleetkeeper_tests::kinds::ecs_services;
 
 const REGION: &str = "eu-west-1";
 
@@ -126,40 +127,12 @@ async fn every_kind_is_counted_by_schedule_and_untagged_ones_are_not() {
         call.send().await.unwrap();
     }
 
-    ecs.create_cluster()
-        .cluster_name("preview")
-        .send()
-        .await
-        .unwrap();
-    ecs.register_task_definition()
-        .family("web")
-        .container_definitions(
-            aws_sdk_ecs::types::ContainerDefinition::builder()
-                .name("web")
-                .image("nginx")
-                .memory(128)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    for (name, tagged) in [("api", true), ("other", false)] {
-        let mut call = ecs
-            .create_service()
-            .cluster("preview")
-            .service_name(name)
-            .task_definition("web")
-            .desired_count(2);
-        if tagged {
-            call = call.tags(
-                aws_sdk_ecs::types::Tag::builder()
-                    .key("fleetkeeper:schedule")
-                    .value("office-hours")
-                    .build(),
-            );
-        }
-        call.send().await.unwrap();
-    }
+    ecs_services(
+        &ecs,
+        "preview",
+        &[("api", 2, Some("office-hours")), ("other", 2, None)],
+    )
+    .await;
 
     let r = census(&moto, "ec2,rds,aurora,asg,ecs").await;
     assert!(r.failed.is_empty(), "{:?}", r.failed);

@@ -13,6 +13,7 @@ use fleetkeeper::telemetry::Metrics;
 use fleetkeeper_tests::Moto;
 use fleetkeeper_tests::clock::{self, rfc3339};
 use fleetkeeper_tests::ec2::launch;
+use fleetkeeper_tests::kinds::ecs_services;
 use jiff::Timestamp;
 use jiff::civil::Weekday;
 use nightly_stopper::config::Config;
@@ -588,41 +589,16 @@ async fn a_service_and_its_scalable_target_go_to_zero_and_come_back_exactly() {
         "APPLICATION_AUTO_SCALING",
         aws_sdk_applicationautoscaling::Client::new,
     );
-    ecs.create_cluster()
-        .cluster_name("preview")
-        .send()
-        .await
-        .unwrap();
-    ecs.register_task_definition()
-        .family("web")
-        .container_definitions(
-            aws_sdk_ecs::types::ContainerDefinition::builder()
-                .name("web")
-                .image("nginx")
-                .memory(128)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let office = || {
-        aws_sdk_ecs::types::Tag::builder()
-            .key("fleetkeeper:schedule")
-            .value("office-hours")
-            .build()
-    };
-    for (name, desired, tagged) in [("api", 4, true), ("worker", 3, true), ("other", 2, false)] {
-        let mut call = ecs
-            .create_service()
-            .cluster("preview")
-            .service_name(name)
-            .task_definition("web")
-            .desired_count(desired);
-        if tagged {
-            call = call.tags(office());
-        }
-        call.send().await.unwrap();
-    }
+    ecs_services(
+        &ecs,
+        "preview",
+        &[
+            ("api", 4, Some("office-hours")),
+            ("worker", 3, Some("office-hours")),
+            ("other", 2, None),
+        ],
+    )
+    .await;
     scaling
         .register_scalable_target()
         .service_namespace(ServiceNamespace::Ecs)
