@@ -70,6 +70,9 @@ pub struct Failure {
     pub target: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// What kind of resource the target is, where a function acts on several (`ec2`, `rds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     pub action: String,
     pub error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,6 +85,7 @@ impl Failure {
         Failure {
             target: target.into(),
             region: None,
+            kind: None,
             action: action.to_string(),
             error: error.to_string(),
             code: error.aws_code().map(str::to_owned),
@@ -96,6 +100,11 @@ impl Failure {
 
     pub fn in_region(mut self, region: &str) -> Self {
         self.region = Some(region.to_owned());
+        self
+    }
+
+    pub fn of_kind(mut self, kind: &str) -> Self {
+        self.kind = Some(kind.to_owned());
         self
     }
 }

@@ -41,6 +41,7 @@ pub fn new(trigger: &str, mode: Mode, groups: Vec<GroupReport>) -> FailoverRepor
             Some(e) => report.fail(Failure {
                 target: g.record.clone(),
                 region: None,
+                kind: None,
                 action: planned.to_owned(),
                 error: format!("group {}: {e}", g.group),
                 code: None,

@@ -141,17 +141,26 @@ pub fn add_region(
     let mut failed = 0;
     for f in &out.applied.failed {
         failed += 1;
-        report.fail(Failure::aws(&f.target, f.action, &f.error).in_region(region));
+        report.fail(
+            Failure::aws(&f.target, f.action, &f.error)
+                .in_region(region)
+                .of_kind(Kind::Ec2.as_str()),
+        );
     }
     for u in &out.untagged {
         failed += 1;
-        report.fail(Failure::aws(&u.id, "tag", &u.error).in_region(region));
+        report.fail(
+            Failure::aws(&u.id, "tag", &u.error)
+                .in_region(region)
+                .of_kind(Kind::Ec2.as_str()),
+        );
     }
     for f in &region_plan.start_failures {
         failed += 1;
         report.fail(Failure {
             target: f.id.clone(),
             region: Some(region.to_owned()),
+            kind: Some("ec2".into()),
             action: "start".into(),
             error: f.explanation.clone(),
             code: Some(f.code.clone()),
@@ -271,10 +280,18 @@ fn add_kind<'a>(
         }
     }
     for f in &out.applied.failed {
-        report.fail(Failure::aws(&f.target, f.action, &f.error).in_region(region));
+        report.fail(
+            Failure::aws(&f.target, f.action, &f.error)
+                .in_region(region)
+                .of_kind(describe(&f.target).kind),
+        );
     }
     for u in &out.untagged {
-        report.fail(Failure::aws(&u.id, "tag", &u.error).in_region(region));
+        report.fail(
+            Failure::aws(&u.id, "tag", &u.error)
+                .in_region(region)
+                .of_kind(describe(&u.id).kind),
+        );
     }
     report.leave_for_next_run(out.applied.not_started.len(), BUDGET_SPENT);
     if let Some(summary) = report
@@ -411,5 +428,31 @@ mod tests {
         assert!(lines.contains("\"InstancesStopped\":1.0"), "{lines}");
         assert!(lines.contains("\"DatabasesStopped\":1.0"), "{lines}");
         assert!(lines.contains("\"GroupsStopped\":1.0"), "{lines}");
+    }
+
+    #[test]
+    fn a_failure_names_its_kind() {
+        use crate::plan::GroupPlan;
+        use fleetkeeper::applied::{Applied, Failed};
+        let at: Timestamp = "2026-12-01T18:05:00Z".parse().unwrap();
+        let mut report = new(Request::Evaluate { at: Some(at) }, at, Mode::Live);
+        let mut groups = GroupPlan::default();
+        groups.plan.act("web", Act::Stop, "outside office-hours");
+        let denied = AwsError::service("autoscaling:UpdateAutoScalingGroup", "AccessDenied", "no");
+        let out = Outcome {
+            applied: Applied {
+                failed: vec![Failed {
+                    target: "web".into(),
+                    action: Act::Stop,
+                    error: denied,
+                }],
+                ..Applied::default()
+            },
+            untagged: Vec::new(),
+        };
+        add_groups(&mut report, "eu-west-1", &groups, &out, at);
+        assert_eq!(report.failed.len(), 1);
+        assert_eq!(report.failed[0].kind.as_deref(), Some("asg"));
+        assert_eq!(report.failed[0].region.as_deref(), Some("eu-west-1"));
     }
 }

@@ -53,7 +53,11 @@ pub async fn remember<F: Resources + Sync>(
     let databases = match place.port.scheduled_databases(key, &[restart.kind]).await {
         Ok(d) => d,
         Err(e) => {
-            report.fail(Failure::aws(&restart.id, "describe", &e).in_region(&restart.region));
+            report.fail(
+                Failure::aws(&restart.id, "describe", &e)
+                    .in_region(&restart.region)
+                    .of_kind(kind),
+            );
             return report;
         }
     };
@@ -76,7 +80,11 @@ pub async fn remember<F: Resources + Sync>(
         .await
     {
         Ok(()) => report.done(entry("remember-restart", why)),
-        Err(e) => report.fail(Failure::aws(&restart.id, "tag", &e).in_region(&restart.region)),
+        Err(e) => report.fail(
+            Failure::aws(&restart.id, "tag", &e)
+                .in_region(&restart.region)
+                .of_kind(kind),
+        ),
     }
     report
 }

@@ -245,6 +245,7 @@ fn fail_targets<F>(report: &mut Report<F>, failed: &[&TargetOutcome], action: &s
         report.fail(Failure {
             target: o.account_id.clone(),
             region: Some(o.region.clone()),
+            kind: None,
             action: action.to_owned(),
             error: why,
             code: None,
@@ -258,6 +259,7 @@ fn unreadable_summary(run: &str, what: &str) -> Failure {
     Failure {
         target: run.to_owned(),
         region: None,
+        kind: None,
         action: "read-summary".into(),
         error: format!("a target's summary does not read: {what}"),
         code: None,

@@ -60,6 +60,7 @@ pub fn add_drills(report: &mut JanitorReport, drills: Vec<DrillResult>) {
             report.fail(Failure {
                 target: d.snapshot_id.clone(),
                 region: Some(d.region.clone()),
+                kind: None,
                 action: "restore-drill".into(),
                 error: d.reason.clone().unwrap_or_default(),
                 code: None,
