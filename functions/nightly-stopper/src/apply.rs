@@ -6,7 +6,14 @@ use serde_json::json;
 
 use fleetkeeper::{Applied, AwsError, Mode};
 
-use crate::model::{ASG_SIZE_TAG, Act, Database, ECS_SIZE_TAG, LAST_ACTION_TAG, ServiceSize, Size};
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use fleetkeeper::Plan;
+
+use crate::model::{
+    ASG_SIZE_TAG, Act, Database, ECS_SIZE_TAG, Group, LAST_ACTION_TAG, Service, ServiceSize, Size,
+};
 use crate::plan::{DatabasePlan, GroupPlan, RegionPlan, ServicePlan};
 use crate::ports::{Databases, Fleet, Groups, Resources, Services};
 
@@ -280,12 +287,97 @@ pub async fn apply_all<P: Resources>(
     }
 }
 
-/// A region's ECS services, as [`apply_groups`]: a stop records the size (with the last
-/// action) before anything is scaled, then sets the scalable target to 0/0 and the desired
-/// count to 0; a start restores both.
-pub async fn apply_services<P: Services>(
-    port: &P,
-    service_plan: &ServicePlan,
+/// A kind scaled to zero at a stop and back to exactly its recorded size at a start (Auto
+/// Scaling groups, ECS services): how one is named, its size tag, its zero, and the port's
+/// two calls.
+trait Scaled {
+    type Item;
+    type Size: Copy;
+    fn id(item: &Self::Item) -> &str;
+    /// The size tag and its value, written (with the last action) before anything is scaled.
+    fn recorded(item: &Self::Item) -> (&'static str, String);
+    fn zero(item: &Self::Item) -> Self::Size;
+    fn resize(
+        &self,
+        item: &Self::Item,
+        size: Self::Size,
+    ) -> impl Future<Output = Result<(), AwsError>>;
+    fn tag(
+        &self,
+        item: &Self::Item,
+        tags: &[(&str, String)],
+    ) -> impl Future<Output = Result<(), AwsError>>;
+}
+
+struct GroupsOf<'a, P>(&'a P);
+
+impl<P: Groups> Scaled for GroupsOf<'_, P> {
+    type Item = Group;
+    type Size = Size;
+    fn id(g: &Group) -> &str {
+        &g.name
+    }
+    fn recorded(g: &Group) -> (&'static str, String) {
+        (ASG_SIZE_TAG, g.size.tag())
+    }
+    /// Min and desired to 0; max is kept.
+    fn zero(g: &Group) -> Size {
+        Size {
+            min: 0,
+            desired: 0,
+            max: g.size.max,
+        }
+    }
+    fn resize(&self, g: &Group, size: Size) -> impl Future<Output = Result<(), AwsError>> {
+        self.0.resize_group(&g.name, size)
+    }
+    fn tag(
+        &self,
+        g: &Group,
+        tags: &[(&str, String)],
+    ) -> impl Future<Output = Result<(), AwsError>> {
+        self.0.tag_group(&g.name, tags)
+    }
+}
+
+struct ServicesOf<'a, P>(&'a P);
+
+impl<P: Services> Scaled for ServicesOf<'_, P> {
+    type Item = Service;
+    type Size = ServiceSize;
+    fn id(s: &Service) -> &str {
+        &s.arn
+    }
+    fn recorded(s: &Service) -> (&'static str, String) {
+        (ECS_SIZE_TAG, s.size.tag())
+    }
+    /// The desired count to 0, and the scalable target to 0/0 (or it would scale it back).
+    fn zero(s: &Service) -> ServiceSize {
+        ServiceSize {
+            desired: 0,
+            bounds: s.size.bounds.map(|_| (0, 0)),
+        }
+    }
+    fn resize(&self, s: &Service, size: ServiceSize) -> impl Future<Output = Result<(), AwsError>> {
+        self.0.resize_service(s, size)
+    }
+    fn tag(
+        &self,
+        s: &Service,
+        tags: &[(&str, String)],
+    ) -> impl Future<Output = Result<(), AwsError>> {
+        self.0.tag_service(&s.arn, tags)
+    }
+}
+
+/// A stop records the size first (with the last action, in one call) and scales to zero only
+/// once that is written: a size never recorded is a size that could not come back. A start
+/// restores the recorded size, then says so. No DryRun here: a dry run plans and calls nothing.
+async fn apply_scaled<K: Scaled>(
+    kind: K,
+    observed: &[K::Item],
+    plan: &Plan<Act>,
+    restore: &BTreeMap<String, K::Size>,
     mode: Mode,
     limits: &Limits<'_>,
     stamp: &str,
@@ -294,26 +386,27 @@ pub async fn apply_services<P: Services>(
     if mode.is_dry_run() {
         return out;
     }
-    for p in service_plan.plan.runnable() {
-        let Some(s) = service_plan.observed.iter().find(|s| s.arn == p.target) else {
+    for p in plan.runnable() {
+        let Some(item) = observed.iter().find(|i| K::id(i) == p.target) else {
             continue;
         };
+        let id = K::id(item);
         if limits.budget.is_spent() {
             out.applied.not_started.push(p.target.clone());
             continue;
         }
         let result = match p.action {
             Act::Start => {
-                let Some(size) = service_plan.restore.get(&s.arn) else {
+                let Some(size) = restore.get(id) else {
                     continue;
                 };
                 limits.start.acquire().await;
-                let resized = port.resize_service(s, *size).await;
+                let resized = kind.resize(item, *size).await;
                 if resized.is_ok() {
                     let tags = [(LAST_ACTION_TAG, format!("started {stamp}"))];
-                    if let Err(error) = port.tag_service(&s.arn, &tags).await {
+                    if let Err(error) = kind.tag(item, &tags).await {
                         out.untagged.push(Untagged {
-                            id: s.arn.clone(),
+                            id: id.to_owned(),
                             error,
                         });
                     }
@@ -323,31 +416,45 @@ pub async fn apply_services<P: Services>(
             Act::Stop | Act::Hibernate => {
                 limits.stop.acquire().await;
                 let tags = [
-                    (ECS_SIZE_TAG, s.size.tag()),
+                    K::recorded(item),
                     (LAST_ACTION_TAG, format!("stopped {stamp}")),
                 ];
-                let zero = ServiceSize {
-                    desired: 0,
-                    bounds: s.size.bounds.map(|_| (0, 0)),
-                };
-                match port.tag_service(&s.arn, &tags).await {
-                    Ok(()) => port.resize_service(s, zero).await,
+                match kind.tag(item, &tags).await {
+                    Ok(()) => kind.resize(item, K::zero(item)).await,
                     Err(e) => Err(e),
                 }
             }
         };
         match result {
-            Ok(()) => out.applied.done(&s.arn, p.action, None),
-            Err(e) => out.applied.failed(&s.arn, p.action, e),
+            Ok(()) => out.applied.done(id, p.action, None),
+            Err(e) => out.applied.failed(id, p.action, e),
         }
     }
     out
 }
 
-/// A region's Auto Scaling groups. A stop records the group's size first (with the last
-/// action, in one call) and scales it to zero only once that is written: a size never
-/// recorded is a size that could not come back. A start restores the recorded size, then
-/// says so. No DryRun here either: a dry run plans and calls nothing.
+/// A region's ECS services: the size is the desired count and the scalable target's bounds.
+pub async fn apply_services<P: Services>(
+    port: &P,
+    service_plan: &ServicePlan,
+    mode: Mode,
+    limits: &Limits<'_>,
+    stamp: &str,
+) -> Outcome {
+    let sp = service_plan;
+    apply_scaled(
+        ServicesOf(port),
+        &sp.observed,
+        &sp.plan,
+        &sp.restore,
+        mode,
+        limits,
+        stamp,
+    )
+    .await
+}
+
+/// A region's Auto Scaling groups: the size is min, desired and max.
 pub async fn apply_groups<P: Groups>(
     port: &P,
     group_plan: &GroupPlan,
@@ -355,61 +462,17 @@ pub async fn apply_groups<P: Groups>(
     limits: &Limits<'_>,
     stamp: &str,
 ) -> Outcome {
-    let mut out = Outcome::default();
-    if mode.is_dry_run() {
-        return out;
-    }
-    for p in group_plan.plan.runnable() {
-        let Some(g) = group_plan.observed.iter().find(|g| g.name == p.target) else {
-            continue;
-        };
-        if limits.budget.is_spent() {
-            out.applied.not_started.push(p.target.clone());
-            continue;
-        }
-        let result = match p.action {
-            Act::Start => {
-                let Some(size) = group_plan.restore.get(&g.name) else {
-                    continue;
-                };
-                limits.start.acquire().await;
-                match port.resize_group(&g.name, *size).await {
-                    Ok(()) => {
-                        let tags = [(LAST_ACTION_TAG, format!("started {stamp}"))];
-                        if let Err(error) = port.tag_group(&g.name, &tags).await {
-                            out.untagged.push(Untagged {
-                                id: g.name.clone(),
-                                error,
-                            });
-                        }
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Act::Stop | Act::Hibernate => {
-                limits.stop.acquire().await;
-                let tags = [
-                    (ASG_SIZE_TAG, g.size.tag()),
-                    (LAST_ACTION_TAG, format!("stopped {stamp}")),
-                ];
-                let zero = Size {
-                    min: 0,
-                    desired: 0,
-                    max: g.size.max,
-                };
-                match port.tag_group(&g.name, &tags).await {
-                    Ok(()) => port.resize_group(&g.name, zero).await,
-                    Err(e) => Err(e),
-                }
-            }
-        };
-        match result {
-            Ok(()) => out.applied.done(&g.name, p.action, None),
-            Err(e) => out.applied.failed(&g.name, p.action, e),
-        }
-    }
-    out
+    let gp = group_plan;
+    apply_scaled(
+        GroupsOf(port),
+        &gp.observed,
+        &gp.plan,
+        &gp.restore,
+        mode,
+        limits,
+        stamp,
+    )
+    .await
 }
 
 #[cfg(test)]

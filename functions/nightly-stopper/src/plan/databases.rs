@@ -52,7 +52,8 @@ pub fn order(
             .iter()
             .filter(|i| of(&i.tags).as_deref() == Some(name.as_str()))
             .collect();
-        let is_ours = |id: &str| compute.iter().any(|i| i.id == id);
+        let ids: std::collections::BTreeSet<&str> = compute.iter().map(|i| i.id.as_str()).collect();
+        let is_ours = |id: &str| ids.contains(id);
         let service_of = |arn: &str| {
             services
                 .observed
@@ -79,29 +80,19 @@ pub fn order(
                     String::new()
                 }
             );
-            let waiting: Vec<String> = plan
-                .actions
-                .iter()
-                .filter(|a| a.action == Act::Start && is_ours(&a.target))
-                .map(|a| a.target.clone())
-                .collect();
-            defer(plan, &waiting, &why);
-            let waiting: Vec<String> = groups
-                .plan
-                .actions
-                .iter()
-                .filter(|a| a.action == Act::Start && group_of(&a.target).as_ref() == Some(name))
-                .map(|a| a.target.clone())
-                .collect();
-            defer(&mut groups.plan, &waiting, &why);
-            let waiting: Vec<String> = services
-                .plan
-                .actions
-                .iter()
-                .filter(|a| a.action == Act::Start && service_of(&a.target).as_ref() == Some(name))
-                .map(|a| a.target.clone())
-                .collect();
-            defer(&mut services.plan, &waiting, &why);
+            defer(plan, Act::Start, |id| is_ours(id), &why);
+            defer(
+                &mut groups.plan,
+                Act::Start,
+                |id| group_of(id).as_ref() == Some(name),
+                &why,
+            );
+            defer(
+                &mut services.plan,
+                Act::Start,
+                |id| service_of(id).as_ref() == Some(name),
+                &why,
+            );
         }
         let mut up: Vec<String> = compute
             .iter()
@@ -131,26 +122,20 @@ pub fn order(
                     String::new()
                 }
             );
-            let waiting: Vec<String> = databases
-                .plan
-                .actions
-                .iter()
-                .filter(|a| a.action == Act::Stop && dbs.iter().any(|d| d.id == a.target))
-                .map(|a| a.target.clone())
-                .collect();
-            defer(&mut databases.plan, &waiting, &why);
+            let ours = |id: &str| dbs.iter().any(|d| d.id == id);
+            defer(&mut databases.plan, Act::Stop, ours, &why);
         }
     }
 }
 
-/// Moves the actions on `targets` to the skipped, with `why`.
-fn defer(plan: &mut Plan<Act>, targets: &[String], why: &str) {
-    if targets.is_empty() {
-        return;
-    }
-    plan.actions.retain(|a| !targets.contains(&a.target));
-    for t in targets {
-        plan.skip(t, why);
+/// Moves the `act` actions whose target `waits` picks to the skipped, with `why`.
+fn defer(plan: &mut Plan<Act>, act: Act, waits: impl Fn(&str) -> bool, why: &str) {
+    let (waiting, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.actions)
+        .into_iter()
+        .partition(|a| a.action == act && waits(&a.target));
+    plan.actions = rest;
+    for a in waiting {
+        plan.skip(&a.target, why);
     }
 }
 
