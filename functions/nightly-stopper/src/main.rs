@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-#[tokio::main]
+// One invocation at a time, most of it decoding AWS's answers: one thread does it without
+// handing tasks between workers (measured by `make bench`).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     fleetkeeper::lambda::run(
         "nightly-stopper",

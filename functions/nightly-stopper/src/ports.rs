@@ -411,23 +411,39 @@ pub async fn scheduled<F: Resources + Sync>(
         .into_iter()
         .filter(|k| config.keeps(*k))
         .collect();
+    // The kinds are read side by side: each is a chain of paged calls, and one kind's wait
+    // for AWS is another's time to decode (ECS alone is two calls per ten services).
+    let (instances, databases, groups, services) = futures_util::join!(
+        async {
+            match config.keeps(Kind::Ec2) {
+                true => port.scheduled(key).await,
+                false => Ok(Vec::new()),
+            }
+        },
+        async {
+            match db_kinds.is_empty() {
+                true => Ok(Vec::new()),
+                false => port.scheduled_databases(key, &db_kinds).await,
+            }
+        },
+        async {
+            match config.keeps(Kind::Asg) {
+                true => port.scheduled_groups(key).await,
+                false => Ok(Vec::new()),
+            }
+        },
+        async {
+            match config.keeps(Kind::Ecs) {
+                true => port.scheduled_services(key).await,
+                false => Ok(Vec::new()),
+            }
+        },
+    );
     Ok(crate::model::Scheduled {
-        instances: match config.keeps(Kind::Ec2) {
-            true => port.scheduled(key).await?,
-            false => Vec::new(),
-        },
-        databases: match db_kinds.is_empty() {
-            true => Vec::new(),
-            false => port.scheduled_databases(key, &db_kinds).await?,
-        },
-        groups: match config.keeps(Kind::Asg) {
-            true => port.scheduled_groups(key).await?,
-            false => Vec::new(),
-        },
-        services: match config.keeps(Kind::Ecs) {
-            true => port.scheduled_services(key).await?,
-            false => Vec::new(),
-        },
+        instances: instances?,
+        databases: databases?,
+        groups: groups?,
+        services: services?,
     })
 }
 
