@@ -1,7 +1,9 @@
 """The one Runtime API stand-in of the local harness, for the benchmarks: it hands a Lambda
 binary its events and records when each `/next` is asked for and each response arrives (the
 cold start and the run, timed from outside). It also answers EC2 DescribeInstances with given
-pages, so a run's reads cost the same every time. The demo and the end-to-end runs use cargo
+pages, and any other operation it is given a route for (bench/kind_pages.py), so a run's reads
+cost the same every time; the time it spends answering them is recorded apart (`serving`), so
+the function's own time can be told from the stand-in's. The demo and the end-to-end runs use cargo
 lambda's own Runtime API (`cargo lambda watch`, started by harness.py) instead."""
 
 from __future__ import annotations
@@ -12,14 +14,21 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from kind_pages import action_of  # noqa: E402
 
 
 class Stand:
     """The Runtime API and EC2 stand-in. Records when /next is asked for and responses arrive."""
 
     def __init__(self, events: int, event: bytes = b'{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":{}}',
-                 page: bytes = b"", pages: list[bytes] | None = None):
+                 page: bytes = b"", pages: list[bytes] | None = None, routes: dict | None = None):
         self.page = page
+        self.routes = routes or {}
+        # (start, seconds) of each AWS request the stand answered.
+        self.serving: list[tuple[float, float]] = []
         self.pages = pages or []
         self.event = event
         self.responses: list[bytes] = []
@@ -30,6 +39,16 @@ class Stand:
 
         class H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle's algorithm on, the body waits
+            # for the client's delayed ACK (some 40 ms a response on Linux), which would be
+            # charged to the candidate.
+            disable_nagle_algorithm = True
+
+            def parse_request(self):
+                # The request has arrived: from here until the answer is written, the time is
+                # the stand's.
+                self.began = time.perf_counter()
+                return super().parse_request()
 
             def log_message(self, *a):
                 pass
@@ -57,6 +76,7 @@ class Stand:
                     self.send_error(404)
 
             def do_POST(self):
+                began = self.began
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if "/invocation/" in self.path:
                     kind = "response" if self.path.endswith("/response") else "error"
@@ -68,6 +88,11 @@ class Stand:
                         sys.stderr.write(f"bench: function error: {body[:300]!r}\n")
                     out = b'{"status":"OK"}'
                     self.send_response(202)
+                    began = None
+                elif route := stand.routes.get(action_of(body, self.headers.get("X-Amz-Target"))):
+                    content_type, out = route(body)
+                    self.send_response(200)
+                    self.send_header("Content-Type", content_type)
                 else:  # EC2 DescribeInstances: page N+1 when the request says NextToken=pN
                     out = stand.page
                     if stand.pages:
@@ -78,6 +103,9 @@ class Stand:
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
                 self.wfile.write(out)
+                if began is not None:
+                    with stand.lock:
+                        stand.serving.append((began, time.perf_counter() - began))
 
         class Quiet(ThreadingHTTPServer):
             def handle_error(self, request, client_address):
@@ -98,6 +126,11 @@ class Stand:
                 if left <= 0:
                     raise TimeoutError(f"no {kind} #{count}; seen {[k for k, _ in self.marks]}")
                 self.lock.wait(left)
+
+    def served_between(self, start: float, end: float) -> float:
+        """Seconds spent answering AWS requests that began between `start` and `end`."""
+        with self.lock:
+            return sum(took for began, took in self.serving if start <= began <= end)
 
     def close(self):
         with self.lock:

@@ -35,23 +35,29 @@ pub fn order(
         services,
         ..
     } = region_plan;
-    let of = |tags: &BTreeMap<String, String>| tags.get(key).cloned();
+    // The schedule a resource's tags name, compared without a copy.
+    let on = |tags: &BTreeMap<String, String>, name: &str| tags.get(key).is_some_and(|s| s == name);
+    // Each schedule's instances, in one pass over the fleet (not one per schedule).
+    let mut compute_of: BTreeMap<&str, Vec<&Instance>> = BTreeMap::new();
+    for i in instances {
+        if let Some(s) = i.tags.get(key) {
+            compute_of.entry(s.as_str()).or_default().push(i);
+        }
+    }
     for (name, schedule) in schedules.iter() {
         if !schedule.databases_first {
             continue;
         }
+        let name = name.as_str();
         let dbs: Vec<&Database> = databases
             .observed
             .iter()
-            .filter(|d| of(&d.tags).as_deref() == Some(name.as_str()) && d.cluster.is_none())
+            .filter(|d| on(&d.tags, name) && d.cluster.is_none())
             .collect();
         if dbs.is_empty() {
             continue;
         }
-        let compute: Vec<&Instance> = instances
-            .iter()
-            .filter(|i| of(&i.tags).as_deref() == Some(name.as_str()))
-            .collect();
+        let compute: &[&Instance] = compute_of.get(name).map_or(&[], Vec::as_slice);
         let ids: std::collections::BTreeSet<&str> = compute.iter().map(|i| i.id.as_str()).collect();
         let is_ours = |id: &str| ids.contains(id);
         let service_of = |arn: &str| {
@@ -59,14 +65,14 @@ pub fn order(
                 .observed
                 .iter()
                 .find(|s| s.arn == arn)
-                .and_then(|s| of(&s.tags))
+                .is_some_and(|s| on(&s.tags, name))
         };
         let group_of = |group: &str| {
             groups
                 .observed
                 .iter()
                 .find(|g| g.name == group)
-                .and_then(|g| of(&g.tags))
+                .is_some_and(|g| on(&g.tags, name))
         };
         if let Some(db) = dbs.iter().find(|d| d.status != "available") {
             let more = dbs.iter().filter(|d| d.status != "available").count() - 1;
@@ -81,18 +87,8 @@ pub fn order(
                 }
             );
             defer(plan, Act::Start, |id| is_ours(id), &why);
-            defer(
-                &mut groups.plan,
-                Act::Start,
-                |id| group_of(id).as_ref() == Some(name),
-                &why,
-            );
-            defer(
-                &mut services.plan,
-                Act::Start,
-                |id| service_of(id).as_ref() == Some(name),
-                &why,
-            );
+            defer(&mut groups.plan, Act::Start, group_of, &why);
+            defer(&mut services.plan, Act::Start, service_of, &why);
         }
         let mut up: Vec<String> = compute
             .iter()
@@ -103,14 +99,14 @@ pub fn order(
             groups
                 .observed
                 .iter()
-                .filter(|g| of(&g.tags).as_deref() == Some(name.as_str()) && !g.stopped())
+                .filter(|g| on(&g.tags, name) && !g.stopped())
                 .map(|g| format!("group {} at {}", g.name, g.size.desired)),
         );
         up.extend(
             services
                 .observed
                 .iter()
-                .filter(|s| of(&s.tags).as_deref() == Some(name.as_str()) && !s.stopped())
+                .filter(|s| on(&s.tags, name) && !s.stopped())
                 .map(|s| format!("service {} at {}", s.name, s.size.desired)),
         );
         if let Some(first) = up.first() {
