@@ -122,6 +122,7 @@ pub async fn run_in<F: Resources + Sync, D: Documents + Sync>(
         .await;
 
     let mut report = report::new(request, at, config.mode);
+    report::note_unchecked(&mut report, &config.resources);
     applied.record_with(
         &mut report,
         |report, place, (matched, plan, out)| {

@@ -45,6 +45,25 @@ pub struct StopperFields {
     pub regions: Vec<RegionSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview: Option<Vec<SchedulePreview>>,
+    /// In a dry run: the kinds whose APIs have no DryRun flag, so their `planned` entries were
+    /// not checked with AWS (EC2's were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run_unchecked: Option<String>,
+}
+
+/// In a dry run, says which of `kinds` were planned without AWS checking the calls.
+pub fn note_unchecked(report: &mut StopperReport, kinds: &[Kind]) {
+    let unchecked: Vec<&str> = kinds
+        .iter()
+        .filter(|k| **k != Kind::Ec2)
+        .map(|k| k.as_str())
+        .collect();
+    if report.mode.is_dry_run() && !unchecked.is_empty() {
+        report.fields.dry_run_unchecked = Some(format!(
+            "{}: RDS, Auto Scaling and ECS have no DryRun flag; planned only, no call made",
+            unchecked.join(", ")
+        ));
+    }
 }
 
 pub type StopperReport = Report<StopperFields>;
@@ -64,6 +83,7 @@ pub fn named(action: &'static str, at: Timestamp, mode: Mode) -> StopperReport {
             matched: 0,
             regions: Vec::new(),
             preview: None,
+            dry_run_unchecked: None,
         },
     )
 }

@@ -203,9 +203,18 @@ async fn databases_and_clusters_stop_in_the_evening_and_start_in_the_morning() {
     assert_eq!(of_kind(&dry.planned, "aurora"), ["orders"]);
     assert_eq!(of_kind(&dry.planned, "ec2"), [web[0].as_str()]);
     assert_eq!(statuses(&rds).await, before, "nothing changed");
+    let unchecked = dry.fields.dry_run_unchecked.as_deref().unwrap_or_default();
+    assert!(
+        unchecked.starts_with("rds, aurora: ") && unchecked.contains("no DryRun flag"),
+        "{unchecked}"
+    );
 
     // The evening: the app stops first; the databases wait for it, and stop at the next run.
     let first = at(&moto, &[], evening).await;
+    assert_eq!(
+        first.fields.dry_run_unchecked, None,
+        "a live run makes the calls"
+    );
     assert_eq!(of_kind(&first.done, "ec2"), [web[0].as_str()]);
     assert!(of_kind(&first.done, "rds").is_empty());
     let waiting = first
