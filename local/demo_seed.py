@@ -72,6 +72,8 @@ class World:
     counts: dict[str, dict] = field(default_factory=dict)
     # The other kinds nightly-stopper keeps: name -> (region, kind, the report's target)
     others: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # Mails SES has sent so far (lease-keeper's warnings).
+    mails_sent: int = 0
     zone_id: str = ""
     launcher_secret: str = ""
     primary: Primary = field(default_factory=Primary)
@@ -162,15 +164,17 @@ KINDS_REGION = "eu-west-1"
 
 def seed_kinds(world: World) -> None:
     """Beside eu-west-1's office instance, on the same office hours: the team's development
-    database, the Auto Scaling group of its preview site, and the ECS service of its preview
+    database (an Aurora cluster), the Auto Scaling group of its preview site, and the ECS service of its preview
     API (with a scalable target); and an untagged database that is nobody's to stop."""
     region = KINDS_REGION
     office = [{"Key": "fleetkeeper:schedule", "Value": "office-hours"}]
     rds = world.client("rds", region)
+    # Aurora clusters: moto's /moto-api/data.json (which the lease steps read SES from) fails
+    # once any RDS DB instance exists (a write-only property of its model).
     for name, tags in (("reports-db", office), ("billing-db", [])):
-        rds.create_db_instance(DBInstanceIdentifier=name, DBInstanceClass="db.t3.micro", Engine="postgres",
-                               AllocatedStorage=20, MasterUsername="demo", MasterUserPassword=secrets.token_urlsafe(16), Tags=tags)
-    world.others["reports-db"] = (region, "rds", "reports-db")
+        rds.create_db_cluster(DBClusterIdentifier=name, Engine="aurora-postgresql", MasterUsername="demo",
+                              MasterUserPassword=secrets.token_urlsafe(16), Tags=tags)
+    world.others["reports-db"] = (region, "aurora", "reports-db")
 
     ec2 = world.client("ec2", region)
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
@@ -194,7 +198,7 @@ def seed_kinds(world: World) -> None:
 
     # The group's two instances are the region's too (untagged: the group owns them).
     world.counts[region]["total"] += 2
-    world.counts[region]["kinds"] = {"rds": 1, "aurora": 0, "asg": 1, "ecs": 1}
+    world.counts[region]["kinds"] = {"rds": 0, "aurora": 1, "asg": 1, "ecs": 1}
 
 
 def seed_launcher_secret(world: World) -> str:
